@@ -1,0 +1,457 @@
+"""Liveness + face-match engine: camera frames in, a :class:`Decision` out.
+
+Image work only (Pillow, numpy, face_recognition/dlib HOG); no Flask, no database. The rules and
+thresholds live in :mod:`webapp.proofing.rules`; this module measures and applies them.
+
+Cost (see ``bench/liveness.py``): HOG detection costs ~0.03 s on a whole 640x480 frame and an
+encoding ~0.075 s, so a 40-frame session cannot afford both on every frame. Each frame is instead
+scanned on a copy rescaled so the user's face is ~``TRACK_FACE_PX`` wide (about 390x290 for a 180 px
+face in a 640x480 frame: ~11 ms with the resize); landmarks run on the full-size frame (~4 ms); only
+the key frames (first and last of the blink phase, middle of the colour phase) get a whole-frame scan,
+and those plus both sides of any jump of the face box get an encoding. So every frame is checked for
+a second face at least ~3/4 the size of the user's, and the key frames for any face down to 1/8 of
+the frame width.
+"""
+from __future__ import annotations
+
+import io
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import face_recognition
+import numpy as np
+from PIL import Image, ImageOps
+
+from webapp.proofing import rules
+from webapp.proofing.rules import ChallengePlan, Policy
+
+#: Per-frame scans rescale the frame so the previous face is this wide; HOG finds faces >= 80 px,
+#: so the face may shrink by a quarter between two frames and still be found.
+TRACK_FACE_PX = 110
+#: The tracking scale is re-chosen only when the face, at that scale, leaves this range of widths
+#: (as fractions of TRACK_FACE_PX; 0.8 x 110 = 88 px is still above HOG's 80 px window).
+TRACK_RESCALE = (0.8, 1.25)
+#: Most a tracking scan enlarges a frame (a tiny face is left to the whole-frame scan).
+TRACK_MAX_UPSCALE = 2.0
+#: A whole-frame scan finds faces down to this fraction of the frame width (80 px at 640 wide).
+FULL_SCAN_MIN_FACE = 1 / 8
+#: Between consecutive frames, a face box moving more than this many box widths, or changing width by
+#: more than this factor, could be a swap: both frames are then encoded and compared.
+JUMP_SHIFT = 0.5
+JUMP_SCALE = 1.5
+#: At most this many jumps get the extra encodings (each costs ~0.2 s).
+MAX_JUMPS_ENCODED = 2
+#: Landmarks of blink-phase frames are found from three boxes (as detected, grown and shrunk by 4 %
+#: of the width) and the EAR averaged: dlib's landmarks follow the box, and averaging halves the
+#: EAR noise of narrow eyes at 320x240 (static obama: s.d. 0.078 -> 0.041 of the baseline) for
+#: ~6 ms more per frame.
+LANDMARK_BOX_GROWTH = (0.0, 0.04, -0.04)
+#: The face area whose colour is measured: the detection box shrunk by this fraction on each side,
+#: so background and hair at the edges do not dilute the reflected light.
+COLOUR_BOX_INSET = 0.1
+ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+
+
+class BadFrame(ValueError):
+    """An upload that is not a usable image (not an image, too big, a decompression bomb...)."""
+
+
+class PortraitError(ValueError):
+    """A portrait that cannot be used as a reference; ``code`` is a rules reason code."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{code}: {detail}" if detail else code)
+
+    @property
+    def message(self) -> str:
+        return rules.REASON_MESSAGES[self.code]
+
+
+# --- Decoding ---------------------------------------------------------------------------------------------
+def _complete(data: bytes, image_format: str) -> bool:
+    """Whether the file ends like a whole JPEG/PNG does.
+
+    Importing face_recognition sets Pillow's global ``ImageFile.LOAD_TRUNCATED_IMAGES``, so a frame
+    cut short in transit would otherwise decode with its lower part grey. Browser canvases end JPEGs
+    with the EOI marker and PNGs with IEND; camera files may carry trailers, so portraits skip this.
+    """
+    if image_format == "JPEG":
+        return b"\xff\xd9" in data[-16:]
+    if image_format == "PNG":
+        return data.endswith(b"IEND\xaeB`\x82")
+    return True
+
+
+def _decode(
+    data: bytes, *, max_bytes: int, max_side: int, max_pixels: int, width: int, check_end: bool = False
+) -> np.ndarray:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise BadFrame("image data must be bytes")
+    if len(data) == 0:
+        raise BadFrame("empty image")
+    if len(data) > max_bytes:
+        raise BadFrame(f"image is {len(data)} bytes, at most {max_bytes} accepted")
+    # Pillow raises a zoo of exception types on hostile input (OSError, SyntaxError, struct.error,
+    # ValueError, EOFError, DecompressionBomb*...); every one of them means "not a usable image".
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.format not in ALLOWED_FORMATS:
+            raise BadFrame(f"unsupported image format {image.format}")
+        if check_end and not _complete(bytes(data[-16:]), image.format):
+            raise BadFrame("image data is truncated")
+        w, h = image.size
+        # Checked on the header, before any pixel is decoded: a 50 KB PNG can inflate to gigabytes.
+        # Our limits sit far below Pillow's own bomb limit (89 Mpx), so its warning never fires.
+        if w < 1 or h < 1 or w > max_side or h > max_side or w * h > max_pixels:
+            raise BadFrame(f"image is {w}x{h} pixels, too large")
+        if image.format == "JPEG":
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the target width.
+            image.draft("RGB", (width, width))
+        image = ImageOps.exif_transpose(image)
+        image = image.convert("RGB")
+        if image.width > width:
+            height = max(1, round(image.height * width / image.width))
+            image = image.resize((width, height), Image.Resampling.BILINEAR)
+        array = np.asarray(image, dtype=np.uint8)
+    except BadFrame:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see the comment above
+        raise BadFrame(f"not a readable image: {type(exc).__name__}") from exc
+    return np.ascontiguousarray(array)
+
+
+def decode_frame(data: bytes) -> np.ndarray:
+    """Decode one uploaded camera frame to an RGB ``uint8`` array at most ``FRAME_WIDTH`` wide.
+
+    Honours the EXIF orientation. Accepts JPEG, PNG and WebP; a JPEG or PNG cut short is refused.
+
+    :raises BadFrame: for anything that is not an image of an acceptable size.
+    """
+    return _decode(
+        data,
+        max_bytes=rules.MAX_FRAME_BYTES,
+        max_side=rules.MAX_FRAME_SIDE,
+        max_pixels=rules.MAX_FRAME_PIXELS,
+        width=rules.FRAME_WIDTH,
+        check_end=True,
+    )
+
+
+def encode_portrait(image_bytes: bytes) -> np.ndarray:
+    """The 128-d face encoding of a registry portrait (exactly one face).
+
+    :raises PortraitError: with code ``bad_frame`` (not a usable image), ``no_face`` or
+        ``several_faces``.
+    """
+    try:
+        image = _decode(
+            image_bytes,
+            max_bytes=rules.MAX_PORTRAIT_BYTES,
+            max_side=rules.MAX_PORTRAIT_SIDE,
+            max_pixels=rules.MAX_PORTRAIT_PIXELS,
+            width=rules.PORTRAIT_WIDTH,
+        )
+    except BadFrame as exc:
+        raise PortraitError(rules.BAD_FRAME, str(exc)) from exc
+    # One upsample: portraits may be small (a 320x240 scan) and this runs once per import.
+    boxes = face_recognition.face_locations(image, number_of_times_to_upsample=1)
+    if not boxes:
+        raise PortraitError(rules.NO_FACE)
+    if len(boxes) > 1:
+        raise PortraitError(rules.SEVERAL_FACES, f"{len(boxes)} faces")
+    return face_recognition.face_encodings(image, known_face_locations=boxes)[0]
+
+
+# --- Decision ---------------------------------------------------------------------------------------------
+@dataclass
+class Decision:
+    """The outcome of one attempt. ``scores`` is JSON-serialisable and says what was measured."""
+
+    passed: bool
+    reason: str | None
+    scores: dict[str, float | int | list | dict | None] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str | None:
+        return rules.REASON_MESSAGES.get(self.reason) if self.reason else None
+
+
+Box = tuple[int, int, int, int]  # face_recognition's (top, right, bottom, left)
+
+
+def _rescale(frame: np.ndarray, scale: float) -> np.ndarray:
+    if abs(scale - 1.0) < 0.02:
+        return frame
+    h, w = frame.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR))
+
+
+def _scan(frame: np.ndarray, scale: float, upsample: int) -> list[Box]:
+    """HOG face boxes of ``frame`` scanned at ``scale``, in the frame's own coordinates."""
+    boxes = face_recognition.face_locations(_rescale(frame, scale), number_of_times_to_upsample=upsample)
+    h, w = frame.shape[:2]
+    return [
+        (
+            max(0, round(t / scale)),
+            min(w, round(r / scale)),
+            min(h, round(b / scale)),
+            max(0, round(l / scale)),
+        )
+        for t, r, b, l in boxes
+    ]
+
+
+def _full_scan(frame: np.ndarray) -> list[Box]:
+    """Whole-frame scan finding faces down to FULL_SCAN_MIN_FACE of the width (80 px HOG window)."""
+    width = frame.shape[1]
+    min_face = width * FULL_SCAN_MIN_FACE
+    if min_face >= 80:
+        return _scan(frame, 80 / min_face, 0)
+    upsample = 1 if min_face >= 40 else 2
+    return _scan(frame, 1.0, upsample)
+
+
+def _track_scale(face_width: float) -> float:
+    return min(TRACK_MAX_UPSCALE, TRACK_FACE_PX / max(face_width, 1.0))
+
+
+def _grow(box: Box, growth: float) -> Box:
+    """The box grown (or shrunk, if negative) by ``growth`` of its width on every side."""
+    t, r, b, l = box
+    d = round((r - l) * growth)
+    return (t - d, r + d, b + d, l - d)
+
+
+def _box_width(box: Box) -> int:
+    return box[1] - box[3]
+
+
+def _region_mean(frame: np.ndarray, box: Box, inset: float) -> tuple[float, float, float]:
+    t, r, b, l = box
+    dy, dx = round((b - t) * inset), round((r - l) * inset)
+    region = frame[t + dy : b - dy, l + dx : r - dx]
+    if region.size == 0:
+        region = frame[t:b, l:r]
+    if region.size == 0:
+        return (0.0, 0.0, 0.0)
+    mean = region.reshape(-1, 3).mean(axis=0)
+    return (float(mean[0]), float(mean[1]), float(mean[2]))
+
+
+def _frame_luma(frame: np.ndarray) -> float:
+    return rules.luma(frame[::4, ::4].reshape(-1, 3).mean(axis=0))
+
+
+def _jump(a: Box, b: Box) -> float:
+    """How far the face box moved between two frames, as a multiple of the allowed jump (> 1 = jump)."""
+    wa, wb = max(_box_width(a), 1), max(_box_width(b), 1)
+    ca = ((a[1] + a[3]) / 2, (a[0] + a[2]) / 2)
+    cb = ((b[1] + b[3]) / 2, (b[0] + b[2]) / 2)
+    shift = np.hypot(ca[0] - cb[0], ca[1] - cb[1]) / max(wa, wb)
+    growth = max(wa, wb) / min(wa, wb)
+    return max(shift / JUMP_SHIFT, np.log(growth) / np.log(JUMP_SCALE))
+
+
+def _r(value: float, digits: int = 4) -> float:
+    return round(float(value), digits)
+
+
+def _valid_frame(frame: object) -> bool:
+    return (
+        isinstance(frame, np.ndarray)
+        and frame.dtype == np.uint8
+        and frame.ndim == 3
+        and frame.shape[2] == 3
+        and frame.shape[0] >= 32
+        and frame.shape[1] >= 32
+    )
+
+
+def decide(
+    blink_frames: Sequence[np.ndarray],
+    colour_frames: Sequence[np.ndarray],
+    plan: ChallengePlan,
+    reference: np.ndarray | Sequence[float] | None,
+    policy: Policy,
+) -> Decision:
+    """Decide one liveness + face-match attempt.
+
+    Checks run in this order and the first failure is the reason: frame count (``too_few_frames``,
+    ``bad_frame``), exactly one face in every frame (``no_face``, or ``too_dark`` when the faceless
+    frame is dark; ``several_faces``), light (``too_dark``), the same person throughout
+    (``not_same_person``), blink (``no_blink``), turn (``no_turn``), colour (``colour_mismatch``), face
+    match against ``reference`` (``face_mismatch``; also when ``reference`` is None). Checks missing
+    from ``policy.checks`` are measured where cheap but not enforced; the match always runs. Once
+    every frame has one face the remaining checks are all measured, so ``scores`` shows every margin.
+
+    :param blink_frames: RGB frames captured while the user was asked to blink (and turn).
+    :param colour_frames: ``plan.colour_frame_count`` RGB frames captured in order while the screen
+        showed ``plan.shown_colours()``; may be empty when ``"colour"`` is not in ``policy.checks``.
+    :param plan: the challenge the page was given.
+    :param reference: the 128-d encoding of the registry portrait.
+    """
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
+    timings: dict[str, float] = {}
+    blink_frames, colour_frames = list(blink_frames), list(colour_frames)
+    frames = blink_frames + colour_frames
+    n_blink, n_colour = len(blink_frames), len(colour_frames)
+    scores: dict = {"frames": {"blink": n_blink, "colour": n_colour}, "checks": sorted(policy.checks)}
+
+    def finish(reason: str | None) -> Decision:
+        timings["total"] = (time.perf_counter() - started_wall) * 1000
+        scores["timings_ms"] = {key: _r(value, 1) for key, value in timings.items()}
+        scores["cpu_ms"] = _r((time.process_time() - started_cpu) * 1000, 1)
+        return Decision(passed=reason is None, reason=reason, scores=scores)
+
+    colour_on = "colour" in policy.checks
+    if n_blink < rules.MIN_FRAMES or (colour_on and n_colour < plan.colour_frame_count):
+        return finish(rules.TOO_FEW_FRAMES)
+    if len(frames) > rules.MAX_FRAMES or (colour_on and n_colour > plan.colour_frame_count):
+        return finish(rules.BAD_FRAME)
+    if not all(_valid_frame(frame) for frame in frames):
+        return finish(rules.BAD_FRAME)
+
+    # Key frames get a whole-frame scan and an encoding.
+    key = {0, n_blink - 1, n_blink + n_colour // 2 if n_colour else n_blink // 2}
+
+    # --- one face per frame, tracked ---
+    # The tracking scale is kept while the face keeps roughly its size: HOG boxes come in pyramid
+    # steps, and a box that flips between steps moves the landmarks, and so the EAR, by ~0.03.
+    t0 = time.perf_counter()
+    boxes: list[Box] = []
+    faces_per_frame: list[int] = []
+    full_scans = 0
+    scale: float | None = None
+    failure: str | None = None
+    for index, frame in enumerate(frames):
+        whole: list[Box] | None = None
+        if scale is None or index in key:
+            whole = _full_scan(frame)
+            full_scans += 1
+            if scale is None and len(whole) == 1:
+                scale = _track_scale(_box_width(whole[0]))
+        found = _scan(frame, scale, 0) if scale is not None else []
+        if not found and whole is None:
+            # Lost the face (it moved or changed size a lot): look at the whole frame.
+            whole = _full_scan(frame)
+            full_scans += 1
+        # The tracked scan sees faces about as big as the user's; the whole-frame scan sees smaller ones.
+        if whole is not None and len(whole) > len(found):
+            found = whole
+        faces_per_frame.append(len(found))
+        if len(found) != 1:
+            if len(found) > 1:
+                failure = rules.SEVERAL_FACES
+            elif _frame_luma(frame) < policy.min_face_luma:
+                failure = rules.TOO_DARK  # no face because there is no light: say what to fix
+            else:
+                failure = rules.NO_FACE
+            break
+        boxes.append(found[0])
+        width = _box_width(found[0])
+        if scale is None or not TRACK_RESCALE[0] <= width * scale / TRACK_FACE_PX <= TRACK_RESCALE[1]:
+            scale = _track_scale(width)
+    timings["detect"] = (time.perf_counter() - t0) * 1000
+    scores["faces_per_frame"] = faces_per_frame
+    scores["full_scans"] = full_scans
+    if failure:
+        scores["failed_frame"] = len(faces_per_frame) - 1
+        return finish(failure)
+
+    # --- landmarks, EAR, yaw, light, colour means ---
+    t0 = time.perf_counter()
+    ears: list[float] = []
+    yaws: list[float] = []
+    lumas: list[float] = []
+    colour_means: list[tuple[float, float, float]] = []
+    for index, (frame, box) in enumerate(zip(frames, boxes)):
+        if index < n_blink:
+            runs = face_recognition.face_landmarks(frame, [_grow(box, g) for g in LANDMARK_BOX_GROWTH])
+            ears.append(statistics.fmean(rules.mean_eye_aspect_ratio(lm) for lm in runs))
+            yaws.append(statistics.fmean(rules.yaw_ratio(lm) for lm in runs))
+        lumas.append(rules.luma(_region_mean(frame, box, 0.0)))
+        if index >= n_blink:
+            colour_means.append(_region_mean(frame, box, COLOUR_BOX_INSET))
+    timings["landmarks"] = (time.perf_counter() - t0) * 1000
+
+    baseline = rules.blink_baseline(ears)
+    blinks = rules.count_blinks(ears, policy)
+    scores.update(
+        face_luma=_r(statistics.median(lumas), 1),
+        ears=[_r(e, 3) for e in ears],
+        ear_baseline=_r(baseline),
+        ear_min=_r(min(ears)),
+        ear_min_ratio=_r(min(ears) / baseline) if baseline else 0.0,
+        blinks=blinks,
+        blinks_asked=plan.blinks,
+        yaws=[_r(y, 3) for y in yaws],
+        yaw_min=_r(min(yaws)),
+        yaw_max=_r(max(yaws)),
+        turn_asked=plan.turn,
+    )
+    turned = True  # nothing to check when the plan asked for no turn
+    if plan.turn:
+        shift = rules.turn_shift(yaws, plan.turn)
+        scores["turn_shift"] = _r(shift)
+        turned = shift >= policy.turn_min_yaw
+    colour_ok = True
+    if n_colour:
+        if n_colour == plan.colour_frame_count:
+            shown = plan.shown_colours()
+            correlation = rules.colour_correlation(colour_means, shown)
+            amplitude = rules.colour_amplitude(colour_means, shown)
+            scores.update(
+                colour_correlation=_r(correlation),
+                colour_amplitude=_r(amplitude, 2),
+                # Frames are not kept, so keep the series: thresholds can be re-tuned on real traffic.
+                colour_means=[[_r(v, 2) for v in mean] for mean in colour_means],
+            )
+            colour_ok = rules.colour_passes(correlation, amplitude, policy)
+        else:
+            colour_ok = False
+
+    # --- encodings: key frames plus both sides of the biggest jumps ---
+    t0 = time.perf_counter()
+    jumps = sorted(((_jump(boxes[i - 1], boxes[i]), i) for i in range(1, len(boxes))), reverse=True)
+    scores["max_jump"] = _r(jumps[0][0], 2) if jumps else 0.0
+    encode_at = set(key)
+    for size, index in jumps[:MAX_JUMPS_ENCODED]:
+        if size > 1.0:
+            encode_at.update((index - 1, index))
+    encode_at_sorted = sorted(encode_at)
+    encodings = [
+        face_recognition.face_encodings(frames[i], known_face_locations=[boxes[i]])[0] for i in encode_at_sorted
+    ]
+    timings["encode"] = (time.perf_counter() - t0) * 1000
+    stack = np.vstack(encodings)
+    pairwise = np.linalg.norm(stack[:, None, :] - stack[None, :, :], axis=-1)
+    same_person = float(pairwise.max())
+    scores.update(encoded_frames=encode_at_sorted, same_person_max_distance=_r(same_person))
+    match_distance: float | None = None
+    if reference is not None:
+        ref = np.asarray(reference, dtype=np.float64).reshape(-1)
+        if ref.shape == (128,):
+            distances = np.linalg.norm(stack - ref, axis=1)
+            match_distance = float(distances.max())
+            scores["match_distances"] = [_r(d) for d in distances]
+    scores["match_distance"] = None if match_distance is None else _r(match_distance)
+    scores["tolerance"] = policy.tolerance
+
+    if rules.too_dark(lumas, policy):
+        return finish(rules.TOO_DARK)
+    if same_person > policy.same_person_tolerance:
+        return finish(rules.NOT_SAME_PERSON)
+    if "blink" in policy.checks and blinks < plan.blinks:
+        return finish(rules.NO_BLINK)
+    if "turn" in policy.checks and not turned:
+        return finish(rules.NO_TURN)
+    if colour_on and not colour_ok:
+        return finish(rules.COLOUR_MISMATCH)
+    if match_distance is None or match_distance > policy.tolerance:
+        return finish(rules.FACE_MISMATCH)
+    return finish(None)
