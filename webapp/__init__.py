@@ -1,0 +1,70 @@
+"""Suishen (随身证): electronic travel ID and driving licence on a phone."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp import config as config_module
+from webapp import db
+from webapp.clock import Clock, SystemClock
+from webapp.errors import register_error_handlers
+from webapp.extensions import csrf, limiter, login_manager
+
+
+def create_app(
+    config: dict[str, Any] | None = None,
+    *,
+    clock: Clock | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+) -> Flask:
+    app = Flask("webapp", template_folder="../templates", static_folder="../static",
+                instance_relative_config=True)
+    app.config.update(config_module.DEFAULTS)
+    app.config.update(config_module.from_environment(app.instance_path))
+    if config:
+        app.config.update(config)
+    if app.config["SUISHEN_ENV"] != config_module.PRODUCTION and not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = "development-only-not-secret"
+    config_module.check(app.config)
+    if app.config["SUISHEN_PROXY_COUNT"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["SUISHEN_PROXY_COUNT"],
+                                x_proto=app.config["SUISHEN_PROXY_COUNT"])
+
+    app.extensions["clock"] = clock or SystemClock()
+    if app.config["DATABASE_URL"].startswith("sqlite:///") and session_factory is None:
+        import os
+        os.makedirs(app.instance_path, exist_ok=True)
+    db.init_app(app, session_factory)
+
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    register_error_handlers(app)
+
+    from webapp import assets, web
+    web.init_app(app)
+    assets.init_app(app)
+
+    from webapp.accounts import auth
+    auth.init_app(app)
+
+    from webapp.accounts.views import bp as accounts_bp
+    from webapp.registry.cli import registry_cli
+    from webapp.registry.views import bp as registry_bp
+    from webapp.shell.views import bp as shell_bp
+    from webapp.cli import db_cli
+
+    app.register_blueprint(shell_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(registry_bp)
+    app.cli.add_command(db_cli)
+    app.cli.add_command(registry_cli)
+    return app
+
+
+def get_clock() -> Clock:
+    from flask import current_app
+    return current_app.extensions["clock"]

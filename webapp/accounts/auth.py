@@ -1,0 +1,48 @@
+"""Flask-Login wiring. Citizens and officers are different tables; the session id says which ("u:7", "o:2")."""
+from __future__ import annotations
+
+from typing import Callable
+
+from flask import Flask, flash, g, redirect, request, url_for
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from webapp.db import get_session
+from webapp.errors import DomainError, ServiceUnavailable
+from webapp.extensions import login_manager
+
+_LOADERS: dict[str, Callable[[int], object | None]] = {}
+
+
+def register_loader(prefix: str, loader: Callable[[int], object | None]) -> None:
+    _LOADERS[prefix] = loader
+
+
+@login_manager.user_loader
+def load_principal(session_id: str):
+    prefix, _, raw = session_id.partition(":")
+    loader = _LOADERS.get(prefix)
+    if loader is None or not raw.isdigit():
+        return None
+    try:
+        return loader(int(raw))
+    except (OperationalError, InterfaceError):
+        # The database is down: treat the request as anonymous so error pages still render, but remember
+        # it, so a protected page answers 503 instead of pretending the user is logged out.
+        g.principal_unavailable = True
+        return None
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    if g.get("principal_unavailable"):
+        raise ServiceUnavailable("系统暂时无法连接数据库，请稍后再试。")
+    if request.path.startswith("/api/"):
+        raise DomainError("需要登录或 API 密钥。", status=401, code="unauthorized")
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(url_for(login_manager.login_view, next=request.full_path.rstrip("?")))
+
+
+def init_app(app: Flask) -> None:
+    from webapp.accounts.models import User
+
+    register_loader("u", lambda pk: get_session().get(User, pk))

@@ -1,0 +1,60 @@
+"""Settings from the environment, with an embedded default (SQLite in instance/).
+
+Every number that is a rule of the real services is a named setting here, with the published default.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PRODUCTION = "production"
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_environment(instance_path: str) -> dict:
+    env = os.environ.get("SUISHEN_ENV", PRODUCTION)
+    base_url = os.environ.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    sqlite_path = Path(instance_path) / "suishen.db"
+    return {
+        "SUISHEN_ENV": env,
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{sqlite_path}",
+        "BASE_URL": base_url,
+        "SUISHEN_DEMO": _bool("SUISHEN_DEMO", False),
+        # Rate-limit counters are shared between workers/hosts through Redis in a multi-host set-up.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "SESSION_COOKIE_SECURE": _bool("SUISHEN_SECURE_COOKIES", base_url.startswith("https://")),
+        "SUISHEN_PROXY_COUNT": int(os.environ.get("SUISHEN_PROXY_COUNT", "0")),
+        "SUISHEN_LIVENESS_CHECKS": os.environ.get("SUISHEN_LIVENESS_CHECKS", "blink,colour,match"),
+        "SUISHEN_FACE_TOLERANCE": float(os.environ.get("SUISHEN_FACE_TOLERANCE", "0.6")),
+        "SUISHEN_KEEP_FRAMES": _bool("SUISHEN_KEEP_FRAMES", False),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("SUISHEN_MAX_UPLOAD", str(8 * 1024 * 1024))),
+    }
+
+
+DEFAULTS = {
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": 3600,
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "JSON_AS_ASCII": False,
+}
+
+
+def check(config: dict) -> None:
+    """Refuse to start a production app without a real secret."""
+    if config["SUISHEN_ENV"] == PRODUCTION and not config.get("SECRET_KEY"):
+        raise RuntimeError(
+            "SECRET_KEY is not set. Set SECRET_KEY to a long random value (make run writes one to "
+            "instance/secret_key), or SUISHEN_ENV=development for a throw-away development key."
+        )
+    config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]

@@ -1,0 +1,4 @@
+"""Import every domain's models so Base.metadata knows all tables (Alembic autogenerate, tests)."""
+from webapp.accounts import models as accounts_models  # noqa: F401
+from webapp.audit import models as audit_models  # noqa: F401
+from webapp.registry import models as registry_models  # noqa: F401

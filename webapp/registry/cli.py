@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from webapp.db import get_session
+from webapp.registry import services
+
+registry_cli = AppGroup("registry", help="Citizen and driving-licence registry.")
+
+
+def _print_report(report: services.ImportReport, what: str) -> None:
+    for line, message in report.errors:
+        click.echo(f"第 {line} 行：{message}（该行未导入）", err=True)
+    click.echo(f"{what}：新增 {report.created}，更新 {report.updated}，错误 {len(report.errors)}。")
+
+
+def _run_import(func, path: str, what: str) -> None:
+    session = get_session()
+    now = current_app.extensions["clock"].now()
+    try:
+        report = func(session, Path(path), now)
+    except services.BadRow as exc:
+        session.rollback()
+        click.echo(f"文件无法导入：{exc}", err=True)
+        sys.exit(2)
+    session.commit()
+    _print_report(report, what)
+    if report.errors:
+        sys.exit(1)
+
+
+@registry_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_citizens(file: str) -> None:
+    """Import citizens from CSV (id_number,name,phone,address,photo) or JSON. Idempotent by ID number."""
+    _run_import(services.import_citizens, file, "人员导入")
+
+
+@registry_cli.command("import-licences")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_licences(file: str) -> None:
+    """Import driving-licence records from CSV or JSON. Idempotent by ID number."""
+    _run_import(services.import_licences, file, "驾驶证档案导入")
+
+
+@registry_cli.command("demo")
+def demo() -> None:
+    """Demo citizens and licences (SUISHEN_DEMO=1 only)."""
+    if not current_app.config["SUISHEN_DEMO"]:
+        click.echo("仅演示模式可用：请设置 SUISHEN_DEMO=1。", err=True)
+        sys.exit(2)
+    from webapp.timeutil import local_date
+
+    session = get_session()
+    now = current_app.extensions["clock"].now()
+    today = local_date(now)
+    for person in services.iter_demo_people(today):
+        services.upsert_citizen(session, portrait=None, now=now, **person)
+    for row in services.demo_licences(today):
+        services.upsert_licence(session, row, now)
+    session.commit()
+    for person in services.iter_demo_people(today):
+        click.echo(f"{person['name']}  {person['id_number']}  {person['phone']}")
+    click.echo("演示数据已写入。可在“演示：登记人像”页面为自己登记人像后体验实人核验。")

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import BooleanField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, Optional
+
+from webapp.accounts.forms import REQUIRED
+
+
+class EnrolForm(FlaskForm):
+    name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=30)])
+    id_number = StringField("身份证号", validators=[Optional(), Length(max=24)],
+                            description="留空则自动生成一个演示用的有效号码")
+    phone = StringField("手机号码", validators=[DataRequired(REQUIRED), Length(max=20)],
+                        render_kw={"inputmode": "tel"})
+    address = StringField("住址", validators=[Optional(), Length(max=120)])
+    portrait = FileField("人像照片", validators=[
+        FileRequired("请拍摄或选择一张本人正面照片。"),
+        FileAllowed(["jpg", "jpeg", "png", "webp"], "仅支持 JPG、PNG 或 WebP 图片。"),
+    ], render_kw={"accept": "image/*", "capture": "user"},
+        description="正面、免冠、光线充足，画面中只有本人")
+    with_licence = BooleanField("同时生成演示驾驶证档案（C1，状态正常）", default=True)
+    submit = SubmitField("登记到演示人口库")

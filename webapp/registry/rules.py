@@ -1,0 +1,129 @@
+"""Identity registry rules: resident ID numbers (GB 11643-1999), names, phones, masking. No I/O."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import ric
+
+ID_NUMBER_LENGTH = 18
+NAME_PATTERN = re.compile(r"^[\u3400-\u9fff\u00b7\u2022A-Za-z][\u3400-\u9fff\u00b7\u2022A-Za-z ]{0,29}$")
+PHONE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
+SEX_LABELS = {"M": "男", "F": "女"}
+# GB/T 2260 province-level codes (the first two digits of every resident ID number).
+PROVINCE_CODES = frozenset({
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65",
+    "71", "81", "82",
+})
+
+# Licence record statuses (SPEC 5.2). 正常 is the only one that allows an e-licence.
+LICENCE_STATUS_NORMAL = "正常"
+LICENCE_STATUSES = (
+    LICENCE_STATUS_NORMAL, "扣留", "扣押", "暂扣", "吊销", "撤销", "注销",
+    "逾期未换证", "逾期未体检", "逾期未审验", "公告停止使用",
+)
+LICENCE_CLASSES = ("A1", "A2", "A3", "B1", "B2", "C1", "C2", "C3", "C4", "C5", "C6", "D", "E", "F", "M", "N", "P")
+
+
+class InvalidIdNumber(ValueError):
+    """The text is not a valid 18-character resident ID number; ``str(exc)`` is the user message."""
+
+
+@dataclass(frozen=True)
+class ResidentId:
+    number: str
+    birth_date: date
+    sex: str  # "M" or "F", from the parity of the sequence digits
+    province: str | None
+
+    @property
+    def sex_label(self) -> str:
+        return SEX_LABELS[self.sex]
+
+
+def normalise_id_number(raw: str) -> str:
+    return ric.compact(raw or "").upper()
+
+
+def parse_resident_id(raw: str, today: date) -> ResidentId:
+    """Validate a resident ID number and read birth date and sex from it.
+
+    :param raw: what the user typed (spaces allowed, lower-case x accepted)
+    :param today: the local date, to refuse birth dates in the future
+    :raises InvalidIdNumber: with a message saying what is wrong
+    """
+    number = normalise_id_number(raw)
+    if not number:
+        raise InvalidIdNumber("请输入身份证号。")
+    if len(number) != ID_NUMBER_LENGTH:
+        raise InvalidIdNumber("身份证号应为 18 位（仅支持居民身份证）。")
+    if not re.fullmatch(r"\d{17}[\dX]", number):
+        raise InvalidIdNumber("身份证号格式不正确：前 17 位应为数字，最后一位为数字或 X。")
+    try:
+        birth = ric.get_birth_date(number)
+    except stdnum_errors.ValidationError:
+        raise InvalidIdNumber("身份证号中的出生日期不正确。") from None
+    if number[-1] != ric.calc_check_digit(number):
+        raise InvalidIdNumber("身份证号校验位不正确，请核对后重新输入。")
+    if number[:2] not in PROVINCE_CODES:
+        raise InvalidIdNumber("身份证号前 6 位地区码不正确。")
+    try:
+        province = ric.get_birth_place(number).get("province")
+    except stdnum_errors.ValidationError:
+        # stdnum's county table is a snapshot; codes of merged or renamed counties stay valid on old cards.
+        province = None
+    if birth > today:
+        raise InvalidIdNumber("身份证号中的出生日期晚于今天。")
+    sex = "M" if int(number[16]) % 2 == 1 else "F"
+    return ResidentId(number=number, birth_date=birth, sex=sex, province=province)
+
+
+def make_id_number(region: str, birth: date, sequence: int) -> str:
+    """Build a valid number (demo data and tests). ``sequence`` odd = male, even = female."""
+    body = f"{region}{birth:%Y%m%d}{sequence:03d}"
+    return body + ric.calc_check_digit(body + "0")  # stdnum expects a placeholder check character
+
+
+def age_on(birth: date, day: date) -> int:
+    """Completed years on ``day`` (a person born on 29 Feb turns a year older on 1 Mar in common years)."""
+    years = day.year - birth.year
+    if (day.month, day.day) < (birth.month, birth.day):
+        years -= 1
+    return years
+
+
+def validate_name(raw: str) -> str:
+    name = (raw or "").strip()
+    if not NAME_PATTERN.fullmatch(name):
+        raise ValueError("姓名应为 1–30 个汉字或字母（少数民族姓名可含“·”）。")
+    return name
+
+
+def validate_phone(raw: str) -> str:
+    phone = re.sub(r"[\s-]", "", raw or "")
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    if not PHONE_PATTERN.fullmatch(phone):
+        raise ValueError("请输入 11 位中国大陆手机号码。")
+    return phone
+
+
+def mask_id_number(number: str) -> str:
+    """440106********123X style: region prefix and last four only."""
+    if len(number) < 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def mask_name(name: str) -> str:
+    """张三 → 张*, 欧阳娜娜 → 欧***: the public sees only the first character."""
+    if len(name) <= 1:
+        return name
+    return name[0] + "*" * (len(name) - 1)
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "*" * len(phone)

@@ -1,0 +1,67 @@
+"""Demo-only self-enrolment: lets a visitor put their own portrait in the registry to try the product."""
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, session as web_session, url_for
+
+from webapp.db import get_session
+from webapp.registry import rules, services
+from webapp.registry.forms import EnrolForm
+from webapp.timeutil import local_date
+
+bp = Blueprint("registry", __name__, url_prefix="/demo")
+
+
+@bp.before_request
+def demo_only():
+    if not current_app.config["SUISHEN_DEMO"]:
+        abort(404)
+
+
+@bp.route("/enrol", methods=["GET", "POST"])
+def enrol():
+    form = EnrolForm()
+    if form.validate_on_submit():
+        session = get_session()
+        now = current_app.extensions["clock"].now()
+        today = local_date(now)
+        id_number = form.id_number.data or rules.make_id_number(
+            "440106", date(1990, 1, 1) + timedelta(days=secrets.randbelow(9000)), secrets.randbelow(999) + 1)
+        data = form.portrait.data.read(services.MAX_PORTRAIT_BYTES + 1)
+        try:
+            citizen, _created = services.upsert_citizen(
+                session, id_number=id_number, name=form.name.data, phone=form.phone.data,
+                address=form.address.data or "演示地址", portrait=data, now=now, self_enrolled=True)
+            if form.with_licence.data and citizen.licence is None:
+                services.upsert_licence(session, {
+                    "id_number": citizen.id_number, "file_number": f"9{citizen.id:011d}", "class": "C1",
+                    "first_issued": (today - timedelta(days=3 * 365)).isoformat(),
+                    "valid_from": (today - timedelta(days=3 * 365)).isoformat(),
+                    "valid_until": (today + timedelta(days=3 * 365)).isoformat(),
+                    "issuing_authority": "广东省广州市公安局交通警察支队", "status": "正常", "points": "0",
+                }, now)
+        except rules.InvalidIdNumber as exc:
+            form.id_number.errors.append(str(exc))
+        except services.BadRow as exc:
+            form.portrait.errors.append(str(exc))
+        except ValueError as exc:
+            form.form_errors.append(str(exc))
+        else:
+            session.commit()
+            flash("已登记到演示人口库。", "success")
+            # Only this browser may see the full number it just enrolled.
+            web_session["enrolled_citizen"] = citizen.id
+            return redirect(url_for("registry.enrolled"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("registry/enrol.html", form=form), status
+
+
+@bp.get("/enrolled")
+def enrolled():
+    citizen_id = web_session.get("enrolled_citizen")
+    if citizen_id is None:
+        return redirect(url_for("registry.enrol"))
+    citizen = services.get_citizen(get_session(), citizen_id)
+    return render_template("registry/enrolled.html", citizen=citizen)

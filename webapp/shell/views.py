@@ -1,0 +1,90 @@
+"""The app shell: home, service entries, PWA files, health check, display settings."""
+from __future__ import annotations
+
+from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template, request,
+                   send_from_directory, url_for)
+from sqlalchemy import text
+
+from webapp.accounts.forms import EmptyForm
+from webapp.accounts.rules import is_safe_next
+from webapp.web import LARGE_TEXT_COOKIE
+
+bp = Blueprint("shell", __name__)
+
+
+@bp.get("/")
+def home():
+    return render_template("shell/home.html")
+
+
+@bp.get("/warm-services")
+def warm_services():
+    """12306 首页 → 温馨服务."""
+    return render_template("shell/warm_services.html")
+
+
+@bp.get("/business")
+def business_centre():
+    """12123 业务中心."""
+    return render_template("shell/business.html")
+
+
+@bp.get("/coming/<string:feature>")
+def coming(feature: str):
+    titles = {"travel-id": "临时乘车身份证明", "licence": "驾驶证电子版"}
+    if feature not in titles:
+        return render_template("errors/404.html", title="页面不存在", message="您访问的页面不存在。"), 404
+    return render_template("shell/coming.html", title=titles[feature])
+
+
+@bp.get("/offline")
+def offline():
+    resp = current_app.make_response(render_template("shell/offline.html"))
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+@bp.get("/sw.js")
+def service_worker():
+    # Served from the root so its scope is the whole app; no-cache so a new version is picked up at once.
+    from webapp.assets import SHELL_FILES
+
+    version = current_app.config["ASSET_VERSION"]
+    shell = [url_for("shell.offline")] + [url_for("static", filename=f, v=version) for f in SHELL_FILES]
+    body = render_template("shell/sw.js", version=version, shell=shell, offline_url=url_for("shell.offline"))
+    resp = Response(body, mimetype="text/javascript")
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["Service-Worker-Allowed"] = "/"
+    return resp
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    resp = send_from_directory(current_app.static_folder, "manifest.webmanifest",
+                               mimetype="application/manifest+json", max_age=0)
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+@bp.get("/healthz")
+def healthz():
+    from webapp.db import get_session
+
+    try:
+        get_session().execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to answer means "not healthy", with the reason
+        current_app.logger.warning("healthz: database unavailable: %s", exc.__class__.__name__)
+        return jsonify({"status": "unavailable", "reason": "database_unreachable"}), 503
+    return jsonify({"status": "ok"})
+
+
+@bp.post("/settings/large-text")
+def toggle_large_text():
+    form = EmptyForm()
+    target = request.form.get("next")
+    resp = redirect(target if is_safe_next(target) else url_for("shell.home"))
+    if form.validate_on_submit():
+        on = request.cookies.get(LARGE_TEXT_COOKIE) != "1"
+        resp.set_cookie(LARGE_TEXT_COOKIE, "1" if on else "0", max_age=365 * 24 * 3600, samesite="Lax",
+                        httponly=True, secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return resp
