@@ -141,14 +141,13 @@ def decode_frame(data: bytes) -> np.ndarray:
     )
 
 
-def encode_portrait(image_bytes: bytes) -> np.ndarray:
-    """The 128-d face encoding of a registry portrait (exactly one face).
+def decode_portrait(image_bytes: bytes) -> np.ndarray:
+    """Decode a registry portrait (larger limits than a camera frame), at most ``PORTRAIT_WIDTH`` wide.
 
-    :raises PortraitError: with code ``bad_frame`` (not a usable image), ``no_face`` or
-        ``several_faces``.
+    :raises PortraitError: with code ``bad_frame`` when it is not a usable image.
     """
     try:
-        image = _decode(
+        return _decode(
             image_bytes,
             max_bytes=rules.MAX_PORTRAIT_BYTES,
             max_side=rules.MAX_PORTRAIT_SIDE,
@@ -157,6 +156,13 @@ def encode_portrait(image_bytes: bytes) -> np.ndarray:
         )
     except BadFrame as exc:
         raise PortraitError(rules.BAD_FRAME, str(exc)) from exc
+
+
+def encode_face(image: np.ndarray) -> np.ndarray:
+    """The 128-d encoding of the one face in a decoded image.
+
+    :raises PortraitError: with code ``no_face`` or ``several_faces``.
+    """
     # One upsample: portraits may be small (a 320x240 scan) and this runs once per import.
     boxes = face_recognition.face_locations(image, number_of_times_to_upsample=1)
     if not boxes:
@@ -164,6 +170,15 @@ def encode_portrait(image_bytes: bytes) -> np.ndarray:
     if len(boxes) > 1:
         raise PortraitError(rules.SEVERAL_FACES, f"{len(boxes)} faces")
     return face_recognition.face_encodings(image, known_face_locations=boxes)[0]
+
+
+def encode_portrait(image_bytes: bytes) -> np.ndarray:
+    """The 128-d face encoding of a registry portrait (exactly one face).
+
+    :raises PortraitError: with code ``bad_frame`` (not a usable image), ``no_face`` or
+        ``several_faces``.
+    """
+    return encode_face(decode_portrait(image_bytes))
 
 
 # --- Decision ---------------------------------------------------------------------------------------------

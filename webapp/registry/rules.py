@@ -45,7 +45,7 @@ class ResidentId:
 
 
 def normalise_id_number(raw: str) -> str:
-    return ric.compact(raw or "").upper()
+    return re.sub(r"[\s\-]", "", raw or "").upper()
 
 
 def parse_resident_id(raw: str, today: date) -> ResidentId:

@@ -24,6 +24,7 @@ CITIZEN_FIELDS = ("id_number", "name", "phone", "address", "photo")
 LICENCE_FIELDS = ("id_number", "file_number", "class", "first_issued", "valid_from", "valid_until",
                   "issuing_authority", "status", "points")
 MAX_PORTRAIT_BYTES = 5 * 1024 * 1024
+PORTRAIT_STORED_WIDTH = 480  # enough to compare a face by eye on the officer page; ~30 KB
 
 
 class IdentityMismatch(DomainError):
@@ -76,15 +77,12 @@ def prepare_portrait(data: bytes) -> tuple[bytes, bytes]:
     if len(data) > MAX_PORTRAIT_BYTES:
         raise BadRow("照片超过 5 MB")
     try:
-        array = engine.decode_frame(data)
-    except engine.BadFrame:
-        raise BadRow("照片无法识别为 JPEG/PNG 图片") from None
-    jpeg = images.to_jpeg(array)
-    try:
-        encoding = engine.encode_portrait(jpeg)
+        array = engine.decode_portrait(data)
+        encoding = engine.encode_face(array)
     except engine.PortraitError as exc:
         raise BadRow({"no_face": "照片中未检测到人脸", "several_faces": "照片中有多张人脸"}
-                     .get(exc.code, "照片无法识别")) from None
+                     .get(exc.code, "照片无法识别为 JPEG/PNG/WebP 图片")) from None
+    jpeg = images.to_jpeg(images.fit_width(array, PORTRAIT_STORED_WIDTH))
     return jpeg, encoding.astype("float64").tobytes()
 
 

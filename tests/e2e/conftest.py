@@ -1,0 +1,162 @@
+"""Browser tests: the real app served over HTTP from a thread, driven by Debian's Chromium.
+
+The server has its own database (PostgreSQL when reachable, else a SQLite file), emptied between tests
+(the savepoint trick does not cross threads). The server's FrozenClock is shared with the test.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from webapp import create_app
+from webapp.clock import FrozenClock
+from webapp.db import Base, make_engine, make_session_factory
+from webapp.extensions import limiter
+import webapp.models  # noqa: F401
+from tests import factories
+from tests.conftest import create_database, pg_reachable, test_config
+
+CHROMIUM = os.environ.get("SUISHEN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True,
+         "has_touch": True, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+
+pytestmark = pytest.mark.e2e
+
+
+def _need_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
+
+
+@pytest.fixture(scope="session")
+def e2e_database_url(tmp_path_factory):
+    kind = "postgresql" if (pg_reachable() or os.environ.get("CI")) else "sqlite"
+    url, drop = create_database(kind, tmp_path_factory)
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session")
+def e2e_engine(e2e_database_url):
+    engine = make_engine(e2e_database_url)
+    yield engine
+    engine.dispose()
+
+
+class LiveServer:
+    def __init__(self, app, clock: FrozenClock):
+        self.app = app
+        self.clock = clock
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self.app.config["BASE_URL"] = self.url
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _truncate(engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def live_clock():
+    return FrozenClock(datetime.now(timezone.utc).replace(microsecond=0))
+
+
+@pytest.fixture
+def live_config():
+    """Override in a test module to change settings, e.g. the liveness checks of a fake camera."""
+    return {"SUISHEN_LIVENESS_CHECKS": "blink,match"}
+
+
+@pytest.fixture
+def live_server(e2e_database_url, e2e_engine, live_clock, live_config):
+    _truncate(e2e_engine)
+    app = create_app(test_config(e2e_database_url, **live_config), clock=live_clock,
+                     session_factory=make_session_factory(e2e_engine))
+    limiter.reset()
+    server = LiveServer(app, live_clock)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_db(e2e_engine):
+    """A session on the live server's database, for arranging data and checking results (commit it)."""
+    session = make_session_factory(e2e_engine)()
+    factories.bind(session)
+    yield session
+    session.close()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def camera_browser(playwright_instance, tmp_path):
+    """A factory: a Chromium whose fake camera plays the given .y4m file (looped)."""
+    launched = []
+
+    def launch(y4m: Path):
+        # Chromium reads the file by path; copy it so a test can never alter the shared original.
+        local = tmp_path / Path(y4m).name
+        shutil.copyfile(y4m, local)
+        browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + [
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={local}"])
+        launched.append(browser)
+        return browser
+
+    yield launch
+    for b in launched:
+        b.close()
+
+
+@pytest.fixture
+def phone_page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, **PHONE)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> Path:
+    """Save a screenshot under test-results/ (for a person to look at; CI keeps nothing)."""
+    out = Path(__file__).resolve().parents[2] / "test-results"
+    out.mkdir(exist_ok=True)
+    path = out / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
