@@ -98,7 +98,7 @@ def clock():
     return FrozenClock(T0)
 
 
-def test_config(database_url: str, **overrides) -> dict:
+def make_test_config(database_url: str, **overrides) -> dict:
     config = {
         "SUISHEN_ENV": "testing",
         "TESTING": True,
@@ -115,7 +115,7 @@ def test_config(database_url: str, **overrides) -> dict:
 
 @pytest.fixture
 def app(database_url, session_factory, clock):
-    app = create_app(test_config(database_url), clock=clock, session_factory=session_factory)
+    app = create_app(make_test_config(database_url), clock=clock, session_factory=session_factory)
     limiter.reset()
     yield app
 

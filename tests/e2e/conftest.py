@@ -21,7 +21,7 @@ from webapp.db import Base, make_engine, make_session_factory
 from webapp.extensions import limiter
 import webapp.models  # noqa: F401
 from tests import factories
-from tests.conftest import create_database, pg_reachable, test_config
+from tests.conftest import create_database, pg_reachable, make_test_config
 
 CHROMIUM = os.environ.get("SUISHEN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -91,7 +91,7 @@ def live_config():
 @pytest.fixture
 def live_server(e2e_database_url, e2e_engine, live_clock, live_config):
     _truncate(e2e_engine)
-    app = create_app(test_config(e2e_database_url, **live_config), clock=live_clock,
+    app = create_app(make_test_config(e2e_database_url, **live_config), clock=live_clock,
                      session_factory=make_session_factory(e2e_engine))
     limiter.reset()
     server = LiveServer(app, live_clock)
