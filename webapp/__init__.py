@@ -60,6 +60,8 @@ def create_app(
     app.register_blueprint(shell_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(registry_bp)
+    from webapp.proofing.views import bp as proofing_bp
+    app.register_blueprint(proofing_bp)
     app.cli.add_command(db_cli)
     app.cli.add_command(registry_cli)
     return app

@@ -81,3 +81,44 @@ def logout():
 @login_required
 def profile():
     return render_template("accounts/profile.html", logout_form=EmptyForm())
+
+
+# 实人认证 through the reusable proofing step (liveness + face match against the registry portrait).
+REALPERSON_PURPOSE = "account_realperson"
+
+
+@bp.get("/verify")
+@login_required
+def verify():
+    from webapp.proofing import services as proofing, views as proofing_views
+
+    if current_user.level == rules.LEVEL_REALPERSON:
+        flash("您的账号已完成实人认证。", "info")
+        return redirect(url_for("accounts.profile"))
+    if current_user.citizen.portrait_encoding is None:
+        flash(proofing.NO_PORTRAIT_MESSAGE, "warning")
+        return redirect(url_for("accounts.profile"))
+    return proofing_views.begin(
+        citizen=current_user.citizen, purpose=REALPERSON_PURPOSE, user_id=current_user.id,
+        next_url=lambda public_id: url_for("accounts.verify_done", c=public_id),
+        fallback_url=url_for("accounts.profile"))
+
+
+@bp.get("/verify/done")
+@login_required
+def verify_done():
+    from webapp.proofing import services as proofing
+
+    session = get_session()
+    now = _now()
+    try:
+        proofing.consume(session, request.args.get("c", ""), purpose=REALPERSON_PURPOSE,
+                         citizen_id=current_user.citizen_id, now=now)
+    except DomainError as exc:
+        session.rollback()
+        flash(exc.user_message, "danger")
+        return redirect(url_for("accounts.profile"))
+    services.set_level(session, current_user, rules.LEVEL_REALPERSON, now, how="liveness")
+    session.commit()
+    flash("实人认证成功，您现在可以使用全部功能。", "success")
+    return redirect(url_for("accounts.profile"))

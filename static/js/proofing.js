@@ -1,0 +1,214 @@
+// 实人核验 page: camera → prompts (face, blink, turn) → colour flash → frames to the server, which decides.
+// Data comes from data-* attributes (CSP: script-src 'self', no inline script).
+
+const root = document.getElementById("proofing");
+const FPS = 8;
+const BLINK_MS = 3000;          // the blink phase: ~3 s holds at least one natural blink
+const BLINK_MS_WITH_TURN = 2500;
+const TURN_MS = 1500;
+const WARMUP_MS = 400;          // the first frames after the stream starts can be empty
+const POSITION_MS = 1200;       // time to put the face in the oval before capturing
+const FRAME_WIDTH = 640;
+const JPEG_QUALITY = 0.8;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function cameraErrorMessage(error) {
+  switch (error && error.name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return "无法使用摄像头：您拒绝了摄像头权限。请点击地址栏左侧的锁形图标（或在浏览器“网站设置”中）允许本网站使用摄像头，然后刷新本页重试。";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "未找到可用的前置摄像头。请使用带摄像头的手机进行核验，或改用其他方式办理。";
+    case "NotReadableError":
+    case "AbortError":
+      return "摄像头正被其他应用占用。请关闭正在使用摄像头的应用后刷新本页重试。";
+    default:
+      return "无法打开摄像头。请确认浏览器已允许使用摄像头，然后刷新本页重试。";
+  }
+}
+
+function init() {
+  if (!root || root.dataset.open !== "true") return;
+  const cfg = JSON.parse(root.dataset.config);
+  const csrf = root.dataset.csrf;
+  const plan = cfg.plan;
+  const colourOn = cfg.checks.includes("colour");
+
+  const el = (id) => document.getElementById(id);
+  const intro = el("proofing-intro");
+  const startButton = el("proofing-start");
+  const stage = el("proofing-stage");
+  const video = el("proofing-video");
+  const prompt = el("proofing-prompt");
+  const progress = el("proofing-progress");
+  const stepText = el("proofing-step");
+  const flash = el("proofing-flash");
+  const flashText = el("proofing-flash-text");
+  const result = el("proofing-result");
+  const message = el("proofing-message");
+  const retryForm = el("proofing-retry");
+  const fallback = el("proofing-fallback");
+  const oval = root.querySelector(".proofing__oval");
+
+  const steps = ["请将面部置于框内", "请眨眨眼"];
+  if (plan.turn) steps.push(`请${cfg.turnNames[plan.turn]}转头`);
+  if (colourOn) steps.push("炫彩检测");
+  steps.push("正在核验");
+
+  let stream = null;
+  const canvas = document.createElement("canvas");
+
+  function stopCamera() {
+    if (stream) {
+      stream.getTracks().forEach((track) => track.stop());
+      stream = null;
+    }
+    video.srcObject = null;
+  }
+  window.addEventListener("pagehide", stopCamera);
+
+  function say(text, step) {
+    prompt.textContent = text;
+    if (step !== undefined) {
+      stepText.textContent = `第 ${step + 1} 步，共 ${steps.length} 步`;
+      progress.value = Math.round((step / steps.length) * 100);
+    }
+  }
+
+  function fail(text, { retryUrl = null, fallbackUrl = null, failures = null, allowRetry = true } = {}) {
+    stopCamera();
+    flash.hidden = true;
+    stage.hidden = true;
+    intro.hidden = true;
+    message.textContent = text;
+    result.hidden = false;
+    if (retryUrl) retryForm.action = retryUrl;
+    retryForm.hidden = !allowRetry;
+    if (fallback && fallbackUrl) {
+      const count = document.getElementById("proofing-failures");
+      if (count && failures !== null) count.textContent = String(failures);
+      fallback.hidden = false;
+    }
+    message.focus?.();
+  }
+
+  function grab() {
+    const width = Math.min(FRAME_WIDTH, video.videoWidth);
+    const height = Math.round((video.videoHeight * width) / video.videoWidth);
+    canvas.width = width;
+    canvas.height = height;
+    canvas.getContext("2d").drawImage(video, 0, 0, width, height);
+    return new Promise((resolve, reject) => {
+      canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("empty frame"))), "image/jpeg", JPEG_QUALITY);
+    });
+  }
+
+  async function capture(count, intervalMs, into) {
+    for (let i = 0; i < count; i += 1) {
+      const started = performance.now();
+      into.push(await grab());
+      await sleep(Math.max(0, intervalMs - (performance.now() - started)));
+    }
+  }
+
+  async function waitForVideo() {
+    const deadline = performance.now() + 5000;
+    while (!(video.videoWidth > 0 && video.readyState >= 2)) {
+      if (performance.now() > deadline) throw Object.assign(new Error("no video"), { name: "NotReadableError" });
+      await sleep(50);
+    }
+  }
+
+  async function run() {
+    startButton.disabled = true;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      fail("当前浏览器无法使用摄像头。请使用手机系统浏览器或微信等最新版本打开本页（需 HTTPS）。", { allowRetry: false });
+      return;
+    }
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } },
+        audio: false,
+      });
+      intro.hidden = true;
+      stage.hidden = false;
+      video.srcObject = stream;
+      await video.play().catch(() => {});
+      await waitForVideo();
+    } catch (error) {
+      fail(cameraErrorMessage(error), { allowRetry: false });
+      return;
+    }
+
+    try {
+      say(steps[0], 0);
+      await sleep(WARMUP_MS + POSITION_MS);
+      oval.classList.add("proofing__oval--active");
+
+      const blink = [];
+      const colour = [];
+      const interval = 1000 / FPS;
+      say("请眨眨眼", 1);
+      await capture(Math.round(((plan.turn ? BLINK_MS_WITH_TURN : BLINK_MS) / 1000) * FPS), interval, blink);
+      if (plan.turn) {
+        say(`请${cfg.turnNames[plan.turn]}转头，再转回正面`, 2);
+        await capture(Math.round((TURN_MS / 1000) * FPS), interval, blink);
+      }
+
+      if (colourOn) {
+        say("请保持不动，屏幕将闪烁颜色", steps.indexOf("炫彩检测"));
+        flash.hidden = false;
+        for (const name of plan.colours) {
+          const [r, g, b] = cfg.colourRgb[name];
+          flash.style.backgroundColor = `rgb(${r}, ${g}, ${b})`;
+          flashText.textContent = `请保持不动（${cfg.colourNames[name]}）`;
+          await sleep(cfg.settleMs);
+          await capture(cfg.framesPerColour, interval, colour);
+        }
+        flash.hidden = true;
+      }
+
+      stopCamera();
+      say("正在核验…", steps.length - 1);
+      const body = new FormData();
+      blink.forEach((blob, i) => body.append("blink", blob, `blink-${i + 1}.jpg`));
+      colour.forEach((blob, i) => body.append("colour", blob, `colour-${i + 1}.jpg`));
+      const response = await fetch(cfg.framesUrl, {
+        method: "POST",
+        body,
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf, Accept: "application/json" },
+      });
+      let data = null;
+      try {
+        data = await response.json();
+      } catch {
+        data = null;
+      }
+      if (response.ok && data && data.passed && data.next_url) {
+        progress.value = 100;
+        say("核验通过，正在跳转…");
+        window.location.assign(data.next_url);
+        return;
+      }
+      if (response.ok && data) {
+        fail(data.message, {
+          retryUrl: data.retry_url,
+          fallbackUrl: data.fallback_url,
+          failures: data.failures,
+          allowRetry: Boolean(data.retry_url),
+        });
+      } else {
+        fail((data && data.message) || "网络或服务异常，核验未完成，请重试。");
+      }
+    } catch (error) {
+      fail("采集画面时出错，请保持网络畅通、不要离开本页，然后重新核验。");
+    }
+  }
+
+  startButton.addEventListener("click", run);
+}
+
+init();

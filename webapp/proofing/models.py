@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.db import Base, UTCDateTime
+from webapp.registry.models import Citizen
+
+# Challenge.status values. "deciding" is held only inside the transaction that decides (it claims the
+# challenge so a concurrent replay finds it taken).
+ISSUED = "issued"
+DECIDING = "deciding"
+PASSED = "passed"
+FAILED = "failed"
+EXPIRED = "expired"
+CONSUMED = "consumed"
+STATUSES = (ISSUED, DECIDING, PASSED, FAILED, EXPIRED, CONSUMED)
+
+
+class Challenge(Base):
+    """One 实人核验 attempt: the plan the server chose, and later its scores and decision.
+
+    Raw camera frames are not stored unless SUISHEN_KEEP_FRAMES is on (``kept_frames``, a zip of the
+    JPEGs as received); the scores and the decision always are.
+    """
+
+    __tablename__ = "proofing_challenges"
+    __table_args__ = (Index("ix_proofing_challenges_citizen_purpose", "citizen_id", "purpose", "decided_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(43), unique=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    plan: Mapped[str] = mapped_column(Text)  # ChallengePlan.to_json()
+    checks: Mapped[str] = mapped_column(String(64))  # comma list, sorted: the policy's checks at issue
+    status: Mapped[str] = mapped_column(String(16), default=ISSUED)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    next_url: Mapped[str] = mapped_column(String(512))
+    fallback_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    kept_frames: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+    citizen: Mapped[Citizen] = relationship()
+
+    @property
+    def check_set(self) -> frozenset[str]:
+        return frozenset(name for name in self.checks.split(",") if name)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == ISSUED
