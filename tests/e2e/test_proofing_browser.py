@@ -1,0 +1,86 @@
+"""实人核验 in headless Chromium, the fake camera playing the shared test sequences.
+
+A fake camera cannot show light reflected from the screen, so these run with the policy ``blink,match``
+(``live_config``'s default); the colour check is covered by the engine's integration tests.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests import factories
+from tests.e2e.conftest import PHONE, shot
+from tests.testdata import SEQUENCES, face, needs_testdata
+from webapp.proofing import rules
+from webapp.registry.services import prepare_portrait
+
+pytestmark = [pytest.mark.e2e, needs_testdata]
+
+
+@pytest.fixture(scope="module")
+def s001_portrait():
+    return prepare_portrait(face("meds-aa-S001-02.jpg"))
+
+
+@pytest.fixture
+def s001_user(live_db, s001_portrait):
+    jpeg, encoding = s001_portrait
+    user = factories.UserFactory(citizen=factories.CitizenFactory(portrait=jpeg, portrait_encoding=encoding))
+    live_db.commit()
+    return user
+
+
+def open_camera_page(camera_browser, live_server, user, sequence: str):
+    browser = camera_browser(SEQUENCES / f"{sequence}.y4m")
+    context = browser.new_context(base_url=live_server.url, permissions=["camera"], **PHONE)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto("/account/login")
+    page.get_by_label("手机号或身份证号").fill(user.phone)
+    page.get_by_label("密码").fill(factories.PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.goto("/account/")
+    page.get_by_role("link", name="去实人核验").click()
+    page.wait_for_url(re.compile(r"/proofing/[A-Za-z0-9_-]+$"))
+    return page, errors
+
+
+def test_genuine_user_passes_and_lands_on_the_profile_as_realperson(camera_browser, live_server, s001_user):
+    page, errors = open_camera_page(camera_browser, live_server, s001_user, "genuine_blink_meds_s001")
+    assert page.get_by_text("人脸信息属于敏感个人信息").is_visible()
+    shot(page, "proofing-intro-360")
+
+    page.get_by_role("button", name="开始核验").click()
+    page.get_by_text("请眨眨眼").wait_for()
+    shot(page, "proofing-blink-360")
+
+    page.wait_for_url(re.compile(r"/account/$"), timeout=30_000)
+    assert page.get_by_text("实人认证成功").is_visible()
+    assert page.locator(".level--realperson").inner_text() == "实人认证"
+    assert page.get_by_role("link", name="去实人核验").count() == 0
+    shot(page, "proofing-passed-profile-360")
+    assert errors == []
+
+
+def test_static_photo_fails_with_the_no_blink_message_and_offers_a_retry(camera_browser, live_server, s001_user):
+    page, errors = open_camera_page(camera_browser, live_server, s001_user, "static_photo_meds_s001")
+    first = page.url
+
+    page.get_by_role("button", name="开始核验").click()
+    message = page.locator("#proofing-message")
+    message.wait_for(state="visible", timeout=30_000)
+    assert message.inner_text() == rules.REASON_MESSAGES[rules.NO_BLINK]
+    retry = page.get_by_role("button", name="重新核验")
+    assert retry.is_visible()
+    shot(page, "proofing-failed-360")
+
+    retry.click()
+    page.wait_for_url(re.compile(r"/proofing/[A-Za-z0-9_-]+$"))
+    assert page.url != first
+    assert page.get_by_role("button", name="开始核验").is_visible()
+    assert errors == []

@@ -1,0 +1,222 @@
+"""实人核验 over HTTP with CSRF on: the account upgrade start → camera page → frames → done, and every way
+an upload can be wrong (a clear 400 JSON, never a 500, nothing written)."""
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
+
+from tests.factories import CitizenFactory, UserFactory
+from tests.testdata import face, load_sequence, needs_testdata
+from webapp.accounts.models import User
+from webapp.proofing import rules
+from webapp.proofing.models import FAILED, ISSUED, Challenge
+
+# Any 128-d encoding does for tests that never reach the face match.
+DUMMY_ENCODING = np.zeros(128, dtype=np.float64).tobytes()
+PAGE_RE = re.compile(r"/proofing/([A-Za-z0-9_-]{40,})$")
+
+
+@pytest.fixture(scope="module")
+def s001_portrait():
+    from webapp.registry.services import prepare_portrait
+    return prepare_portrait(face("meds-aa-S001-02.jpg"))
+
+
+def user_with_portrait(encoding: bytes = DUMMY_ENCODING, portrait: bytes | None = b"jpeg") -> User:
+    return UserFactory(citizen=CitizenFactory(portrait=portrait, portrait_encoding=encoding))
+
+
+def begin(client, auth, user) -> tuple[str, str]:
+    """Log in through the form, start the upgrade; return (public id, CSRF token of the camera page)."""
+    assert auth.login(user.phone).status_code == 302
+    resp = client.get("/account/verify")
+    assert resp.status_code == 302
+    public_id = PAGE_RE.search(resp.headers["Location"]).group(1)
+    page = client.get(f"/proofing/{public_id}")
+    assert page.status_code == 200
+    token = re.search(r'data-csrf="([^"]+)"', page.get_data(as_text=True)).group(1)
+    return public_id, token
+
+
+def jpeg_parts(frames: list[bytes], mimetype: str = "image/jpeg") -> list:
+    return [(io.BytesIO(data), f"{i}.jpg", mimetype) for i, data in enumerate(frames)]
+
+
+def post_frames(client, public_id, token, *, blink=(), colour=(), mimetype="image/jpeg"):
+    # Encoded in memory: the test client spools a large body to a temporary file it never closes.
+    fields = MultiDict(
+        [("blink", FileStorage(io.BytesIO(data), f"b{i}.jpg", content_type=mimetype)) for i, data in enumerate(blink)]
+        + [("colour", FileStorage(io.BytesIO(data), f"c{i}.jpg", content_type=mimetype))
+           for i, data in enumerate(colour)]
+        + [("sent", "1")])
+    boundary, body = encode_multipart(fields)
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["X-CSRFToken"] = token
+    return client.post(f"/proofing/{public_id}/frames", data=body, headers=headers,
+                       content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def status_of(db_session, public_id: str) -> str:
+    db_session.expire_all()
+    return db_session.scalar(select(Challenge.status).where(Challenge.public_id == public_id))
+
+
+def test_account_verify_opens_the_camera_page_when_not_yet_realperson(client, auth, db_session):
+    user = user_with_portrait()
+    assert "去实人核验" in (auth.login(user.phone) and client.get("/account/").get_data(as_text=True))
+
+    public_id, _token = begin(client, auth, user)
+
+    html = client.get(f"/proofing/{public_id}").get_data(as_text=True)
+    assert "开始核验" in html and "敏感个人信息" in html and "data-config=" in html
+    assert "js/proofing.js" in html and "<script>" not in html  # CSP: no inline script
+    challenge = db_session.scalar(select(Challenge).where(Challenge.public_id == public_id))
+    assert (challenge.purpose, challenge.user_id, challenge.status) == ("account_realperson", user.id, ISSUED)
+    assert challenge.next_url == f"/account/verify/done?c={public_id}"
+    assert challenge.checks == "blink,colour,match"  # the test config's default policy
+
+
+def test_account_verify_says_so_when_already_realperson(client, auth, db_session):
+    user = user_with_portrait()
+    user.level = "realperson"
+    db_session.flush()
+    auth.login(user.phone)
+
+    resp = client.get("/account/verify", follow_redirects=True)
+
+    assert "已完成实人认证" in resp.get_data(as_text=True)
+
+
+def test_account_verify_explains_when_the_registry_has_no_portrait(client, auth, db_session):
+    user = user_with_portrait(encoding=None, portrait=None)
+    auth.login(user.phone)
+    profile = client.get("/account/").get_data(as_text=True)
+    assert "没有您的登记照片" in profile and "/demo/enrol" in profile
+
+    resp = client.get("/account/verify", follow_redirects=True)
+
+    assert "没有您的登记照片" in resp.get_data(as_text=True)
+    assert db_session.scalar(select(Challenge)) is None
+
+
+def test_frames_are_refused_with_a_clear_400_when_the_upload_is_bad(client, auth, db_session):
+    public_id, token = begin(client, auth, user_with_portrait())
+    url = f"/proofing/{public_id}/frames"
+    json_headers = {"Accept": "application/json", "X-CSRFToken": token}
+    cases = {
+        "no frames": post_frames(client, public_id, token),
+        "junk bytes": post_frames(client, public_id, token, blink=[b"\xff\xd8\xff junk"] * 12),
+        "too many": post_frames(client, public_id, token, blink=[b"x"] * (rules.MAX_FRAMES + 1)),
+        "not an image type": post_frames(client, public_id, token, blink=[b"x"] * 12, mimetype="text/plain"),
+        "frame too big": post_frames(client, public_id, token, blink=[b"\xff" * (rules.MAX_FRAME_BYTES + 1)]),
+        "json body": client.post(url, json={"blink": []}, headers=json_headers),
+        "form body": client.post(url, data={"blink": "abc"}, headers=json_headers),
+    }
+    for name, resp in cases.items():
+        assert resp.status_code == 400, name
+        assert resp.is_json and resp.get_json()["message"], name
+    assert status_of(db_session, public_id) == ISSUED  # nothing half-written: still answerable
+
+
+def test_frames_are_refused_when_the_csrf_header_is_missing(client, auth, db_session):
+    public_id, _token = begin(client, auth, user_with_portrait())
+
+    resp = post_frames(client, public_id, None, blink=[b"x"] * 12)
+
+    assert resp.status_code == 400 and "CSRF" in resp.get_json()["message"]
+    assert status_of(db_session, public_id) == ISSUED
+
+
+def test_another_browser_session_is_refused_the_challenge(app, client, auth, db_session):
+    public_id, token = begin(client, auth, user_with_portrait())
+    stranger = app.test_client()
+
+    page = stranger.get(f"/proofing/{public_id}")
+    upload = stranger.post(f"/proofing/{public_id}/frames", data={"blink": jpeg_parts([b"x"])},
+                           headers={"Accept": "application/json", "X-CSRFToken": token})
+    retry = stranger.post(f"/proofing/{public_id}/retry", headers={"Accept": "application/json"})
+
+    assert page.status_code == 403 and "不属于当前浏览器" in page.get_data(as_text=True)
+    assert upload.status_code in (400, 403)  # the stranger has no CSRF session either
+    assert retry.status_code in (400, 403)
+
+
+def test_unknown_challenge_is_refused_when_not_this_sessions(client, auth, db_session):
+    begin(client, auth, user_with_portrait())
+    assert client.get("/proofing/not-a-challenge").status_code == 403  # not this session's either way
+
+
+def test_retry_starts_a_new_attempt_when_posted_with_csrf(client, auth, db_session):
+    public_id, token = begin(client, auth, user_with_portrait())
+
+    resp = client.post(f"/proofing/{public_id}/retry", data={"csrf_token": token})
+
+    assert resp.status_code == 302
+    new_id = PAGE_RE.search(resp.headers["Location"]).group(1)
+    assert new_id != public_id and client.get(f"/proofing/{new_id}").status_code == 200
+    assert status_of(db_session, public_id) == "expired"  # the abandoned one can no longer be answered
+    new = db_session.scalar(select(Challenge).where(Challenge.public_id == new_id))
+    assert new.attempt == 2 and new.next_url == f"/account/verify/done?c={new_id}"
+
+
+def test_page_offers_the_fallback_when_max_failures_are_reached(client, auth, db_session, clock):
+    user = user_with_portrait()
+    public_id, _token = begin(client, auth, user)
+    for challenge in db_session.scalars(select(Challenge)):
+        challenge.status, challenge.decided_at, challenge.reason = FAILED, clock.now(), rules.NO_BLINK
+    for _ in range(2):
+        db_session.add(Challenge(public_id=f"old-{_}", purpose="account_realperson", citizen_id=user.citizen_id,
+                                 plan='{"colours":["red"]}', checks="blink,match", status=FAILED,
+                                 issued_at=clock.now(), expires_at=clock.now(), decided_at=clock.now(),
+                                 reason=rules.NO_BLINK, next_url="/", attempt=1))
+    db_session.flush()
+
+    html = client.get(f"/proofing/{public_id}").get_data(as_text=True)
+
+    assert "改用其他方式办理" in html and 'id="proofing-fallback"\n' not in html
+    assert re.search(r'id="proofing-fallback"[^>]*hidden', html) is None
+    assert re.search(r'id="proofing-retry"[^>]*\s+hidden', html)
+
+
+@needs_testdata
+def test_genuine_frames_upgrade_the_account_when_posted(app, client, auth, db_session, s001_portrait):
+    app.config["SUISHEN_LIVENESS_CHECKS"] = "blink,match"  # what a camera without reflected light can do
+    jpeg, encoding = s001_portrait
+    user = user_with_portrait(encoding=encoding, portrait=jpeg)
+    public_id, token = begin(client, auth, user)
+
+    resp = post_frames(client, public_id, token, blink=load_sequence("genuine_blink_meds_s001")[:24])
+
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["passed"] is True, body
+    assert body["next_url"] == f"/account/verify/done?c={public_id}"
+    replay = post_frames(client, public_id, token, blink=load_sequence("genuine_blink_meds_s001")[:24])
+    assert replay.get_json()["reason"] == rules.USED
+    done = client.get(body["next_url"], follow_redirects=True).get_data(as_text=True)
+    assert "实人认证成功" in done and "实人认证" in done and "去实人核验" not in done
+    db_session.expire_all()
+    assert db_session.get(User, user.id).level == "realperson"
+    again = client.get(body["next_url"], follow_redirects=True).get_data(as_text=True)
+    assert "已使用" in again or "已完成实人认证" in again
+
+
+@needs_testdata
+def test_static_photo_fails_with_the_no_blink_message_and_a_retry_url(app, client, auth, db_session,
+                                                                      s001_portrait):
+    app.config["SUISHEN_LIVENESS_CHECKS"] = "blink,match"
+    jpeg, encoding = s001_portrait
+    public_id, token = begin(client, auth, user_with_portrait(encoding=encoding, portrait=jpeg))
+
+    body = post_frames(client, public_id, token, blink=load_sequence("static_photo_meds_s001")[:15]).get_json()
+
+    assert (body["passed"], body["reason"], body["next_url"]) == (False, rules.NO_BLINK, None)
+    assert body["message"] == rules.REASON_MESSAGES[rules.NO_BLINK]
+    assert body["retry_url"] == f"/proofing/{public_id}/retry" and body["failures"] == 1
+    assert body["fallback_url"] is None
