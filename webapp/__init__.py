@@ -55,11 +55,13 @@ def create_app(
     from webapp.registry.cli import registry_cli
     from webapp.registry.views import bp as registry_bp
     from webapp.shell.views import bp as shell_bp
+    from webapp.travel_id.views import bp as travel_bp
     from webapp.cli import db_cli
 
     app.register_blueprint(shell_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(registry_bp)
+    app.register_blueprint(travel_bp)
     from webapp.proofing.views import bp as proofing_bp
     app.register_blueprint(proofing_bp)
     app.cli.add_command(db_cli)

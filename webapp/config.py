@@ -36,6 +36,8 @@ def from_environment(instance_path: str) -> dict:
         "SUISHEN_FACE_TOLERANCE": float(os.environ.get("SUISHEN_FACE_TOLERANCE", "0.6")),
         "SUISHEN_KEEP_FRAMES": _bool("SUISHEN_KEEP_FRAMES", False),
         "SUISHEN_PROOFING_MAX_FAILURES": int(os.environ.get("SUISHEN_PROOFING_MAX_FAILURES", "3")),
+        # Cities where the travel ID is offered (Chinese names, comma-separated); empty = nationwide.
+        "SUISHEN_TRAVEL_ID_CITIES": os.environ.get("SUISHEN_TRAVEL_ID_CITIES", ""),
         "MAX_CONTENT_LENGTH": int(os.environ.get("SUISHEN_MAX_UPLOAD", str(8 * 1024 * 1024))),
     }
 

@@ -1,0 +1,115 @@
+"""Applying for, issuing and viewing travel IDs. Services add and flush; views commit."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from webapp import geo
+from webapp.audit import services as audit
+from webapp.errors import DomainError, NotFound, QuotaExceeded
+from webapp.registry import services as registry
+from webapp.registry.models import Citizen
+from webapp.travel_id import rules
+from webapp.travel_id.models import TravelCertificate
+
+
+class LocationRequired(DomainError):
+    code = "location_required"
+
+
+class OutsideServiceArea(DomainError):
+    code = "outside_service_area"
+
+
+def used_this_month(session: Session, citizen_id: int, now: datetime) -> int:
+    return session.scalar(
+        select(func.count()).select_from(TravelCertificate).where(
+            TravelCertificate.citizen_id == citizen_id, TravelCertificate.month_key == rules.month_key(now))
+    ) or 0
+
+
+def _quota_refusal() -> QuotaExceeded:
+    return QuotaExceeded(f"本月申请次数已达上限（每人每自然月 {rules.MONTHLY_QUOTA} 次）。{rules.PAPER_ROUTE}")
+
+
+def locate(lat, lon, service_cities: frozenset[str]) -> geo.Place:
+    """Where the applicant is, and whether the service is offered there.
+
+    :raises LocationRequired: no usable coordinates
+    :raises OutsideServiceArea: the located city is not in the service area
+    """
+    try:
+        la, lo = geo.parse_coordinates(lat, lon)
+    except geo.BadCoordinates:
+        raise LocationRequired("申请需要开启定位权限。请在浏览器或系统设置中允许本网站使用位置信息，然后点击“重新定位”。") from None
+    place = geo.locate(la, lo)
+    if not rules.in_service_area(place.city, place.country_code, service_cities):
+        where = "、".join(sorted(service_cities)) if service_cities else "中国境内"
+        raise OutsideServiceArea(f"您当前所在地（{place.label}）暂未开通此服务，目前仅在{where}提供。{rules.PAPER_ROUTE}")
+    return place
+
+
+def check_applicant(session: Session, *, name: str, id_number: str, now: datetime) -> Citizen:
+    """Everything that can be refused before 实人核验, in the order a person should hear it.
+
+    :raises InvalidIdNumber: not a valid resident ID number (checked first)
+    :raises IdentityMismatch: name and number are not a registry citizen
+    :raises QuotaExceeded: this month's applications are used up (paper route)
+    """
+    citizen = registry.check_identity(session, id_number, name, now)
+    if used_this_month(session, citizen.id, now) >= rules.MONTHLY_QUOTA:
+        raise _quota_refusal()
+    return citizen
+
+
+def issue(session: Session, *, citizen: Citizen, lat: float, lon: float, city: str, now: datetime,
+          user_id: int | None, challenge_public_id: str | None) -> TravelCertificate:
+    """Issue a certificate, taking the next free quota slot of the citizen's month.
+
+    Two applications racing for the same slot: the unique (citizen, month, slot) constraint lets one win;
+    the other's savepoint rolls back and it tries the next slot, until the quota is used up. So exactly the
+    remaining quota succeeds however many arrive at once (on PostgreSQL the loser waits on the unique index
+    until the winner commits; SQLite serialises writers with BEGIN IMMEDIATE).
+
+    :raises QuotaExceeded: no slot left this month
+    """
+    month = rules.month_key(now)
+    for _attempt in range(rules.MONTHLY_QUOTA + 1):
+        slot = used_this_month(session, citizen.id, now) + 1
+        if slot > rules.MONTHLY_QUOTA:
+            raise _quota_refusal()
+        cert = TravelCertificate(
+            public_id=secrets.token_urlsafe(12), citizen=citizen, applicant_user_id=user_id, month_key=month,
+            slot=slot, issued_at=now, expires_at=rules.expires_at(now), status=rules.STATUS_VALID,
+            latitude=lat, longitude=lon, located_city=city, challenge_public_id=challenge_public_id)
+        try:
+            with session.begin_nested():
+                session.add(cert)
+                session.flush()
+        except IntegrityError:
+            continue
+        audit.record(session, "travel_id.issue", now, actor_type="user" if user_id else "public",
+                     actor_id=user_id, subject_type="travel_certificate", subject_id=cert.id,
+                     citizen_id=citizen.id, slot=slot, city=city)
+        return cert
+    raise _quota_refusal()
+
+
+def get(session: Session, public_id: str) -> TravelCertificate:
+    cert = session.scalar(select(TravelCertificate).where(TravelCertificate.public_id == public_id))
+    if cert is None:
+        raise NotFound("未找到该临时乘车身份证明。")
+    return cert
+
+
+def records(session: Session, citizen_id: int, now: datetime) -> list[TravelCertificate]:
+    """申请记录: the citizen's certificates issued in the last month, newest first."""
+    since = rules.records_since(now)
+    return list(session.scalars(
+        select(TravelCertificate).where(TravelCertificate.citizen_id == citizen_id,
+                                        TravelCertificate.issued_at >= since)
+        .order_by(TravelCertificate.issued_at.desc())))

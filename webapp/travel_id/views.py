@@ -1,0 +1,241 @@
+"""温馨服务 → 乘坐旅客列车临时身份证明: apply, 实人核验, result, QR page, records."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import segno
+from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request,
+                   session as web_session, url_for)
+from flask_login import current_user, login_required
+
+from webapp import tokens
+from webapp.accounts.rules import LEVEL_REALPERSON
+from webapp.db import get_session
+from webapp.errors import DomainError
+from webapp.extensions import limiter
+from webapp.proofing import services as proofing
+from webapp.proofing import views as proofing_views
+from webapp.registry.models import Citizen
+from webapp.registry.rules import InvalidIdNumber, mask_id_number
+from webapp.timeutil import format_local
+from webapp.travel_id import rules, services
+from webapp.travel_id.forms import ApplyForm
+
+bp = Blueprint("travel_id", __name__, url_prefix="/travel-id")
+
+PURPOSE_APPLY = "travel_id_apply"
+PURPOSE_VIEW = "travel_id_view"
+GRANTS = "travel_id_grants"      # {certificate public id: ISO instant of the last 实人核验 for viewing}
+PENDING = "travel_id_pending"    # {challenge public id: {lat, lon, city}} between apply and issue
+APPLY_RATE_LIMIT = "10 per minute;30 per hour"
+
+
+def _now() -> datetime:
+    return current_app.extensions["clock"].now()
+
+
+def _service_cities() -> frozenset[str]:
+    return frozenset(c.strip() for c in current_app.config.get("SUISHEN_TRAVEL_ID_CITIES", "").split(",")
+                     if c.strip())
+
+
+def _verified_user():
+    if current_user.is_authenticated and not getattr(current_user, "is_officer", False) \
+            and current_user.level == LEVEL_REALPERSON:
+        return current_user
+    return None
+
+
+def _grant(public_id: str, now: datetime) -> None:
+    grants = dict(web_session.get(GRANTS, {}))
+    grants[public_id] = now.isoformat()
+    web_session[GRANTS] = dict(list(grants.items())[-5:])
+
+
+def _granted_at(public_id: str) -> datetime | None:
+    raw = web_session.get(GRANTS, {}).get(public_id)
+    return datetime.fromisoformat(raw) if raw else None
+
+
+@bp.get("/")
+def apply_page():
+    form = ApplyForm()
+    user = _verified_user()
+    if user is not None:
+        form.name.data, form.id_number.data = user.name, user.id_number
+    return render_template("travel_id/apply.html", form=form, locked=user is not None)
+
+
+@bp.get("/locate")
+def locate():
+    try:
+        place = services.locate(request.args.get("lat"), request.args.get("lon"), _service_cities())
+    except DomainError as exc:
+        return jsonify({"ok": False, "code": exc.code, "message": exc.user_message}), 400
+    return jsonify({"ok": True, "city": place.label})
+
+
+@bp.post("/apply")
+@limiter.limit(APPLY_RATE_LIMIT)
+def apply():
+    form = ApplyForm()
+    user = _verified_user()
+    if user is not None:  # prefilled and locked: the account's own identity, whatever was posted
+        form.name.data, form.id_number.data = user.name, user.id_number
+    if not form.validate_on_submit():
+        return render_template("travel_id/apply.html", form=form, locked=user is not None), 400
+    session = get_session()
+    now = _now()
+    try:
+        citizen = services.check_applicant(session, name=form.name.data, id_number=form.id_number.data, now=now)
+        place = services.locate(form.latitude.data, form.longitude.data, _service_cities())
+    except InvalidIdNumber as exc:
+        form.id_number.errors.append(str(exc))
+        return render_template("travel_id/apply.html", form=form, locked=user is not None), 400
+    except DomainError as exc:
+        form.form_errors.append(exc.user_message)
+        return render_template("travel_id/apply.html", form=form, locked=user is not None,
+                               paper=exc.code == "quota_exceeded"), exc.status
+    lat, lon = float(form.latitude.data), float(form.longitude.data)
+    try:
+        response = proofing_views.begin(
+            citizen=citizen, purpose=PURPOSE_APPLY, next_url=lambda c: url_for("travel_id.issue", c=c),
+            fallback_url=url_for("travel_id.paper"), user_id=_user_id())
+    except proofing.NoPortrait:
+        form.form_errors.append("人口库中没有您的人像照片，无法在线核验。" + rules.PAPER_ROUTE)
+        return render_template("travel_id/apply.html", form=form, locked=user is not None, paper=True), 409
+    challenge_id = response.location.rsplit("/", 1)[-1]
+    pending = dict(web_session.get(PENDING, {}))
+    pending[challenge_id] = {"lat": lat, "lon": lon, "city": place.label}
+    web_session[PENDING] = dict(list(pending.items())[-5:])
+    return response
+
+
+def _user_id() -> int | None:
+    if current_user.is_authenticated and not getattr(current_user, "is_officer", False):
+        return current_user.id
+    return None
+
+
+@bp.get("/issue")
+def issue():
+    challenge_id = request.args.get("c", "")
+    pending = web_session.get(PENDING, {}).get(challenge_id)
+    if pending is None:
+        raise DomainError("申请已失效，请重新申请。", status=400, code="no_pending_application")
+    session = get_session()
+    now = _now()
+    # The pending entry proves this browser started the challenge; consume() proves it passed, once.
+    citizen_id = proofing.get(session, challenge_id).citizen_id
+    proofing.consume(session, challenge_id, purpose=PURPOSE_APPLY, citizen_id=citizen_id, now=now)
+    citizen = session.get(Citizen, citizen_id)
+    cert = services.issue(session, citizen=citizen, lat=pending["lat"], lon=pending["lon"], city=pending["city"],
+                          now=now, user_id=_user_id(), challenge_public_id=challenge_id)
+    session.commit()
+    web_session[PENDING] = {k: v for k, v in web_session.get(PENDING, {}).items() if k != challenge_id}
+    _grant(cert.public_id, now)
+    return redirect(url_for("travel_id.result", public_id=cert.public_id))
+
+
+def _viewable(public_id: str):
+    """The certificate, if this browser passed 实人核验 for it in the last 30 minutes; else None."""
+    cert = services.get(get_session(), public_id)
+    if rules.needs_reverify(_granted_at(public_id), _now()):
+        return cert, False
+    return cert, True
+
+
+@bp.get("/<public_id>/result")
+def result(public_id: str):
+    cert, ok = _viewable(public_id)
+    if not ok:
+        return redirect(url_for("travel_id.reverify", public_id=public_id))
+    return render_template("travel_id/result.html", cert=cert, **_view_facts(cert))
+
+
+def _view_facts(cert) -> dict:
+    now = _now()
+    return {
+        "state": rules.state(cert.status, cert.expires_at, now),
+        "state_label": rules.STATUS_LABELS[rules.state(cert.status, cert.expires_at, now)],
+        "masked_id": mask_id_number(cert.citizen.id_number),
+        "issued": format_local(cert.issued_at, "%Y-%m-%d %H:%M:%S"),
+        "expires": format_local(cert.expires_at, "%Y-%m-%d %H:%M:%S"),
+    }
+
+
+@bp.get("/<public_id>")
+def show(public_id: str):
+    """The QR page. Re-verification every 30 minutes (not counted against the quota)."""
+    cert, ok = _viewable(public_id)
+    if not ok:
+        return redirect(url_for("travel_id.reverify", public_id=public_id))
+    granted = _granted_at(public_id)
+    reverify_in = int((granted + rules.REVERIFY_AFTER - _now()).total_seconds())
+    return render_template("travel_id/show.html", cert=cert, reverify_in=reverify_in, **_view_facts(cert))
+
+
+def _qr_payload(cert, now: datetime) -> dict:
+    token = tokens.issue(current_app.config["SECRET_KEY"], "travel_id", cert.public_id, now)
+    url = f"{current_app.config['BASE_URL']}/v/{token}"
+    svg = segno.make(url, error="m").svg_data_uri(scale=6, border=2)
+    return {"token": token, "url": url, "qr": svg, "refresh_in": round(tokens.seconds_left(now), 3)}
+
+
+@bp.get("/<public_id>/token")
+@limiter.limit("30 per minute")
+def token(public_id: str):
+    """What the QR page polls every 60 s (and on 刷新). Never cached (no-store, and the SW skips it)."""
+    cert, ok = _viewable(public_id)
+    if not ok:
+        return jsonify({"error": "reverify", "message": "已超过 30 分钟，请重新进行实人核验。",
+                        "reverify_url": url_for("travel_id.reverify", public_id=public_id)}), 403
+    now = _now()
+    state = rules.state(cert.status, cert.expires_at, now)
+    body = {"state": state, "state_label": rules.STATUS_LABELS[state],
+            "reverify_in": int((_granted_at(public_id) + rules.REVERIFY_AFTER - now).total_seconds())}
+    if state == "valid":
+        body.update(_qr_payload(cert, now))
+    return jsonify(body)
+
+
+@bp.get("/<public_id>/reverify")
+def reverify(public_id: str):
+    cert = services.get(get_session(), public_id)
+    try:
+        return proofing_views.begin(
+            citizen=cert.citizen, purpose=PURPOSE_VIEW,
+            next_url=lambda c: url_for("travel_id.granted", public_id=public_id, c=c),
+            fallback_url=url_for("travel_id.paper"), user_id=_user_id())
+    except proofing.NoPortrait:
+        raise DomainError("人口库中没有人像照片，无法在线核验。" + rules.PAPER_ROUTE, status=409) from None
+
+
+@bp.get("/<public_id>/granted")
+def granted(public_id: str):
+    session = get_session()
+    cert = services.get(session, public_id)
+    now = _now()
+    proofing.consume(session, request.args.get("c", ""), purpose=PURPOSE_VIEW, citizen_id=cert.citizen_id, now=now)
+    session.commit()
+    _grant(public_id, now)
+    return redirect(url_for("travel_id.show", public_id=public_id))
+
+
+@bp.get("/records")
+@login_required
+def records():
+    if getattr(current_user, "is_officer", False):
+        raise DomainError("请使用旅客账号查看申请记录。", status=403, code="forbidden")
+    now = _now()
+    certs = services.records(get_session(), current_user.citizen_id, now)
+    rows = [{"cert": c, "state": rules.state(c.status, c.expires_at, now),
+             "issued": format_local(c.issued_at), "expires": format_local(c.expires_at)} for c in certs]
+    return render_template("travel_id/records.html", rows=rows, labels=rules.STATUS_LABELS,
+                           used=services.used_this_month(get_session(), current_user.citizen_id, now),
+                           quota=rules.MONTHLY_QUOTA)
+
+
+@bp.get("/paper")
+def paper():
+    return render_template("travel_id/paper.html", paper_route=rules.PAPER_ROUTE)
