@@ -77,8 +77,9 @@ function init() {
     }
   }
 
-  function fail(text, { retryUrl = null, fallbackUrl = null, failures = null, allowRetry = true } = {}) {
+  function fail(text, { retryUrl = null, fallbackUrl = null, failures = null, allowRetry = true, title = null } = {}) {
     stopCamera();
+    if (title) el("proofing-result-title").textContent = title;
     flash.hidden = true;
     stage.hidden = true;
     intro.hidden = true;
@@ -124,7 +125,8 @@ function init() {
   async function run() {
     startButton.disabled = true;
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      fail("当前浏览器无法使用摄像头。请使用手机系统浏览器或微信等最新版本打开本页（需 HTTPS）。", { allowRetry: false });
+      fail("当前浏览器无法使用摄像头。请使用手机系统浏览器或微信等最新版本打开本页（需 HTTPS）。", {
+        allowRetry: false, title: "无法使用摄像头" });
       return;
     }
     try {
@@ -138,7 +140,7 @@ function init() {
       await video.play().catch(() => {});
       await waitForVideo();
     } catch (error) {
-      fail(cameraErrorMessage(error), { allowRetry: false });
+      fail(cameraErrorMessage(error), { allowRetry: false, title: "无法使用摄像头" });
       return;
     }
 

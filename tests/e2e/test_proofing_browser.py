@@ -31,9 +31,10 @@ def s001_user(live_db, s001_portrait):
     return user
 
 
-def open_camera_page(camera_browser, live_server, user, sequence: str):
-    browser = camera_browser(SEQUENCES / f"{sequence}.y4m")
-    context = browser.new_context(base_url=live_server.url, permissions=["camera"], **PHONE)
+def open_camera_page(camera_browser, live_server, user, sequence: str | None, browser=None):
+    browser = browser or camera_browser(SEQUENCES / f"{sequence}.y4m")
+    context = browser.new_context(base_url=live_server.url, **({"permissions": ["camera"]} if sequence else {}),
+                                  **PHONE)
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors: list[str] = []
@@ -84,3 +85,43 @@ def test_static_photo_fails_with_the_no_blink_message_and_offers_a_retry(camera_
     assert page.url != first
     assert page.get_by_role("button", name="开始核验").is_visible()
     assert errors == []
+
+
+@pytest.mark.parametrize("live_config", [{"SUISHEN_LIVENESS_CHECKS": "blink,colour,match"}])
+def test_colour_flash_paints_the_planned_colours_when_the_policy_asks_for_it(camera_browser, live_server,
+                                                                              s001_user, live_config):
+    page, errors = open_camera_page(camera_browser, live_server, s001_user, "genuine_blink_meds_s001")
+    plan = page.evaluate("JSON.parse(document.getElementById('proofing').dataset.config).plan")
+    page.evaluate("""() => {
+        window.seenColours = [];
+        const flash = document.getElementById('proofing-flash');
+        new MutationObserver(() => {
+            const colour = getComputedStyle(flash).backgroundColor;
+            if (!flash.hidden && window.seenColours.at(-1) !== colour) window.seenColours.push(colour);
+        }).observe(flash, {attributes: true});
+    }""")
+
+    page.get_by_role("button", name="开始核验").click()
+    page.locator("#proofing-flash").wait_for(state="visible")
+    page.wait_for_timeout(150)
+    shot(page, "proofing-flash-360")
+    page.locator("#proofing-message").wait_for(state="visible", timeout=30_000)
+
+    expected = ["rgb({}, {}, {})".format(*rules.COLOUR_RGB[name]) for name in plan["colours"]]
+    assert page.evaluate("window.seenColours") == expected
+    # A fake camera shows no light reflected from the screen, so the colour check must refuse it.
+    assert page.locator("#proofing-message").inner_text() == rules.REASON_MESSAGES[rules.COLOUR_MISMATCH]
+    assert errors == []
+
+
+def test_camera_missing_shows_what_to_do_instead_of_starting(browser, camera_browser, live_server, s001_user):
+    # The plain browser has no (fake) camera at all: getUserMedia fails with NotFoundError.
+    page, errors = open_camera_page(camera_browser, live_server, s001_user, None, browser=browser)
+
+    page.get_by_role("button", name="开始核验").click()
+    message = page.locator("#proofing-message")
+    message.wait_for(state="visible")
+
+    assert "摄像头" in message.inner_text() and "其他方式" in message.inner_text()
+    assert not page.get_by_role("button", name="重新核验").is_visible()
+    shot(page, "proofing-no-camera-360")
