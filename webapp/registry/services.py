@@ -226,18 +226,15 @@ def read_rows(path: Path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict[s
         yield reader.line_num, values
 
 
-def import_citizens(session: Session, path: Path, now: datetime) -> ImportReport:
-    """Import citizens from CSV/JSON; each row in its own savepoint, so a bad row writes nothing."""
+def _import(session: Session, path: Path, fields: tuple[str, ...], upsert_row) -> ImportReport:
+    """Each row in its own savepoint, so a bad row writes nothing and the others still land."""
     report = ImportReport()
-    for line, row in read_rows(path, CITIZEN_FIELDS):
+    for line, row in read_rows(path, fields):
         try:
             with session.begin_nested():
                 if "__error__" in row:
                     raise BadRow(row["__error__"])
-                portrait = _read_photo(path.parent, row["photo"]) if row["photo"].strip() else None
-                _citizen, created = upsert_citizen(
-                    session, id_number=row["id_number"], name=row["name"], phone=row["phone"],
-                    address=row["address"], portrait=portrait, now=now)
+                _obj, created = upsert_row(row)
         except (BadRow, ValueError) as exc:
             report.errors.append((line, str(exc)))
             continue
@@ -246,24 +243,22 @@ def import_citizens(session: Session, path: Path, now: datetime) -> ImportReport
         else:
             report.updated += 1
     return report
+
+
+def import_citizens(session: Session, path: Path, now: datetime) -> ImportReport:
+    """Import citizens from CSV/JSON (``CITIZEN_FIELDS``); idempotent by ID number."""
+
+    def upsert_row(row: dict[str, str]):
+        portrait = _read_photo(path.parent, row["photo"]) if row["photo"].strip() else None
+        return upsert_citizen(session, id_number=row["id_number"], name=row["name"], phone=row["phone"],
+                              address=row["address"], portrait=portrait, now=now)
+
+    return _import(session, path, CITIZEN_FIELDS, upsert_row)
 
 
 def import_licences(session: Session, path: Path, now: datetime) -> ImportReport:
-    report = ImportReport()
-    for line, row in read_rows(path, LICENCE_FIELDS):
-        try:
-            with session.begin_nested():
-                if "__error__" in row:
-                    raise BadRow(row["__error__"])
-                _record, created = upsert_licence(session, row, now)
-        except (BadRow, ValueError) as exc:
-            report.errors.append((line, str(exc)))
-            continue
-        if created:
-            report.created += 1
-        else:
-            report.updated += 1
-    return report
+    """Import licence records from CSV/JSON (``LICENCE_FIELDS``); idempotent by ID number."""
+    return _import(session, path, LICENCE_FIELDS, lambda row: upsert_licence(session, row, now))
 
 
 def _read_photo(folder: Path, relative: str) -> bytes:
