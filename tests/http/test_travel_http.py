@@ -308,3 +308,32 @@ def test_registered_users_grant_ends_with_logout(client, auth, db_session, clock
 
     page = client.get(f"/travel-id/{cert.public_id}")
     assert page.status_code == 302 and page.headers["Location"].endswith("/reverify")
+
+
+@needs_testdata
+def test_application_completes_after_a_failed_attempt_and_a_retry(client, db_session, citizen, genuine_frames,
+                                                                 live_policy):
+    resp = apply(client, citizen.name, citizen.id_number)
+    first = PROOFING_RE.search(resp.headers["Location"]).group(1)
+    failed = post_frames(client, first, load_sequence("static_photo_meds_s001")[:15]).get_json()
+    assert failed["passed"] is False and failed["retry_url"]
+    page = client.get(f"/proofing/{first}").get_data(as_text=True)
+
+    retried = client.post(failed["retry_url"], data={"csrf_token": csrf_from(page)})
+    issued = client.get(pass_proofing(client, retried.headers["Location"], genuine_frames))
+
+    assert issued.status_code == 302 and issued.headers["Location"].endswith("/result"), \
+        issued.get_data(as_text=True)[:500]
+    assert count(db_session, TravelCertificate) == 1
+
+
+def test_issue_is_refused_when_the_challenge_has_not_passed(client, db_session, citizen):
+    resp = apply(client, citizen.name, citizen.id_number)
+    public_id = PROOFING_RE.search(resp.headers["Location"]).group(1)
+
+    issued = client.get(f"/travel-id/issue?c={public_id}")
+    forged = client.get("/travel-id/issue?c=not-mine")
+
+    assert issued.status_code in (400, 403) and "实人核验" in issued.get_data(as_text=True)
+    assert forged.status_code == 400 and "重新申请" in forged.get_data(as_text=True)
+    assert count(db_session, TravelCertificate) == 0

@@ -26,7 +26,7 @@ bp = Blueprint("travel_id", __name__, url_prefix="/travel-id")
 PURPOSE_APPLY = "travel_id_apply"
 PURPOSE_VIEW = "travel_id_view"
 GRANTS = "travel_id_grants"      # {certificate public id: ISO instant of the last 实人核验 for viewing}
-PENDING = "travel_id_pending"    # {challenge public id: {lat, lon, city}} between apply and issue
+PENDING = "travel_id_pending"    # {citizen id: {lat, lon, city}} between apply and issue (survives 重新核验)
 APPLY_RATE_LIMIT = "10 per minute;30 per hour"
 
 
@@ -104,9 +104,9 @@ def apply():
     except proofing.NoPortrait:
         form.form_errors.append("人口库中没有您的人像照片，无法在线核验。" + rules.PAPER_ROUTE)
         return render_template("travel_id/apply.html", form=form, locked=user is not None, paper=True), 409
-    challenge_id = response.location.rsplit("/", 1)[-1]
+    # Keyed by citizen, not by challenge: 重新核验 after a failed attempt gives the challenge a new id.
     pending = dict(web_session.get(PENDING, {}))
-    pending[challenge_id] = {"lat": lat, "lon": lon, "city": place.label}
+    pending[str(citizen.id)] = {"lat": lat, "lon": lon, "city": place.label}
     web_session[PENDING] = dict(list(pending.items())[-5:])
     return response
 
@@ -120,19 +120,22 @@ def _user_id() -> int | None:
 @bp.get("/issue")
 def issue():
     challenge_id = request.args.get("c", "")
-    pending = web_session.get(PENDING, {}).get(challenge_id)
-    if pending is None:
-        raise DomainError("申请已失效，请重新申请。", status=400, code="no_pending_application")
+    expired = DomainError("申请已失效，请重新申请。", status=400, code="no_pending_application")
+    # This browser started the challenge (or its retry) and holds the application; consume() proves it passed.
+    if challenge_id not in web_session.get(proofing_views.SESSION_KEY, []):
+        raise expired
     session = get_session()
     now = _now()
-    # The pending entry proves this browser started the challenge; consume() proves it passed, once.
     citizen_id = proofing.get(session, challenge_id).citizen_id
+    pending = web_session.get(PENDING, {}).get(str(citizen_id))
+    if pending is None:
+        raise expired
     proofing.consume(session, challenge_id, purpose=PURPOSE_APPLY, citizen_id=citizen_id, now=now)
     citizen = session.get(Citizen, citizen_id)
     cert = services.issue(session, citizen=citizen, lat=pending["lat"], lon=pending["lon"], city=pending["city"],
                           now=now, user_id=_user_id(), challenge_public_id=challenge_id)
     session.commit()
-    web_session[PENDING] = {k: v for k, v in web_session.get(PENDING, {}).items() if k != challenge_id}
+    web_session[PENDING] = {k: v for k, v in web_session.get(PENDING, {}).items() if k != str(citizen_id)}
     _grant(cert.public_id, now)
     return redirect(url_for("travel_id.result", public_id=cert.public_id))
 
