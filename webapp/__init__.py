@@ -64,6 +64,15 @@ def create_app(
     app.register_blueprint(travel_bp)
     from webapp.proofing.views import bp as proofing_bp
     app.register_blueprint(proofing_bp)
+    from webapp.officer.cli import apikey_cli, officer_cli
+    from webapp.officer.views import bp as officer_bp
+    from webapp.verification.api import bp as api_bp
+    from webapp.verification.views import bp as verification_bp
+    app.register_blueprint(officer_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(verification_bp)
+    app.cli.add_command(officer_cli)
+    app.cli.add_command(apikey_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(registry_cli)
     return app

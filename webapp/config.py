@@ -38,6 +38,10 @@ def from_environment(instance_path: str) -> dict:
         "SUISHEN_PROOFING_MAX_FAILURES": int(os.environ.get("SUISHEN_PROOFING_MAX_FAILURES", "3")),
         # Cities where the travel ID is offered (Chinese names, comma-separated); empty = nationwide.
         "SUISHEN_TRAVEL_ID_CITIES": os.environ.get("SUISHEN_TRAVEL_ID_CITIES", ""),
+        # Verification API (SPEC 6): per API key (or per IP without one), and the largest JSON body accepted.
+        "SUISHEN_API_RATE_LIMIT": os.environ.get("SUISHEN_API_RATE_LIMIT", "120 per minute"),
+        "SUISHEN_API_MAX_BODY": int(os.environ.get("SUISHEN_API_MAX_BODY", "16384")),
+        "SUISHEN_PUBLIC_VERIFY_RATE_LIMIT": os.environ.get("SUISHEN_PUBLIC_VERIFY_RATE_LIMIT", "30 per minute"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("SUISHEN_MAX_UPLOAD", str(8 * 1024 * 1024))),
     }
 

@@ -46,3 +46,6 @@ def init_app(app: Flask) -> None:
     from webapp.accounts.models import User
 
     register_loader("u", lambda pk: get_session().get(User, pk))
+
+    from webapp.officer.services import load_officer
+    register_loader("o", lambda pk: load_officer(get_session(), pk))

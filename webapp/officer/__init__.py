@@ -1,0 +1,1 @@
+"""Officers (railway staff, station police, traffic police, reviewers, administrators), API keys, paper certificates."""

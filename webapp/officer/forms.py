@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from webapp.officer import rules
+
+REQUIRED = "此项为必填项。"
+
+
+class OfficerLoginForm(FlaskForm):
+    username = StringField("工号/用户名", validators=[DataRequired(REQUIRED), Length(max=32)],
+                           render_kw={"autocomplete": "username", "autocapitalize": "none"})
+    password = PasswordField("密码", validators=[DataRequired(REQUIRED), Length(max=64)],
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField("登录")
+
+
+class PaperForm(FlaskForm):
+    name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=30)],
+                       render_kw={"autocomplete": "off"})
+    id_number = StringField("身份证号", validators=[DataRequired(REQUIRED), Length(max=24)],
+                            render_kw={"autocomplete": "off", "maxlength": 18},
+                            description="仅限居民身份证号码，须与旅客出示的身份证明材料核对一致")
+    issuing_station = StringField("发证车站", validators=[DataRequired(REQUIRED), Length(max=rules.STATION_MAX)],
+                                  render_kw={"placeholder": "如：广州南站"})
+    submit = SubmitField("登记并打印")

@@ -1,0 +1,158 @@
+"""Officer accounts, API keys and paper certificates. Services add and flush; the caller commits."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.audit import services as audit
+from webapp.errors import Conflict, DomainError, NotFound
+from webapp.officer import rules
+from webapp.officer.models import ApiKey, Officer, PaperCertificate
+from webapp.registry import rules as registry_rules
+from webapp.registry import services as registry
+from webapp.timeutil import local_date, to_local
+
+_DUMMY_HASH = generate_password_hash("not-a-password-0")
+
+
+class BadCredentials(DomainError):
+    status = 401
+    code = "bad_credentials"
+
+
+class BadApiKey(DomainError):
+    status = 401
+    code = "invalid_api_key"
+
+
+def create_officer(session: Session, *, username: str, password: str, role: str, now: datetime) -> Officer:
+    """:raises DomainError: bad username/role, weak password; :raises Conflict: the username is taken"""
+    username = (username or "").strip().lower()
+    problem = rules.username_problem(username)
+    if problem:
+        raise DomainError(problem, code="bad_username")
+    if role not in rules.ROLES:
+        raise DomainError(f"角色须为 {' / '.join(rules.ROLES)} 之一。", code="bad_role")
+    problem = rules.officer_password_problem(password)
+    if problem:
+        raise DomainError(problem, code="weak_password")
+    officer = Officer(username=username, password_hash=generate_password_hash(password), role=role,
+                      active=True, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(officer)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"用户名 {username} 已存在。") from None
+    audit.record(session, "officer.create", now, subject_type="officer", subject_id=officer.id, role=role)
+    return officer
+
+
+def authenticate(session: Session, *, username: str, password: str, now: datetime) -> Officer:
+    """:raises BadCredentials: unknown, inactive or wrong password (one message for all)"""
+    officer = session.scalar(select(Officer).where(Officer.username == (username or "").strip().lower()))
+    if officer is None or not officer.active:
+        check_password_hash(_DUMMY_HASH, password or "")
+        raise BadCredentials("用户名或密码错误。")
+    if not check_password_hash(officer.password_hash, password or ""):
+        audit.record(session, "officer.login_failed", now, actor_type="officer", actor_id=officer.id)
+        raise BadCredentials("用户名或密码错误。")
+    officer.last_login_at = now
+    audit.record(session, "officer.login", now, actor_type="officer", actor_id=officer.id, role=officer.role)
+    return officer
+
+
+def load_officer(session: Session, officer_id: int) -> Officer | None:
+    """The session loader: a deactivated officer is logged out at the next request."""
+    officer = session.get(Officer, officer_id)
+    return officer if officer is not None and officer.active else None
+
+
+def create_api_key(session: Session, *, name: str, scope: str, now: datetime) -> tuple[ApiKey, str]:
+    """A new key; returns (row, the raw key). The raw key is shown once and never stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        raise DomainError("名称须为 1–64 个字符。", code="bad_name")
+    if scope not in rules.SCOPES:
+        raise DomainError(f"范围须为 {' / '.join(rules.SCOPES)} 之一。", code="bad_scope")
+    raw = rules.API_KEY_PREFIX + secrets.token_urlsafe(rules.API_KEY_BYTES)
+    key = ApiKey(name=name, key_hash=rules.hash_api_key(raw), prefix=rules.display_prefix(raw), scope=scope,
+                 created_at=now)
+    session.add(key)
+    session.flush()
+    audit.record(session, "apikey.create", now, subject_type="api_key", subject_id=key.id, scope=scope)
+    return key, raw
+
+
+def find_api_key(session: Session, raw: str, *, scope: str) -> ApiKey:
+    """The active key with this value and scope.
+
+    :raises BadApiKey: unknown, revoked or out of scope (one message for all)
+    """
+    raw = (raw or "").strip()
+    if not rules.looks_like_api_key(raw):
+        raise BadApiKey("API 密钥无效。")
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == rules.hash_api_key(raw)))
+    if key is None or key.revoked or key.scope != scope:
+        raise BadApiKey("API 密钥无效。")
+    return key
+
+
+def revoke_api_key(session: Session, prefix: str, now: datetime) -> ApiKey:
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)))
+    if key is None:
+        raise NotFound("没有该前缀的有效密钥。")
+    key.revoked_at = now
+    audit.record(session, "apikey.revoke", now, subject_type="api_key", subject_id=key.id)
+    return key
+
+
+def record_paper(session: Session, *, officer: Officer, name: str, id_number: str, station: str,
+                 now: datetime) -> PaperCertificate:
+    """Record a paper temporary travel ID issued at the window; linked to the registry citizen when known.
+
+    :raises InvalidIdNumber: the ID number is not valid (checked first)
+    :raises DomainError: the name does not match the registry, or no station
+    """
+    resident = registry_rules.parse_resident_id(id_number, local_date(now))
+    name = (name or "").strip()
+    station = (station or "").strip()
+    if not registry_rules.NAME_PATTERN.match(name):
+        raise DomainError("请输入正确的姓名。", code="bad_name")
+    if not station:
+        raise DomainError("请填写发证车站。", code="bad_station")
+    citizen = registry.find_citizen(session, resident.number)
+    if citizen is not None and citizen.name != name:
+        raise DomainError("姓名与身份证号不一致，请核对证件。", code="identity_mismatch")
+    serial = f"{rules.PAPER_SERIAL_PREFIX}{to_local(now):%Y%m%d}{secrets.token_hex(4).upper()}"
+    paper = PaperCertificate(serial=serial, name=name, id_number=resident.number,
+                             citizen_id=citizen.id if citizen else None, issuing_station=station,
+                             officer=officer, issued_at=now)
+    session.add(paper)
+    session.flush()
+    audit.record(session, "paper.issue", now, actor_type="officer", actor_id=officer.id,
+                 subject_type="paper_certificate", subject_id=paper.id,
+                 citizen_id=paper.citizen_id, station=station, role=officer.role)
+    return paper
+
+
+def get_paper(session: Session, serial: str) -> PaperCertificate:
+    paper = session.scalar(select(PaperCertificate).where(PaperCertificate.serial == serial))
+    if paper is None:
+        raise NotFound("未找到该纸质证明。")
+    return paper
+
+
+def papers_for(session: Session, citizen_id: int, id_number: str, since: datetime) -> list[PaperCertificate]:
+    """The holder's paper certificates since an instant (matched by citizen, or by ID number if recorded
+    before the citizen was in the registry)."""
+    return list(session.scalars(
+        select(PaperCertificate)
+        .where(or_(PaperCertificate.citizen_id == citizen_id, PaperCertificate.id_number == id_number),
+               PaperCertificate.issued_at >= since)
+        .order_by(PaperCertificate.issued_at.desc())))

@@ -1,0 +1,156 @@
+"""Officer pages: sign-in (separate from citizens), home, the scan page, the paper certificate."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
+                   session as web_session, url_for)
+from flask_login import current_user, login_user, logout_user
+
+from webapp.accounts.forms import EmptyForm
+from webapp.accounts.rules import is_safe_next
+from webapp.db import get_session
+from webapp.errors import DomainError, Forbidden, ServiceUnavailable
+from webapp.extensions import limiter
+from webapp.officer import rules, services
+from webapp.officer.forms import OfficerLoginForm, PaperForm
+from webapp.registry.rules import InvalidIdNumber
+from webapp.timeutil import format_local
+from webapp.verification import rules as verification_rules
+
+bp = Blueprint("officer", __name__, url_prefix="/officer")
+
+# Who may open which officer page. Every officer endpoint except the sign-in page must be listed here: the
+# HTTP tests walk this table for every role, a citizen and an anonymous visitor, and fail on an unlisted route.
+ACCESS: dict[str, tuple[str, ...]] = {
+    "officer.home": rules.ALL_ROLES,
+    "officer.logout": rules.ALL_ROLES,
+    "officer.scan": rules.SCAN_ROLES,
+    "officer.paper": rules.PAPER_ROLES,
+    "officer.paper_print": rules.PAPER_ROLES,
+}
+PUBLIC_ENDPOINTS = ("officer.login",)
+
+
+def _now():
+    return current_app.extensions["clock"].now()
+
+
+def current_officer():
+    """The signed-in officer, or None (a citizen session is not an officer)."""
+    if current_user.is_authenticated and getattr(current_user, "is_officer", False):
+        return current_user
+    return None
+
+
+def officer_required(endpoint: str):
+    """Allow only officers whose role ACCESS lists for ``endpoint``: anonymous → the officer sign-in page,
+    citizens and other roles → 403."""
+    roles = ACCESS[endpoint]
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            authenticated = current_user.is_authenticated
+            if g.get("principal_unavailable"):
+                raise ServiceUnavailable("系统暂时无法连接数据库，请稍后再试。")
+            if not authenticated:
+                flash("请使用工作人员账号登录。", "info")
+                return redirect(url_for("officer.login", next=request.full_path.rstrip("?")))
+            officer = current_officer()
+            if officer is None or officer.role not in roles:
+                raise Forbidden("您的账号无权访问此页面。")
+            return view(*args, **kwargs)
+
+        wrapped.officer_roles = roles
+        return wrapped
+
+    return decorator
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(rules.LOGIN_RATE_LIMIT, methods=["POST"])
+def login():
+    form = OfficerLoginForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            officer = services.authenticate(session, username=form.username.data, password=form.password.data,
+                                            now=_now())
+        except services.BadCredentials as exc:
+            session.commit()  # keep the audit record of the failed attempt
+            form.form_errors.append(exc.user_message)
+        else:
+            session.commit()
+            # A citizen's grants (e.g. viewing a travel ID) must not survive into an officer's session.
+            web_session.clear()
+            login_user(officer)
+            flash(f"已登录（{officer.role_label}）。", "success")
+            target = request.args.get("next") or request.form.get("next")
+            return redirect(target if is_safe_next(target) else url_for("officer.home"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("officer/login.html", form=form), status
+
+
+@bp.post("/logout")
+@officer_required("officer.logout")
+def logout():
+    form = EmptyForm()
+    if form.validate_on_submit():
+        logout_user()
+        web_session.clear()
+        flash("已退出登录。", "info")
+    return redirect(url_for("officer.login"))
+
+
+@bp.get("/")
+@officer_required("officer.home")
+def home():
+    return render_template("officer/home.html", officer=current_user, logout_form=EmptyForm(),
+                           can_scan=current_user.role in rules.SCAN_ROLES,
+                           can_paper=current_user.role in rules.PAPER_ROLES)
+
+
+def _contexts_for(role: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    kinds = verification_rules.DETAIL_KINDS.get(role, frozenset())
+    return [(verification_rules.CREDENTIAL_LABELS[kind], list(contexts.items()))
+            for kind, contexts in verification_rules.CONTEXTS.items() if kind in kinds]
+
+
+@bp.get("/scan")
+@officer_required("officer.scan")
+def scan():
+    return render_template("officer/scan.html", officer=current_user, groups=_contexts_for(current_user.role),
+                           api_url=url_for("api.verify"))
+
+
+@bp.route("/paper", methods=["GET", "POST"])
+@officer_required("officer.paper")
+def paper():
+    form = PaperForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            record = services.record_paper(session, officer=current_user, name=form.name.data,
+                                           id_number=form.id_number.data, station=form.issuing_station.data,
+                                           now=_now())
+        except InvalidIdNumber as exc:
+            form.id_number.errors.append(str(exc))
+        except DomainError as exc:
+            field = {"bad_name": form.name, "identity_mismatch": form.name,
+                     "bad_station": form.issuing_station}.get(exc.code)
+            (field.errors if field else form.form_errors).append(exc.user_message)
+        else:
+            session.commit()
+            flash("已登记纸质临时乘车身份证明。", "success")
+            return redirect(url_for("officer.paper_print", serial=record.serial))
+    status = 400 if form.is_submitted() else 200
+    return render_template("officer/paper.html", form=form), status
+
+
+@bp.get("/paper/<serial>")
+@officer_required("officer.paper_print")
+def paper_print(serial: str):
+    record = services.get_paper(get_session(), serial)
+    return render_template("officer/paper_print.html", paper=record,
+                           issued=format_local(record.issued_at, "%Y年%m月%d日 %H:%M"))

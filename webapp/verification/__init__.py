@@ -1,0 +1,1 @@
+"""Verifying a scanned credential QR: officers' scan page, gates and third parties (API), the public page."""

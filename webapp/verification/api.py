@@ -1,0 +1,146 @@
+"""The stable verification API for gates and third parties (SPEC §6), documented in openapi.json."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+
+from webapp.db import get_session
+from webapp.errors import ServiceUnavailable
+from webapp.extensions import csrf, limiter
+from webapp.officer import rules as officer_rules
+from webapp.officer import services as officer_services
+from webapp.timeutil import format_local
+from webapp.verification import rules, services
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# No cookie-authenticated form can reach this API: it answers only application/json bodies (a cross-site page
+# cannot send those without a CORS preflight, which we never grant), so Flask-WTF's form token is not needed.
+csrf.exempt(bp)
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+MAX_QR_LENGTH = 2048
+
+
+def _rate_key() -> str:
+    """Rate-limit per API key when one is presented (a gate behind NAT shares an IP), else per client IP."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return "key:" + hashlib.sha256(value.strip().encode()).hexdigest()[:24]
+    return "ip:" + (get_remote_address() or "")
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> Response:
+    resp = jsonify({"error": code, "message": message})
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers.update(headers)
+    return resp
+
+
+def _viewer() -> services.Viewer | Response:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return _error(401, "unauthorized", "请使用 Authorization: Bearer <API 密钥>。",
+                          **{"WWW-Authenticate": 'Bearer realm="suishen"'})
+        try:
+            key = officer_services.find_api_key(get_session(), value, scope=officer_rules.SCOPE_VERIFY)
+        except officer_services.BadApiKey as exc:
+            return _error(401, exc.code, exc.user_message,
+                          **{"WWW-Authenticate": 'Bearer realm="suishen", error="invalid_token"'})
+        return services.Viewer.api_key(key)
+    authenticated = current_user.is_authenticated
+    if g.get("principal_unavailable"):
+        raise ServiceUnavailable("系统暂时无法连接数据库，当前无法确认状态，请稍后再试。")
+    if authenticated and getattr(current_user, "is_officer", False):
+        if current_user.role not in officer_rules.SCAN_ROLES:
+            return _error(403, "forbidden", "您的角色无核验权限。")
+        return services.Viewer.officer(current_user)
+    return services.Viewer.public()
+
+
+def _instant(value: datetime | date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def to_json(result: services.VerificationResult) -> dict:
+    """The answer, cut to what the viewer may see (rules.view_level)."""
+    body: dict = {"valid": result.valid, "reason": result.reason, "message": result.message,
+                  "checked_at": result.checked_at.isoformat(), "credential": None}
+    if result.holder is None:
+        return body
+    if result.level == rules.LEVEL_PUBLIC:
+        body["credential"] = {"type": result.credential_type, "holder": {"name": result.holder.name_masked},
+                              "status": result.status}
+        return body
+    body["credential"] = {
+        "type": result.credential_type,
+        "holder": {"name": result.holder.name, "id_number_masked": result.holder.id_number_masked},
+        "valid_until": _instant(result.valid_until),
+        "status": result.status,
+    }
+    if result.level == rules.LEVEL_DETAIL:
+        detail: dict = {
+            "credential_label": result.credential_label,
+            "status_label": result.status_label,
+            "valid_until_text": (format_local(result.valid_until, "%Y-%m-%d %H:%M")
+                                 if isinstance(result.valid_until, datetime)
+                                 else str(result.valid_until or "长期")),
+            "sex": result.holder.sex_label,
+            "age": result.holder.age,
+            "portrait": result.holder.portrait,
+        }
+        category = result.facts.get("ticket_category")
+        if category is not None:
+            detail["ticket_category"] = {"code": category.code, "label": category.label, "age": category.age}
+        body["detail"] = detail
+    return body
+
+
+@bp.post("/verify")
+@limiter.limit(lambda: current_app.config["SUISHEN_API_RATE_LIMIT"], key_func=_rate_key)
+def verify():
+    limit = current_app.config["SUISHEN_API_MAX_BODY"]
+    if request.content_length is not None and request.content_length > limit:
+        return _error(413, "too_large", f"请求体不能超过 {limit} 字节。")
+    request.max_content_length = limit  # also bounds a chunked body without Content-Length
+    if request.mimetype != "application/json":
+        return _error(400, "wrong_content_type", "请求须为 JSON（Content-Type: application/json）。")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _error(400, "malformed_json", "请求体不是有效的 JSON 对象。")
+    qr, context = data.get("qr"), data.get("context")
+    if not isinstance(qr, str) or not qr.strip():
+        return _error(400, "missing_qr", "缺少 qr 字段（扫描到的二维码内容）。")
+    if len(qr) > MAX_QR_LENGTH:
+        return _error(400, "qr_too_long", "qr 字段过长。")
+    if context == "":
+        context = None
+    if context is not None and (not isinstance(context, str) or not rules.is_context(context)):
+        return _error(400, "bad_context", "context 无效，可选值：" + "、".join(rules.CONTEXT_LABELS) + "。")
+    viewer = _viewer()
+    if isinstance(viewer, Response):
+        return viewer
+    session = get_session()
+    result = services.verify(session, qr, now=current_app.extensions["clock"].now(),
+                             secret=current_app.config["SECRET_KEY"], viewer=viewer, context=context)
+    session.commit()
+    resp = jsonify(to_json(result))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/openapi.json")
+def openapi():
+    document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    document["servers"] = [{"url": current_app.config["BASE_URL"]}]
+    resp = jsonify(document)
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp

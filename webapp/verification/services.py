@@ -1,0 +1,220 @@
+"""Verify a scanned QR against the server clock and the database, and log every verification.
+
+The token says which kind of credential it is (``claims.kind``); a small resolver table maps each kind to a
+function that finds the credential and says whether it is usable. Travel IDs register here; the driving
+licence registers its own resolver with :func:`register_resolver` when that domain lands.
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp import tokens
+from webapp.audit import services as audit
+from webapp.audit.models import AuditEvent
+from webapp.errors import DomainError
+from webapp.registry.models import Citizen
+from webapp.registry.rules import SEX_LABELS, age_on, mask_id_number, mask_name
+from webapp.timeutil import local_date
+from webapp.travel_id import rules as travel_rules
+from webapp.travel_id.models import TravelCertificate
+from webapp.verification import rules
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is verifying: the public (no credentials), an officer (with a role) or an API key."""
+
+    kind: str
+    id: int | None = None
+    role: str | None = None
+
+    @classmethod
+    def public(cls) -> "Viewer":
+        return cls(rules.VIEWER_PUBLIC)
+
+    @classmethod
+    def officer(cls, officer) -> "Viewer":
+        return cls(rules.VIEWER_OFFICER, officer.id, officer.role)
+
+    @classmethod
+    def api_key(cls, key) -> "Viewer":
+        return cls(rules.VIEWER_APIKEY, key.id)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a resolver found: the credential, its holder and whether it can be used now."""
+
+    db_id: int
+    public_id: str
+    citizen: Citizen
+    status: str                      # valid | expired | revoked | a licence status name
+    status_label: str
+    valid_until: datetime | date | None
+    reason: str | None               # None when usable; else a rules reason code
+    facts: dict[str, Any] = field(default_factory=dict)  # kind-specific, officer detail only
+
+
+Resolver = Callable[[Session, str, datetime], "Resolved | None"]
+RESOLVERS: dict[str, Resolver] = {}
+
+
+def register_resolver(kind: str, resolver: Resolver) -> None:
+    RESOLVERS[kind] = resolver
+
+
+def _resolve_travel_id(session: Session, public_id: str, now: datetime) -> Resolved | None:
+    cert = session.scalar(select(TravelCertificate).where(TravelCertificate.public_id == public_id))
+    if cert is None:
+        return None
+    state = travel_rules.state(cert.status, cert.expires_at, now)
+    reason = {"valid": None, "expired": rules.EXPIRED, "revoked": rules.REVOKED}[state]
+    # Age counts on the travel date, which is today in Beijing.
+    category = travel_rules.ticket_category(cert.citizen.birth_date, local_date(now))
+    return Resolved(db_id=cert.id, public_id=cert.public_id, citizen=cert.citizen, status=state,
+                    status_label=travel_rules.STATUS_LABELS[state], valid_until=cert.expires_at, reason=reason,
+                    facts={"ticket_category": category})
+
+
+register_resolver(rules.TRAVEL_ID, _resolve_travel_id)
+
+
+@dataclass(frozen=True)
+class Holder:
+    name: str
+    name_masked: str
+    id_number_masked: str
+    sex_label: str
+    age: int
+    portrait: str | None   # data: URI of the registry JPEG (officer detail only)
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    valid: bool
+    reason: str | None
+    message: str | None
+    credential_type: str | None
+    status: str | None
+    status_label: str | None
+    valid_until: datetime | date | None
+    holder: Holder | None
+    level: str
+    context: str | None
+    checked_at: datetime
+    facts: dict[str, Any] = field(default_factory=dict)
+    audit_id: int | None = None
+
+    @property
+    def credential_label(self) -> str | None:
+        return rules.CREDENTIAL_LABELS.get(self.credential_type or "")
+
+
+def _portrait_uri(citizen: Citizen) -> str | None:
+    if not citizen.portrait:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(citizen.portrait).decode("ascii")
+
+
+def _holder(citizen: Citizen, level: str, now: datetime) -> Holder:
+    return Holder(name=citizen.name, name_masked=mask_name(citizen.name),
+                  id_number_masked=mask_id_number(citizen.id_number), sex_label=SEX_LABELS.get(citizen.sex, ""),
+                  age=age_on(citizen.birth_date, local_date(now)),
+                  portrait=_portrait_uri(citizen) if level == rules.LEVEL_DETAIL else None)
+
+
+def _signed_claims(text: str) -> tuple[str, str] | None:
+    """(kind, credential id) of a token whose signature checked out but whose window did not (stale/future)."""
+    prefix, cid, *_ = tokens.extract(text).split(".")
+    return tokens.KINDS[prefix], cid
+
+
+def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer: Viewer,
+           context: str | None = None) -> VerificationResult:
+    """Check a scanned QR (the URL or the bare token) and log the verification.
+
+    The check uses the server clock only (``now``). Officers whose role checks this kind of credential get
+    the holder's portrait and, for travel IDs, the ticket category of today's travel date.
+
+    :param context: one of ``rules.CONTEXT_LABELS`` or None
+    :raises DomainError: unknown context (code ``bad_context``)
+    """
+    if not rules.is_context(context):
+        raise DomainError("核验场景无效。", code="bad_context")
+    kind: str | None = None
+    found: Resolved | None = None
+    try:
+        claims = tokens.check(secret, qr_text, now)
+    except tokens.TokenError as exc:
+        reason = exc.code
+        if reason in (rules.STALE, rules.FUTURE):
+            # The signature was good, so the credential named in the token is real: log it on the holder's
+            # record (someone showed an old screenshot), but tell the verifier nothing about the holder.
+            kind, cid = _signed_claims(qr_text)
+            resolver = RESOLVERS.get(kind)
+            found = resolver(session, cid, now) if resolver else None
+        result = VerificationResult(
+            valid=False, reason=reason, message=rules.reason_message(reason), credential_type=kind,
+            status=None, status_label=None, valid_until=None, holder=None, level=rules.LEVEL_PUBLIC,
+            context=context, checked_at=now)
+        return _log(session, result, viewer, found)
+
+    kind = claims.kind
+    resolver = RESOLVERS.get(kind)
+    found = resolver(session, claims.credential_id, now) if resolver else None
+    level = rules.view_level(viewer.kind, viewer.role, kind)
+    if found is None:
+        result = VerificationResult(
+            valid=False, reason=rules.NOT_FOUND, message=rules.reason_message(rules.NOT_FOUND),
+            credential_type=kind, status=None, status_label=None, valid_until=None, holder=None, level=level,
+            context=context, checked_at=now)
+        return _log(session, result, viewer, None)
+    result = VerificationResult(
+        valid=found.reason is None, reason=found.reason, message=rules.reason_message(found.reason,
+                                                                                   found.status_label),
+        credential_type=kind, status=found.status, status_label=found.status_label,
+        valid_until=found.valid_until, holder=_holder(found.citizen, level, now), level=level, context=context,
+        checked_at=now, facts=found.facts if level == rules.LEVEL_DETAIL else {})
+    return _log(session, result, viewer, found)
+
+
+def _log(session: Session, result: VerificationResult, viewer: Viewer, found: Resolved | None) -> VerificationResult:
+    event = audit.record(
+        session, rules.AUDIT_ACTION, result.checked_at, actor_type=viewer.kind, actor_id=viewer.id,
+        subject_type=result.credential_type, subject_id=found.db_id if found else None,
+        citizen_id=found.citizen.id if found else None, role=viewer.role, context=result.context,
+        valid=result.valid, reason=result.reason, credential=found.public_id if found else None)
+    session.flush()
+    return VerificationResult(**{**result.__dict__, "audit_id": event.id})
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One line of the holder's 核验记录."""
+
+    at: datetime
+    verifier: str
+    context_label: str | None
+    valid: bool
+    reason_message: str | None
+    credential_label: str | None
+
+
+def checks_for(session: Session, citizen_id: int, since: datetime, limit: int = 50) -> list[CheckRecord]:
+    """Who verified this citizen's credentials since an instant, newest first (role labels, never names)."""
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.citizen_id == citizen_id, AuditEvent.action == rules.AUDIT_ACTION,
+               AuditEvent.at >= since)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit))
+    return [CheckRecord(at=e.at, verifier=rules.verifier_label(e.actor_type, e.detail.get("role")),
+                        context_label=rules.CONTEXT_LABELS.get(e.detail.get("context") or ""),
+                        valid=bool(e.detail.get("valid")), reason_message=rules.reason_message(e.detail.get("reason")),
+                        credential_label=rules.CREDENTIAL_LABELS.get(e.subject_type or ""))
+            for e in events]
