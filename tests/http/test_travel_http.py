@@ -337,3 +337,17 @@ def test_issue_is_refused_when_the_challenge_has_not_passed(client, db_session, 
     assert issued.status_code in (400, 403) and "实人核验" in issued.get_data(as_text=True)
     assert forged.status_code == 400 and "重新申请" in forged.get_data(as_text=True)
     assert count(db_session, TravelCertificate) == 0
+
+
+def test_verified_users_apply_with_their_own_identity_whatever_is_posted(client, auth, db_session, citizen):
+    user = UserFactory(citizen=citizen, level="realperson")
+    someone_else = CitizenFactory(portrait=citizen.portrait, portrait_encoding=citizen.portrait_encoding)
+    assert auth.login(user.phone).status_code == 302
+    page = client.get("/travel-id/").get_data(as_text=True)
+    assert f'value="{citizen.id_number}" readonly' in page and "已使用您账号的实名信息" in page
+
+    resp = apply(client, someone_else.name, someone_else.id_number)
+
+    assert resp.status_code == 302
+    challenge = db_session.scalar(select(Challenge))
+    assert (challenge.citizen_id, challenge.user_id, challenge.purpose) == (citizen.id, user.id, "travel_id_apply")
