@@ -1,0 +1,244 @@
+"""The verification service against a real database with a FrozenClock (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from webapp import tokens
+from webapp.audit.models import AuditEvent
+from webapp.errors import DomainError
+from webapp.officer import services as officer_services
+from webapp.registry.rules import InvalidIdNumber, make_id_number, mask_id_number
+from webapp.verification import rules, services
+from webapp.verification.services import Resolved, Viewer
+from tests.factories import CitizenFactory
+from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
+
+SECRET = "test-secret-key"
+
+
+@pytest.fixture
+def citizen(db_session):
+    return CitizenFactory(portrait=FAKE_JPEG)
+
+
+@pytest.fixture
+def cert(db_session, citizen, clock):
+    return make_certificate(db_session, citizen, clock.now())
+
+
+def verify(db_session, text, clock, viewer=None, context=None):
+    return services.verify(db_session, text, now=clock.now(), secret=SECRET, viewer=viewer or Viewer.public(),
+                           context=context)
+
+
+def audit_rows(db_session):
+    return list(db_session.scalars(select(AuditEvent).where(AuditEvent.action == rules.AUDIT_ACTION)
+                                   .order_by(AuditEvent.id)))
+
+
+def test_valid_certificate_for_a_railway_officer_shows_portrait_and_ticket_category(db_session, cert, clock):
+    officer = make_officer(db_session, "railway")
+    result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock, Viewer.officer(officer), "entry")
+    assert result.valid and result.reason is None and result.message is None
+    assert result.credential_type == "travel_id" and result.status == "valid"
+    assert result.level == rules.LEVEL_DETAIL
+    assert result.holder.name == cert.citizen.name
+    assert result.holder.id_number_masked == mask_id_number(cert.citizen.id_number) != cert.citizen.id_number
+    assert result.holder.portrait.startswith("data:image/jpeg;base64,")
+    assert result.facts["ticket_category"].code == "full"
+    assert result.valid_until == cert.expires_at
+
+
+def test_ticket_category_counts_age_on_todays_beijing_date(db_session, clock):
+    # T0 is 2026-11-20 10:00 in Beijing; born 2020-11-20 → 6 today (child ticket), born a day later → 5 (free).
+    six = CitizenFactory(id_number=make_id_number("440106", date(2020, 11, 20), 123), birth_date=date(2020, 11, 20))
+    five = CitizenFactory(id_number=make_id_number("440106", date(2020, 11, 21), 125), birth_date=date(2020, 11, 21))
+    officer = Viewer.officer(make_officer(db_session, "railway"))
+    child = verify(db_session, qr_text(SECRET, make_certificate(db_session, six, clock.now()), clock.now()), clock, officer)
+    free = verify(db_session, qr_text(SECRET, make_certificate(db_session, five, clock.now()), clock.now()), clock, officer)
+    assert (child.facts["ticket_category"].code, child.facts["ticket_category"].age) == ("child", 6)
+    assert (free.facts["ticket_category"].code, free.facts["ticket_category"].age) == ("free", 5)
+
+
+def test_public_viewer_gets_no_portrait_and_no_ticket_category(db_session, cert, clock):
+    result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock)
+    assert result.valid and result.level == rules.LEVEL_PUBLIC
+    assert result.holder.portrait is None and result.facts == {}
+
+
+def test_api_key_viewer_gets_the_standard_view(db_session, cert, clock):
+    key, _raw = make_api_key(db_session, clock.now())
+    result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock, Viewer.api_key(key), "realname")
+    assert result.valid and result.level == rules.LEVEL_STANDARD and result.holder.portrait is None
+
+
+def test_token_is_accepted_within_its_window_plus_one_grace_window(db_session, cert, clock):
+    text = qr_text(SECRET, cert, clock.now())   # T0 is the first second of a window
+    clock.advance(seconds=119)
+    assert verify(db_session, text, clock).valid
+
+
+def test_stale_screenshot_is_refused_and_logged_on_the_holders_record(db_session, cert, clock):
+    text = qr_text(SECRET, cert, clock.now())
+    clock.advance(seconds=121)
+    result = verify(db_session, text, clock)
+    assert not result.valid and result.reason == "stale" and "二维码已过期" in result.message
+    assert result.holder is None  # nothing about the holder for an old screenshot
+    row = audit_rows(db_session)[-1]
+    assert row.citizen_id == cert.citizen_id and row.detail["reason"] == "stale"
+
+
+@pytest.mark.parametrize(("mangle", "reason"), [
+    (lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"), "bad_signature"),
+    (lambda t: t.replace("/v/T.", "/v/T.x"), "bad_signature"),
+    (lambda t: "hello world", "malformed"),
+    (lambda t: "", "malformed"),
+    (lambda t: "http://evil.example/v/" + "A" * 500, "malformed"),
+])
+def test_tampered_or_garbage_codes_are_refused_with_the_specific_reason(db_session, cert, clock, mangle, reason):
+    result = verify(db_session, mangle(qr_text(SECRET, cert, clock.now())), clock)
+    assert (result.valid, result.reason, result.holder, result.credential_type) == (False, reason, None, None)
+    assert audit_rows(db_session)[-1].citizen_id is None
+
+
+def test_token_signed_with_another_secret_is_a_bad_signature(db_session, cert, clock):
+    assert verify(db_session, qr_text("another-secret", cert, clock.now()), clock).reason == "bad_signature"
+
+
+def test_future_window_is_refused(db_session, cert, clock):
+    text = qr_text(SECRET, cert, clock.now() + timedelta(minutes=5))
+    assert verify(db_session, text, clock).reason == "future"
+
+
+def test_unknown_certificate_is_not_found(db_session, clock):
+    text = f"http://localhost/v/{tokens.issue(SECRET, 'travel_id', 'NoSuchCert123', clock.now())}"
+    result = verify(db_session, text, clock)
+    assert (result.valid, result.reason, result.credential_type) == (False, "not_found", "travel_id")
+
+
+def test_certificate_is_expired_after_24_hours_even_with_a_fresh_token(db_session, cert, clock):
+    clock.advance(hours=24)
+    result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock, Viewer.officer(make_officer(db_session, "railway")))
+    assert (result.valid, result.reason, result.status) == (False, "expired", "expired")
+    assert "有效期" in result.message
+    assert result.holder.name == cert.citizen.name  # the officer still sees whose it was
+
+
+def test_certificate_one_second_before_expiry_is_valid(db_session, cert, clock):
+    clock.advance(hours=24, seconds=-1)
+    assert verify(db_session, qr_text(SECRET, cert, clock.now()), clock).valid
+
+
+def test_revoked_certificate_is_refused(db_session, citizen, clock):
+    cert = make_certificate(db_session, citizen, clock.now(), status="revoked")
+    result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock)
+    assert (result.valid, result.reason) == (False, "revoked")
+
+
+def test_every_verification_is_audited_with_who_context_result_and_credential(db_session, cert, clock):
+    officer = make_officer(db_session, "police")
+    key, _ = make_api_key(db_session, clock.now())
+    text = qr_text(SECRET, cert, clock.now())
+    verify(db_session, text, clock, Viewer.officer(officer), "onboard")
+    verify(db_session, text, clock, Viewer.api_key(key), "entry")
+    verify(db_session, text, clock)
+    officer_row, key_row, public_row = audit_rows(db_session)[-3:]
+    assert (officer_row.actor_type, officer_row.actor_id, officer_row.detail["role"]) == ("officer", officer.id, "police")
+    assert officer_row.detail["context"] == "onboard" and officer_row.detail["valid"] is True
+    assert officer_row.detail["credential"] == cert.public_id and officer_row.subject_id == cert.id
+    assert officer_row.subject_type == "travel_id" and officer_row.citizen_id == cert.citizen_id
+    assert officer_row.at == clock.now()
+    assert (key_row.actor_type, key_row.actor_id, key_row.detail["context"]) == ("apikey", key.id, "entry")
+    assert (public_row.actor_type, public_row.actor_id, public_row.detail["context"]) == ("public", None, None)
+
+
+def test_unknown_context_is_refused(db_session, cert, clock):
+    with pytest.raises(DomainError) as exc:
+        verify(db_session, qr_text(SECRET, cert, clock.now()), clock, context="gate-7")
+    assert exc.value.code == "bad_context"
+
+
+def test_the_licence_plugs_in_through_the_resolver_table(db_session, citizen, clock, monkeypatch):
+    def resolve_licence(session, public_id, now):
+        assert public_id == "Licence00001"
+        return Resolved(db_id=7, public_id=public_id, citizen=citizen, status="暂扣", status_label="暂扣",
+                        valid_until=date(2031, 5, 1), reason=rules.LICENCE_STATUS)
+
+    monkeypatch.setitem(services.RESOLVERS, "driving_licence", resolve_licence)
+    text = tokens.issue(SECRET, "driving_licence", "Licence00001", clock.now())
+    traffic = Viewer.officer(make_officer(db_session, "traffic"))
+    result = verify(db_session, text, clock, traffic, "roadside")
+    assert (result.valid, result.reason, result.credential_type) == (False, "licence_status", "driving_licence")
+    assert result.message == "驾驶证状态：暂扣，不能使用。"
+    assert result.level == rules.LEVEL_DETAIL and result.holder.portrait
+    assert audit_rows(db_session)[-1].detail["context"] == "roadside"
+
+
+def test_licence_token_without_a_resolver_is_not_found(db_session, clock, monkeypatch):
+    monkeypatch.delitem(services.RESOLVERS, "driving_licence", raising=False)
+    result = verify(db_session, tokens.issue(SECRET, "driving_licence", "Licence00001", clock.now()), clock)
+    assert (result.valid, result.reason) == (False, "not_found")
+
+
+def test_checks_for_lists_the_holders_checks_with_role_labels_newest_first(db_session, cert, clock):
+    officer = make_officer(db_session, "railway", username="wangwu")
+    key, _ = make_api_key(db_session, clock.now())
+    text = qr_text(SECRET, cert, clock.now())
+    verify(db_session, text, clock, Viewer.officer(officer), "entry")
+    clock.advance(seconds=10)
+    verify(db_session, text, clock, Viewer.api_key(key), "exit")
+    clock.advance(seconds=10)
+    verify(db_session, text, clock)
+    other = make_certificate(db_session, CitizenFactory(), clock.now())
+    verify(db_session, qr_text(SECRET, other, clock.now()), clock)
+
+    rows = services.checks_for(db_session, cert.citizen_id, clock.now() - timedelta(days=30))
+    assert [(r.verifier, r.context_label, r.valid) for r in rows] == [
+        ("公众扫码", None, True), ("第三方/闸机", "出站检票", True), ("铁路工作人员", "进站检票", True)]
+    assert all("wangwu" not in repr(r) for r in rows)
+    assert rows[0].credential_label == "电子临时乘车身份证明"
+
+
+def test_record_paper_links_the_registry_citizen(db_session, citizen, clock):
+    police = make_officer(db_session, "police")
+    paper = officer_services.record_paper(db_session, officer=police, name=citizen.name, id_number=citizen.id_number,
+                                          station="广州南站", now=clock.now())
+    assert paper.citizen_id == citizen.id and paper.serial.startswith("ZM20261120")
+    assert officer_services.papers_for(db_session, citizen.id, citizen.id_number, clock.now() - timedelta(days=1)) == [paper]
+    row = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "paper.issue"))
+    assert (row.actor_id, row.citizen_id) == (police.id, citizen.id)
+
+
+def test_record_paper_refuses_an_invalid_id_number_and_a_name_mismatch(db_session, citizen, clock):
+    police = make_officer(db_session, "police")
+    with pytest.raises(InvalidIdNumber):
+        officer_services.record_paper(db_session, officer=police, name="张三", id_number="440106199001011234",
+                                      station="广州南站", now=clock.now())
+    with pytest.raises(DomainError) as exc:
+        officer_services.record_paper(db_session, officer=police, name="别人", id_number=citizen.id_number,
+                                      station="广州南站", now=clock.now())
+    assert exc.value.code == "identity_mismatch"
+
+
+def test_api_keys_are_stored_as_hashes_and_revocation_stops_them(db_session, clock):
+    key, raw = make_api_key(db_session, clock.now())
+    assert raw not in (key.key_hash, key.prefix) and raw.startswith(key.prefix)
+    assert officer_services.find_api_key(db_session, raw, scope="verify") is key
+    officer_services.revoke_api_key(db_session, key.prefix, clock.now())
+    with pytest.raises(officer_services.BadApiKey):
+        officer_services.find_api_key(db_session, raw, scope="verify")
+
+
+def test_officer_creation_refuses_weak_passwords_and_duplicate_usernames(db_session, clock):
+    with pytest.raises(DomainError):
+        officer_services.create_officer(db_session, username="rail01", password="short1", role="railway",
+                                        now=clock.now())
+    officer_services.create_officer(db_session, username="rail01", password="Long-enough-1", role="railway",
+                                    now=clock.now())
+    with pytest.raises(DomainError) as exc:
+        officer_services.create_officer(db_session, username="RAIL01", password="Long-enough-1", role="police",
+                                        now=clock.now())
+    assert exc.value.code == "conflict"
