@@ -42,7 +42,7 @@ function render(kind, body) {
     if (detail.portrait) { portrait.src = detail.portrait; } else { portrait.removeAttribute("src"); }
     show(portrait, Boolean(detail.portrait));
     const ticket = detail.ticket_category;
-    el("verdict-ticket").textContent = ticket ? `${ticket.label}（${ticket.age} 周岁）` : "";
+    el("verdict-ticket").textContent = ticket ? `${ticket.label} · 今日 ${ticket.age} 周岁` : "";
     show(el("verdict-ticket"), Boolean(ticket));
     show(el("verdict-ticket-dt"), Boolean(ticket));
   }
