@@ -42,6 +42,8 @@ def from_environment(instance_path: str) -> dict:
         "SUISHEN_API_RATE_LIMIT": os.environ.get("SUISHEN_API_RATE_LIMIT", "120 per minute"),
         "SUISHEN_API_MAX_BODY": int(os.environ.get("SUISHEN_API_MAX_BODY", "16384")),
         "SUISHEN_PUBLIC_VERIFY_RATE_LIMIT": os.environ.get("SUISHEN_PUBLIC_VERIFY_RATE_LIMIT", "30 per minute"),
+        # Where the e-licence is offered (SPEC 5.2): nationwide | pilot3 | cities28 | a comma list of cities.
+        "SUISHEN_LICENCE_REGIONS": os.environ.get("SUISHEN_LICENCE_REGIONS", "nationwide"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("SUISHEN_MAX_UPLOAD", str(8 * 1024 * 1024))),
     }
 

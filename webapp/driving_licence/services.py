@@ -1,0 +1,343 @@
+"""Applying for, issuing, showing, invalidating and seizing electronic driving licences.
+
+Services take the session and ``now``; they add and flush, never commit.
+
+Invalidation is checked on read (:func:`refresh`), not hooked into the registry import: the driver registry is
+the traffic police's system of record and can change by any route (our CSV import today, a feed or another
+service tomorrow). Comparing the e-licence's snapshot with the record whenever the e-licence is shown, polled or
+verified catches every change, and the first read after the change marks it invalidated, audits it and tells the
+holder — no scan can ever see a stale licence as valid.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from webapp.audit import services as audit
+from webapp.driving_licence import rules
+from webapp.driving_licence.models import (ABANDONED, ACTIVE, INVALIDATED, OPEN_STATUSES, PENDING, PROOFING,
+                                           REJECTED, ElectronicLicence, LicenceMessage)
+from webapp.errors import Conflict, DomainError, NotFound, TooSoon
+from webapp.registry.models import Citizen, LicenceRecord
+from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES, normalise_id_number
+from webapp.timeutil import format_local, local_date
+
+SEIZED = "扣留"
+assert SEIZED in LICENCE_STATUSES
+# A due instant is 00:00 of the next day; people read "before 23:59 of the working day".
+_ONE_SECOND = timedelta(seconds=1)
+
+
+class NotEligible(DomainError):
+    status = 409
+
+    def __init__(self, refusal: rules.Refusal) -> None:
+        super().__init__(refusal.message, code=refusal.code)
+
+
+class PhotoRejected(DomainError):
+    code = "photo_rejected"
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("；".join(messages))
+        self.messages = messages
+
+
+def _facts(record: LicenceRecord | None) -> rules.RecordFacts | None:
+    if record is None:
+        return None
+    return rules.RecordFacts(status=record.status, valid_from=record.valid_from, valid_until=record.valid_until,
+                             issuing_authority=record.issuing_authority)
+
+
+def _record_of(session: Session, citizen_id: int) -> LicenceRecord | None:
+    return session.scalar(select(LicenceRecord).where(LicenceRecord.citizen_id == citizen_id))
+
+
+def check_eligible(session: Session, citizen: Citizen, now: datetime, cities: frozenset[str] | None) -> LicenceRecord:
+    """The citizen's licence record if an e-licence may be issued for it now.
+
+    :raises NotEligible: no record, a blocking status, outside validity, or a region not enabled
+    """
+    record = _record_of(session, citizen.id)
+    refusal = rules.eligibility(_facts(record), local_date(now), cities)
+    if refusal is not None:
+        raise NotEligible(refusal)
+    return record
+
+
+def _snapshot_of(record: LicenceRecord) -> dict[str, object]:
+    return {name: getattr(record, name) for name in rules.SNAPSHOT_FIELDS}
+
+
+def apply(session: Session, *, citizen: Citizen, user_id: int | None, photo_source: str, photo: bytes | None,
+          now: datetime, cities: frozenset[str] | None) -> ElectronicLicence:
+    """Start an application (status ``proofing``: 实人核验 comes next). A previous unfinished application of the
+    same citizen is abandoned; an active e-licence or one under review refuses a new one.
+
+    :param photo: the checked 22:32 JPEG for album/camera photos; None for the system photo
+    :raises NotEligible: see :func:`check_eligible`
+    :raises Conflict: an e-licence is active or an application is under review
+    """
+    record = check_eligible(session, citizen, now, cities)
+    if photo_source not in rules.PHOTO_SOURCES:
+        raise DomainError("照片来源无效。")
+    if photo_source == rules.PHOTO_SYSTEM:
+        if citizen.portrait is None:
+            raise DomainError("人口库中没有您的照片，请选择相册照片或拍摄照片。", code="no_portrait")
+        photo = citizen.portrait
+    if photo is None:
+        raise DomainError("请选择照片。", code="no_photo")
+    for existing in session.scalars(select(ElectronicLicence).where(
+            ElectronicLicence.citizen_id == citizen.id, ElectronicLicence.status.in_(OPEN_STATUSES))):
+        if existing.status == PROOFING:
+            existing.status = ABANDONED
+        elif existing.status == ACTIVE:
+            raise Conflict("您已领取电子驾驶证，无需重复申领。", code="already_active")
+        else:
+            raise Conflict("您的申请正在审核中，请耐心等待审核结果。", code="under_review")
+    session.flush()
+    application = ElectronicLicence(
+        public_id=secrets.token_urlsafe(12), citizen=citizen, record=record, user_id=user_id, status=PROOFING,
+        photo_source=photo_source, photo=photo, applied_at=now, **_snapshot_of(record))
+    try:
+        with session.begin_nested():
+            session.add(application)
+            session.flush()
+    except IntegrityError:
+        # Two applications at once: the partial unique index lets one open application per citizen through.
+        raise Conflict("您有一个正在进行的申请，请稍后刷新页面查看。", code="concurrent") from None
+    audit.record(session, "licence.apply", now, actor_type="user", actor_id=user_id,
+                 subject_type="electronic_licence", subject_id=application.id, citizen_id=citizen.id,
+                 photo_source=photo_source)
+    return application
+
+
+def pending_application(session: Session, citizen_id: int) -> ElectronicLicence | None:
+    return session.scalar(select(ElectronicLicence).where(ElectronicLicence.citizen_id == citizen_id,
+                                                          ElectronicLicence.status == PROOFING))
+
+
+def proven(session: Session, application: ElectronicLicence, now: datetime,
+           cities: frozenset[str] | None) -> ElectronicLicence:
+    """实人核验 passed: a system-photo application is clean and issued at once; an album/camera photo goes to a
+    reviewer (what a machine cannot check: bareheaded, recent), due within 1 working day.
+
+    :raises NotEligible: the record changed in between (e.g. seized while the applicant was at the camera)
+    :raises Conflict: the application is not waiting for 实人核验
+    """
+    if application.status != PROOFING:
+        raise Conflict("该申请已处理，请返回“我的驾驶证”查看。", code="not_proofing")
+    check_eligible(session, application.citizen, now, cities)
+    if application.photo_source == rules.PHOTO_SYSTEM:
+        _issue(session, application, now)
+    else:
+        application.status = PENDING
+        application.review_due_at = rules.review_due(now)
+        audit.record(session, "licence.queue", now, subject_type="electronic_licence", subject_id=application.id,
+                     citizen_id=application.citizen_id, due=application.review_due_at.isoformat())
+        notify(session, application.citizen, now,
+               f"您的电子驾驶证申领已提交审核，预计 {format_local(application.review_due_at - _ONE_SECOND)} 前完成。")
+    session.flush()
+    return application
+
+
+def _issue(session: Session, application: ElectronicLicence, now: datetime) -> None:
+    application.status = ACTIVE
+    application.issued_at = now
+    application.decided_at = now
+    if application.photo_source != rules.PHOTO_SYSTEM:
+        application.photo_changed_at = now
+    audit.record(session, "licence.issue", now, subject_type="electronic_licence", subject_id=application.id,
+                 citizen_id=application.citizen_id, photo_source=application.photo_source)
+    notify(session, application.citizen, now, "您的电子驾驶证已申领成功，可在“我的驾驶证”中出示使用。")
+
+
+def current(session: Session, citizen_id: int) -> ElectronicLicence | None:
+    """The citizen's newest e-licence or application (any status), or None."""
+    return session.scalar(select(ElectronicLicence).where(ElectronicLicence.citizen_id == citizen_id,
+                                                          ElectronicLicence.status != ABANDONED)
+                          .order_by(ElectronicLicence.applied_at.desc(), ElectronicLicence.id.desc()).limit(1))
+
+
+def get(session: Session, public_id: str) -> ElectronicLicence:
+    found = session.scalar(select(ElectronicLicence).where(ElectronicLicence.public_id == public_id))
+    if found is None:
+        raise NotFound("未找到该电子驾驶证。")
+    return found
+
+
+def refresh(session: Session, licence: ElectronicLicence, now: datetime) -> ElectronicLicence:
+    """Invalidate an active e-licence whose record's class, validity or issuing authority changed (see the
+    module docstring for why this is checked on read), audit it and tell the holder to re-apply."""
+    if licence.status != ACTIVE:
+        return licence
+    changed = rules.changed_fields(licence.snapshot(), _snapshot_of(licence.record))
+    if changed:
+        licence.status = INVALIDATED
+        licence.decided_at = now
+        licence.status_reason = rules.invalidation_message(changed)
+        audit.record(session, "licence.invalidate", now, subject_type="electronic_licence", subject_id=licence.id,
+                     citizen_id=licence.citizen_id, fields=changed)
+        notify(session, licence.citizen, now, licence.status_reason)
+        session.flush()
+    return licence
+
+
+@dataclass(frozen=True)
+class LicenceState:
+    """What the show page, the token endpoint and verifiers are told."""
+
+    usable: bool
+    code: str          # valid | invalidated | rejected | pending | expired | not_yet_valid | a record status
+    label: str
+
+
+def state(licence: ElectronicLicence, now: datetime) -> LicenceState:
+    """Live state: the e-licence's own status first, then the record's status, then the validity dates."""
+    if licence.status == INVALIDATED:
+        return LicenceState(False, INVALIDATED, "已失效")
+    if licence.status != ACTIVE:
+        return LicenceState(False, licence.status, {PENDING: "审核中", REJECTED: "未通过审核",
+                                                    PROOFING: "待核验"}.get(licence.status, licence.status))
+    record = licence.record
+    if record.status != LICENCE_STATUS_NORMAL:
+        return LicenceState(False, record.status, record.status)
+    today = local_date(now)
+    if today < record.valid_from:
+        return LicenceState(False, "not_yet_valid", "未生效")
+    if record.valid_until is not None and today > record.valid_until:
+        return LicenceState(False, "expired", "已过有效期")
+    return LicenceState(True, "valid", LICENCE_STATUS_NORMAL)
+
+
+def photo_replaceable_from(licence: ElectronicLicence) -> datetime:
+    return rules.photo_replaceable_from(licence.photo_source, licence.photo_changed_at,
+                                        licence.issued_at or licence.applied_at)
+
+
+def replace_photo(session: Session, licence: ElectronicLicence, *, source: str, photo: bytes, now: datetime,
+                  user_id: int | None) -> ElectronicLicence:
+    """Replace the photo of an active e-licence with a checked album/camera photo.
+
+    :raises TooSoon: within 6 months of the last camera/album photo or replacement
+    :raises Conflict: the e-licence is not active
+    """
+    if licence.status != ACTIVE:
+        raise Conflict("电子驾驶证当前不可用，不能更换照片。", code="not_active")
+    if source not in (rules.PHOTO_ALBUM, rules.PHOTO_CAMERA):
+        raise DomainError("请选择相册照片或拍摄照片。")
+    allowed = photo_replaceable_from(licence)
+    if now < allowed:
+        raise TooSoon(f"距上次使用拍摄或相册照片不足 {rules.PHOTO_REPLACE_MONTHS} 个月，"
+                      f"{format_local(allowed, '%Y-%m-%d %H:%M')} 后可更换照片。", retry_after=allowed - now)
+    licence.photo = photo
+    licence.photo_source = source
+    licence.photo_changed_at = now
+    audit.record(session, "licence.photo", now, actor_type="user", actor_id=user_id,
+                 subject_type="electronic_licence", subject_id=licence.id, citizen_id=licence.citizen_id,
+                 photo_source=source)
+    session.flush()
+    return licence
+
+
+def record_seizure(session: Session, *, officer, id_number: str, reason: str, now: datetime) -> LicenceRecord:
+    """A traffic officer records 扣留 of a licence (the paper licence is kept): the record's status becomes
+    扣留, so every e-licence of it turns invalid at once (the state is read live).
+
+    :raises NotFound: no licence record with that number (the licence number is the ID number)
+    :raises Conflict: already in a blocking status
+    """
+    number = normalise_id_number(id_number)
+    record = session.scalar(select(LicenceRecord).join(Citizen).where(Citizen.id_number == number))
+    if record is None:
+        raise NotFound("未查询到该驾驶证（驾驶证号即身份证号）。")
+    if record.status != LICENCE_STATUS_NORMAL:
+        raise Conflict(f"该驾驶证当前状态为“{record.status}”，无需重复登记。", code="not_normal")
+    previous = record.status
+    record.status = SEIZED
+    record.updated_at = now
+    audit.record(session, "licence.seize", now, actor_type="officer", actor_id=officer.id,
+                 subject_type="licence_record", subject_id=record.id, citizen_id=record.citizen_id,
+                 previous=previous, reason=(reason or "").strip()[:200], role=officer.role)
+    notify(session, record.citizen, now, "您的机动车驾驶证已被公安交管部门扣留，电子驾驶证暂停使用。"
+                                         "请按处罚决定书接受处理。")
+    session.flush()
+    return record
+
+
+def review_queue(session: Session) -> list[ElectronicLicence]:
+    """Applications waiting for a reviewer, the earliest due first."""
+    return list(session.scalars(select(ElectronicLicence).where(ElectronicLicence.status == PENDING)
+                                .order_by(ElectronicLicence.review_due_at, ElectronicLicence.id)))
+
+
+def decide(session: Session, public_id: str, *, approve: bool, reason: str, reviewer, now: datetime
+           ) -> ElectronicLicence:
+    """A reviewer approves (issue) or rejects (with a reason the applicant is told) an application.
+
+    :raises Conflict: not waiting for review
+    :raises DomainError: a rejection without a reason
+    """
+    application = get(session, public_id)
+    if application.status != PENDING:
+        raise Conflict("该申请不在待审核状态。", code="not_pending")
+    reason = (reason or "").strip()
+    if approve:
+        _issue(session, application, now)
+    else:
+        if not reason:
+            raise DomainError("请填写不通过的原因。", code="reason_required")
+        application.status = REJECTED
+        application.decided_at = now
+        application.status_reason = reason[:500]
+        notify(session, application.citizen, now, f"您的电子驾驶证申领未通过审核：{reason}。请修改后重新申领。")
+    audit.record(session, "licence.review", now, actor_type="officer", actor_id=reviewer.id,
+                 subject_type="electronic_licence", subject_id=application.id, citizen_id=application.citizen_id,
+                 approved=approve, reason=reason or None, late=now > application.review_due_at)
+    session.flush()
+    return application
+
+
+def notify(session: Session, citizen: Citizen, now: datetime, body: str) -> LicenceMessage:
+    """An in-app message; its ``phone`` is the SMS outbox address (the embedded gateway only records it)."""
+    message = LicenceMessage(citizen_id=citizen.id, phone=citizen.phone or "", body=body, created_at=now)
+    session.add(message)
+    return message
+
+
+def messages_for(session: Session, citizen_id: int, limit: int = 20) -> list[LicenceMessage]:
+    return list(session.scalars(select(LicenceMessage).where(LicenceMessage.citizen_id == citizen_id)
+                                .order_by(LicenceMessage.created_at.desc(), LicenceMessage.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """For the verification resolver: the e-licence, its live state and the officer facts."""
+
+    licence: ElectronicLicence
+    state: LicenceState
+    facts: dict[str, object]
+
+
+def resolve(session: Session, public_id: str, now: datetime) -> Resolution | None:
+    """Find an e-licence by public id for a verifier, invalidating it first if its record changed."""
+    licence = session.scalar(select(ElectronicLicence).where(ElectronicLicence.public_id == public_id))
+    if licence is None or licence.status in (PROOFING, ABANDONED):
+        return None
+    refresh(session, licence, now)
+    record = licence.record
+    live = state(licence, now)
+    facts = {"licence_class": record.licence_class, "file_number": record.file_number,
+             "issuing_authority": record.issuing_authority, "points": record.points,
+             "record_status": record.status, "first_issued": record.first_issued.isoformat(),
+             "valid_from": record.valid_from.isoformat(),
+             "valid_until": record.valid_until.isoformat() if record.valid_until else None}
+    return Resolution(licence=licence, state=live, facts=facts)
+
+
