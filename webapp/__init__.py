@@ -71,6 +71,8 @@ def create_app(
     app.register_blueprint(officer_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(verification_bp)
+    from webapp.driving_licence.views import bp as licence_bp
+    app.register_blueprint(licence_bp)
     app.cli.add_command(officer_cli)
     app.cli.add_command(apikey_cli)
     app.cli.add_command(db_cli)

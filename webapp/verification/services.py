@@ -85,6 +85,23 @@ def _resolve_travel_id(session: Session, public_id: str, now: datetime) -> Resol
 register_resolver(rules.TRAVEL_ID, _resolve_travel_id)
 
 
+def _resolve_driving_licence(session: Session, public_id: str, now: datetime) -> Resolved | None:
+    from webapp.driving_licence import services as licences  # that domain imports nothing from here
+
+    found = licences.resolve(session, public_id, now)
+    if found is None:
+        return None
+    live = found.state
+    reason = None if live.usable else {"invalidated": rules.REVOKED, "expired": rules.EXPIRED}.get(
+        live.code, rules.LICENCE_STATUS)
+    return Resolved(db_id=found.licence.id, public_id=public_id, citizen=found.licence.citizen, status=live.code,
+                    status_label=live.label, valid_until=found.licence.record.valid_until, reason=reason,
+                    facts=found.facts)
+
+
+register_resolver(rules.DRIVING_LICENCE, _resolve_driving_licence)
+
+
 @dataclass(frozen=True)
 class Holder:
     name: str

@@ -1,0 +1,75 @@
+// 电子驾驶证 出示: 正页/副页 tabs, the QR and Code128 refreshed with every 60 s token, the live state (polled every
+// 10 s, so a seizure turns the page red at once) and a ticking current time in Beijing time.
+import { startRotatingToken } from "./rotating_token.js";
+
+const STATE_POLL_SECONDS = 10;
+const root = document.getElementById("licence");
+const qr = document.getElementById("qr-img");
+const bar = document.getElementById("barcode-img");
+const invalid = document.getElementById("codes-invalid");
+const stateEl = document.getElementById("licence-state");
+const generated = document.getElementById("generated-at");
+const current = document.getElementById("current-time");
+const countdown = document.getElementById("qr-countdown");
+const clockFormat = new Intl.DateTimeFormat("zh-CN", {
+  timeZone: "Asia/Shanghai", hour12: false, year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit",
+});
+let offsetMs = 0;     // server clock minus this device's clock
+let windowEnd = 0;    // performance.now() ms when the current code's window ends
+
+function formatTime(ms) {
+  return clockFormat.format(new Date(ms)).replaceAll("/", "-");
+}
+
+function setUsable(usable) {
+  root.classList.toggle("licence--valid", usable);
+  root.classList.toggle("licence--blocked", !usable);
+  qr.hidden = !usable;
+  bar.hidden = !usable;
+  invalid.hidden = usable;
+}
+
+function onAnswer(resp, body) {
+  if (!resp.ok) return;
+  offsetMs = Date.parse(body.now) - Date.now();
+  stateEl.textContent = body.state_label;
+  setUsable(Boolean(body.usable));
+  if (!body.usable) {
+    qr.removeAttribute("src");
+    bar.removeAttribute("src");
+    delete qr.dataset.token;
+    if (body.message) invalid.textContent = body.message;
+    return;
+  }
+  if (qr.dataset.token !== body.token) {
+    qr.src = body.qr;
+    bar.src = body.barcode;
+    qr.dataset.token = body.token;
+    generated.textContent = body.generated_at;
+  }
+  windowEnd = performance.now() + body.refresh_in * 1000;
+}
+
+function onTick(now) {
+  current.textContent = formatTime(Date.now() + offsetMs);
+  countdown.textContent = String(Math.max(0, Math.ceil((windowEnd - now) / 1000)));
+}
+
+function showTab(tab) {
+  for (const other of document.querySelectorAll(".tabs__tab")) {
+    const selected = other === tab;
+    other.setAttribute("aria-selected", String(selected));
+    document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
+  }
+}
+
+for (const tab of document.querySelectorAll(".tabs__tab")) tab.addEventListener("click", () => showTab(tab));
+
+if (root) {
+  const poller = startRotatingToken({
+    url: root.dataset.tokenUrl, onAnswer, onTick, maxWaitSeconds: STATE_POLL_SECONDS,
+    onError: () => { countdown.textContent = "网络异常"; },
+  });
+  document.getElementById("qr-refresh").addEventListener("click", poller.refresh);
+}

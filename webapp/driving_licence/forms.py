@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import RadioField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from webapp.accounts.forms import REQUIRED
+from webapp.driving_licence import rules
+
+PHOTO_CHOICES = [(rules.PHOTO_SYSTEM, "使用系统照片（公安人口库照片，推荐）"),
+                 (rules.PHOTO_ALBUM, "从相册选择"),
+                 (rules.PHOTO_CAMERA, "拍摄照片")]
+
+
+class ApplyForm(FlaskForm):
+    photo_source = RadioField("驾驶证照片", choices=PHOTO_CHOICES, default=rules.PHOTO_SYSTEM,
+                              validators=[DataRequired(REQUIRED)])
+    album = FileField("相册照片", render_kw={"accept": "image/jpeg,image/png,image/webp"})
+    camera = FileField("拍摄照片", render_kw={"accept": "image/*", "capture": "user"})
+    submit = SubmitField("同意并申领")
+
+
+class PhotoForm(FlaskForm):
+    photo_source = RadioField("照片来源", choices=PHOTO_CHOICES[1:], default=rules.PHOTO_CAMERA,
+                              validators=[DataRequired(REQUIRED)])
+    album = FileField("相册照片", render_kw={"accept": "image/jpeg,image/png,image/webp"})
+    camera = FileField("拍摄照片", render_kw={"accept": "image/*", "capture": "user"})
+    submit = SubmitField("更换照片")
+
+
+class SeizeForm(FlaskForm):
+    id_number = StringField("驾驶证号（身份证号）", validators=[DataRequired(REQUIRED), Length(max=24)],
+                            render_kw={"autocomplete": "off", "maxlength": 18})
+    reason = StringField("扣留依据（处罚决定书/强制措施凭证编号）", validators=[DataRequired(REQUIRED), Length(max=200)])
+    submit = SubmitField("登记扣留")
+
+
+class ReviewForm(FlaskForm):
+    reason = TextAreaField("不通过原因", validators=[Length(max=500)])
+    approve = SubmitField("审核通过")
+    reject = SubmitField("不通过")

@@ -1,0 +1,351 @@
+"""我的驾驶证 / 业务中心 → 驾驶证电子版: apply (eligibility → notice → photo → 实人核验), show (正页/副页 with a
+rotating QR and Code128), photo replacement, the traffic officer's 扣留 and the reviewer's queue."""
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from functools import wraps
+
+import barcode
+import segno
+from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for)
+from flask_login import current_user, login_required
+
+from webapp import tokens
+from webapp.accounts.rules import LEVEL_REALPERSON
+from webapp.db import get_session
+from webapp.driving_licence import photo as photo_checks
+from webapp.driving_licence import rules, services
+from webapp.driving_licence.forms import ApplyForm, PhotoForm, ReviewForm, SeizeForm
+from webapp.driving_licence.models import ACTIVE, ElectronicLicence
+from webapp.errors import DomainError, Forbidden, NotFound
+from webapp.extensions import limiter
+from webapp.officer import rules as officer_rules
+from webapp.proofing import services as proofing
+from webapp.proofing import views as proofing_views
+from webapp.registry.rules import LICENCE_CLASSES, SEX_LABELS
+from webapp.timeutil import format_local, to_local
+
+bp = Blueprint("driving_licence", __name__, url_prefix="/licence")
+
+PURPOSE_APPLY = "licence_apply"
+APPLY_RATE_LIMIT = "10 per minute;30 per hour"
+# 准驾车型代号规定 (GA/T 驾驶证式样, abridged): printed on the back page.
+CLASS_RULES = {
+    "A1": "大型客车，准驾 A3、B1、B2、C1、C2、C3、C4、M",
+    "A2": "重型牵引挂车，准驾 B1、B2、C1、C2、C3、C4、C6、M",
+    "A3": "城市公交车，准驾 C1、C2、C3、C4",
+    "B1": "中型客车，准驾 C1、C2、C3、C4、M",
+    "B2": "大型货车，准驾 C1、C2、C3、C4、M",
+    "C1": "小型汽车，准驾 C2、C3",
+    "C2": "小型自动挡汽车",
+    "C3": "低速载货汽车，准驾 C4",
+    "C4": "三轮汽车",
+    "C5": "残疾人专用小型自动挡载客汽车",
+    "C6": "轻型牵引挂车",
+    "D": "普通三轮摩托车，准驾 E、F",
+    "E": "普通二轮摩托车，准驾 F",
+    "F": "轻便摩托车",
+    "M": "轮式专用机械车",
+    "N": "无轨电车",
+    "P": "有轨电车",
+}
+assert set(CLASS_RULES) == set(LICENCE_CLASSES)
+
+
+def _now() -> datetime:
+    return current_app.extensions["clock"].now()
+
+
+def _cities() -> frozenset[str] | None:
+    return rules.enabled_cities(current_app.config.get("SUISHEN_LICENCE_REGIONS"))
+
+
+def _citizen_user():
+    if getattr(current_user, "is_officer", False):
+        raise Forbidden("请使用个人账号办理驾驶证业务。")
+    return current_user
+
+
+def _own(public_id: str) -> ElectronicLicence:
+    """The holder's own e-licence; anyone else's is 404 (its existence is not confirmed)."""
+    user = _citizen_user()
+    licence = services.get(get_session(), public_id)
+    if licence.citizen_id != user.citizen_id:
+        raise NotFound("未找到该电子驾驶证。")
+    return licence
+
+
+def _uploaded(form) -> bytes | DomainError:
+    """The photo of the chosen source, checked; or the error to show."""
+    source = form.photo_source.data
+    upload = (form.album if source == rules.PHOTO_ALBUM else form.camera).data
+    if upload is None or not getattr(upload, "filename", ""):
+        return DomainError("请选择或拍摄一张照片。", code="no_photo")
+    if (upload.mimetype or "").lower() not in photo_checks.UPLOAD_TYPES:
+        return DomainError("照片格式不支持，请使用 JPEG、PNG 或 WebP 图片。", code="bad_type")
+    data = upload.read(photo_checks.MAX_UPLOAD_BYTES + 1)
+    citizen = current_user.citizen
+    result = photo_checks.check_portrait(data, citizen.portrait_encoding,
+                                         current_app.config["SUISHEN_FACE_TOLERANCE"])
+    if not result.passed:
+        return services.PhotoRejected(result.messages)
+    return result.jpeg
+
+
+def _index_context(form: ApplyForm) -> dict:
+    session = get_session()
+    now = _now()
+    user = current_user
+    licence = services.current(session, user.citizen_id)
+    if licence is not None:
+        services.refresh(session, licence, now)
+        session.commit()
+    refusal = None
+    if licence is None or licence.status not in (ACTIVE, "pending"):
+        try:
+            services.check_eligible(session, user.citizen, now, _cities())
+        except services.NotEligible as exc:
+            refusal = exc.user_message
+    return {"form": form, "licence": licence, "refusal": refusal,
+            "live": services.state(licence, now) if licence else None,
+            "due": format_local(licence.review_due_at - services._ONE_SECOND) if licence and licence.review_due_at
+            else None,
+            "messages": [{"body": m.body, "at": format_local(m.created_at)}
+                         for m in services.messages_for(session, user.citizen_id, 5)],
+            "has_portrait": user.citizen.portrait is not None}
+
+
+@bp.get("/")
+@login_required
+def index():
+    """我的驾驶证: the e-licence, or why it cannot be applied for, or the application."""
+    user = _citizen_user()
+    if user.level != LEVEL_REALPERSON:
+        return render_template("driving_licence/need_verify.html")
+    return render_template("driving_licence/index.html", **_index_context(ApplyForm()))
+
+
+@bp.post("/apply")
+@login_required
+@limiter.limit(APPLY_RATE_LIMIT)
+def apply():
+    user = _citizen_user()
+    if user.level != LEVEL_REALPERSON:
+        return render_template("driving_licence/need_verify.html"), 403
+    form = ApplyForm()
+    if not form.validate_on_submit():
+        return render_template("driving_licence/index.html", **_index_context(form)), 400
+    photo = None
+    if form.photo_source.data != rules.PHOTO_SYSTEM:
+        photo = _uploaded(form)
+        if isinstance(photo, DomainError):
+            form.form_errors.extend(getattr(photo, "messages", [photo.user_message]))
+            return render_template("driving_licence/index.html", **_index_context(form)), 400
+    session = get_session()
+    try:
+        services.apply(session, citizen=user.citizen, user_id=user.id, photo_source=form.photo_source.data,
+                       photo=photo, now=_now(), cities=_cities())
+    except DomainError as exc:
+        session.rollback()
+        form.form_errors.append(exc.user_message)
+        return render_template("driving_licence/index.html", **_index_context(form)), exc.status
+    session.flush()
+    try:
+        return proofing_views.begin(
+            citizen=user.citizen, purpose=PURPOSE_APPLY, user_id=user.id,
+            next_url=lambda c: url_for("driving_licence.issue", c=c),
+            fallback_url=url_for("driving_licence.index"))
+    except proofing.NoPortrait:
+        session.rollback()
+        raise DomainError(proofing.NO_PORTRAIT_MESSAGE, status=409) from None
+
+
+@bp.get("/issue")
+@login_required
+def issue():
+    user = _citizen_user()
+    session = get_session()
+    now = _now()
+    application = services.pending_application(session, user.citizen_id)
+    if application is None:
+        raise DomainError("申请已失效，请重新申领。", code="no_pending_application")
+    proofing.consume(session, request.args.get("c", ""), purpose=PURPOSE_APPLY, citizen_id=user.citizen_id,
+                     now=now)
+    services.proven(session, application, now, _cities())
+    session.commit()
+    if application.status == ACTIVE:
+        flash("电子驾驶证申领成功。", "success")
+        return redirect(url_for("driving_licence.show", public_id=application.public_id))
+    flash("申请已提交审核。", "info")
+    return redirect(url_for("driving_licence.index"))
+
+
+def _photo_uri(data: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _show_context(licence: ElectronicLicence) -> dict:
+    now = _now()
+    record = licence.record
+    citizen = licence.citizen
+    return {
+        "licence": licence, "record": record, "citizen": citizen, "sex": SEX_LABELS.get(citizen.sex, ""),
+        "live": services.state(licence, now),
+        "photo": _photo_uri(licence.photo),
+        "valid_until": f"{record.valid_until:%Y-%m-%d}" if record.valid_until else "长期",
+        "class_rules": [(code, CLASS_RULES[code]) for code in CLASS_RULES if code in record.licence_class],
+        "replace_from": services.photo_replaceable_from(licence),
+        "replace_from_text": format_local(services.photo_replaceable_from(licence), "%Y-%m-%d %H:%M"),
+        "can_replace": now >= services.photo_replaceable_from(licence),
+        "photo_form": PhotoForm(),
+        "source_label": rules.PHOTO_SOURCE_LABELS[licence.photo_source],
+    }
+
+
+@bp.get("/<public_id>")
+@login_required
+def show(public_id: str):
+    """出示: 正页 and 副页. Never cached (no-store), logged in only; the code and the clock move."""
+    licence = _own(public_id)
+    session = get_session()
+    services.refresh(session, licence, _now())
+    session.commit()
+    if licence.status != ACTIVE:
+        return redirect(url_for("driving_licence.index"))
+    resp = current_app.make_response(render_template("driving_licence/show.html", **_show_context(licence)))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _barcode_svg(text: str) -> str:
+    """Code128 of the token as a compact SVG data URI: python-barcode encodes, we draw one rect per bar in module
+    units with a viewBox, so it scales to the screen width (its SVGWriter draws fixed millimetres, ~4× larger)."""
+    modules = barcode.Code128(text).build()[0]
+    bars, x = [], 0
+    while x < len(modules):
+        if modules[x] == "1":
+            run = len(modules[x:]) - len(modules[x:].lstrip("1"))
+            bars.append(f'<rect x="{x + 10}" width="{run}" height="60"/>')
+            x += run
+        else:
+            x += 1
+    width = len(modules) + 20  # 10-module quiet zones
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} 60" preserveAspectRatio="none" '
+           f'shape-rendering="crispEdges"><rect width="{width}" height="60" fill="#fff"/>'
+           f'<g fill="#000">{"".join(bars)}</g></svg>')
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+
+
+@bp.get("/<public_id>/token")
+@login_required
+@limiter.limit("30 per minute")
+def token(public_id: str):
+    """What the show page polls every 60 s: the live state and, when usable, a fresh token as QR and Code128."""
+    licence = _own(public_id)
+    session = get_session()
+    now = _now()
+    services.refresh(session, licence, now)
+    session.commit()
+    live = services.state(licence, now)
+    body = {"state": live.code, "state_label": live.label, "usable": live.usable, "now": now.isoformat(),
+            "message": licence.status_reason}
+    if live.usable:
+        value = tokens.issue(current_app.config["SECRET_KEY"], "driving_licence", licence.public_id, now)
+        url = f"{current_app.config['BASE_URL']}/v/{value}"
+        body.update(token=value, url=url, qr=segno.make(url, error="m").svg_data_uri(scale=6, border=2),
+                    barcode=_barcode_svg(value), refresh_in=round(tokens.seconds_left(now), 3),
+                    generated_at=to_local(now).strftime("%Y-%m-%d %H:%M:%S"))
+    return jsonify(body)
+
+
+@bp.post("/<public_id>/photo")
+@login_required
+@limiter.limit(APPLY_RATE_LIMIT)
+def replace_photo(public_id: str):
+    licence = _own(public_id)
+    form = PhotoForm()
+    if form.validate_on_submit():
+        photo = _uploaded(form)
+        if isinstance(photo, DomainError):
+            for message in getattr(photo, "messages", [photo.user_message]):
+                flash(message, "danger")
+        else:
+            session = get_session()
+            try:
+                services.replace_photo(session, licence, source=form.photo_source.data, photo=photo, now=_now(),
+                                       user_id=current_user.id)
+            except DomainError as exc:
+                session.rollback()
+                flash(exc.user_message, "danger")
+            else:
+                session.commit()
+                flash("照片已更换。", "success")
+    else:
+        flash("请选择照片来源并上传照片。", "danger")
+    return redirect(url_for("driving_licence.show", public_id=public_id))
+
+
+# --- Officers -------------------------------------------------------------------------------------------
+def _officer_with(role: str):
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                flash("请使用工作人员账号登录。", "info")
+                return redirect(url_for("officer.login", next=request.full_path.rstrip("?")))
+            if not getattr(current_user, "is_officer", False) or current_user.role != role:
+                raise Forbidden("您的账号无权访问此页面。")
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+@bp.route("/officer/seize", methods=["GET", "POST"])
+@_officer_with(officer_rules.ROLE_TRAFFIC)
+def seize():
+    """A traffic officer records 扣留 of a driving licence; the holder's e-licence turns red at once."""
+    form = SeizeForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            record = services.record_seizure(session, officer=current_user, id_number=form.id_number.data,
+                                             reason=form.reason.data, now=_now())
+        except DomainError as exc:
+            session.rollback()
+            form.form_errors.append(exc.user_message)
+        else:
+            session.commit()
+            flash(f"已登记扣留：{record.citizen.name}（档案编号 {record.file_number}）。", "success")
+            return redirect(url_for("driving_licence.seize"))
+    return render_template("driving_licence/seize.html", form=form), 400 if form.is_submitted() else 200
+
+
+@bp.get("/review")
+@_officer_with(officer_rules.ROLE_REVIEWER)
+def review_queue():
+    rows = [{"app": a, "photo": _photo_uri(a.photo), "system": _photo_uri(a.citizen.portrait) if a.citizen.portrait
+             else None, "due": format_local(a.review_due_at - services._ONE_SECOND),
+             "late": _now() >= a.review_due_at, "applied": format_local(a.applied_at)}
+            for a in services.review_queue(get_session())]
+    return render_template("driving_licence/review.html", rows=rows, form=ReviewForm())
+
+
+@bp.post("/review/<public_id>")
+@_officer_with(officer_rules.ROLE_REVIEWER)
+def decide(public_id: str):
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        flash("请求无效，请刷新后重试。", "danger")
+        return redirect(url_for("driving_licence.review_queue"))
+    session = get_session()
+    try:
+        services.decide(session, public_id, approve=bool(form.approve.data), reason=form.reason.data,
+                        reviewer=current_user, now=_now())
+    except DomainError as exc:
+        session.rollback()
+        flash(exc.user_message, "danger")
+    else:
+        session.commit()
+        flash("已审核通过。" if form.approve.data else "已退回申请。", "success")
+    return redirect(url_for("driving_licence.review_queue"))
