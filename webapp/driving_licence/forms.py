@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import RadioField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import StringField, SubmitField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length
 
 from webapp.accounts.forms import REQUIRED
 from webapp.driving_licence import rules
@@ -14,16 +14,18 @@ PHOTO_CHOICES = [(rules.PHOTO_SYSTEM, "使用系统照片（公安人口库照�
 
 
 class ApplyForm(FlaskForm):
-    photo_source = RadioField("驾驶证照片", choices=PHOTO_CHOICES, default=rules.PHOTO_SYSTEM,
-                              validators=[DataRequired(REQUIRED)])
+    # Rendered as radios from PHOTO_CHOICES (wtforms 3.3 deprecates tuple choices, and tests run warnings as errors).
+    photo_source = StringField("驾驶证照片", default=rules.PHOTO_SYSTEM,
+                               validators=[DataRequired(REQUIRED), AnyOf(rules.PHOTO_SOURCES, "照片来源无效。")])
     album = FileField("相册照片", render_kw={"accept": "image/jpeg,image/png,image/webp"})
     camera = FileField("拍摄照片", render_kw={"accept": "image/*", "capture": "user"})
     submit = SubmitField("同意并申领")
 
 
 class PhotoForm(FlaskForm):
-    photo_source = RadioField("照片来源", choices=PHOTO_CHOICES[1:], default=rules.PHOTO_CAMERA,
-                              validators=[DataRequired(REQUIRED)])
+    photo_source = StringField("照片来源", default=rules.PHOTO_CAMERA,
+                               validators=[DataRequired(REQUIRED),
+                                           AnyOf((rules.PHOTO_ALBUM, rules.PHOTO_CAMERA), "照片来源无效。")])
     album = FileField("相册照片", render_kw={"accept": "image/jpeg,image/png,image/webp"})
     camera = FileField("拍摄照片", render_kw={"accept": "image/*", "capture": "user"})
     submit = SubmitField("更换照片")

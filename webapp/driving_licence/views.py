@@ -16,8 +16,8 @@ from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.db import get_session
 from webapp.driving_licence import photo as photo_checks
 from webapp.driving_licence import rules, services
-from webapp.driving_licence.forms import ApplyForm, PhotoForm, ReviewForm, SeizeForm
-from webapp.driving_licence.models import ACTIVE, ElectronicLicence
+from webapp.driving_licence.forms import PHOTO_CHOICES, ApplyForm, PhotoForm, ReviewForm, SeizeForm
+from webapp.driving_licence.models import ACTIVE, PENDING, ElectronicLicence
 from webapp.errors import DomainError, Forbidden, NotFound
 from webapp.extensions import limiter
 from webapp.officer import rules as officer_rules
@@ -102,7 +102,7 @@ def _index_context(form: ApplyForm) -> dict:
         services.refresh(session, licence, now)
         session.commit()
     refusal = None
-    if licence is None or licence.status not in (ACTIVE, "pending"):
+    if licence is None or licence.status not in (ACTIVE, PENDING):
         try:
             services.check_eligible(session, user.citizen, now, _cities())
         except services.NotEligible as exc:
@@ -113,7 +113,7 @@ def _index_context(form: ApplyForm) -> dict:
             else None,
             "messages": [{"body": m.body, "at": format_local(m.created_at)}
                          for m in services.messages_for(session, user.citizen_id, 5)],
-            "has_portrait": user.citizen.portrait is not None}
+            "has_portrait": user.citizen.portrait is not None, "photo_choices": PHOTO_CHOICES}
 
 
 @bp.get("/")
@@ -198,7 +198,7 @@ def _show_context(licence: ElectronicLicence) -> dict:
         "replace_from": services.photo_replaceable_from(licence),
         "replace_from_text": format_local(services.photo_replaceable_from(licence), "%Y-%m-%d %H:%M"),
         "can_replace": now >= services.photo_replaceable_from(licence),
-        "photo_form": PhotoForm(),
+        "photo_form": PhotoForm(), "photo_choices": PHOTO_CHOICES,
         "source_label": rules.PHOTO_SOURCE_LABELS[licence.photo_source],
     }
 
