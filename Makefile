@@ -45,8 +45,10 @@ test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python bench/liveness.py
 	$(BIN)/python bench/liveness_eval.py
+	$(BIN)/python bench/http_load.py
 
 clean:
 	rm -rf $(VENV) test-results .pytest_cache

@@ -44,6 +44,8 @@ def from_environment(instance_path: str) -> dict:
         "SUISHEN_PUBLIC_VERIFY_RATE_LIMIT": os.environ.get("SUISHEN_PUBLIC_VERIFY_RATE_LIMIT", "30 per minute"),
         # Where the e-licence is offered (SPEC 5.2): nationwide | pilot3 | cities28 | a comma list of cities.
         "SUISHEN_LICENCE_REGIONS": os.environ.get("SUISHEN_LICENCE_REGIONS", "nationwide"),
+        # The QR page polls once a minute plus 刷新; this bounds a runaway client per certificate.
+        "SUISHEN_QR_RATE_LIMIT": os.environ.get("SUISHEN_QR_RATE_LIMIT", "30 per minute"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("SUISHEN_MAX_UPLOAD", str(8 * 1024 * 1024))),
     }
 

@@ -186,7 +186,9 @@ def _qr_payload(cert, now: datetime) -> dict:
 
 
 @bp.get("/<public_id>/token")
-@limiter.limit("30 per minute")
+# Per certificate, not per IP: a whole station's phones may share one address behind NAT.
+@limiter.limit(lambda: current_app.config["SUISHEN_QR_RATE_LIMIT"],
+               key_func=lambda: "qr:" + (request.view_args or {}).get("public_id", ""))
 def token(public_id: str):
     """What the QR page polls every 60 s (and on 刷新). Never cached (no-store, and the SW skips it)."""
     cert, ok = _viewable(public_id)

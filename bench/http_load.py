@@ -1,0 +1,267 @@
+"""HTTP figures on the real server: verification throughput and latency, QR refresh, page weight.
+
+Starts gunicorn with the production settings (deploy/gunicorn.conf.py, SUISHEN_ENV=production, PostgreSQL,
+Redis rate-limit storage) on loopback, seeds one citizen, one travel certificate and one API key, then:
+1. saturating load with wrk (Debian) on POST /api/v1/verify (valid tokens, API key) and on GET /healthz
+   (the bare endpoint: same app, same middleware, one database round trip) in the same run -> req/s, ratio;
+2. a fixed rate (default 200 req/s, open loop, Python) on both -> p50/p99 latency;
+3. the same for GET /travel-id/<id>/token (what the QR page polls every 60 s);
+4. page weight of the QR page and the apply page: bytes transferred on first load and on a repeat load
+   with the service worker, measured in headless Chromium.
+Figures only (no assertions). Appends to bench/RESULTS.md with the machine's description.
+
+Usage: .venv/bin/python bench/http_load.py [--rate 200] [--seconds 10]
+The API and QR rate limits are raised for the run (SUISHEN_API_RATE_LIMIT, SUISHEN_QR_RATE_LIMIT) so the limiter's cost is measured, not its
+refusals.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from webapp import migrate, tokens  # noqa: E402
+from webapp.db import make_engine, make_session_factory  # noqa: E402
+
+PG_ADMIN = os.environ.get("SUISHEN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+SECRET = "bench-secret-" + uuid.uuid4().hex
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.platform()}, Python {platform.python_version()}"
+
+
+def seed(url: str, base_url: str) -> dict:
+    from tests import factories
+    from webapp.officer import services as officer_services
+    from webapp.travel_id import services as travel
+
+    factory = make_session_factory(make_engine(url))
+    now = datetime.now(timezone.utc)
+    with factory() as session:
+        factories.bind(session)
+        citizen = factories.CitizenFactory()
+        cert = travel.issue(session, citizen=citizen, lat=23.13, lon=113.26, city="广州", now=now, user_id=None,
+                            challenge_public_id=None)
+        _key, raw = officer_services.create_api_key(session, name="bench gate", scope="verify", now=now)
+        session.commit()
+        return {"cert": cert.public_id, "key": raw}
+
+
+def grant_cookie(cert_public_id: str) -> str:
+    """A signed session cookie that says this browser passed 实人核验 for the certificate just now."""
+    from webapp import create_app
+
+    app = create_app({"SUISHEN_ENV": "testing", "SECRET_KEY": SECRET, "DATABASE_URL": "sqlite://"})
+    serializer = app.session_interface.get_signing_serializer(app)
+    return serializer.dumps({"travel_id_grants": {cert_public_id: datetime.now(timezone.utc).isoformat()}})
+
+
+def wrk(url: str, *, seconds: int, lua: Path | None) -> dict:
+    cmd = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency"]
+    if lua:
+        cmd += ["-s", str(lua)]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 30).stdout
+    rps = next(float(l.split(":")[1]) for l in out.splitlines() if l.startswith("Requests/sec"))
+    non2xx = next((int(l.split(":")[1]) for l in out.splitlines() if "Non-2xx" in l), 0)
+    return {"rps": rps, "non2xx": non2xx}
+
+
+def fixed_rate(host: str, port: int, method: str, path: str, body: bytes | None, headers: dict, *,
+               rate: int, seconds: int) -> dict:
+    """Open-loop load: requests are due at fixed instants; latency counts from the due instant."""
+    total = rate * seconds
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.2
+    workers = 16
+    per_worker = [list(range(i, total, workers)) for i in range(workers)]
+
+    def run(slots: list[int]) -> None:
+        nonlocal errors
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        for n in slots:
+            due = start + n / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status == 200
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(host, port, timeout=10)
+                ok = False
+            took = time.perf_counter() - due
+            with lock:
+                latencies.append(took)
+                errors += 0 if ok else 1
+        conn.close()
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in per_worker]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100)
+    return {"p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "errors": errors, "n": len(latencies)}
+
+
+def page_weight(base: str, cert: str, cookie: str) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    results = {}
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        for name, path in [("qr_page", f"/travel-id/{cert}"), ("apply_page", "/travel-id/")]:
+            context = browser.new_context(base_url=base, viewport={"width": 360, "height": 740})
+            context.add_cookies([{"name": "session", "value": cookie, "url": base}])
+            page = context.new_page()
+            cdp = context.new_cdp_session(page)
+            cdp.send("Network.enable")
+            cdp.send("Network.setCacheDisabled", {"cacheDisabled": False})
+            got = {"bytes": 0}
+            cdp.on("Network.loadingFinished", lambda e: got.__setitem__("bytes", got["bytes"] + e["encodedDataLength"]))
+            page.goto(path, wait_until="load")
+            page.wait_for_timeout(1500)  # the QR page fetches its first token after load
+            if not page.url.endswith(path):
+                raise RuntimeError(f"{path} went to {page.url}")
+            first = got["bytes"]
+            page.evaluate("navigator.serviceWorker.ready")
+            got["bytes"] = 0
+            page.goto(path, wait_until="load")
+            page.wait_for_timeout(1500)
+            results[name] = {"first_kb": first / 1024, "repeat_kb": got["bytes"] / 1024}
+            context.close()
+        browser.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+
+    name = f"suishen_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = None
+    try:
+        migrate.upgrade(url)
+        data = seed(url, base)
+        env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=SECRET, SUISHEN_ENV="production", BASE_URL=base,
+                   RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379", SUISHEN_API_RATE_LIMIT="1000000 per minute", SUISHEN_QR_RATE_LIMIT="1000000 per minute")
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind",
+                                 f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "wsgi:app"], cwd=ROOT,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(1)
+        token = tokens.issue(SECRET, "travel_id", data["cert"], datetime.now(timezone.utc))
+        body = json.dumps({"qr": f"{base}/v/{token}", "context": "entry"}).encode()
+        lua = Path(tempfile.mkstemp(suffix=".lua")[1])
+        lua.write_text('wrk.method = "POST"\nwrk.body = ' + json.dumps(body.decode()) + "\n"
+                       'wrk.headers["Content-Type"] = "application/json"\n'
+                       f'wrk.headers["Authorization"] = "Bearer {data["key"]}"\n')
+        cookie = grant_cookie(data["cert"])
+        cookie_lua = Path(tempfile.mkstemp(suffix=".lua")[1])
+        cookie_lua.write_text(f'wrk.headers["Cookie"] = "session={cookie}"\n')
+
+        bare = wrk(f"{base}/healthz", seconds=args.seconds, lua=None)
+        verify = wrk(f"{base}/api/v1/verify", seconds=args.seconds, lua=lua)
+        qr = wrk(f"{base}/travel-id/{data['cert']}/token", seconds=args.seconds, lua=cookie_lua)
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {data['key']}"}
+        lat_bare = fixed_rate("127.0.0.1", port, "GET", "/healthz", None, {}, rate=args.rate, seconds=args.seconds)
+        token = tokens.issue(SECRET, "travel_id", data["cert"], datetime.now(timezone.utc))
+        body = json.dumps({"qr": token}).encode()
+        lat_verify = fixed_rate("127.0.0.1", port, "POST", "/api/v1/verify", body, headers, rate=args.rate,
+                                seconds=args.seconds)
+        lat_qr = fixed_rate("127.0.0.1", port, "GET", f"/travel-id/{data['cert']}/token", None,
+                            {"Cookie": f"session={cookie}"}, rate=args.rate, seconds=args.seconds)
+        weight = page_weight(base, data["cert"], cookie)
+    finally:
+        if proc:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"## HTTP ({stamp})",
+        f"Machine: {machine()}. gunicorn {os.cpu_count() + 1} sync workers, PostgreSQL, Redis limiter storage; "
+        f"load generator on the same machine (loopback).",
+        "",
+        "| endpoint | saturated req/s (wrk -t2 -c16) | non-2xx | p50 @ %d req/s | p99 @ %d req/s | errors |" % (args.rate, args.rate),
+        "|---|---|---|---|---|---|",
+        f"| GET /healthz (bare) | {bare['rps']:.0f} | {bare['non2xx']} | {lat_bare['p50_ms']:.1f} ms | {lat_bare['p99_ms']:.1f} ms | {lat_bare['errors']} |",
+        f"| POST /api/v1/verify | {verify['rps']:.0f} | {verify['non2xx']} | {lat_verify['p50_ms']:.1f} ms | {lat_verify['p99_ms']:.1f} ms | {lat_verify['errors']} |",
+        f"| GET /travel-id/<id>/token (QR refresh) | {qr['rps']:.0f} | {qr['non2xx']} | {lat_qr['p50_ms']:.1f} ms | {lat_qr['p99_ms']:.1f} ms | {lat_qr['errors']} |",
+        "",
+        f"verify / bare throughput: **{verify['rps'] / bare['rps']:.0%}** (goal ≥ 60 %); QR refresh / bare: "
+        f"**{qr['rps'] / bare['rps']:.0%}**. p99 goal ≤ 25 ms.",
+        "",
+        "| page | first load | repeat load (service worker) |",
+        "|---|---|---|",
+    ]
+    for page_name, w in weight.items():
+        lines.append(f"| {page_name} | {w['first_kb']:.1f} KB | {w['repeat_kb']:.1f} KB |")
+    report = "\n".join(lines) + "\n"
+    print(report)
+    with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as fh:
+        fh.write("\n" + report)
+
+
+if __name__ == "__main__":
+    main()
