@@ -1,0 +1,127 @@
+"""电子驾驶证 in headless Chromium: a 实人 account applies with the system photo through the fake camera (genuine
+blink of S001), sees 正页 with a ticking clock and 副页, the QR is decoded from a screenshot (zxing-cpp) and
+verified through the API; a 扣留 recorded by a traffic officer turns the page red within the 10 s state poll."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import urllib.request
+from types import SimpleNamespace
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from tests import factories
+from tests.e2e.conftest import PHONE, shot
+from tests.testdata import SEQUENCES, face, needs_testdata
+from webapp import tokens
+from webapp.accounts.rules import LEVEL_REALPERSON
+from webapp.driving_licence import services as licences
+from webapp.registry.services import prepare_portrait
+
+pytestmark = [pytest.mark.e2e, needs_testdata]
+
+
+@pytest.fixture(scope="module")
+def s001_portrait():
+    return prepare_portrait(face("meds-aa-S001-02.jpg"))
+
+
+@pytest.fixture
+def driver(live_db, s001_portrait):
+    jpeg, encoding = s001_portrait
+    citizen = factories.CitizenFactory(portrait=jpeg, portrait_encoding=encoding)
+    factories.LicenceFactory(citizen=citizen, points=3)
+    user = factories.UserFactory(citizen=citizen, level=LEVEL_REALPERSON)
+    live_db.commit()
+    return user
+
+
+def decode(page, selector: str) -> str:
+    # Centre it first: the fixed tab bar must not cover part of the code.
+    page.locator(selector).evaluate("e => e.scrollIntoView({block: 'center'})")
+    png = page.locator(selector).screenshot()
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert len(found) == 1, f"{len(found)} codes decoded in {selector}"
+    return found[0].text
+
+
+def verify(live_server, text: str) -> dict:
+    request = urllib.request.Request(f"{live_server.url}/api/v1/verify", data=json.dumps({"qr": text}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request) as resp:
+        return json.loads(resp.read())
+
+
+def test_apply_show_front_and_back_verify_the_qr_then_seizure_turns_it_red(camera_browser, live_server, live_db,
+                                                                           live_clock, driver):
+    browser = camera_browser(SEQUENCES / "genuine_blink_meds_s001.y4m")
+    context = browser.new_context(base_url=live_server.url, permissions=["camera"], **PHONE)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto("/account/login")
+    page.get_by_label("手机号或身份证号").fill(driver.phone)
+    page.get_by_label("密码").fill(factories.PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.goto("/")
+    page.get_by_role("link", name="我的驾驶证").click()
+    page.wait_for_url(re.compile(r"/licence/$"))
+    assert page.get_by_text("可更换驾驶证照片").is_visible()
+    assert page.locator("#album-field").is_hidden()
+    shot(page, "licence-apply-360")
+    page.get_by_role("button", name="同意并申领").click()
+
+    page.wait_for_url(re.compile(r"/proofing/[A-Za-z0-9_-]+$"))
+    page.get_by_role("button", name="开始核验").click()
+    page.wait_for_url(re.compile(r"/licence/[A-Za-z0-9_-]{16}$"), timeout=40_000)
+    public_id = page.url.rsplit("/", 1)[1]
+
+    # The show page with the browser clock under the test's control.
+    page.clock.install()
+    page.reload()
+    page.locator("#qr-img[data-token]").wait_for()
+    assert page.locator("#licence-state").inner_text() == "正常"
+    first = page.locator("#current-time").inner_text()
+    page.clock.run_for(2_000)
+    assert page.locator("#current-time").inner_text() != first  # the clock ticks
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", page.locator("#generated-at").inner_text())
+    shot(page, "licence-front-360")
+
+    text = decode(page, "#qr-img")
+    assert text.startswith(f"{live_server.url}/v/L.{public_id}.")
+    # The Code128 carries the same token. A 55-character token is ~640 modules: under 1 device pixel per module
+    # at 360 px, so it is decoded here from the page's own SVG drawn 1400 px wide (a scanner gun reads it close up).
+    src = page.locator("#barcode-img").get_attribute("src")
+    wide = context.new_page()
+    wide.set_content(f'<img id="bar" src="{src}" width="1400" height="120">')
+    assert decode(wide, "#bar") == text.rsplit("/v/", 1)[1]
+    wide.close()
+    claims = tokens.check(live_server.app.config["SECRET_KEY"], text, live_clock.now())
+    assert claims.kind == "driving_licence"
+    answer = verify(live_server, text)
+    assert answer["valid"] is True and answer["credential"]["type"] == "driving_licence"
+
+    page.get_by_role("tab", name="副页").click()
+    assert page.locator("#page-front").is_hidden()
+    assert page.get_by_text("准驾车型代号规定").is_visible()
+    assert "3 分" in page.locator("#points").inner_text()
+    shot(page, "licence-back-360")
+    page.get_by_role("tab", name="正页").click()
+
+    # A traffic officer records 扣留: the page turns red at the next state poll (≤ 10 s), the code disappears.
+    licences.record_seizure(live_db, officer=SimpleNamespace(id=1, role="traffic"),
+                            id_number=driver.citizen.id_number, reason="凭证 001", now=live_clock.now())
+    live_db.commit()
+    page.clock.run_for(10_500)
+    page.locator("#licence.licence--blocked").wait_for()
+    assert page.locator("#licence-state").inner_text() == "扣留"
+    assert page.locator("#qr-img").is_hidden() and page.locator("#codes-invalid").is_visible()
+    shot(page, "licence-seized-360")
+    assert verify(live_server, text)["valid"] is False
+    assert errors == []
+    context.close()
