@@ -45,6 +45,8 @@ def from_environment(instance_path: str) -> dict:
         # Where the e-licence is offered (SPEC 5.2): nationwide | pilot3 | cities28 | a comma list of cities.
         "SUISHEN_LICENCE_REGIONS": os.environ.get("SUISHEN_LICENCE_REGIONS", "nationwide"),
         # The QR page polls once a minute plus 刷新; this bounds a runaway client per certificate.
+        # A scanned QR is accepted in its own 60 s window and this many windows after (a gate's delay).
+        "SUISHEN_QR_GRACE_WINDOWS": int(os.environ.get("SUISHEN_QR_GRACE_WINDOWS", "1")),
         "SUISHEN_QR_RATE_LIMIT": os.environ.get("SUISHEN_QR_RATE_LIMIT", "30 per minute"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("SUISHEN_MAX_UPLOAD", str(8 * 1024 * 1024))),
     }

@@ -60,3 +60,13 @@ def test_any_text_is_refused_cleanly_when_it_is_not_a_token(text):
     with pytest.raises(tokens.TokenError) as err:
         tokens.check(SECRET, text, T0)
     assert err.value.code in {"malformed", "bad_signature"}
+
+
+@pytest.mark.parametrize("grace, age, ok", [(0, 59, True), (0, 60, False), (2, 179, True), (2, 180, False)])
+def test_grace_is_a_setting_when_a_deployment_changes_it(grace, age, ok):
+    token = tokens.issue(SECRET, "travel_id", "abcdefgh123", T0)
+    if ok:
+        tokens.check(SECRET, token, T0 + timedelta(seconds=age), grace)
+    else:
+        with pytest.raises(tokens.TokenError, match="stale"):
+            tokens.check(SECRET, token, T0 + timedelta(seconds=age), grace)

@@ -130,6 +130,7 @@ def verify():
         return viewer
     session = get_session()
     result = services.verify(session, qr, now=current_app.extensions["clock"].now(),
+                             grace_windows=current_app.config["SUISHEN_QR_GRACE_WINDOWS"],
                              secret=current_app.config["SECRET_KEY"], viewer=viewer, context=context)
     session.commit()
     resp = jsonify(to_json(result))

@@ -16,6 +16,7 @@ bp = Blueprint("verification", __name__)
 def public(token: str):
     session = get_session()
     result = services.verify(session, token, now=current_app.extensions["clock"].now(),
+                             grace_windows=current_app.config["SUISHEN_QR_GRACE_WINDOWS"],
                              secret=current_app.config["SECRET_KEY"], viewer=services.Viewer.public())
     session.commit()
     # The page is the same for everyone who opens the link, officers included: the public subset only.
