@@ -28,6 +28,8 @@ function setUsable(usable) {
   qr.hidden = !usable;
   bar.hidden = !usable;
   invalid.hidden = usable;
+  document.getElementById("qr-note").hidden = !usable;
+  document.getElementById("qr-refresh").hidden = !usable;
 }
 
 function onAnswer(resp, body) {

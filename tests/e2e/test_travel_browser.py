@@ -93,7 +93,7 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
     page.wait_for_url(re.compile(r"/travel-id/[A-Za-z0-9_-]+$"))
     public_id = page.url.rsplit("/", 1)[-1]
     img = page.locator("#qr-img")
-    page.wait_for_function("document.getElementById('qr-img').dataset.token")
+    img.and_(page.locator("[data-token]")).wait_for()  # a locator wait: wait_for_function polls with eval, which the CSP forbids
     first = decode_qr(page)
     shot(page, "travel-qr-360")
     match = re.fullmatch(re.escape(live_server.url) + r"/v/(\S+)", first)
