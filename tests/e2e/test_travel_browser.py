@@ -106,7 +106,7 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
     # The 60 s countdown elapses on both clocks: the page fetches a token of a new window by itself.
     live_server.clock.advance(seconds=61)
     page.clock.run_for(61_000)
-    page.wait_for_function("t => document.getElementById('qr-img').dataset.token !== t", arg=match.group(1))
+    page.locator(f"#qr-img[data-token]:not([data-token='{match.group(1)}'])").wait_for()
     second = decode_qr(page)
     assert second != first
     second_claims = tokens.check(secret, second, live_clock.now())
@@ -117,8 +117,7 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
     with page.expect_response(re.compile(r"/token$")) as answered:
         page.get_by_role("button", name="刷新").click()
     assert answered.value.status == 200
-    page.wait_for_function("t => document.getElementById('qr-img').dataset.token !== t",
-                           arg=second.rsplit("/v/", 1)[1])
+    page.locator(f"#qr-img[data-token]:not([data-token='{second.rsplit('/v/', 1)[1]}'])").wait_for()
     third = decode_qr(page)
     assert tokens.check(secret, third, live_clock.now()).window > second_claims.window
 
