@@ -59,6 +59,7 @@ class Resolved:
     valid_until: datetime | date | None
     reason: str | None               # None when usable; else a rules reason code
     facts: dict[str, Any] = field(default_factory=dict)  # kind-specific, officer detail only
+    public_facts: dict[str, Any] = field(default_factory=dict)  # kind-specific, anyone may see (licence class)
 
 
 Resolver = Callable[[Session, str, datetime], "Resolved | None"]
@@ -96,7 +97,7 @@ def _resolve_driving_licence(session: Session, public_id: str, now: datetime) ->
         live.code, rules.LICENCE_STATUS)
     return Resolved(db_id=found.licence.id, public_id=public_id, citizen=found.licence.citizen, status=live.code,
                     status_label=live.label, valid_until=found.licence.record.valid_until, reason=reason,
-                    facts=found.facts)
+                    facts=found.facts, public_facts={"licence_class": found.facts["licence_class"]})
 
 
 register_resolver(rules.DRIVING_LICENCE, _resolve_driving_licence)
@@ -197,7 +198,7 @@ def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer
                                                                                    found.status_label),
         credential_type=kind, status=found.status, status_label=found.status_label,
         valid_until=found.valid_until, holder=_holder(found.citizen, level, now), level=level, context=context,
-        checked_at=now, facts=found.facts if level == rules.LEVEL_DETAIL else {})
+        checked_at=now, facts={**found.public_facts, **(found.facts if level == rules.LEVEL_DETAIL else {})})
     return _log(session, result, viewer, found)
 
 
