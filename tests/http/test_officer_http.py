@@ -262,3 +262,14 @@ def test_holder_records_show_their_paper_certificate_and_who_checked_them(client
     assert checks.index("公众扫码") < checks.index("铁路工作人员")
     assert "进站检票" in checks and "出站检票" not in checks   # the other holder's check is not shown
     assert "railway-secret-name" not in page
+
+
+@pytest.mark.parametrize(("role", "shown", "hidden"), [
+    ("traffic", ["扣留驾驶证", "扫码核验"], ["电子驾驶证审核", "纸质临时乘车身份证明"]),
+    ("reviewer", ["电子驾驶证审核"], ["扣留驾驶证", "扫码核验"]),
+    ("police", ["扫码核验", "纸质临时乘车身份证明"], ["扣留驾驶证", "电子驾驶证审核"]),
+])
+def test_workbench_links_only_the_tools_of_the_role(client, auth, db_session, role, shown, hidden):
+    sign_in(client, auth, db_session, role)
+    page = client.get("/officer/").get_data(as_text=True)
+    assert all(text in page for text in shown) and not any(text in page for text in hidden)

@@ -108,7 +108,9 @@ def logout():
 def home():
     return render_template("officer/home.html", officer=current_user, logout_form=EmptyForm(),
                            can_scan=current_user.role in rules.SCAN_ROLES,
-                           can_paper=current_user.role in rules.PAPER_ROLES)
+                           can_paper=current_user.role in rules.PAPER_ROLES,
+                           can_seize=current_user.role == rules.ROLE_TRAFFIC,
+                           can_review=current_user.role == rules.ROLE_REVIEWER)
 
 
 def _contexts_for(role: str) -> list[tuple[str, list[tuple[str, str]]]]:
