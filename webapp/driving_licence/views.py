@@ -20,7 +20,7 @@ from webapp.driving_licence.forms import PHOTO_CHOICES, ApplyForm, PhotoForm, Re
 from webapp.driving_licence.models import ACTIVE, PENDING, ElectronicLicence
 from webapp.errors import DomainError, Forbidden, NotFound
 from webapp.extensions import limiter
-from webapp.officer import rules as officer_rules
+from webapp.officer.views import officer_required
 from webapp.proofing import services as proofing
 from webapp.proofing import views as proofing_views
 from webapp.registry.rules import LICENCE_CLASSES, SEX_LABELS
@@ -287,22 +287,8 @@ def replace_photo(public_id: str):
 
 
 # --- Officers -------------------------------------------------------------------------------------------
-def _officer_with(role: str):
-    def decorator(view):
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
-                flash("请使用工作人员账号登录。", "info")
-                return redirect(url_for("officer.login", next=request.full_path.rstrip("?")))
-            if not getattr(current_user, "is_officer", False) or current_user.role != role:
-                raise Forbidden("您的账号无权访问此页面。")
-            return view(*args, **kwargs)
-        return wrapped
-    return decorator
-
-
 @bp.route("/officer/seize", methods=["GET", "POST"])
-@_officer_with(officer_rules.ROLE_TRAFFIC)
+@officer_required("driving_licence.seize")
 def seize():
     """A traffic officer records 扣留 of a driving licence; the holder's e-licence turns red at once."""
     form = SeizeForm()
@@ -322,7 +308,7 @@ def seize():
 
 
 @bp.get("/review")
-@_officer_with(officer_rules.ROLE_REVIEWER)
+@officer_required("driving_licence.review_queue")
 def review_queue():
     rows = [{"app": a, "photo": _photo_uri(a.photo), "system": _photo_uri(a.citizen.portrait) if a.citizen.portrait
              else None, "due": format_local(a.review_due_at - services._ONE_SECOND),
@@ -332,7 +318,7 @@ def review_queue():
 
 
 @bp.post("/review/<public_id>")
-@_officer_with(officer_rules.ROLE_REVIEWER)
+@officer_required("driving_licence.decide")
 def decide(public_id: str):
     form = ReviewForm()
     if not form.validate_on_submit():

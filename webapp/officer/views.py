@@ -28,6 +28,10 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "officer.scan": rules.SCAN_ROLES,
     "officer.paper": rules.PAPER_ROLES,
     "officer.paper_print": rules.PAPER_ROLES,
+    # Officer pages of other domains are listed here too, so one table (and one test) covers every role.
+    "driving_licence.seize": (rules.ROLE_TRAFFIC,),
+    "driving_licence.review_queue": (rules.ROLE_REVIEWER,),
+    "driving_licence.decide": (rules.ROLE_REVIEWER,),
 }
 PUBLIC_ENDPOINTS = ("officer.login",)
 
