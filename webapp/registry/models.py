@@ -21,8 +21,10 @@ class Citizen(Base):
     address: Mapped[str] = mapped_column(String(255), default="")
     phone: Mapped[str] = mapped_column(String(20), default="")
     # The reference portrait as a resized JPEG, and its 128-d face encoding (float64 bytes) computed once.
-    portrait: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    portrait_encoding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Deferred: a citizen is joined into every signed-in request and every verification, and only the few
+    # views that show or compare the face need these ~30 KB.
+    portrait: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    portrait_encoding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     self_enrolled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
