@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+from flask import session as web_session
+from flask_login import login_user
+from werkzeug.wrappers import Response
+
 from flask import Flask, flash, g, redirect, request, url_for
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -40,6 +44,30 @@ def unauthorized():
         raise DomainError("需要登录或 API 密钥。", status=401, code="unauthorized")
     flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(url_for(login_manager.login_view, next=request.full_path.rstrip("?")))
+
+
+def sign_in(authenticate: Callable[[], object], *, fresh_session: bool, message: Callable[[object], str],
+            default_target: str) -> tuple[Response | None, str | None]:
+    """The shared end of both sign-in forms (citizens and officers), after the form validated.
+
+    ``authenticate`` raises a DomainError for bad credentials; its audit record of the failed attempt is
+    committed all the same. Returns (redirect, None) on success, (None, error message) otherwise.
+    """
+    from webapp.accounts.rules import is_safe_next
+
+    session = get_session()
+    try:
+        principal = authenticate()
+    except DomainError as exc:
+        session.commit()  # keep the audit record of the failed attempt
+        return None, exc.user_message
+    session.commit()
+    if fresh_session:
+        web_session.clear()
+    login_user(principal)
+    flash(message(principal), "success")
+    target = request.args.get("next") or request.form.get("next")
+    return redirect(target if is_safe_next(target) else default_target), None
 
 
 def init_app(app: Flask) -> None:

@@ -4,7 +4,7 @@ from flask import (Blueprint, current_app, flash, redirect, render_template, req
                    session as web_session, url_for)
 from flask_login import current_user, login_required, login_user, logout_user
 
-from webapp.accounts import rules, services
+from webapp.accounts import auth, rules, services
 from webapp.accounts.forms import EmptyForm, LoginForm, RegisterForm
 from webapp.db import get_session
 from webapp.errors import DomainError
@@ -53,18 +53,13 @@ def register():
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        session = get_session()
-        try:
-            user = services.authenticate(session, account=form.account.data, password=form.password.data,
-                                         now=_now())
-        except services.BadCredentials as exc:
-            session.commit()  # keep the audit record of the failed attempt
-            form.form_errors.append(exc.user_message)
-        else:
-            session.commit()
-            login_user(user)
-            flash("登录成功。", "success")
-            return redirect(_next_target())
+        done, error = auth.sign_in(
+            lambda: services.authenticate(get_session(), account=form.account.data, password=form.password.data,
+                                          now=_now()),
+            fresh_session=False, message=lambda _user: "登录成功。", default_target=url_for("shell.home"))
+        if done:
+            return done
+        form.form_errors.append(error)
     status = 400 if form.is_submitted() else 200
     return render_template("accounts/login.html", form=form, next=request.args.get("next", "")), status
 

@@ -5,10 +5,10 @@ from functools import wraps
 
 from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
                    session as web_session, url_for)
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
+from webapp.accounts.auth import sign_in
 from webapp.accounts.forms import EmptyForm
-from webapp.accounts.rules import is_safe_next
 from webapp.db import get_session
 from webapp.errors import DomainError, Forbidden, ServiceUnavailable
 from webapp.extensions import limiter
@@ -17,6 +17,7 @@ from webapp.officer.forms import OfficerLoginForm, PaperForm
 from webapp.registry.rules import InvalidIdNumber
 from webapp.timeutil import format_local
 from webapp.verification import rules as verification_rules
+
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
 
@@ -77,21 +78,15 @@ def officer_required(endpoint: str):
 def login():
     form = OfficerLoginForm()
     if form.validate_on_submit():
-        session = get_session()
-        try:
-            officer = services.authenticate(session, username=form.username.data, password=form.password.data,
-                                            now=_now())
-        except services.BadCredentials as exc:
-            session.commit()  # keep the audit record of the failed attempt
-            form.form_errors.append(exc.user_message)
-        else:
-            session.commit()
-            # A citizen's grants (e.g. viewing a travel ID) must not survive into an officer's session.
-            web_session.clear()
-            login_user(officer)
-            flash(f"已登录（{officer.role_label}）。", "success")
-            target = request.args.get("next") or request.form.get("next")
-            return redirect(target if is_safe_next(target) else url_for("officer.home"))
+        # fresh_session: a citizen's grants (e.g. viewing a travel ID) must not survive into an officer's session.
+        done, error = sign_in(
+            lambda: services.authenticate(get_session(), username=form.username.data, password=form.password.data,
+                                          now=_now()),
+            fresh_session=True, message=lambda officer: f"已登录（{officer.role_label}）。",
+            default_target=url_for("officer.home"))
+        if done:
+            return done
+        form.form_errors.append(error)
     status = 400 if form.is_submitted() else 200
     return render_template("officer/login.html", form=form), status
 
