@@ -172,3 +172,15 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture(scope="session")
+def s001_portrait():
+    """(JPEG, encoding bytes) of MEDS subject S001 as a registry portrait, computed once per run.
+
+    Only for tests marked ``needs_testdata``: the genuine S001 sequences match it.
+    """
+    from tests.testdata import face
+    from webapp.registry.services import prepare_portrait
+
+    return prepare_portrait(face("meds-aa-S001-02.jpg"))

@@ -15,18 +15,12 @@ from PIL import Image
 
 from tests import factories
 from tests.e2e.conftest import PHONE, shot
-from tests.testdata import SEQUENCES, face, needs_testdata
+from tests.testdata import SEQUENCES, needs_testdata
 from webapp import tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.driving_licence import services as licences
-from webapp.registry.services import prepare_portrait
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
-
-
-@pytest.fixture(scope="module")
-def s001_portrait():
-    return prepare_portrait(face("meds-aa-S001-02.jpg"))
 
 
 @pytest.fixture

@@ -11,16 +11,10 @@ import pytest
 
 from tests import factories
 from tests.e2e.conftest import PHONE, shot
-from tests.testdata import SEQUENCES, face, needs_testdata
+from tests.testdata import SEQUENCES, needs_testdata
 from webapp.proofing import rules
-from webapp.registry.services import prepare_portrait
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
-
-
-@pytest.fixture(scope="module")
-def s001_portrait():
-    return prepare_portrait(face("meds-aa-S001-02.jpg"))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ jsQR decodes it in the page, the page asks /api/v1/verify with the officer sessi
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,10 @@ from sqlalchemy import select
 
 from webapp import tokens
 from webapp.audit.models import AuditEvent
-from webapp.registry.services import prepare_portrait
 from webapp.verification import rules
 from tests import factories
 from tests.e2e.conftest import PHONE, shot
-from tests.testdata import face, needs_testdata
+from tests.testdata import needs_testdata
 from tests.verification_support import OFFICER_PASSWORD, make_certificate, make_officer
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
@@ -45,11 +43,6 @@ def write_qr_y4m(text: str, path: Path, frames: int = 5) -> Path:
         for _ in range(frames):
             out.write(b"FRAME\n" + bytes(y) + chroma + chroma)
     return path
-
-
-@pytest.fixture(scope="module")
-def s001_portrait():
-    return prepare_portrait(face("meds-aa-S001-02.jpg"))
 
 
 @pytest.fixture

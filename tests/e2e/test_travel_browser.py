@@ -13,19 +13,13 @@ from PIL import Image
 
 from tests import factories
 from tests.e2e.conftest import PHONE, shot
-from tests.testdata import SEQUENCES, face, needs_testdata
+from tests.testdata import SEQUENCES, needs_testdata
 from webapp import tokens
-from webapp.registry.services import prepare_portrait
 from webapp.travel_id import services as travel
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
 GUANGZHOU = {"latitude": 23.13, "longitude": 113.26}
-
-
-@pytest.fixture(scope="module")
-def s001_portrait():
-    return prepare_portrait(face("meds-aa-S001-02.jpg"))
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
 
 import pytest
 from werkzeug.datastructures import FileStorage
@@ -19,15 +18,9 @@ from tests.http.test_officer_http import login_officer
 from webapp import tokens
 from webapp.accounts.rules import LEVEL_REALNAME, LEVEL_REALPERSON
 from webapp.driving_licence import services
-from webapp.driving_licence.models import ACTIVE
 from webapp.registry import services as registry
 
 PASSWORD = "passw0rd1"
-
-
-@pytest.fixture(scope="module")
-def s001_portrait():
-    return registry.prepare_portrait(face("meds-aa-S001-02.jpg"))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import io
 import re
 
 import numpy as np
-import pytest
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
@@ -20,12 +19,6 @@ from webapp.proofing.models import FAILED, ISSUED, Challenge
 # Any 128-d encoding does for tests that never reach the face match.
 DUMMY_ENCODING = np.zeros(128, dtype=np.float64).tobytes()
 PAGE_RE = re.compile(r"/proofing/([A-Za-z0-9_-]{40,})$")
-
-
-@pytest.fixture(scope="module")
-def s001_portrait():
-    from webapp.registry.services import prepare_portrait
-    return prepare_portrait(face("meds-aa-S001-02.jpg"))
 
 
 def user_with_portrait(encoding: bytes = DUMMY_ENCODING, portrait: bytes | None = b"jpeg") -> User:

@@ -28,12 +28,6 @@ PAPER = "公安制证窗口"
 
 
 @pytest.fixture(scope="module")
-def s001_portrait():
-    from webapp.registry.services import prepare_portrait
-    return prepare_portrait(face("meds-aa-S001-02.jpg"))
-
-
-@pytest.fixture(scope="module")
 def genuine_frames():
     return load_sequence("genuine_blink_meds_s001")[:24]
 

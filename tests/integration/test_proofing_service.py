@@ -9,13 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from tests import factories
-from tests.testdata import face, load_sequence, needs_testdata
+from tests.testdata import load_sequence, needs_testdata
 from webapp.audit.models import AuditEvent
 from webapp.errors import NotFound
 from webapp.proofing import rules, services
 from webapp.proofing.models import CONSUMED, EXPIRED, FAILED, ISSUED, PASSED, Challenge
 from webapp.proofing.rules import ChallengePlan, Policy
-from webapp.registry.services import prepare_portrait
 
 pytestmark = needs_testdata
 
@@ -36,11 +35,6 @@ def frames():
         return cache[name]
 
     return get
-
-
-@pytest.fixture(scope="module")
-def s001_portrait():
-    return prepare_portrait(face("meds-aa-S001-02.jpg"))
 
 
 @pytest.fixture
