@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from flask import session as web_session
-from flask_login import login_user
+from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
 from flask import Flask, flash, g, redirect, request, url_for
@@ -68,6 +68,20 @@ def sign_in(authenticate: Callable[[], object], *, fresh_session: bool, message:
     flash(message(principal), "success")
     target = request.args.get("next") or request.form.get("next")
     return redirect(target if is_safe_next(target) else default_target), None
+
+
+def sign_out(target: str) -> Response:
+    """The shared logout of citizens and officers (a CSRF-checked POST).
+
+    Whatever this browser was granted (e.g. viewing a travel ID after 实人核验) ends with the login.
+    """
+    from webapp.accounts.forms import EmptyForm
+
+    if EmptyForm().validate_on_submit():
+        logout_user()
+        web_session.clear()
+        flash("已退出登录。", "info")
+    return redirect(target)
 
 
 def init_app(app: Flask) -> None:

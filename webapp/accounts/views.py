@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from flask import (Blueprint, current_app, flash, redirect, render_template, request,
-                   session as web_session, url_for)
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user
 
 from webapp.accounts import auth, rules, services
 from webapp.accounts.forms import EmptyForm, LoginForm, RegisterForm
@@ -66,13 +65,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    form = EmptyForm()
-    if form.validate_on_submit():
-        logout_user()
-        # Whatever this browser was granted (e.g. viewing a travel ID after 实人核验) ends with the login.
-        web_session.clear()
-        flash("已退出登录。", "info")
-    return redirect(url_for("shell.home"))
+    return auth.sign_out(url_for("shell.home"))
 
 
 @bp.get("/")

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
-                   session as web_session, url_for)
-from flask_login import current_user, logout_user
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
 
-from webapp.accounts.auth import sign_in
+from webapp.accounts.auth import sign_in, sign_out
 from webapp.accounts.forms import EmptyForm
 from webapp.db import get_session
 from webapp.errors import DomainError, Forbidden, ServiceUnavailable
@@ -94,12 +93,7 @@ def login():
 @bp.post("/logout")
 @officer_required("officer.logout")
 def logout():
-    form = EmptyForm()
-    if form.validate_on_submit():
-        logout_user()
-        web_session.clear()
-        flash("已退出登录。", "info")
-    return redirect(url_for("officer.login"))
+    return sign_out(url_for("officer.login"))
 
 
 @bp.get("/")
