@@ -10,9 +10,14 @@ Redis rate-limit storage) on loopback, seeds one citizen, one travel certificate
    with the service worker, measured in headless Chromium.
 Figures only (no assertions). Appends to bench/RESULTS.md with the machine's description.
 
-Usage: .venv/bin/python bench/http_load.py [--rate 200] [--seconds 10]
+Usage: .venv/bin/python bench/http_load.py [--rate 200] [--seconds 10] [--no-record]
 The API and QR rate limits are raised for the run (SUISHEN_API_RATE_LIMIT, SUISHEN_QR_RATE_LIMIT) so the limiter's cost is measured, not its
 refusals.
+
+Fairness: every endpoint gets the same warm-up, the same wrk settings and the same server in one run; verify uses
+a token issued just before each phase and the same body in both phases, and an answer counts as an error unless
+it says ``"valid": true`` (a stale token would still be a 200). The load averages before and after are recorded,
+because the load generator, PostgreSQL and Redis share the machine's cores with the server.
 """
 from __future__ import annotations
 
@@ -91,6 +96,24 @@ def grant_cookie(cert_public_id: str) -> str:
     return serializer.dumps({"travel_id_grants": {cert_public_id: datetime.now(timezone.utc).isoformat()}})
 
 
+def gunicorn_settings(env: dict) -> str:
+    """Worker count and class as deploy/gunicorn.conf.py computes them for this environment."""
+    import runpy
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    threads = conf.get("threads", 1)
+    return f"{conf['workers']} {conf['worker_class']} workers" + (f" x {threads} threads" if threads > 1 else "")
+
+
+def load_average() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def wrk(url: str, *, seconds: int, lua: Path | None) -> dict:
     cmd = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency"]
     if lua:
@@ -102,8 +125,11 @@ def wrk(url: str, *, seconds: int, lua: Path | None) -> dict:
 
 
 def fixed_rate(host: str, port: int, method: str, path: str, body: bytes | None, headers: dict, *,
-               rate: int, seconds: int) -> dict:
-    """Open-loop load: requests are due at fixed instants; latency counts from the due instant."""
+               rate: int, seconds: int, ok_body=lambda data: True) -> dict:
+    """Open-loop load: requests are due at fixed instants; latency counts from the due instant.
+
+    A response is an error unless it is a 200 whose body passes ``ok_body``.
+    """
     total = rate * seconds
     latencies: list[float] = []
     errors = 0
@@ -123,8 +149,8 @@ def fixed_rate(host: str, port: int, method: str, path: str, body: bytes | None,
             try:
                 conn.request(method, path, body=body, headers=headers)
                 resp = conn.getresponse()
-                resp.read()
-                ok = resp.status == 200
+                data = resp.read()
+                ok = resp.status == 200 and ok_body(data)
             except (OSError, http.client.HTTPException):
                 conn.close()
                 conn = http.client.HTTPConnection(host, port, timeout=10)
@@ -181,6 +207,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--no-record", action="store_true", help="print the figures, do not append to RESULTS.md")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -208,27 +235,59 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         time.sleep(1)
-        token = tokens.issue(SECRET, "travel_id", data["cert"], datetime.now(timezone.utc))
-        body = json.dumps({"qr": f"{base}/v/{token}", "context": "entry"}).encode()
-        lua = Path(tempfile.mkstemp(suffix=".lua")[1])
-        lua.write_text('wrk.method = "POST"\nwrk.body = ' + json.dumps(body.decode()) + "\n"
-                       'wrk.headers["Content-Type"] = "application/json"\n'
-                       f'wrk.headers["Authorization"] = "Bearer {data["key"]}"\n')
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {data['key']}"}
+
+        def verify_body() -> bytes:
+            """A token of the current window, as a phone camera reads it (the URL), in the same body for both phases."""
+            token = tokens.issue(SECRET, "travel_id", data["cert"], datetime.now(timezone.utc))
+            return json.dumps({"qr": f"{base}/v/{token}", "context": "entry"}).encode()
+
+        def verify_lua(body: bytes) -> Path:
+            lua = Path(tempfile.mkstemp(suffix=".lua")[1])
+            lua.write_text('wrk.method = "POST"\nwrk.body = ' + json.dumps(body.decode()) + "\n"
+                           'wrk.headers["Content-Type"] = "application/json"\n'
+                           f'wrk.headers["Authorization"] = "Bearer {data["key"]}"\n')
+            return lua
+
+        def says_valid(raw: bytes) -> bool:
+            return json.loads(raw).get("valid") is True
+
+        def check_verify(body: bytes) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("POST", "/api/v1/verify", body=body, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+            conn.close()
+            if resp.status != 200 or not says_valid(raw):
+                raise RuntimeError(f"verify did not answer valid: {resp.status} {raw[:200]!r}")
+
         cookie = grant_cookie(data["cert"])
         cookie_lua = Path(tempfile.mkstemp(suffix=".lua")[1])
         cookie_lua.write_text(f'wrk.headers["Cookie"] = "session={cookie}"\n')
+        qr_path = f"/travel-id/{data['cert']}/token"
+        load_before = load_average()
+
+        # The same short warm-up for every endpoint, so none pays for a worker's first requests.
+        warm = max(2, args.seconds // 5)
+        wrk(f"{base}/healthz", seconds=warm, lua=None)
+        wrk(f"{base}/api/v1/verify", seconds=warm, lua=verify_lua(verify_body()))
+        wrk(f"{base}{qr_path}", seconds=warm, lua=cookie_lua)
 
         bare = wrk(f"{base}/healthz", seconds=args.seconds, lua=None)
-        verify = wrk(f"{base}/api/v1/verify", seconds=args.seconds, lua=lua)
-        qr = wrk(f"{base}/travel-id/{data['cert']}/token", seconds=args.seconds, lua=cookie_lua)
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {data['key']}"}
+        body = verify_body()
+        check_verify(body)
+        verify = wrk(f"{base}/api/v1/verify", seconds=args.seconds, lua=verify_lua(body))
+        check_verify(body)  # still valid at the end: every answer in between was a real check
+        qr = wrk(f"{base}{qr_path}", seconds=args.seconds, lua=cookie_lua)
         lat_bare = fixed_rate("127.0.0.1", port, "GET", "/healthz", None, {}, rate=args.rate, seconds=args.seconds)
-        token = tokens.issue(SECRET, "travel_id", data["cert"], datetime.now(timezone.utc))
-        body = json.dumps({"qr": token}).encode()
+        body = verify_body()
+        check_verify(body)
         lat_verify = fixed_rate("127.0.0.1", port, "POST", "/api/v1/verify", body, headers, rate=args.rate,
-                                seconds=args.seconds)
-        lat_qr = fixed_rate("127.0.0.1", port, "GET", f"/travel-id/{data['cert']}/token", None,
-                            {"Cookie": f"session={cookie}"}, rate=args.rate, seconds=args.seconds)
+                                seconds=args.seconds, ok_body=says_valid)
+        lat_qr = fixed_rate("127.0.0.1", port, "GET", qr_path, None,
+                            {"Cookie": f"session={cookie}"}, rate=args.rate, seconds=args.seconds,
+                            ok_body=lambda raw: json.loads(raw).get("state") == "valid")
+        load_after = load_average()
         weight = page_weight(base, data["cert"], cookie)
     finally:
         if proc:
@@ -237,11 +296,13 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
+    workers = gunicorn_settings(env)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"## HTTP ({stamp})",
-        f"Machine: {machine()}. gunicorn {os.cpu_count() + 1} sync workers, PostgreSQL, Redis limiter storage; "
-        f"load generator on the same machine (loopback).",
+        f"Machine: {machine()}. gunicorn {workers}, PostgreSQL, Redis limiter storage; "
+        f"load generator on the same machine (loopback). Load average (1/5/15 min) before: {load_before}, "
+        f"after: {load_after}.",
         "",
         "| endpoint | saturated req/s (wrk -t2 -c16) | non-2xx | p50 @ %d req/s | p99 @ %d req/s | errors |" % (args.rate, args.rate),
         "|---|---|---|---|---|---|",
@@ -259,8 +320,9 @@ def main() -> None:
         lines.append(f"| {page_name} | {w['first_kb']:.1f} KB | {w['repeat_kb']:.1f} KB |")
     report = "\n".join(lines) + "\n"
     print(report)
-    with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as fh:
-        fh.write("\n" + report)
+    if not args.no_record:
+        with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as fh:
+            fh.write("\n" + report)
 
 
 if __name__ == "__main__":
