@@ -19,6 +19,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     session_factory: sessionmaker[Session] | None = None,
+    sms_gateway=None,
 ) -> Flask:
     app = Flask("webapp", template_folder="../templates", static_folder="../static",
                 instance_relative_config=True)
@@ -43,6 +44,9 @@ def create_app(
     csrf.init_app(app)
     limiter.init_app(app)
     register_error_handlers(app)
+
+    from webapp.notify import services as notify
+    notify.init_app(app, sms_gateway)
 
     from webapp import assets, web
     web.init_app(app)

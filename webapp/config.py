@@ -48,6 +48,21 @@ def from_environment(instance_path: str) -> dict:
         # A scanned QR is accepted in its own 60 s window and this many windows after (a gate's delay).
         "SUISHEN_QR_GRACE_WINDOWS": int(os.environ.get("SUISHEN_QR_GRACE_WINDOWS", "1")),
         "SUISHEN_QR_RATE_LIMIT": os.environ.get("SUISHEN_QR_RATE_LIMIT", "30 per minute"),
+        # SMS (SPEC 5.1, 8): the gateway ('outbox' = the embedded outbox table, or 'package.module:Class'),
+        # code lifetime, resend cool-down, per-phone caps and wrong tries; plus a per-IP limit on the send route.
+        "SUISHEN_SMS_GATEWAY": os.environ.get("SUISHEN_SMS_GATEWAY", "outbox"),
+        "SUISHEN_SMS_CODE_TTL": int(os.environ.get("SUISHEN_SMS_CODE_TTL", "300")),
+        "SUISHEN_SMS_RESEND_COOLDOWN": int(os.environ.get("SUISHEN_SMS_RESEND_COOLDOWN", "60")),
+        "SUISHEN_SMS_MAX_PER_HOUR": int(os.environ.get("SUISHEN_SMS_MAX_PER_HOUR", "5")),
+        "SUISHEN_SMS_MAX_PER_DAY": int(os.environ.get("SUISHEN_SMS_MAX_PER_DAY", "10")),
+        "SUISHEN_SMS_MAX_ATTEMPTS": int(os.environ.get("SUISHEN_SMS_MAX_ATTEMPTS", "5")),
+        "SUISHEN_SMS_RATE_LIMIT": os.environ.get("SUISHEN_SMS_RATE_LIMIT", "5 per minute;20 per hour"),
+        # Web Push to the installed PWA (SPEC 5.2): VAPID keys (`flask --app app push vapid-keys` makes a pair).
+        "SUISHEN_VAPID_PUBLIC_KEY": os.environ.get("SUISHEN_VAPID_PUBLIC_KEY", ""),
+        "SUISHEN_VAPID_PRIVATE_KEY": os.environ.get("SUISHEN_VAPID_PRIVATE_KEY", ""),
+        "SUISHEN_VAPID_SUBJECT": os.environ.get("SUISHEN_VAPID_SUBJECT", "mailto:admin@localhost"),
+        # Push services are https; tests point a subscription at a local http receiver.
+        "SUISHEN_PUSH_ALLOW_HTTP": _bool("SUISHEN_PUSH_ALLOW_HTTP", False),
         "MAX_CONTENT_LENGTH": int(os.environ.get("SUISHEN_MAX_UPLOAD", str(8 * 1024 * 1024))),
     }
 

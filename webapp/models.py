@@ -6,3 +6,4 @@ from webapp.proofing import models as proofing_models  # noqa: F401
 from webapp.travel_id import models as travel_id_models  # noqa: F401
 from webapp.officer import models as officer_models  # noqa: F401
 from webapp.driving_licence import models as driving_licence_models  # noqa: F401
+from webapp.notify import models as notify_models  # noqa: F401

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts import rules
@@ -23,6 +23,8 @@ class User(UserMixin, Base):
     level: Mapped[str] = mapped_column(String(16), default=rules.LEVEL_UNVERIFIED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # How the account reached its level: registered | sms | liveness | id_card_review | face_to_face (面签).
+    verified_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     citizen: Mapped[Citizen] = relationship(lazy="joined")
 
@@ -44,3 +46,29 @@ class User(UserMixin, Base):
     @property
     def is_officer(self) -> bool:
         return False
+
+
+class IdentityReview(Base):
+    """实人认证 by manual review: photos of both sides of the ID card, uploaded by a 实名 (limited) account and
+    decided by a reviewer within 1 working day. One pending review per account (partial unique index)."""
+
+    __tablename__ = "identity_reviews"
+    __table_args__ = (
+        Index("uq_identity_reviews_one_pending", "user_id", unique=True,
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected
+    front: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # 人像面
+    back: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)   # 国徽面
+    face_distance: Mapped[float | None] = mapped_column(nullable=True)  # a hint for the reviewer, never a decision
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    user: Mapped[User] = relationship(lazy="joined")

@@ -43,3 +43,48 @@ def is_safe_next(target: str | None) -> bool:
         return False
     parts = urlsplit(target)
     return parts.netloc == "" and parts.scheme == ""
+
+
+# How an account reached its level (User.verified_by).
+BY_LIVENESS = "liveness"            # 实人认证 in the browser camera
+BY_SMS = "sms"                      # 实名认证: SMS code to the phone on file
+BY_ID_CARD = "id_card_review"       # both sides of the ID card, approved by a reviewer
+BY_FACE_TO_FACE = "face_to_face"    # 面签 at a police window
+
+# What a limited (实名) account may not do until it passes 实人认证 (SPEC 5.1).
+FULL_ONLY_FUNCTIONS = {
+    "licence": "电子驾驶证申领和出示",
+}
+
+# Manual identity review of the ID card photos.
+REVIEW_PENDING = "pending"
+REVIEW_APPROVED = "approved"
+REVIEW_REJECTED = "rejected"
+REVIEW_LABELS = {REVIEW_PENDING: "审核中", REVIEW_APPROVED: "已通过", REVIEW_REJECTED: "未通过"}
+ID_CARD_MAX_BYTES = 10 * 1024 * 1024
+ID_CARD_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+ID_CARD_STORED_WIDTH = 1024
+# A 面签 account has no password until the holder sets one with an SMS code: this never matches a password.
+UNUSABLE_PASSWORD = "!"
+
+
+def realname_refusal(level: str, account_phone: str, phone_on_file: str) -> str | None:
+    """Why 实名认证 by SMS cannot start, or None. The code goes to the phone on file (预留手机号), which must be
+    the account's own phone."""
+    if level != LEVEL_UNVERIFIED:
+        return "您的账号已完成认证。"
+    if not phone_on_file:
+        return "公安机关未登记您的预留手机号，无法通过短信认证。请上传身份证照片人工审核或到窗口面签。"
+    if account_phone != phone_on_file:
+        return ("注册手机号与您在公安机关登记的预留手机号不一致，无法通过短信认证。"
+                "请使用预留手机号注册，或到公安交管窗口办理面签。")
+    return None
+
+
+def id_card_refusal(level: str) -> str | None:
+    """Only a 实名 (limited) account uploads its ID card: the SMS step proved the phone first."""
+    if level == LEVEL_REALPERSON:
+        return "您的账号已完成实人认证。"
+    if level != LEVEL_REALNAME:
+        return "请先完成实名认证（短信验证预留手机号），再上传身份证照片。"
+    return None

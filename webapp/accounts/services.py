@@ -1,17 +1,20 @@
 """Registration and sign-in. Services add and flush; the view commits."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.accounts import rules
-from webapp.accounts.models import User
+from webapp.accounts.models import IdentityReview, User
 from webapp.audit import services as audit
-from webapp.errors import Conflict, DomainError
+from webapp.errors import Conflict, DomainError, NotFound
+from webapp.notify import rules as sms_rules
+from webapp.notify import services as notices
 from webapp.registry import rules as registry_rules
 from webapp.registry import services as registry
 
@@ -83,6 +86,186 @@ def set_level(session: Session, user: User, level: str, now: datetime, *, how: s
     if level not in rules.LEVELS:
         raise ValueError(level)
     user.level = level
+    user.verified_by = how
     audit.record(session, "account.level", now, actor_type="user", actor_id=user.id,
                  subject_type="user", subject_id=user.id, citizen_id=user.citizen_id, level=level, how=how)
     session.flush()
+
+
+# --- 实名认证 by SMS (limited account) and 忘记密码 -----------------------------------------------------------
+def send_realname_code(session: Session, user: User, now: datetime) -> str:
+    """Send the 实名认证 code to the phone on file; returns it masked for the page.
+
+    :raises DomainError: the account cannot use SMS (see rules.realname_refusal); TooSoon / QuotaExceeded
+    """
+    refusal = rules.realname_refusal(user.level, user.phone, user.citizen.phone)
+    if refusal:
+        raise DomainError(refusal, code="realname_refused")
+    notices.send_code(session, phone=user.phone, purpose=sms_rules.PURPOSE_REALNAME, now=now)
+    return registry_rules.mask_phone(user.phone)
+
+
+def confirm_realname(session: Session, user: User, code: str, now: datetime) -> None:
+    """:raises DomainError: refused; BadCode: wrong, expired or used code"""
+    refusal = rules.realname_refusal(user.level, user.phone, user.citizen.phone)
+    if refusal:
+        raise DomainError(refusal, code="realname_refused")
+    notices.check_code(session, phone=user.phone, purpose=sms_rules.PURPOSE_REALNAME, code=code, now=now)
+    set_level(session, user, rules.LEVEL_REALNAME, now, how=rules.BY_SMS)
+
+
+def send_reset_code(session: Session, phone: str, now: datetime) -> None:
+    """A code to set a new password goes only to a registered phone; the page says the same either way so it
+    does not tell who has an account.
+
+    :raises ValueError: not a phone number; TooSoon / QuotaExceeded
+    """
+    phone = registry_rules.validate_phone(phone)
+    if session.scalar(select(User.id).where(User.phone == phone)) is not None:
+        notices.send_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, now=now)
+
+
+def reset_password(session: Session, *, phone: str, code: str, password: str, now: datetime) -> User:
+    """:raises ValueError: phone format; DomainError: weak password; BadCode: wrong/expired/used code"""
+    phone = registry_rules.validate_phone(phone)
+    problem = rules.password_problem(password)
+    if problem:
+        raise DomainError(problem, code="weak_password")
+    notices.check_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, code=code, now=now)
+    user = session.scalar(select(User).where(User.phone == phone))
+    if user is None:  # a code exists only for a registered phone; the account was removed since
+        raise notices.BadCode("验证码无效，请重新获取。")
+    user.password_hash = generate_password_hash(password)
+    audit.record(session, "account.password_set", now, actor_type="user", actor_id=user.id,
+                 subject_type="user", subject_id=user.id, citizen_id=user.citizen_id)
+    session.flush()
+    return user
+
+
+# --- 实人认证 by manual review of the ID card ---------------------------------------------------------------
+def _id_card_image(data: bytes, side: str) -> "np.ndarray":  # noqa: F821 - numpy only when used
+    from webapp.proofing import engine
+
+    if len(data) > rules.ID_CARD_MAX_BYTES:
+        raise DomainError(f"{side}照片超过 10 MB，请压缩后重新上传。", code="too_large")
+    try:
+        return engine.decode_portrait(data)
+    except engine.PortraitError:
+        raise DomainError(f"{side}照片无法识别，请上传 JPEG、PNG 或 WebP 格式的清晰照片。", code="bad_image") from None
+
+
+def submit_id_card(session: Session, user: User, *, front: bytes, back: bytes, now: datetime) -> IdentityReview:
+    """Queue both sides of the ID card for a reviewer; due within 1 working day. The face on the 人像面 is
+    compared with the registry portrait as a hint for the reviewer only.
+
+    :raises DomainError: wrong level, unreadable images; Conflict: a review is already pending
+    """
+    from webapp import images
+    from webapp.proofing import engine
+    from webapp.workdays import review_due
+
+    refusal = rules.id_card_refusal(user.level)
+    if refusal:
+        raise DomainError(refusal, code="id_card_refused")
+    front_image = _id_card_image(front, "人像面")
+    back_image = _id_card_image(back, "国徽面")
+    distance = None
+    if user.citizen.portrait_encoding is not None:
+        try:
+            distance = engine.distance_to(user.citizen.portrait_encoding, engine.encode_face(front_image))
+        except engine.PortraitError:
+            distance = None
+    review = IdentityReview(
+        public_id=secrets.token_urlsafe(12), user_id=user.id, status=rules.REVIEW_PENDING,
+        front=images.to_jpeg(images.fit_width(front_image, rules.ID_CARD_STORED_WIDTH)),
+        back=images.to_jpeg(images.fit_width(back_image, rules.ID_CARD_STORED_WIDTH)),
+        face_distance=distance, submitted_at=now, due_at=review_due(now))
+    try:
+        with session.begin_nested():
+            session.add(review)
+            session.flush()
+    except IntegrityError:
+        raise Conflict("您已提交身份证照片，正在审核中，请耐心等待。") from None
+    audit.record(session, "account.id_card_submitted", now, actor_type="user", actor_id=user.id,
+                 subject_type="identity_review", subject_id=review.id, citizen_id=user.citizen_id)
+    return review
+
+
+def pending_review(session: Session, user_id: int) -> IdentityReview | None:
+    return session.scalar(select(IdentityReview).where(IdentityReview.user_id == user_id)
+                          .order_by(IdentityReview.submitted_at.desc(), IdentityReview.id.desc()).limit(1))
+
+
+def identity_review_queue(session: Session) -> list[IdentityReview]:
+    return list(session.scalars(select(IdentityReview).where(IdentityReview.status == rules.REVIEW_PENDING)
+                                .order_by(IdentityReview.due_at, IdentityReview.id)))
+
+
+def decide_identity_review(session: Session, public_id: str, *, approve: bool, reason: str, reviewer,
+                           now: datetime) -> IdentityReview:
+    """Approve (the account becomes 实人认证) or reject with a reason; the holder is told by SMS, in-app
+    message and Web Push. A review already decided (by another reviewer) is refused.
+
+    :raises NotFound, Conflict, DomainError: no reason for a rejection
+    """
+    reason = (reason or "").strip()
+    if not approve and not reason:
+        raise DomainError("请填写不通过的原因，申请人将收到该原因。", code="reason_required")
+    review = session.scalar(select(IdentityReview).where(IdentityReview.public_id == public_id))
+    if review is None:
+        raise NotFound("未找到该审核申请。")
+    status = rules.REVIEW_APPROVED if approve else rules.REVIEW_REJECTED
+    # One atomic transition: two reviewers deciding at once cannot both win.
+    claimed = session.execute(
+        update(IdentityReview).where(IdentityReview.id == review.id, IdentityReview.status == rules.REVIEW_PENDING)
+        .values(status=status, decided_at=now, reviewer_id=reviewer.id, reason=reason or None)
+        .execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        raise Conflict("该申请已被审核。")
+    session.refresh(review)
+    user = review.user
+    if approve:
+        set_level(session, user, rules.LEVEL_REALPERSON, now, how=rules.BY_ID_CARD)
+        body = "您提交的身份证照片已审核通过，账号已完成实人认证，可使用全部功能。"
+    else:
+        body = f"您提交的身份证照片未通过审核：{reason}。请重新上传或到公安交管窗口面签。"
+    notices.notify(session, user.citizen, body, now, url="/account/", purpose="identity_review", user_id=user.id)
+    audit.record(session, "account.id_card_review", now, actor_type="officer", actor_id=reviewer.id,
+                 subject_type="identity_review", subject_id=review.id, citizen_id=user.citizen_id,
+                 approved=approve, reason=reason or None, late=now > review.due_at)
+    return review
+
+
+# --- 面签 at a police window -------------------------------------------------------------------------------
+def face_to_face(session: Session, *, officer, id_number: str, name: str, phone: str, now: datetime
+                 ) -> tuple[User, bool]:
+    """The officer has checked the person against the ID card and the registry portrait: create a full account
+    (or raise an existing one to 实人认证). A new account has no password yet: an SMS tells the holder to set
+    one with a code to this phone. Returns (user, created).
+
+    :raises InvalidIdNumber, IdentityMismatch, ValueError (phone), Conflict (phone used by someone else)
+    """
+    citizen = registry.check_identity(session, id_number, name, now)
+    phone = registry_rules.validate_phone(phone)
+    user = session.scalar(select(User).where(User.citizen_id == citizen.id))
+    other = session.scalar(select(User).where(User.phone == phone))
+    if other is not None and (user is None or other.id != user.id):
+        raise Conflict("该手机号已被其他账号使用，请申请人更换手机号。")
+    created = user is None
+    if created:
+        user = User(phone=phone, password_hash=rules.UNUSABLE_PASSWORD, citizen=citizen,
+                    level=rules.LEVEL_UNVERIFIED, created_at=now)
+        try:
+            with session.begin_nested():
+                session.add(user)
+                session.flush()
+        except IntegrityError:
+            raise Conflict("该申请人刚刚完成了注册，请刷新后重试。") from None
+    set_level(session, user, rules.LEVEL_REALPERSON, now, how=rules.BY_FACE_TO_FACE)
+    audit.record(session, "account.face_to_face", now, actor_type="officer", actor_id=officer.id,
+                 subject_type="user", subject_id=user.id, citizen_id=citizen.id, created=created)
+    body = "您已在公安交管窗口完成面签，账号已实人认证。"
+    if created:
+        body += f"请在随身证登录页点击“忘记密码”，用本手机号 {registry_rules.mask_phone(phone)} 获取验证码设置登录密码。"
+    notices.send_sms(session, notices._sms_gateway(), phone, f"【随身证】{body}", "face_to_face", now)
+    return user, created

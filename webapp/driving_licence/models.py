@@ -62,16 +62,3 @@ class ElectronicLicence(Base):
     def snapshot(self) -> dict[str, object]:
         return {"licence_class": self.licence_class, "valid_from": self.valid_from,
                 "valid_until": self.valid_until, "issuing_authority": self.issuing_authority}
-
-
-class LicenceMessage(Base):
-    """An in-app message to a citizen (审核结果, 失效通知); the same text goes to the SMS outbox."""
-
-    __tablename__ = "licence_messages"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
-    phone: Mapped[str] = mapped_column(String(20), default="")
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -66,8 +66,7 @@ def check_portrait(data: bytes, reference_encoding: bytes | None, tolerance: flo
         return result
     if reference_encoding is not None:
         encoding = face_recognition.face_encodings(image, known_face_locations=boxes)[0]
-        distance = float(face_recognition.face_distance([np.frombuffer(reference_encoding, dtype=np.float64)],
-                                                        encoding)[0])
+        distance = engine.distance_to(reference_encoding, encoding)
         result.measures["distance"] = round(distance, 4)
         if distance > tolerance:
             result.failures.append("not_same_person")

@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 from calendar import monthrange
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Callable, Mapping
-
-import chinese_calendar
+from datetime import date, datetime, timedelta, timezone
+from typing import Mapping
 
 from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES
-from webapp.timeutil import LOCAL_TZ, local_date, to_local
+from webapp.timeutil import local_date, to_local
+from webapp.workdays import is_workday, review_due  # noqa: F401 - part of this module's rules
 
 # --- Eligibility ----------------------------------------------------------------------------------------
 # What each blocking status means for the holder and what to do (the refusal names both).
@@ -139,31 +138,7 @@ def in_region(issuing_authority: str, cities: frozenset[str] | None) -> bool:
     return cities is None or licence_city(issuing_authority) in cities
 
 
-# --- Review due time ------------------------------------------------------------------------------------
-def is_workday(day: date) -> bool:
-    """A Chinese working day: chinese_calendar knows official holidays and make-up working days (调休).
-
-    Outside the years the package knows (it raises NotImplementedError), Monday–Friday.
-    """
-    try:
-        return chinese_calendar.is_workday(day)
-    except NotImplementedError:
-        return day.weekday() < 5
-
-
-def review_due(submitted_at: datetime, workday: Callable[[date], bool] = is_workday) -> datetime:
-    """When a review must be decided ("within 1 working day"): the end of the first working day *after* the
-    Beijing day of submission, i.e. 00:00 Beijing of the day after that working day, as a UTC instant.
-
-    Examples: Friday 2026-11-20 → end of Monday 11-23; Wednesday 2026-09-30 (before 国庆) → end of Thursday
-    10-08 (10-01..07 are holidays); Friday 2026-10-09 → end of Saturday 10-10 (a make-up working day).
-    A submission on a holiday also gets the whole next working day.
-    """
-    day = local_date(submitted_at) + timedelta(days=1)
-    while not workday(day):
-        day += timedelta(days=1)
-    end = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=LOCAL_TZ)
-    return end.astimezone(timezone.utc)
+# --- Review due time: webapp.workdays (identity reviews use the same rule) ------------------------------
 
 
 # --- Photo ----------------------------------------------------------------------------------------------

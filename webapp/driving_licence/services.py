@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session
 from webapp.audit import services as audit
 from webapp.driving_licence import rules
 from webapp.driving_licence.models import (ABANDONED, ACTIVE, INVALIDATED, OPEN_STATUSES, PENDING, PROOFING,
-                                           REJECTED, ElectronicLicence, LicenceMessage)
+                                           REJECTED, ElectronicLicence)
 from webapp.errors import Conflict, DomainError, NotFound, TooSoon
+from webapp.notify import services as notices
+from webapp.notify.models import Message
 from webapp.registry.models import Citizen, LicenceRecord
 from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES, normalise_id_number
 from webapp.timeutil import format_local, local_date
@@ -304,16 +306,13 @@ def decide(session: Session, public_id: str, *, approve: bool, reason: str, revi
     return application
 
 
-def notify(session: Session, citizen: Citizen, now: datetime, body: str) -> LicenceMessage:
-    """An in-app message; its ``phone`` is the SMS outbox address (the embedded gateway only records it)."""
-    message = LicenceMessage(citizen_id=citizen.id, phone=citizen.phone or "", body=body, created_at=now)
-    session.add(message)
-    return message
+def notify(session: Session, citizen: Citizen, now: datetime, body: str) -> Message:
+    """An e-licence notice: in-app message, SMS to the phone on file, Web Push (notify domain)."""
+    return notices.notify(session, citizen, body, now, url="/licence/", purpose="licence")
 
 
-def messages_for(session: Session, citizen_id: int, limit: int = 20) -> list[LicenceMessage]:
-    return list(session.scalars(select(LicenceMessage).where(LicenceMessage.citizen_id == citizen_id)
-                                .order_by(LicenceMessage.created_at.desc(), LicenceMessage.id.desc()).limit(limit)))
+def messages_for(session: Session, citizen_id: int, limit: int = 20) -> list[Message]:
+    return notices.messages_for(session, citizen_id, limit)
 
 
 @dataclass(frozen=True)
@@ -326,8 +325,18 @@ class Resolution:
 
 
 def resolve(session: Session, public_id: str, now: datetime) -> Resolution | None:
-    """Find an e-licence by public id for a verifier, invalidating it first if its record changed."""
+    """Find an e-licence by public id (the QR token's) for a verifier, invalidating it first if its record
+    changed."""
     licence = session.scalar(select(ElectronicLicence).where(ElectronicLicence.public_id == public_id))
+    return _resolution(session, licence, now)
+
+
+def resolve_by_id(session: Session, licence_id: int, now: datetime) -> Resolution | None:
+    """The same by integer primary key (the barcode's numeric code carries it: tokens.issue_numeric)."""
+    return _resolution(session, session.get(ElectronicLicence, licence_id), now)
+
+
+def _resolution(session: Session, licence: ElectronicLicence | None, now: datetime) -> Resolution | None:
     if licence is None or licence.status in (PROOFING, ABANDONED):
         return None
     refresh(session, licence, now)
@@ -339,5 +348,3 @@ def resolve(session: Session, public_id: str, now: datetime) -> Resolution | Non
              "valid_from": record.valid_from.isoformat(),
              "valid_until": record.valid_until.isoformat() if record.valid_until else None}
     return Resolution(licence=licence, state=live, facts=facts)
-
-

@@ -181,6 +181,12 @@ def encode_portrait(image_bytes: bytes) -> np.ndarray:
     return encode_face(decode_portrait(image_bytes))
 
 
+def distance_to(reference_encoding: bytes, encoding: np.ndarray) -> float:
+    """face_recognition distance between a stored registry encoding (float64 bytes) and a fresh encoding."""
+    reference = np.frombuffer(reference_encoding, dtype=np.float64)
+    return float(face_recognition.face_distance([reference], encoding)[0])
+
+
 # --- Decision ---------------------------------------------------------------------------------------------
 @dataclass
 class Decision:

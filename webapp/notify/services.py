@@ -1,0 +1,229 @@
+"""SMS codes, the SMS outbox, in-app messages and Web Push. Services add and flush; the view commits.
+
+Web Push goes out only after the view's commit: :func:`notify` leaves the pushes in ``session.info`` and the
+session factory's ``after_commit`` hook (installed by :func:`init_app`) sends them; a rollback drops them.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import delete, event, func, select, update
+from sqlalchemy.orm import Session
+
+from webapp.audit import services as audit
+from webapp.errors import DomainError, QuotaExceeded, TooSoon
+from webapp.notify import gateway as gateways
+from webapp.notify import rules
+from webapp.notify.models import Message, PushSubscription, SmsCode, SmsMessage
+from webapp.registry.models import Citizen
+
+_PENDING_PUSH = "suishen.pending_push"
+
+
+class SmsFailed(DomainError):
+    status = 503
+    code = "sms_failed"
+
+
+class BadCode(DomainError):
+    status = 400
+    code = "bad_code"
+
+
+# --- SMS ----------------------------------------------------------------------------------------------------
+def send_sms(session: Session, gateway: gateways.SmsGateway, phone: str, body: str, purpose: str,
+             now: datetime) -> SmsMessage:
+    """Hand a message to the gateway and keep it in ``sms_messages`` (the outbox of the embedded gateway).
+
+    :raises SmsFailed: the gateway refused it (nothing is recorded; the caller rolls back)
+    """
+    try:
+        ref = gateway.send(phone, body)
+    except gateways.SmsError:
+        raise SmsFailed("短信发送失败，请稍后重试。") from None
+    message = SmsMessage(phone=phone, body=body, purpose=purpose, created_at=now, gateway=gateway.name,
+                         gateway_ref=ref)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def outbox(session: Session, *, phone: str | None = None, limit: int = 50) -> list[SmsMessage]:
+    query = select(SmsMessage).order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc()).limit(limit)
+    if phone:
+        query = query.where(SmsMessage.phone == phone)
+    return list(session.scalars(query))
+
+
+def request_code(session: Session, gateway: gateways.SmsGateway, *, phone: str, purpose: str,
+                 policy: rules.CodePolicy, secret: str, now: datetime) -> SmsCode:
+    """Send a new code to ``phone`` for ``purpose``; earlier unused codes of the same purpose stop working.
+
+    :raises TooSoon: within the resend cool-down
+    :raises QuotaExceeded: too many codes in the last hour / day
+    :raises SmsFailed: the gateway refused the message
+    """
+    if purpose not in rules.PURPOSES:
+        raise ValueError(purpose)
+    sent = list(session.scalars(select(SmsCode.created_at).where(
+        SmsCode.phone == phone, SmsCode.purpose == purpose, SmsCode.created_at > now - timedelta(days=1))))
+    refusal = rules.send_refusal(policy, now, sent)
+    if refusal is not None:
+        if refusal.code == "too_soon":
+            raise TooSoon(refusal.message, retry_after=refusal.retry_after)
+        error = QuotaExceeded(refusal.message)
+        error.retry_after = refusal.retry_after
+        raise error
+    session.execute(update(SmsCode).where(SmsCode.phone == phone, SmsCode.purpose == purpose,
+                                          SmsCode.used_at.is_(None)).values(used_at=now))
+    code = f"{secrets.randbelow(10 ** rules.CODE_LENGTH):0{rules.CODE_LENGTH}d}"
+    row = SmsCode(phone=phone, purpose=purpose, digest=rules.code_digest(secret, phone, purpose, code),
+                  created_at=now, expires_at=now + policy.ttl, attempts=0)
+    session.add(row)
+    send_sms(session, gateway, phone, rules.code_text(code, purpose, policy.ttl), purpose, now)
+    return row
+
+
+def consume_code(session: Session, *, phone: str, purpose: str, code: str, policy: rules.CodePolicy,
+                 secret: str, now: datetime) -> None:
+    """Accept a code once. Every wrong try counts; after ``max_attempts`` the code is burnt.
+
+    :raises BadCode: wrong, expired, used, burnt, or never sent
+    """
+    code = (code or "").strip()
+    row = session.scalar(select(SmsCode).where(SmsCode.phone == phone, SmsCode.purpose == purpose,
+                                               SmsCode.used_at.is_(None))
+                         .order_by(SmsCode.created_at.desc(), SmsCode.id.desc()).limit(1))
+    if row is None:
+        raise BadCode("验证码无效，请先获取验证码。")
+    if now >= row.expires_at:
+        raise BadCode("验证码已过期，请重新获取。")
+    if row.attempts >= policy.max_attempts:
+        raise BadCode("验证码错误次数过多，请重新获取。")
+    if not rules.well_formed(code) or not secrets.compare_digest(
+            row.digest, rules.code_digest(secret, phone, purpose, code)):
+        # Counted in the database, so parallel guesses cannot share one attempt.
+        session.execute(update(SmsCode).where(SmsCode.id == row.id).values(attempts=SmsCode.attempts + 1))
+        left = policy.max_attempts - row.attempts - 1
+        raise BadCode(f"验证码错误，还可尝试 {left} 次。" if left > 0 else "验证码错误次数过多，请重新获取。")
+    claimed = session.execute(update(SmsCode).where(SmsCode.id == row.id, SmsCode.used_at.is_(None))
+                              .values(used_at=now)).rowcount
+    if claimed != 1:  # a concurrent request used it first
+        raise BadCode("验证码已使用，请重新获取。")
+
+
+# --- In-app messages, SMS and Web Push ---------------------------------------------------------------------
+def notify(session: Session, citizen: Citizen, body: str, now: datetime, *, url: str | None = None,
+           purpose: str = "notice", user_id: int | None = None) -> Message:
+    """One notice to a citizen: an in-app message, an SMS to the phone on file, and Web Push to every browser
+    of their account that allowed it (sent after commit)."""
+    message = Message(citizen_id=citizen.id, phone=citizen.phone or "", body=body, url=url, created_at=now)
+    session.add(message)
+    if citizen.phone:
+        send_sms(session, _sms_gateway(), citizen.phone, f"【随身证】{body}", purpose, now)
+    user_ids = [user_id] if user_id else _user_ids_of(session, citizen.id)
+    subscriptions = session.scalars(select(PushSubscription).where(PushSubscription.user_id.in_(user_ids))).all()
+    pending = session.info.setdefault(_PENDING_PUSH, [])
+    push = current_app.extensions["web_push"] if has_app_context() else None
+    for sub in subscriptions:
+        pending.append((push, {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
+                        {"title": "随身证", "body": body, "url": url or "/messages"}))
+    session.flush()
+    return message
+
+
+def _user_ids_of(session: Session, citizen_id: int) -> list[int]:
+    from webapp.accounts.models import User  # accounts imports notify, not the other way round at load time
+
+    return list(session.scalars(select(User.id).where(User.citizen_id == citizen_id)))
+
+
+def messages_for(session: Session, citizen_id: int, limit: int = 20) -> list[Message]:
+    return list(session.scalars(select(Message).where(Message.citizen_id == citizen_id)
+                                .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)))
+
+
+def unread_count(session: Session, citizen_id: int) -> int:
+    return session.scalar(select(func.count(Message.id)).where(Message.citizen_id == citizen_id,
+                                                                Message.read_at.is_(None))) or 0
+
+
+def mark_read(session: Session, citizen_id: int, now: datetime) -> None:
+    session.execute(update(Message).where(Message.citizen_id == citizen_id, Message.read_at.is_(None))
+                    .values(read_at=now))
+
+
+def subscribe(session: Session, user_id: int, *, endpoint: str, p256dh: str, auth: str, now: datetime
+              ) -> PushSubscription:
+    """Keep (or move to this account) a browser's push subscription.
+
+    :raises DomainError: not an https endpoint or keys of the wrong shape
+    """
+    if not endpoint.startswith("https://") and not current_app.config.get("SUISHEN_PUSH_ALLOW_HTTP"):
+        raise DomainError("推送订阅无效。", code="bad_subscription")
+    if not (20 <= len(p256dh) <= 200 and 8 <= len(auth) <= 64 and len(endpoint) <= 1000):
+        raise DomainError("推送订阅无效。", code="bad_subscription")
+    sub = session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+    if sub is None:
+        sub = PushSubscription(user_id=user_id, endpoint=endpoint, p256dh=p256dh, auth=auth, created_at=now)
+        session.add(sub)
+    else:
+        sub.user_id, sub.p256dh, sub.auth = user_id, p256dh, auth
+    session.flush()
+    audit.record(session, "push.subscribe", now, actor_type="user", actor_id=user_id,
+                 subject_type="push_subscription", subject_id=sub.id)
+    return sub
+
+
+def unsubscribe(session: Session, user_id: int, endpoint: str) -> None:
+    session.execute(delete(PushSubscription).where(PushSubscription.user_id == user_id,
+                                                   PushSubscription.endpoint == endpoint))
+
+
+def has_subscription(session: Session, user_id: int) -> bool:
+    return session.scalar(select(PushSubscription.id).where(PushSubscription.user_id == user_id).limit(1)) is not None
+
+
+# --- Wiring -------------------------------------------------------------------------------------------------
+def _sms_gateway() -> gateways.SmsGateway:
+    """This app's gateway; outside an app (a script, a service test) the embedded outbox."""
+    return current_app.extensions["sms_gateway"] if has_app_context() else _OUTBOX
+
+
+_OUTBOX = gateways.OutboxGateway()
+
+
+def code_policy() -> rules.CodePolicy:
+    return rules.CodePolicy.from_config(current_app.config)
+
+
+def init_app(app: Flask, sms_gateway: gateways.SmsGateway | None = None) -> None:
+    app.extensions["sms_gateway"] = sms_gateway or gateways.load_sms_gateway(app.config)
+    app.extensions["web_push"] = gateways.WebPush(app.config)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending_push(session: Session) -> None:
+    for push, subscription, payload in session.info.pop(_PENDING_PUSH, ()):
+        if push is not None and push.enabled:
+            push.send(subscription, payload)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending_push(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended without a commit: nobody is notified
+        session.info.pop(_PENDING_PUSH, None)
+
+
+def send_code(session: Session, *, phone: str, purpose: str, now: datetime) -> SmsCode:
+    """:func:`request_code` with this app's gateway, policy and secret."""
+    return request_code(session, _sms_gateway(), phone=phone, purpose=purpose, policy=code_policy(),
+                        secret=current_app.config["SECRET_KEY"], now=now)
+
+
+def check_code(session: Session, *, phone: str, purpose: str, code: str, now: datetime) -> None:
+    """:func:`consume_code` with this app's policy and secret."""
+    consume_code(session, phone=phone, purpose=purpose, code=code, policy=code_policy(),
+                 secret=current_app.config["SECRET_KEY"], now=now)
