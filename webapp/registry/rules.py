@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -45,7 +46,8 @@ class ResidentId:
 
 
 def normalise_id_number(raw: str) -> str:
-    return re.sub(r"[\s\-]", "", raw or "").upper()
+    # NFKC: a Chinese IME in full-width mode types "４４０１…Ｘ"; those are the same characters as ASCII digits/X.
+    return re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", raw or "")).upper()
 
 
 def parse_resident_id(raw: str, today: date) -> ResidentId:
@@ -60,7 +62,7 @@ def parse_resident_id(raw: str, today: date) -> ResidentId:
         raise InvalidIdNumber("请输入身份证号。")
     if len(number) != ID_NUMBER_LENGTH:
         raise InvalidIdNumber("身份证号应为 18 位（仅支持居民身份证）。")
-    if not re.fullmatch(r"\d{17}[\dX]", number):
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):  # ASCII only: \d would let other scripts' digits through
         raise InvalidIdNumber("身份证号格式不正确：前 17 位应为数字，最后一位为数字或 X。")
     try:
         birth = ric.get_birth_date(number)
