@@ -4,9 +4,17 @@ A token is ``<kind>.<credential public id>.<window>.<signature>``: an itsdangero
 and the current 60-second window of the server clock. Nothing is stored: any host with the secret can issue
 and check it. A token is accepted in its own window and for ``GRACE_WINDOWS`` windows after (a gate that
 scanned it a moment before the refresh); older is a stale screenshot.
+
+The 1-D barcode carries a shorter, all-digit form of the same claim (:func:`issue_numeric`), because Code128
+set C packs two digits per symbol: 22 digits are 156 modules, ~4 device pixels per module across a phone
+screen, where the 55-character token needed ~640 modules and could not be scanned. It trades the token's long
+signature for an 8-digit HMAC (a 1 in 10^8 guess per try, for a code that lives two minutes behind
+rate-limited verifiers) and names the credential by its integer primary key, which it needs no new column for.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,19 +28,25 @@ _TOKEN_RE = re.compile(r"^(?P<kind>[TL])\.(?P<cid>[A-Za-z0-9_-]{6,32})\.(?P<wind
 MAX_TOKEN_LENGTH = 120
 
 
-class TokenError(ValueError):
-    """Why a token is refused: ``code`` is one of malformed, bad_signature, stale, future."""
-
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
-
-
 @dataclass(frozen=True)
 class TokenClaims:
     kind: str            # "travel_id" | "driving_licence"
-    credential_id: str   # the credential's public id
+    credential_id: str   # the credential's public id; for a numeric code its integer primary key, as digits
     window: int
+    by: str = "public_id"  # "public_id" (QR token) | "id" (numeric code): what credential_id names
+
+
+class TokenError(ValueError):
+    """Why a token is refused: ``code`` is one of malformed, bad_signature, stale, future.
+
+    ``claims`` is set when the signature was good but the window was not (stale, future): the credential is
+    real and the verification can be logged on it.
+    """
+
+    def __init__(self, code: str, claims: TokenClaims | None = None):
+        super().__init__(code)
+        self.code = code
+        self.claims = claims
 
 
 def window_of(now: datetime) -> int:
@@ -63,12 +77,24 @@ def extract(text: str) -> str:
     return text
 
 
+def _check_window(claims: TokenClaims, now: datetime, grace_windows: int) -> TokenClaims:
+    current = window_of(now)
+    if claims.window > current + 1:  # one window of skew between hosts' clocks
+        raise TokenError("future", claims)
+    if current - claims.window > grace_windows:
+        raise TokenError("stale", claims)
+    return claims
+
+
 def check(secret: str, text: str, now: datetime, grace_windows: int = GRACE_WINDOWS) -> TokenClaims:
-    """Parse and check a scanned token against the server clock.
+    """Parse and check a scanned code against the server clock: the QR token (bare or in its URL) or the
+    barcode's numeric code (digits, spaces and hyphens allowed, as an officer may type it).
 
     :raises TokenError: malformed, bad_signature, stale (older than its window plus the grace), future
     """
     token = extract(text)
+    if _NUMERIC_INPUT_RE.match(token):
+        return check_numeric(secret, token, now, grace_windows)
     if len(token) > MAX_TOKEN_LENGTH or not _TOKEN_RE.match(token):
         raise TokenError("malformed")
     try:
@@ -76,10 +102,70 @@ def check(secret: str, text: str, now: datetime, grace_windows: int = GRACE_WIND
     except BadSignature:
         raise TokenError("bad_signature") from None
     prefix, cid, window = payload.split(".")
-    window_no = int(window)
-    current = window_of(now)
-    if window_no > current + 1:  # one window of skew between hosts' clocks
-        raise TokenError("future")
-    if current - window_no > grace_windows:
-        raise TokenError("stale")
-    return TokenClaims(kind=KINDS[prefix], credential_id=cid, window=window_no)
+    return _check_window(TokenClaims(kind=KINDS[prefix], credential_id=cid, window=int(window)), now,
+                         grace_windows)
+
+
+# --- The numeric code of the 1-D barcode ------------------------------------------------------------------
+# <kind 1><primary key 10, zero-padded><window mod 1000, 3><HMAC 8> = 22 digits: an even count, so Code128 set C
+# encodes it with no odd digit left over.
+NUMERIC_KINDS = {"1": "travel_id", "2": "driving_licence"}
+NUMERIC_ID_DIGITS = 10
+NUMERIC_WINDOW_DIGITS = 3
+NUMERIC_MAC_DIGITS = 8
+NUMERIC_LENGTH = 1 + NUMERIC_ID_DIGITS + NUMERIC_WINDOW_DIGITS + NUMERIC_MAC_DIGITS
+_WINDOW_MOD = 10 ** NUMERIC_WINDOW_DIGITS
+_NUMERIC_INPUT_RE = re.compile(r"^[0-9][0-9 \-]{0,60}$")
+
+
+def _numeric_mac(secret: str, kind_digit: str, db_id: int, window: int) -> str:
+    # A key of its own (not the QR signer's), so the two codes can never be swapped for one another.
+    key = hashlib.sha256(b"suishen.code128.v1|" + secret.encode()).digest()
+    digest = hmac.new(key, f"{kind_digit}|{db_id}|{window}".encode(), hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 10 ** NUMERIC_MAC_DIGITS:0{NUMERIC_MAC_DIGITS}d}"
+
+
+def issue_numeric(secret: str, kind: str, db_id: int, now: datetime) -> str:
+    """The 22-digit code of a credential for the current window (the show page's Code128).
+
+    :param db_id: the credential's integer primary key (1 to 10^10 - 1)
+    """
+    kind_digit = {v: k for k, v in NUMERIC_KINDS.items()}[kind]
+    if not 0 < db_id < 10 ** NUMERIC_ID_DIGITS:
+        raise ValueError(f"id {db_id} does not fit in {NUMERIC_ID_DIGITS} digits")
+    window = window_of(now)
+    return (f"{kind_digit}{db_id:0{NUMERIC_ID_DIGITS}d}{window % _WINDOW_MOD:0{NUMERIC_WINDOW_DIGITS}d}"
+            f"{_numeric_mac(secret, kind_digit, db_id, window)}")
+
+
+def _full_window(low_digits: int, current: int) -> int:
+    """The window whose last digits are ``low_digits`` nearest the current one: up to half the cycle
+    (500 windows, ~8 h) back, else ahead. An older code comes back as a wrong window, so as bad_signature."""
+    back = (current - low_digits) % _WINDOW_MOD
+    return current - back if back <= _WINDOW_MOD // 2 else current + (_WINDOW_MOD - back)
+
+
+def check_numeric(secret: str, text: str, now: datetime, grace_windows: int = GRACE_WINDOWS) -> TokenClaims:
+    """Check the barcode's numeric code with the QR token's window, grace, stale and future rules.
+
+    :raises TokenError: malformed (not 22 digits, unknown kind, id 0), bad_signature, stale, future
+    """
+    code = re.sub(r"[ \-]", "", text or "")
+    if len(code) != NUMERIC_LENGTH or not code.isdigit() or code[0] not in NUMERIC_KINDS:
+        raise TokenError("malformed")
+    kind_digit = code[0]
+    db_id = int(code[1:1 + NUMERIC_ID_DIGITS])
+    low = int(code[1 + NUMERIC_ID_DIGITS:1 + NUMERIC_ID_DIGITS + NUMERIC_WINDOW_DIGITS])
+    mac = code[-NUMERIC_MAC_DIGITS:]
+    if db_id == 0:
+        raise TokenError("malformed")
+    window = _full_window(low, window_of(now))
+    if not hmac.compare_digest(mac, _numeric_mac(secret, kind_digit, db_id, window)):
+        raise TokenError("bad_signature")
+    claims = TokenClaims(kind=NUMERIC_KINDS[kind_digit], credential_id=str(db_id), window=window, by="id")
+    return _check_window(claims, now, grace_windows)
+
+
+def group_digits(code: str, size: int = 4) -> str:
+    """``2000000004251712345678`` → ``2000 0000 0425 1712 3456 78``: easier to read out and type."""
+    return " ".join(code[i:i + size] for i in range(0, len(code), size))

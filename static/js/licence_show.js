@@ -6,6 +6,7 @@ const STATE_POLL_SECONDS = 10;
 const root = document.getElementById("licence");
 const qr = document.getElementById("qr-img");
 const bar = document.getElementById("barcode-img");
+const barText = document.getElementById("barcode-text");
 const invalid = document.getElementById("codes-invalid");
 const stateEl = document.getElementById("licence-state");
 const generated = document.getElementById("generated-at");
@@ -27,6 +28,7 @@ function setUsable(usable) {
   root.classList.toggle("licence--blocked", !usable);
   qr.hidden = !usable;
   bar.hidden = !usable;
+  barText.hidden = !usable;
   invalid.hidden = usable;
   document.getElementById("qr-note").hidden = !usable;
   document.getElementById("qr-refresh").hidden = !usable;
@@ -40,6 +42,7 @@ function onAnswer(resp, body) {
   if (!body.usable) {
     qr.removeAttribute("src");
     bar.removeAttribute("src");
+    barText.textContent = "";
     delete qr.dataset.token;
     if (body.message) invalid.textContent = body.message;
     return;
@@ -47,6 +50,7 @@ function onAnswer(resp, body) {
   if (qr.dataset.token !== body.token) {
     qr.src = body.qr;
     bar.src = body.barcode;
+    barText.textContent = body.code_text;
     qr.dataset.token = body.token;
     generated.textContent = body.generated_at;
   }

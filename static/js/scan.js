@@ -1,5 +1,6 @@
 // Officer scan page: read the credential QR with the rear camera (jsQR, vendored in static/vendor) or from the
-// manual entry field, POST it to /api/v1/verify with the officer session, and show a large 有效 / 无效.
+// manual entry field (a QR link or the e-licence barcode's digits), POST it to /api/v1/verify with the officer
+// session, and show a large 有效 / 无效 with what the officer's role may see (traffic police: the licence record).
 const root = document.getElementById("scan");
 const video = document.getElementById("scan-video");
 const status = document.getElementById("scan-status");
@@ -37,6 +38,7 @@ function render(kind, body) {
     el("verdict-name").textContent = cred.holder.name;
     el("verdict-id").textContent = cred.holder.id_number_masked || "";
     el("verdict-status").textContent = detail.status_label || cred.status || "";
+    el("verdict-status").classList.toggle("verdict__bad", !body.valid);
     el("verdict-until").textContent = detail.valid_until_text || cred.valid_until || "";
     const portrait = el("verdict-portrait");
     if (detail.portrait) { portrait.src = detail.portrait; } else { portrait.removeAttribute("src"); }
@@ -45,10 +47,28 @@ function render(kind, body) {
     el("verdict-ticket").textContent = ticket ? `${ticket.label} · 今日 ${ticket.age} 周岁` : "";
     show(el("verdict-ticket"), Boolean(ticket));
     show(el("verdict-ticket-dt"), Boolean(ticket));
+    renderLicence(detail.licence);
   }
   show(verdict, true);
   verdict.focus({ preventScroll: true });
   verdict.scrollIntoView({ block: "start", behavior: "instant" });
+}
+
+// The licence record, for officers whose role checks licences (the API sends detail.licence only to them).
+function renderLicence(licence) {
+  show(el("verdict-licence"), Boolean(licence));
+  // The licence's own 有效期限 replaces the generic 有效期至 row.
+  show(el("verdict-until-dt"), !licence);
+  show(el("verdict-until"), !licence);
+  if (!licence) return;
+  el("licence-class").textContent = licence.licence_class;
+  el("licence-validity").textContent = `${licence.valid_from} 至 ${licence.valid_until || "长期"}`;
+  el("licence-authority").textContent = licence.issuing_authority;
+  el("licence-file").textContent = licence.file_number;
+  el("licence-points").textContent = `${licence.points} 分（记分周期 12 分）`;
+  const status = el("licence-status");
+  status.textContent = licence.record_status;
+  status.classList.toggle("verdict__bad", licence.record_status !== "正常");
 }
 
 async function verify(text) {

@@ -219,8 +219,9 @@ def show(public_id: str):
 
 
 def _barcode_svg(text: str) -> str:
-    """Code128 of the token as a compact SVG data URI: python-barcode encodes, we draw one rect per bar in module
-    units with a viewBox, so it scales to the screen width (its SVGWriter draws fixed millimetres, ~4× larger)."""
+    """Code128 of the numeric code (22 digits, set C: 156 modules) as a compact SVG data URI: python-barcode
+    encodes, we draw one rect per bar in module units with a viewBox, so it scales to the screen width (its
+    SVGWriter draws fixed millimetres, ~4× larger)."""
     modules = barcode.Code128(text).build()[0]
     bars, x = [], 0
     while x < len(modules):
@@ -241,7 +242,8 @@ def _barcode_svg(text: str) -> str:
 @login_required
 @limiter.limit("30 per minute")
 def token(public_id: str):
-    """What the show page polls every 60 s: the live state and, when usable, a fresh token as QR and Code128."""
+    """What the show page polls every 60 s: the live state and, when usable, a fresh token as QR (the URL, for
+    any phone camera) and the numeric code as Code128 (short enough to scan at phone size) and as digits."""
     licence = _own(public_id)
     session = get_session()
     now = _now()
@@ -253,8 +255,10 @@ def token(public_id: str):
     if live.usable:
         value = tokens.issue(current_app.config["SECRET_KEY"], "driving_licence", licence.public_id, now)
         url = f"{current_app.config['BASE_URL']}/v/{value}"
+        code = tokens.issue_numeric(current_app.config["SECRET_KEY"], "driving_licence", licence.id, now)
         body.update(token=value, url=url, qr=segno.make(url, error="m").svg_data_uri(scale=6, border=2),
-                    barcode=_barcode_svg(value), refresh_in=round(tokens.seconds_left(now), 3),
+                    code=code, code_text=tokens.group_digits(code), barcode=_barcode_svg(code),
+                    refresh_in=round(tokens.seconds_left(now), 3),
                     generated_at=to_local(now).strftime("%Y-%m-%d %H:%M:%S"))
     return jsonify(body)
 

@@ -25,6 +25,9 @@ csrf.exempt(bp)
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 MAX_QR_LENGTH = 2048
+# The licence record a traffic officer sees (SPEC §5 item 7: full status); resolver facts, at the detail level only.
+LICENCE_DETAIL_FIELDS = ("licence_class", "valid_from", "valid_until", "issuing_authority", "file_number", "points",
+                         "record_status", "first_issued")
 
 
 def _rate_key() -> str:
@@ -100,6 +103,8 @@ def to_json(result: services.VerificationResult) -> dict:
         category = result.facts.get("ticket_category")
         if category is not None:
             detail["ticket_category"] = {"code": category.code, "label": category.label, "age": category.age}
+        if result.credential_type == rules.DRIVING_LICENCE:
+            detail["licence"] = {name: result.facts.get(name) for name in LICENCE_DETAIL_FIELDS}
         body["detail"] = detail
     return body
 

@@ -1,8 +1,8 @@
 """Verify a scanned QR against the server clock and the database, and log every verification.
 
 The token says which kind of credential it is (``claims.kind``); a small resolver table maps each kind to a
-function that finds the credential and says whether it is usable. Travel IDs register here; the driving
-licence registers its own resolver with :func:`register_resolver` when that domain lands.
+function that finds the credential and says whether it is usable, by the public id of a QR token or by the
+integer id of a barcode's numeric code (``claims.by``).
 """
 from __future__ import annotations
 
@@ -63,15 +63,28 @@ class Resolved:
 
 
 Resolver = Callable[[Session, str, datetime], "Resolved | None"]
+IdResolver = Callable[[Session, int, datetime], "Resolved | None"]
 RESOLVERS: dict[str, Resolver] = {}
+ID_RESOLVERS: dict[str, IdResolver] = {}
 
 
-def register_resolver(kind: str, resolver: Resolver) -> None:
+def register_resolver(kind: str, resolver: Resolver, by_id: IdResolver | None = None) -> None:
+    """``resolver`` finds a credential by the public id of its QR token; ``by_id`` by the integer primary key
+    that the barcode's numeric code carries (tokens.issue_numeric)."""
     RESOLVERS[kind] = resolver
+    if by_id is not None:
+        ID_RESOLVERS[kind] = by_id
 
 
-def _resolve_travel_id(session: Session, public_id: str, now: datetime) -> Resolved | None:
-    cert = session.scalar(select(TravelCertificate).where(TravelCertificate.public_id == public_id))
+def _find(session: Session, claims: tokens.TokenClaims, now: datetime) -> Resolved | None:
+    if claims.by == "id":
+        by_id = ID_RESOLVERS.get(claims.kind)
+        return by_id(session, int(claims.credential_id), now) if by_id else None
+    resolver = RESOLVERS.get(claims.kind)
+    return resolver(session, claims.credential_id, now) if resolver else None
+
+
+def _travel_resolved(cert: TravelCertificate | None, now: datetime) -> Resolved | None:
     if cert is None:
         return None
     state = travel_rules.state(cert.status, cert.expires_at, now)
@@ -83,24 +96,42 @@ def _resolve_travel_id(session: Session, public_id: str, now: datetime) -> Resol
                     facts={"ticket_category": category})
 
 
-register_resolver(rules.TRAVEL_ID, _resolve_travel_id)
+def _resolve_travel_id(session: Session, public_id: str, now: datetime) -> Resolved | None:
+    cert = session.scalar(select(TravelCertificate).where(TravelCertificate.public_id == public_id))
+    return _travel_resolved(cert, now)
 
 
-def _resolve_driving_licence(session: Session, public_id: str, now: datetime) -> Resolved | None:
-    from webapp.driving_licence import services as licences  # that domain imports nothing from here
+def _resolve_travel_id_by_id(session: Session, cert_id: int, now: datetime) -> Resolved | None:
+    return _travel_resolved(session.get(TravelCertificate, cert_id), now)
 
-    found = licences.resolve(session, public_id, now)
+
+register_resolver(rules.TRAVEL_ID, _resolve_travel_id, _resolve_travel_id_by_id)
+
+
+def _licence_resolved(found) -> Resolved | None:
     if found is None:
         return None
     live = found.state
     reason = None if live.usable else {"invalidated": rules.REVOKED, "expired": rules.EXPIRED}.get(
         live.code, rules.LICENCE_STATUS)
-    return Resolved(db_id=found.licence.id, public_id=public_id, citizen=found.licence.citizen, status=live.code,
-                    status_label=live.label, valid_until=found.licence.record.valid_until, reason=reason,
-                    facts=found.facts, public_facts={"licence_class": found.facts["licence_class"]})
+    return Resolved(db_id=found.licence.id, public_id=found.licence.public_id, citizen=found.licence.citizen,
+                    status=live.code, status_label=live.label, valid_until=found.licence.record.valid_until,
+                    reason=reason, facts=found.facts, public_facts={"licence_class": found.facts["licence_class"]})
 
 
-register_resolver(rules.DRIVING_LICENCE, _resolve_driving_licence)
+def _resolve_driving_licence(session: Session, public_id: str, now: datetime) -> Resolved | None:
+    from webapp.driving_licence import services as licences  # that domain imports nothing from here
+
+    return _licence_resolved(licences.resolve(session, public_id, now))
+
+
+def _resolve_driving_licence_by_id(session: Session, licence_id: int, now: datetime) -> Resolved | None:
+    from webapp.driving_licence import services as licences
+
+    return _licence_resolved(licences.resolve_by_id(session, licence_id, now))
+
+
+register_resolver(rules.DRIVING_LICENCE, _resolve_driving_licence, _resolve_driving_licence_by_id)
 
 
 @dataclass(frozen=True)
@@ -147,15 +178,9 @@ def _holder(citizen: Citizen, level: str, now: datetime) -> Holder:
                   portrait=_portrait_uri(citizen) if level == rules.LEVEL_DETAIL else None)
 
 
-def _signed_claims(text: str) -> tuple[str, str] | None:
-    """(kind, credential id) of a token whose signature checked out but whose window did not (stale/future)."""
-    prefix, cid, *_ = tokens.extract(text).split(".")
-    return tokens.KINDS[prefix], cid
-
-
 def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer: Viewer,
            context: str | None = None, grace_windows: int = tokens.GRACE_WINDOWS) -> VerificationResult:
-    """Check a scanned QR (the URL or the bare token) and log the verification.
+    """Check a scanned code (the QR's URL or bare token, or the barcode's numeric code) and log the verification.
 
     The check uses the server clock only (``now``). Officers whose role checks this kind of credential get
     the holder's portrait and, for travel IDs, the ticket category of today's travel date.
@@ -174,9 +199,8 @@ def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer
         if reason in (rules.STALE, rules.FUTURE):
             # The signature was good, so the credential named in the token is real: log it on the holder's
             # record (someone showed an old screenshot), but tell the verifier nothing about the holder.
-            kind, cid = _signed_claims(qr_text)
-            resolver = RESOLVERS.get(kind)
-            found = resolver(session, cid, now) if resolver else None
+            kind = exc.claims.kind
+            found = _find(session, exc.claims, now)
         result = VerificationResult(
             valid=False, reason=reason, message=rules.reason_message(reason), credential_type=kind,
             status=None, status_label=None, valid_until=None, holder=None, level=rules.LEVEL_PUBLIC,
@@ -184,8 +208,7 @@ def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer
         return _log(session, result, viewer, found)
 
     kind = claims.kind
-    resolver = RESOLVERS.get(kind)
-    found = resolver(session, claims.credential_id, now) if resolver else None
+    found = _find(session, claims, now)
     level = rules.view_level(viewer.kind, viewer.role, kind)
     if found is None:
         result = VerificationResult(
