@@ -39,6 +39,6 @@ class SeizeForm(FlaskForm):
 
 
 class ReviewForm(FlaskForm):
-    reason = TextAreaField("不通过原因", validators=[Length(max=500)])
+    reason = TextAreaField("不通过原因", validators=[Length(max=500, message="不通过原因最多 500 字。")])
     approve = SubmitField("审核通过")
     reject = SubmitField("不通过")

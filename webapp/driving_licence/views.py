@@ -269,25 +269,31 @@ def token(public_id: str):
 def replace_photo(public_id: str):
     licence = _own(public_id)
     form = PhotoForm()
-    if form.validate_on_submit():
-        photo = _uploaded(form)
-        if isinstance(photo, DomainError):
-            for message in getattr(photo, "messages", [photo.user_message]):
-                flash(message, "danger")
-        else:
-            session = get_session()
-            try:
-                services.replace_photo(session, licence, source=form.photo_source.data, photo=photo, now=_now(),
-                                       user_id=current_user.id)
-            except DomainError as exc:
-                session.rollback()
-                flash(exc.user_message, "danger")
-            else:
-                session.commit()
-                flash("照片已更换。", "success")
-    else:
-        flash("请选择照片来源并上传照片。", "danger")
+    if not form.validate_on_submit():
+        return _photo_refused(licence, ["请选择照片来源并上传照片。"], 400)
+    photo = _uploaded(form)
+    if isinstance(photo, DomainError):
+        return _photo_refused(licence, getattr(photo, "messages", [photo.user_message]), photo.status)
+    session = get_session()
+    try:
+        services.replace_photo(session, licence, source=form.photo_source.data, photo=photo, now=_now(),
+                               user_id=current_user.id)
+    except DomainError as exc:
+        session.rollback()
+        return _photo_refused(licence, [exc.user_message], exc.status)
+    session.commit()
+    flash("照片已更换。", "success")
     return redirect(url_for("driving_licence.show", public_id=public_id))
+
+
+def _photo_refused(licence: ElectronicLicence, messages: list[str], status: int):
+    """The show page again with why the photo was not replaced, as a 4xx (nothing was written)."""
+    for message in messages:
+        flash(message, "danger")
+    resp = current_app.make_response(
+        (render_template("driving_licence/show.html", **_show_context(licence)), status))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 # --- Officers -------------------------------------------------------------------------------------------
@@ -314,11 +320,15 @@ def seize():
 @bp.get("/review")
 @officer_required("driving_licence.review_queue")
 def review_queue():
+    return _review_page(ReviewForm())
+
+
+def _review_page(form: ReviewForm, status: int = 200):
     rows = [{"app": a, "photo": _photo_uri(a.photo), "system": _photo_uri(a.citizen.portrait) if a.citizen.portrait
              else None, "due": format_local(a.review_due_at - services._ONE_SECOND),
              "late": _now() >= a.review_due_at, "applied": format_local(a.applied_at)}
             for a in services.review_queue(get_session())]
-    return render_template("driving_licence/review.html", rows=rows, form=ReviewForm())
+    return render_template("driving_licence/review.html", rows=rows, form=form), status
 
 
 @bp.post("/review/<public_id>")
@@ -326,8 +336,8 @@ def review_queue():
 def decide(public_id: str):
     form = ReviewForm()
     if not form.validate_on_submit():
-        flash("请求无效，请刷新后重试。", "danger")
-        return redirect(url_for("driving_licence.review_queue"))
+        flash("请求无效，请刷新后重试。" if not form.reason.errors else form.reason.errors[0], "danger")
+        return _review_page(ReviewForm(), 400)
     session = get_session()
     try:
         services.decide(session, public_id, approve=bool(form.approve.data), reason=form.reason.data,
@@ -335,7 +345,7 @@ def decide(public_id: str):
     except DomainError as exc:
         session.rollback()
         flash(exc.user_message, "danger")
-    else:
-        session.commit()
-        flash("已审核通过。" if form.approve.data else "已退回申请。", "success")
+        return _review_page(ReviewForm(), exc.status)
+    session.commit()
+    flash("已审核通过。" if form.approve.data else "已退回申请。", "success")
     return redirect(url_for("driving_licence.review_queue"))
