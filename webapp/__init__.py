@@ -77,6 +77,13 @@ def create_app(
     app.register_blueprint(verification_bp)
     from webapp.driving_licence.views import bp as licence_bp
     app.register_blueprint(licence_bp)
+    from webapp.accounts.views import desk as account_desk_bp
+    from webapp.notify.cli import push_cli, sms_cli
+    from webapp.notify.views import bp as notify_bp
+    app.register_blueprint(account_desk_bp)
+    app.register_blueprint(notify_bp)
+    app.cli.add_command(sms_cli)
+    app.cli.add_command(push_cli)
     app.cli.add_command(officer_cli)
     app.cli.add_command(apikey_cli)
     app.cli.add_command(db_cli)

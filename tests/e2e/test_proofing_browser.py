@@ -40,7 +40,7 @@ def open_camera_page(camera_browser, live_server, user, sequence: str | None, br
     page.get_by_label("密码").fill(factories.PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.goto("/account/")
-    page.get_by_role("link", name="去实人核验").click()
+    page.get_by_role("link", name="实人认证（刷脸）").click()
     page.wait_for_url(re.compile(r"/proofing/[A-Za-z0-9_-]+$"))
     return page, errors
 
@@ -57,7 +57,7 @@ def test_genuine_user_passes_and_lands_on_the_profile_as_realperson(camera_brows
     page.wait_for_url(re.compile(r"/account/$"), timeout=30_000)
     assert page.get_by_text("实人认证成功").is_visible()
     assert page.locator(".level--realperson").inner_text() == "实人认证"
-    assert page.get_by_role("link", name="去实人核验").count() == 0
+    assert page.get_by_role("link", name="实人认证（刷脸）").count() == 0
     shot(page, "proofing-passed-profile-360")
     assert errors == []
 

@@ -25,6 +25,10 @@ ROUTE_REQUESTS = {
     "driving_licence.seize": ("GET", "/licence/officer/seize"),
     "driving_licence.review_queue": ("GET", "/licence/review"),
     "driving_licence.decide": ("POST", "/licence/review/no-such-application"),
+    "account_desk.reviews": ("GET", "/officer/accounts/reviews"),
+    "account_desk.decide": ("POST", "/officer/accounts/reviews/no-such-review"),
+    "account_desk.face_to_face": ("GET", "/officer/accounts/face-to-face"),
+    "notify.outbox": ("GET", "/officer/sms-outbox"),
 }
 
 

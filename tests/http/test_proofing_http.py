@@ -63,7 +63,7 @@ def status_of(db_session, public_id: str) -> str:
 
 def test_account_verify_opens_the_camera_page_when_not_yet_realperson(client, auth, db_session):
     user = user_with_portrait()
-    assert "去实人核验" in (auth.login(user.phone) and client.get("/account/").get_data(as_text=True))
+    assert "实人认证（刷脸）" in (auth.login(user.phone) and client.get("/account/").get_data(as_text=True))
 
     public_id, _token = begin(client, auth, user)
 
@@ -193,7 +193,7 @@ def test_genuine_frames_upgrade_the_account_when_posted(app, client, auth, db_se
     replay = post_frames(client, public_id, token, blink=load_sequence("genuine_blink_meds_s001")[:24])
     assert replay.get_json()["reason"] == rules.USED
     done = client.get(body["next_url"], follow_redirects=True).get_data(as_text=True)
-    assert "实人认证成功" in done and "实人认证" in done and "去实人核验" not in done
+    assert "实人认证成功" in done and "实人认证" in done and "实人认证（刷脸）" not in done
     db_session.expire_all()
     assert db_session.get(User, user.id).level == "realperson"
     again = client.get(body["next_url"], follow_redirects=True).get_data(as_text=True)

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, SubmitField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, PasswordField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 REQUIRED = "此项为必填项。"
@@ -33,3 +34,62 @@ class LoginForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A CSRF-protected form with no fields (logout, toggles)."""
+
+
+CODE_HINT = "6 位数字验证码，5 分钟内有效"
+
+
+class RealnameForm(FlaskForm):
+    """实名认证: a code to the phone on file. ``send`` asks for a code, ``submit`` checks it."""
+
+    code = StringField("短信验证码", validators=[Length(max=6)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
+                       description=CODE_HINT)
+    send = SubmitField("获取验证码")
+    submit = SubmitField("提交认证")
+
+
+class ResetPasswordForm(FlaskForm):
+    """忘记密码 (and the first password of a 面签 account): phone, SMS code, new password."""
+
+    phone = StringField("手机号码", validators=[DataRequired(REQUIRED), Length(max=20)],
+                        render_kw={"autocomplete": "tel", "inputmode": "tel"})
+    code = StringField("短信验证码", validators=[Length(max=6)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
+                       description=CODE_HINT)
+    password = PasswordField("新密码", validators=[Length(max=64)], render_kw={"autocomplete": "new-password"},
+                             description="至少 8 位，须同时包含字母和数字")
+    confirm = PasswordField("确认新密码", validators=[EqualTo("password", "两次输入的密码不一致。")],
+                            render_kw={"autocomplete": "new-password"})
+    send = SubmitField("获取验证码")
+    submit = SubmitField("设置密码")
+
+
+class IdCardForm(FlaskForm):
+    front = FileField("身份证人像面", validators=[FileRequired("请上传身份证人像面照片。")],
+                      render_kw={"accept": "image/jpeg,image/png,image/webp"})
+    back = FileField("身份证国徽面", validators=[FileRequired("请上传身份证国徽面照片。")],
+                     render_kw={"accept": "image/jpeg,image/png,image/webp"})
+    submit = SubmitField("提交人工审核")
+
+
+class FaceToFaceForm(FlaskForm):
+    """面签 at a police window: the officer has the person and the ID card in front of them."""
+
+    name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=30)], render_kw={"autocomplete": "off"})
+    id_number = StringField("身份证号", validators=[DataRequired(REQUIRED), Length(max=24)],
+                            render_kw={"autocomplete": "off", "maxlength": 18})
+    phone = StringField("手机号码", validators=[DataRequired(REQUIRED), Length(max=20)],
+                        render_kw={"autocomplete": "off", "inputmode": "tel"},
+                        description="申请人本人使用的手机号，登录账号和接收短信用")
+    checked = BooleanField("已核对申请人本人与身份证原件、人口库照片一致",
+                           validators=[DataRequired("请先核对申请人本人与身份证原件、人口库照片一致。")])
+    submit = SubmitField("面签注册")
+
+
+class DecisionForm(FlaskForm):
+    """A reviewer's decision: approve, or reject with a reason the applicant will read."""
+
+    reason = TextAreaField("不通过原因", validators=[Length(max=500)])
+    approve = SubmitField("审核通过")
+    reject = SubmitField("不通过")

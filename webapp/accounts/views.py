@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
 from webapp.accounts import auth, rules, services
-from webapp.accounts.forms import EmptyForm, LoginForm, RegisterForm
+from webapp.accounts.forms import (DecisionForm, EmptyForm, FaceToFaceForm, IdCardForm, LoginForm, RealnameForm,
+                                   RegisterForm, ResetPasswordForm)
 from webapp.db import get_session
-from webapp.errors import DomainError
+from webapp.errors import DomainError, Forbidden
 from webapp.extensions import limiter
-from webapp.registry.rules import InvalidIdNumber
+from webapp.notify import rules as sms_rules
+from webapp.notify import services as notices
+from webapp.officer.views import officer_required
+from webapp.registry.rules import InvalidIdNumber, mask_phone
+from webapp.timeutil import format_local
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
@@ -71,7 +78,12 @@ def logout():
 @bp.get("/")
 @login_required
 def profile():
-    return render_template("accounts/profile.html", logout_form=EmptyForm())
+    review = None
+    if not getattr(current_user, "is_officer", False) and current_user.level == rules.LEVEL_REALNAME:
+        review = services.pending_review(get_session(), current_user.id)
+    return render_template("accounts/profile.html", logout_form=EmptyForm(), review=review,
+                           review_labels=rules.REVIEW_LABELS,
+                           review_due=format_local(review.due_at - timedelta(seconds=1)) if review else None)
 
 
 # 实人认证 through the reusable proofing step (liveness + face match against the registry portrait).
@@ -92,7 +104,9 @@ def verify():
     return proofing_views.begin(
         citizen=current_user.citizen, purpose=REALPERSON_PURPOSE, user_id=current_user.id,
         next_url=lambda public_id: url_for("accounts.verify_done", c=public_id),
-        fallback_url=url_for("accounts.profile"))
+        # When the face check keeps failing: 实名认证 by SMS (and from there the ID-card review or 面签).
+        fallback_url=url_for("accounts.realname") if current_user.level == rules.LEVEL_UNVERIFIED
+        else url_for("accounts.id_card"))
 
 
 @bp.get("/verify/done")
@@ -113,3 +127,199 @@ def verify_done():
     session.commit()
     flash("实人认证成功，您现在可以使用全部功能。", "success")
     return redirect(url_for("accounts.profile"))
+
+
+# --- 实名认证 by SMS: a limited account (SPEC 5.1) --------------------------------------------------------------
+def _citizen_only():
+    if getattr(current_user, "is_officer", False):
+        raise Forbidden("请使用个人账号办理。")
+    return current_user
+
+
+def _code_sent(send, on_sent: str):
+    """Run ``send`` (which asks notify for a code), commit and flash where it went; or the refusal to show."""
+    session = get_session()
+    try:
+        send()
+    except DomainError as exc:  # TooSoon, QuotaExceeded, SmsFailed, a refusal
+        session.rollback()
+        return exc.user_message
+    session.commit()
+    flash(on_sent, "success")
+    return None
+
+
+@bp.route("/realname", methods=["GET", "POST"])
+@login_required
+@limiter.limit(lambda: current_app.config["SUISHEN_SMS_RATE_LIMIT"], methods=["POST"])
+def realname():
+    """实名认证: the SMS code goes to the phone on file (预留手机号), which must be the account's phone."""
+    user = _citizen_only()
+    form = RealnameForm()
+    refusal = rules.realname_refusal(user.level, user.phone, user.citizen.phone)
+    if user.level != rules.LEVEL_UNVERIFIED:
+        flash(refusal, "info")
+        return redirect(url_for("accounts.profile"))
+    if form.validate_on_submit() and not refusal:
+        session = get_session()
+        if form.send.data:
+            error = _code_sent(lambda: services.send_realname_code(session, user, _now()),
+                               f"验证码已发送至 {mask_phone(user.phone)}，5 分钟内有效。")
+            if error:
+                form.code.errors.append(error)
+            else:
+                return redirect(url_for("accounts.realname"))
+        else:
+            try:
+                services.confirm_realname(session, user, form.code.data, _now())
+            except DomainError as exc:
+                session.commit()  # a wrong code still counts against the code's tries
+                form.code.errors.append(exc.user_message)
+            else:
+                session.commit()
+                flash("实名认证成功。账号功能受限，完成实人认证后可使用全部功能。", "success")
+                return redirect(url_for("accounts.profile"))
+    status = 400 if form.is_submitted() else 200
+    wait = 0 if refusal else notices.cooldown_left(get_session(), phone=user.phone,
+                                                   purpose=sms_rules.PURPOSE_REALNAME, now=_now())
+    return render_template("accounts/realname.html", form=form, refusal=refusal, wait=wait,
+                           phone=mask_phone(user.citizen.phone or "")), status
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["SUISHEN_SMS_RATE_LIMIT"], methods=["POST"])
+def reset_password():
+    """忘记密码 / 设置密码 (a 面签 account's first password): phone + SMS code + new password."""
+    form = ResetPasswordForm()
+    wait = 0
+    if form.validate_on_submit():
+        session = get_session()
+        if form.send.data:
+            error = None
+            try:
+                error = _code_sent(lambda: services.send_reset_code(session, form.phone.data, _now()),
+                                   "如该手机号已注册，验证码已发送，5 分钟内有效。")
+            except ValueError as exc:
+                session.rollback()
+                error = str(exc)
+            if error:
+                form.phone.errors.append(error)
+            else:
+                wait = notices.code_policy().resend_cooldown.total_seconds()
+        elif not form.code.data or not form.password.data:
+            form.form_errors.append("请填写短信验证码和新密码。")
+        else:
+            try:
+                services.reset_password(session, phone=form.phone.data, code=form.code.data,
+                                        password=form.password.data, now=_now())
+            except ValueError as exc:
+                form.phone.errors.append(str(exc))
+            except DomainError as exc:
+                session.commit()  # a wrong code still counts against its tries
+                (form.password if exc.code == "weak_password" else form.code).errors.append(exc.user_message)
+            else:
+                session.commit()
+                flash("密码已设置，请使用新密码登录。", "success")
+                return redirect(url_for("accounts.login"))
+    status = 400 if form.is_submitted() and (form.errors or form.form_errors) else 200
+    return render_template("accounts/reset_password.html", form=form, wait=int(wait)), status
+
+
+@bp.route("/id-card", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per hour", methods=["POST"])
+def id_card():
+    """实人认证 by manual review: both sides of the ID card, decided by a reviewer within 1 working day."""
+    user = _citizen_only()
+    session = get_session()
+    refusal = rules.id_card_refusal(user.level)
+    review = services.pending_review(session, user.id)
+    form = IdCardForm()
+    if form.validate_on_submit() and not refusal:
+        front, back = form.front.data, form.back.data
+        try:
+            for upload in (front, back):
+                if (upload.mimetype or "").lower() not in rules.ID_CARD_TYPES:
+                    raise DomainError("照片格式不支持，请上传 JPEG、PNG 或 WebP 图片。", code="bad_type")
+            services.submit_id_card(session, user, front=front.read(rules.ID_CARD_MAX_BYTES + 1),
+                                    back=back.read(rules.ID_CARD_MAX_BYTES + 1), now=_now())
+        except DomainError as exc:
+            session.rollback()
+            form.form_errors.append(exc.user_message)
+        else:
+            session.commit()
+            flash("身份证照片已提交，审核结果将通过短信和消息通知您。", "success")
+            return redirect(url_for("accounts.profile"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("accounts/id_card.html", form=form, refusal=refusal, review=review,
+                           review_labels=rules.REVIEW_LABELS), status
+
+
+# --- Officer desk: manual identity reviews (审核员) and 面签 (公安交管窗口) ---------------------------------------
+desk = Blueprint("account_desk", __name__, url_prefix="/officer/accounts")
+
+
+@desk.get("/reviews")
+@officer_required("account_desk.reviews")
+def reviews():
+    import base64
+
+    def uri(data: bytes | None) -> str | None:
+        return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii") if data else None
+
+    now = _now()
+    rows = [{"review": r, "front": uri(r.front), "back": uri(r.back), "portrait": uri(r.user.citizen.portrait),
+             "submitted": format_local(r.submitted_at), "due": format_local(r.due_at - timedelta(seconds=1)),
+             "late": now >= r.due_at,
+             "hint": None if r.face_distance is None else (
+                 "人像面照片与人口库照片相似" if r.face_distance <= current_app.config["SUISHEN_FACE_TOLERANCE"]
+                 else "人像面照片与人口库照片差异较大，请仔细核对")}
+            for r in services.identity_review_queue(get_session())]
+    return render_template("accounts/reviews.html", rows=rows, form=DecisionForm())
+
+
+@desk.post("/reviews/<public_id>")
+@officer_required("account_desk.decide")
+def decide(public_id: str):
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash("请求无效，请刷新后重试。", "danger")
+        return redirect(url_for("account_desk.reviews"))
+    session = get_session()
+    try:
+        services.decide_identity_review(session, public_id, approve=bool(form.approve.data),
+                                        reason=form.reason.data, reviewer=current_user, now=_now())
+    except DomainError as exc:
+        session.rollback()
+        flash(exc.user_message, "danger")
+    else:
+        session.commit()
+        flash("已审核通过，账号已实人认证。" if form.approve.data else "已退回，申请人将收到不通过原因。", "success")
+    return redirect(url_for("account_desk.reviews"))
+
+
+@desk.route("/face-to-face", methods=["GET", "POST"])
+@officer_required("account_desk.face_to_face")
+def face_to_face():
+    """面签: the officer registers (or raises to 实人认证) the account of the person at the window."""
+    form = FaceToFaceForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            user, created = services.face_to_face(session, officer=current_user, id_number=form.id_number.data,
+                                                  name=form.name.data, phone=form.phone.data, now=_now())
+        except InvalidIdNumber as exc:
+            session.rollback()
+            form.id_number.errors.append(str(exc))
+        except ValueError as exc:
+            session.rollback()
+            form.phone.errors.append(str(exc))
+        except DomainError as exc:
+            session.rollback()
+            form.form_errors.append(exc.user_message)
+        else:
+            session.commit()
+            flash(f"面签完成：{user.citizen.name}（{mask_phone(user.phone)}）的账号已实人认证。"
+                  + ("已发送短信提示其设置登录密码。" if created else ""), "success")
+            return redirect(url_for("account_desk.face_to_face"))
+    return render_template("accounts/face_to_face.html", form=form), 400 if form.is_submitted() else 200

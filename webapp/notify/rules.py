@@ -19,7 +19,7 @@ PURPOSE_RESET = "reset_password"       # 忘记密码 / 面签 accounts set thei
 PURPOSES = (PURPOSE_REALNAME, PURPOSE_RESET)
 PURPOSE_LABELS = {PURPOSE_REALNAME: "实名认证", PURPOSE_RESET: "设置登录密码"}
 
-_CODE_RE = re.compile(r"^\d{6}$")
+_CODE_RE = re.compile(r"^[0-9]{6}$")
 
 
 @dataclass(frozen=True)

@@ -104,9 +104,9 @@ def consume_code(session: Session, *, phone: str, purpose: str, code: str, polic
         raise BadCode("验证码错误次数过多，请重新获取。")
     if not rules.well_formed(code) or not secrets.compare_digest(
             row.digest, rules.code_digest(secret, phone, purpose, code)):
+        left = policy.max_attempts - row.attempts - 1
         # Counted in the database, so parallel guesses cannot share one attempt.
         session.execute(update(SmsCode).where(SmsCode.id == row.id).values(attempts=SmsCode.attempts + 1))
-        left = policy.max_attempts - row.attempts - 1
         raise BadCode(f"验证码错误，还可尝试 {left} 次。" if left > 0 else "验证码错误次数过多，请重新获取。")
     claimed = session.execute(update(SmsCode).where(SmsCode.id == row.id, SmsCode.used_at.is_(None))
                               .values(used_at=now)).rowcount
@@ -227,3 +227,13 @@ def check_code(session: Session, *, phone: str, purpose: str, code: str, now: da
     """:func:`consume_code` with this app's policy and secret."""
     consume_code(session, phone=phone, purpose=purpose, code=code, policy=code_policy(),
                  secret=current_app.config["SECRET_KEY"], now=now)
+
+
+def cooldown_left(session: Session, *, phone: str, purpose: str, now: datetime) -> int:
+    """Whole seconds until a new code may be asked for (0 = now): the page disables 获取验证码 until then."""
+    last = session.scalar(select(func.max(SmsCode.created_at)).where(SmsCode.phone == phone,
+                                                                      SmsCode.purpose == purpose))
+    if last is None:
+        return 0
+    left = (last + code_policy().resend_cooldown - now).total_seconds()
+    return max(0, int(-(-left // 1)))

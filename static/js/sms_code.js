@@ -1,0 +1,21 @@
+// 获取验证码: after a code was sent, the button stays disabled for the resend cool-down the server gave
+// (data-cooldown, seconds). The server enforces the cool-down anyway; this only tells the user.
+(function () {
+  "use strict";
+  document.querySelectorAll("button[data-cooldown]").forEach(function (button) {
+    var left = parseInt(button.getAttribute("data-cooldown"), 10) || 0;
+    var label = button.textContent;
+    function tick() {
+      if (left <= 0) {
+        button.disabled = false;
+        button.textContent = label;
+        return;
+      }
+      button.disabled = true;
+      button.textContent = "重新获取（" + left + " 秒）";
+      left -= 1;
+      setTimeout(tick, 1000);
+    }
+    tick();
+  });
+})();

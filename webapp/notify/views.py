@@ -1,0 +1,89 @@
+"""消息 (the in-app message list), Web Push subscriptions of the installed PWA, and the SMS outbox page."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+from flask_login import current_user, login_required
+
+from webapp.accounts.forms import EmptyForm
+from webapp.db import get_session
+from webapp.errors import DomainError, Forbidden
+from webapp.notify import services
+from webapp.officer.views import officer_required
+from webapp.registry.rules import mask_phone
+from webapp.timeutil import format_local
+
+bp = Blueprint("notify", __name__)
+
+
+def _citizen():
+    if getattr(current_user, "is_officer", False):
+        raise Forbidden("请使用个人账号查看消息。")
+    return current_user
+
+
+@bp.get("/messages")
+@login_required
+def messages():
+    """消息: the newest first; opening the list marks them read."""
+    user = _citizen()
+    session = get_session()
+    rows = [{"body": m.body, "url": m.url, "at": format_local(m.created_at), "unread": m.read_at is None}
+            for m in services.messages_for(session, user.citizen_id, 50)]
+    services.mark_read(session, user.citizen_id, current_app.extensions["clock"].now())
+    session.commit()
+    push = current_app.extensions["web_push"]
+    return render_template("notify/messages.html", rows=rows, push_key=push.public_key if push.enabled else "",
+                           subscribed=services.has_subscription(session, user.id), form=EmptyForm())
+
+
+def _subscription_json() -> tuple[str, str, str]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise DomainError("推送订阅无效。", code="bad_subscription")
+    keys = body.get("keys") if isinstance(body.get("keys"), dict) else {}
+    endpoint, p256dh, auth = body.get("endpoint"), keys.get("p256dh"), keys.get("auth")
+    if not all(isinstance(v, str) for v in (endpoint, p256dh, auth)):
+        raise DomainError("推送订阅无效。", code="bad_subscription")
+    return endpoint, p256dh, auth
+
+
+@bp.post("/messages/push")
+@login_required
+def subscribe():
+    """Keep the PushSubscription JSON the browser made (sent with the CSRF token in X-CSRFToken)."""
+    user = _citizen()
+    endpoint, p256dh, auth = _subscription_json()
+    session = get_session()
+    try:
+        services.subscribe(session, user.id, endpoint=endpoint, p256dh=p256dh, auth=auth,
+                           now=current_app.extensions["clock"].now())
+    except DomainError:
+        session.rollback()
+        raise
+    session.commit()
+    return jsonify({"subscribed": True})
+
+
+@bp.post("/messages/push/delete")
+@login_required
+def unsubscribe():
+    user = _citizen()
+    body = request.get_json(silent=True)
+    endpoint = body.get("endpoint") if isinstance(body, dict) else None
+    if not isinstance(endpoint, str):
+        raise DomainError("推送订阅无效。", code="bad_subscription")
+    session = get_session()
+    services.unsubscribe(session, user.id, endpoint)
+    session.commit()
+    return jsonify({"subscribed": False})
+
+
+@bp.get("/officer/sms-outbox")
+@officer_required("notify.outbox")
+def outbox():
+    """What the embedded gateway 'sent': administrators read it here (and with `flask sms outbox`)."""
+    phone = (request.args.get("phone") or "").strip()[:20]
+    rows = [{"phone": mask_phone(m.phone) if not phone else m.phone, "body": m.body, "purpose": m.purpose,
+             "at": format_local(m.created_at), "gateway": m.gateway}
+            for m in services.outbox(get_session(), phone=phone or None, limit=100)]
+    return render_template("notify/outbox.html", rows=rows, phone=phone)
