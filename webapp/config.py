@@ -41,6 +41,9 @@ def from_environment(instance_path: str) -> dict:
         # Verification API (SPEC 6): per API key (or per IP without one), and the largest JSON body accepted.
         "SUISHEN_API_RATE_LIMIT": os.environ.get("SUISHEN_API_RATE_LIMIT", "120 per minute"),
         "SUISHEN_API_MAX_BODY": int(os.environ.get("SUISHEN_API_MAX_BODY", "16384")),
+        # How long each worker remembers an API key that checked out (saves a lookup per scan); a revoked key
+        # stops working on every worker within this many seconds. 0 looks the key up on every request.
+        "SUISHEN_API_KEY_CACHE_SECONDS": float(os.environ.get("SUISHEN_API_KEY_CACHE_SECONDS", "5")),
         "SUISHEN_PUBLIC_VERIFY_RATE_LIMIT": os.environ.get("SUISHEN_PUBLIC_VERIFY_RATE_LIMIT", "30 per minute"),
         # Where the e-licence is offered (SPEC 5.2): nationwide | pilot3 | cities28 | a comma list of cities.
         "SUISHEN_LICENCE_REGIONS": os.environ.get("SUISHEN_LICENCE_REGIONS", "nationwide"),

@@ -219,6 +219,44 @@ def test_revoked_key_is_401(client, db_session, api_key, clock):
     assert post(client, {"qr": "x"}, bearer(raw)).status_code == 401
 
 
+def test_revoked_key_stops_working_once_the_key_cache_ttl_passes_when_it_was_in_use(client, app, db_session,
+                                                                                     api_key, cert, clock):
+    key, raw = api_key
+    ttl = app.config["SUISHEN_API_KEY_CACHE_SECONDS"]
+    assert 0 < ttl <= 10   # "a few seconds": the bound README and bench/RESULTS.md promise
+    body = {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())}
+    assert post(client, body, bearer(raw)).status_code == 200
+    key.revoked_at = clock.now()
+    db_session.commit()
+    clock.advance(seconds=ttl)
+    assert post(client, body, bearer(raw)).status_code == 401
+
+
+def test_a_scan_with_a_known_key_is_one_lookup_and_one_audit_insert(client, app, engine, cert, api_key, clock,
+                                                                     db_session):
+    """The statements of one verification, counted (never timed): the key comes from the per-worker cache, the
+    certificate and its holder from one joined SELECT without the portrait bytes, and the audit row is written."""
+    from sqlalchemy import event
+
+    body = {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now()), "context": "entry"}
+    assert post(client, body, bearer(api_key[1])).get_json()["valid"] is True   # the key is now cached
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert post(client, body, bearer(api_key[1])).get_json()["valid"] is True
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [s.split()[0].upper() for s in statements] == ["SELECT", "INSERT"], statements
+    assert "travel_certificates" in statements[0] and "citizens" in statements[0]
+    assert "portrait" not in statements[0]
+    assert "audit_events" in statements[1]
+
+
 def test_api_is_rate_limited_per_key(database_url, session_factory, clock, api_key, openapi_doc):
     from webapp.extensions import limiter
 

@@ -242,3 +242,42 @@ def test_officer_creation_refuses_weak_passwords_and_duplicate_usernames(db_sess
         officer_services.create_officer(db_session, username="RAIL01", password="Long-enough-1", role="police",
                                         now=clock.now())
     assert exc.value.code == "conflict"
+
+
+def test_api_key_cache_serves_a_revoked_key_only_until_its_ttl_passes_when_the_key_was_in_use(db_session, clock):
+    key, raw = make_api_key(db_session, clock.now())
+    cache = officer_services.ApiKeyCache(timedelta(seconds=5))
+    assert cache.find(db_session, raw, scope="verify", now=clock.now()).id == key.id
+    officer_services.revoke_api_key(db_session, key.prefix, clock.now())
+    db_session.flush()
+    # Within the TTL the worker still trusts what it looked up (the documented bound on revocation)...
+    assert cache.find(db_session, raw, scope="verify", now=clock.advance(seconds=4.9).now()).id == key.id
+    # ...and once it has passed, the database says no.
+    with pytest.raises(officer_services.BadApiKey):
+        cache.find(db_session, raw, scope="verify", now=clock.advance(seconds=0.1).now())
+    with pytest.raises(officer_services.BadApiKey):
+        cache.find(db_session, raw, scope="verify", now=clock.now())
+
+
+def test_api_key_cache_never_remembers_a_refusal_when_the_key_is_unknown_or_out_of_scope(db_session, clock):
+    key, raw = make_api_key(db_session, clock.now())
+    cache = officer_services.ApiKeyCache(timedelta(seconds=5))
+    for presented, scope in [("ssk_" + "A" * 43, "verify"), (raw, "admin")]:
+        for _ in range(2):
+            with pytest.raises(officer_services.BadApiKey):
+                cache.find(db_session, presented, scope=scope, now=clock.now())
+    assert cache.find(db_session, raw, scope="verify", now=clock.now()).id == key.id
+
+
+def test_api_key_cache_looks_up_again_when_the_clock_steps_back_or_the_ttl_is_zero(db_session, clock):
+    key, raw = make_api_key(db_session, clock.now())
+    cache = officer_services.ApiKeyCache(timedelta(seconds=5))
+    off = officer_services.ApiKeyCache(timedelta(0))
+    cache.find(db_session, raw, scope="verify", now=clock.now())
+    off.find(db_session, raw, scope="verify", now=clock.now())
+    officer_services.revoke_api_key(db_session, key.prefix, clock.now())
+    db_session.flush()
+    with pytest.raises(officer_services.BadApiKey):
+        cache.find(db_session, raw, scope="verify", now=clock.now() - timedelta(seconds=1))
+    with pytest.raises(officer_services.BadApiKey):
+        off.find(db_session, raw, scope="verify", now=clock.now())

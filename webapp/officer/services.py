@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -101,6 +102,48 @@ def find_api_key(session: Session, raw: str, *, scope: str) -> ApiKey:
     if key is None or key.revoked or key.scope != scope:
         raise BadApiKey("API 密钥无效。")
     return key
+
+
+@dataclass(frozen=True)
+class KnownApiKey:
+    """What a request needs of a key that checked out: who it is (audit actor) and its scope."""
+
+    id: int
+    scope: str
+
+
+class ApiKeyCache:
+    """Remembers, for ``ttl``, keys that :func:`find_api_key` found active, so a gate's scans do not each
+    look their key up in the database.
+
+    Only keys that checked out are remembered (an unknown, revoked or out-of-scope key always goes to the
+    database), by hash, never the raw key. The cache is per process and nothing relies on it being shared
+    (SPEC 10): a revoked key therefore stops working on every worker within ``ttl`` of the revocation.
+    ``ttl`` of zero turns the cache off.
+    """
+
+    def __init__(self, ttl: timedelta, max_entries: int = 1024) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[tuple[str, str], tuple[datetime, KnownApiKey]] = {}
+
+    def find(self, session: Session, raw: str, *, scope: str, now: datetime) -> KnownApiKey:
+        """:raises BadApiKey: as :func:`find_api_key` (the cache never remembers a refusal)"""
+        raw = (raw or "").strip()
+        slot = (rules.hash_api_key(raw), scope)
+        hit = self._entries.get(slot)
+        # A clock that stepped back must not stretch an entry's life, hence the lower bound too.
+        if hit is not None and hit[0] <= now < hit[0] + self.ttl:
+            return hit[1]
+        key = find_api_key(session, raw, scope=scope)
+        known = KnownApiKey(id=key.id, scope=key.scope)
+        if self.ttl > timedelta(0):
+            if len(self._entries) >= self.max_entries:
+                self._entries = {k: v for k, v in self._entries.items() if v[0] <= now < v[0] + self.ttl}
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+            self._entries[slot] = (now, known)
+        return known
 
 
 def revoke_api_key(session: Session, prefix: str, now: datetime) -> ApiKey:

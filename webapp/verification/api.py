@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -25,6 +25,15 @@ csrf.exempt(bp)
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 MAX_QR_LENGTH = 2048
+API_KEY_CACHE = "api_key_cache"
+
+
+@bp.record_once
+def _make_api_key_cache(state) -> None:
+    ttl = timedelta(seconds=state.app.config["SUISHEN_API_KEY_CACHE_SECONDS"])
+    state.app.extensions[API_KEY_CACHE] = officer_services.ApiKeyCache(ttl)
+
+
 # The licence record a traffic officer sees (SPEC §5 item 7: full status); resolver facts, at the detail level only.
 LICENCE_DETAIL_FIELDS = ("licence_class", "valid_from", "valid_until", "issuing_authority", "file_number", "points",
                          "record_status", "first_issued")
@@ -54,7 +63,8 @@ def _viewer() -> services.Viewer | Response:
             return _error(401, "unauthorized", "请使用 Authorization: Bearer <API 密钥>。",
                           **{"WWW-Authenticate": 'Bearer realm="suishen"'})
         try:
-            key = officer_services.find_api_key(get_session(), value, scope=officer_rules.SCOPE_VERIFY)
+            key = current_app.extensions[API_KEY_CACHE].find(get_session(), value, scope=officer_rules.SCOPE_VERIFY,
+                                                             now=current_app.extensions["clock"].now())
         except officer_services.BadApiKey as exc:
             return _error(401, exc.code, exc.user_message,
                           **{"WWW-Authenticate": 'Bearer realm="suishen", error="invalid_token"'})
