@@ -3,6 +3,7 @@
 import { startRotatingToken } from "./rotating_token.js";
 
 const STATE_POLL_SECONDS = 10;
+const BARCODE_MAX_CSS_PX = 352;   // .licence__barcode max-width (22rem)
 const root = document.getElementById("licence");
 const qr = document.getElementById("qr-img");
 const bar = document.getElementById("barcode-img");
@@ -34,6 +35,17 @@ function setUsable(usable) {
   document.getElementById("qr-refresh").hidden = !usable;
 }
 
+// A whole number of device pixels per bar module: a scaled barcode gets blurred bar edges, which a low-density
+// screen (1 device px per CSS px) turns into an unreadable code.
+function fitBarcode() {
+  const modules = Number(bar.dataset.modules);
+  if (!modules) return;
+  const dpr = window.devicePixelRatio || 1;
+  const room = Math.min(bar.parentElement.clientWidth, BARCODE_MAX_CSS_PX);
+  const perModule = Math.max(1, Math.floor((room * dpr) / modules));
+  bar.style.width = `${(perModule * modules) / dpr}px`;
+}
+
 function onAnswer(resp, body) {
   if (!resp.ok) return;
   offsetMs = Date.parse(body.now) - Date.now();
@@ -50,6 +62,8 @@ function onAnswer(resp, body) {
   if (qr.dataset.token !== body.token) {
     qr.src = body.qr;
     bar.src = body.barcode;
+    bar.dataset.modules = body.barcode_modules;
+    fitBarcode();
     barText.textContent = body.code_text;
     qr.dataset.token = body.token;
     generated.textContent = body.generated_at;
@@ -71,6 +85,7 @@ function showTab(tab) {
 }
 
 for (const tab of document.querySelectorAll(".tabs__tab")) tab.addEventListener("click", () => showTab(tab));
+window.addEventListener("resize", fitBarcode);
 
 if (root) {
   const poller = startRotatingToken({

@@ -218,10 +218,11 @@ def show(public_id: str):
     return resp
 
 
-def _barcode_svg(text: str) -> str:
+def _barcode_svg(text: str) -> tuple[str, int]:
     """Code128 of the numeric code (22 digits, set C: 156 modules) as a compact SVG data URI: python-barcode
     encodes, we draw one rect per bar in module units with a viewBox, so it scales to the screen width (its
-    SVGWriter draws fixed millimetres, ~4× larger)."""
+    SVGWriter draws fixed millimetres, ~4× larger). Also returns the width in modules, quiet zones included, so
+    the page can size it to a whole number of device pixels per module."""
     modules = barcode.Code128(text).build()[0]
     bars, x = [], 0
     while x < len(modules):
@@ -235,7 +236,7 @@ def _barcode_svg(text: str) -> str:
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} 60" preserveAspectRatio="none" '
            f'shape-rendering="crispEdges"><rect width="{width}" height="60" fill="#fff"/>'
            f'<g fill="#000">{"".join(bars)}</g></svg>')
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii"), width
 
 
 @bp.get("/<public_id>/token")
@@ -256,8 +257,9 @@ def token(public_id: str):
         value = tokens.issue(current_app.config["SECRET_KEY"], "driving_licence", licence.public_id, now)
         url = f"{current_app.config['BASE_URL']}/v/{value}"
         code = tokens.issue_numeric(current_app.config["SECRET_KEY"], "driving_licence", licence.id, now)
+        barcode_uri, modules = _barcode_svg(code)
         body.update(token=value, url=url, qr=segno.make(url, error="m").svg_data_uri(scale=6, border=2),
-                    code=code, code_text=tokens.group_digits(code), barcode=_barcode_svg(code),
+                    code=code, code_text=tokens.group_digits(code), barcode=barcode_uri, barcode_modules=modules,
                     refresh_in=round(tokens.seconds_left(now), 3),
                     generated_at=to_local(now).strftime("%Y-%m-%d %H:%M:%S"))
     return jsonify(body)
