@@ -235,6 +235,7 @@ def id_card():
     refusal = rules.id_card_refusal(user.level)
     review = services.pending_review(session, user.id)
     form = IdCardForm()
+    status = 400 if form.is_submitted() else 200
     if form.validate_on_submit() and not refusal:
         front, back = form.front.data, form.back.data
         try:
@@ -246,11 +247,11 @@ def id_card():
         except DomainError as exc:
             session.rollback()
             form.form_errors.append(exc.user_message)
+            status = exc.status
         else:
             session.commit()
             flash("身份证照片已提交，审核结果将通过短信和消息通知您。", "success")
             return redirect(url_for("accounts.profile"))
-    status = 400 if form.is_submitted() else 200
     return render_template("accounts/id_card.html", form=form, refusal=refusal, review=review,
                            review_labels=rules.REVIEW_LABELS), status
 
@@ -303,6 +304,7 @@ def decide(public_id: str):
 def face_to_face():
     """面签: the officer registers (or raises to 实人认证) the account of the person at the window."""
     form = FaceToFaceForm()
+    status = 400 if form.is_submitted() else 200
     if form.validate_on_submit():
         session = get_session()
         try:
@@ -317,9 +319,10 @@ def face_to_face():
         except DomainError as exc:
             session.rollback()
             form.form_errors.append(exc.user_message)
+            status = exc.status
         else:
             session.commit()
             flash(f"面签完成：{user.citizen.name}（{mask_phone(user.phone)}）的账号已实人认证。"
                   + ("已发送短信提示其设置登录密码。" if created else ""), "success")
             return redirect(url_for("account_desk.face_to_face"))
-    return render_template("accounts/face_to_face.html", form=form), 400 if form.is_submitted() else 200
+    return render_template("accounts/face_to_face.html", form=form), status
