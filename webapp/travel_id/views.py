@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import segno
 from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request,
                    session as web_session, url_for)
 from flask_login import current_user, login_required
 
-from webapp import tokens
+from webapp import qr, tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.db import get_session
 from webapp.errors import DomainError
@@ -181,8 +180,8 @@ def show(public_id: str):
 def _qr_payload(cert, now: datetime) -> dict:
     token = tokens.issue(current_app.config["SECRET_KEY"], "travel_id", cert.public_id, now)
     url = f"{current_app.config['BASE_URL']}/v/{token}"
-    svg = segno.make(url, error="m").svg_data_uri(scale=6, border=2)
-    return {"token": token, "url": url, "qr": svg, "refresh_in": round(tokens.seconds_left(now), 3)}
+    return {"token": token, "url": url, "qr": qr.svg_data_uri(url),
+            "refresh_in": round(tokens.seconds_left(now), 3)}
 
 
 @bp.get("/<public_id>/token")
