@@ -238,7 +238,7 @@ def main() -> None:
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {data['key']}"}
 
         def verify_body() -> bytes:
-            """A token of the current window, as a phone camera reads it (the URL), in the same body for both phases."""
+            """A token of the current window as a phone camera reads it (the URL); one body for both phases."""
             token = tokens.issue(SECRET, "travel_id", data["cert"], datetime.now(timezone.utc))
             return json.dumps({"qr": f"{base}/v/{token}", "context": "entry"}).encode()
 

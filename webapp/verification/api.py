@@ -63,8 +63,8 @@ def _viewer() -> services.Viewer | Response:
             return _error(401, "unauthorized", "请使用 Authorization: Bearer <API 密钥>。",
                           **{"WWW-Authenticate": 'Bearer realm="suishen"'})
         try:
-            key = current_app.extensions[API_KEY_CACHE].find(get_session(), value, scope=officer_rules.SCOPE_VERIFY,
-                                                             now=current_app.extensions["clock"].now())
+            key = current_app.extensions[API_KEY_CACHE].find(
+                get_session(), value, scope=officer_rules.SCOPE_VERIFY, now=current_app.extensions["clock"].now())
         except officer_services.BadApiKey as exc:
             return _error(401, exc.code, exc.user_message,
                           **{"WWW-Authenticate": 'Bearer realm="suishen", error="invalid_token"'})
