@@ -7,11 +7,10 @@ from datetime import datetime
 from functools import wraps
 
 import barcode
-import segno
 from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for)
 from flask_login import current_user, login_required
 
-from webapp import tokens
+from webapp import qr, tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.db import get_session
 from webapp.driving_licence import photo as photo_checks
@@ -258,7 +257,7 @@ def token(public_id: str):
         url = f"{current_app.config['BASE_URL']}/v/{value}"
         code = tokens.issue_numeric(current_app.config["SECRET_KEY"], "driving_licence", licence.id, now)
         barcode_uri, modules = _barcode_svg(code)
-        body.update(token=value, url=url, qr=segno.make(url, error="m").svg_data_uri(scale=6, border=2),
+        body.update(token=value, url=url, qr=qr.svg_data_uri(url),
                     code=code, code_text=tokens.group_digits(code), barcode=barcode_uri, barcode_modules=modules,
                     refresh_in=round(tokens.seconds_left(now), 3),
                     generated_at=to_local(now).strftime("%Y-%m-%d %H:%M:%S"))
