@@ -338,7 +338,9 @@ def test_verified_users_apply_with_their_own_identity_whatever_is_posted(client,
     someone_else = CitizenFactory(portrait=citizen.portrait, portrait_encoding=citizen.portrait_encoding)
     assert auth.login(user.phone).status_code == 302
     page = client.get("/travel-id/").get_data(as_text=True)
-    assert f'value="{citizen.id_number}" readonly' in page and "已使用您账号的实名信息" in page
+    masked = citizen.id_number[:4] + "*" * 10 + citizen.id_number[-4:]
+    assert f'value="{masked}" readonly' in page and "已使用您账号的实名信息" in page
+    assert citizen.id_number not in page  # the page never needs the full number (SPEC §8)
 
     resp = apply(client, someone_else.name, someone_else.id_number)
 
