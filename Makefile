@@ -27,6 +27,10 @@ instance/secret_key:
 	mkdir -p instance
 	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(48))" > $@
 
+# VAPID keys for Web Push to the installed PWA, made once (like the secret key) and kept out of git.
+instance/vapid.env: | instance/secret_key
+	umask 077 && SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app app push vapid-keys > $@.tmp && mv $@.tmp $@
+
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 	@test -x /usr/bin/chromium || { echo "Debian's chromium is needed at /usr/bin/chromium (apt-get install chromium)"; exit 1; }
@@ -37,8 +41,8 @@ migrate: install instance/secret_key
 demo: migrate
 	SECRET_KEY=$$(cat instance/secret_key) SUISHEN_DEMO=1 $(BIN)/flask --app app registry demo
 
-run: demo
-	SECRET_KEY=$$(cat instance/secret_key) SUISHEN_DEMO=1 \
+run: demo instance/vapid.env
+	env $$(cat instance/vapid.env) SECRET_KEY=$$(cat instance/secret_key) SUISHEN_DEMO=1 \
 	  $(BIN)/gunicorn -c deploy/gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 test: install browser
