@@ -223,6 +223,20 @@ def photo_replaceable_from(licence: ElectronicLicence) -> datetime:
                                         licence.issued_at or licence.applied_at)
 
 
+def check_photo_replaceable(licence: ElectronicLicence, now: datetime) -> None:
+    """Whether the photo may be replaced now; the view asks before it runs the (costly) face checks on an upload.
+
+    :raises Conflict: the e-licence is not active
+    :raises TooSoon: within 6 months of the last camera/album photo or replacement
+    """
+    if licence.status != ACTIVE:
+        raise Conflict("电子驾驶证当前不可用，不能更换照片。", code="not_active")
+    allowed = photo_replaceable_from(licence)
+    if now < allowed:
+        raise TooSoon(f"距上次使用拍摄或相册照片不足 {rules.PHOTO_REPLACE_MONTHS} 个月，"
+                      f"{format_local(allowed, '%Y-%m-%d %H:%M')} 后可更换照片。", retry_after=allowed - now)
+
+
 def replace_photo(session: Session, licence: ElectronicLicence, *, source: str, photo: bytes, now: datetime,
                   user_id: int | None) -> ElectronicLicence:
     """Replace the photo of an active e-licence with a checked album/camera photo.
@@ -230,14 +244,9 @@ def replace_photo(session: Session, licence: ElectronicLicence, *, source: str, 
     :raises TooSoon: within 6 months of the last camera/album photo or replacement
     :raises Conflict: the e-licence is not active
     """
-    if licence.status != ACTIVE:
-        raise Conflict("电子驾驶证当前不可用，不能更换照片。", code="not_active")
+    check_photo_replaceable(licence, now)
     if source not in (rules.PHOTO_ALBUM, rules.PHOTO_CAMERA):
         raise DomainError("请选择相册照片或拍摄照片。")
-    allowed = photo_replaceable_from(licence)
-    if now < allowed:
-        raise TooSoon(f"距上次使用拍摄或相册照片不足 {rules.PHOTO_REPLACE_MONTHS} 个月，"
-                      f"{format_local(allowed, '%Y-%m-%d %H:%M')} 后可更换照片。", retry_after=allowed - now)
     licence.photo = photo
     licence.photo_source = source
     licence.photo_changed_at = now

@@ -17,7 +17,7 @@ from webapp.driving_licence import photo as photo_checks
 from webapp.driving_licence import rules, services
 from webapp.driving_licence.forms import PHOTO_CHOICES, ApplyForm, PhotoForm, ReviewForm, SeizeForm
 from webapp.driving_licence.models import ACTIVE, PENDING, ElectronicLicence
-from webapp.errors import DomainError, Forbidden, NotFound
+from webapp.errors import DomainError, Forbidden, NotFound, TooSoon
 from webapp.extensions import limiter
 from webapp.officer.views import officer_required
 from webapp.proofing import services as proofing
@@ -272,6 +272,14 @@ def replace_photo(public_id: str):
     form = PhotoForm()
     if not form.validate_on_submit():
         return _photo_refused(licence, ["请选择照片来源并上传照片。"], 400)
+    try:
+        # Before reading and face-checking an upload that could not be used anyway.
+        services.check_photo_replaceable(licence, _now())
+    except DomainError as exc:
+        resp = _photo_refused(licence, [exc.user_message], exc.status)
+        if isinstance(exc, TooSoon):
+            resp.headers["Retry-After"] = str(max(1, int(exc.retry_after.total_seconds())))
+        return resp
     photo = _uploaded(form)
     if isinstance(photo, DomainError):
         return _photo_refused(licence, getattr(photo, "messages", [photo.user_message]), photo.status)
