@@ -104,3 +104,18 @@ def init_app(app: Flask, session_factory: sessionmaker[Session] | None) -> None:
         session_factory = make_session_factory(engine)
     app.extensions["session_factory"] = session_factory
     app.teardown_appcontext(_close_session)
+
+
+def add_unique(session: Session, obj: Base, conflict_message: str, *, code: str = "conflict") -> None:
+    """Add and flush ``obj`` in a savepoint; when a unique constraint refuses it (a concurrent double submit
+    that passed the caller's checks), raise :class:`Conflict` with the message and keep the transaction usable."""
+    from sqlalchemy.exc import IntegrityError
+
+    from webapp.errors import Conflict
+
+    try:
+        with session.begin_nested():
+            session.add(obj)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(conflict_message, code=code) from None

@@ -5,13 +5,13 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.accounts import rules
 from webapp.accounts.models import IdentityReview, User
 from webapp.audit import services as audit
+from webapp.db import add_unique
 from webapp.errors import Conflict, DomainError, NotFound
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
@@ -46,13 +46,8 @@ def register(session: Session, *, phone: str, password: str, name: str, id_numbe
         raise Conflict("该手机号已注册，请直接登录或更换手机号。")
     user = User(phone=phone, password_hash=generate_password_hash(password), citizen=citizen,
                 level=rules.LEVEL_UNVERIFIED, created_at=now)
-    try:
-        # A concurrent double-submit gets past the checks above; the unique constraints decide.
-        with session.begin_nested():
-            session.add(user)
-            session.flush()
-    except IntegrityError:
-        raise Conflict("该手机号或身份证号已注册，请直接登录。") from None
+    # A concurrent double-submit gets past the checks above; the unique constraints decide.
+    add_unique(session, user, "该手机号或身份证号已注册，请直接登录。")
     audit.record(session, "account.register", now, actor_type="user", actor_id=user.id,
                  subject_type="user", subject_id=user.id, citizen_id=citizen.id)
     return user
@@ -180,12 +175,7 @@ def submit_id_card(session: Session, user: User, *, front: bytes, back: bytes, n
         front=images.to_jpeg(images.fit_width(front_image, rules.ID_CARD_STORED_WIDTH)),
         back=images.to_jpeg(images.fit_width(back_image, rules.ID_CARD_STORED_WIDTH)),
         face_distance=distance, submitted_at=now, due_at=review_due(now))
-    try:
-        with session.begin_nested():
-            session.add(review)
-            session.flush()
-    except IntegrityError:
-        raise Conflict("您已提交身份证照片，正在审核中，请耐心等待。") from None
+    add_unique(session, review, "您已提交身份证照片，正在审核中，请耐心等待。")
     audit.record(session, "account.id_card_submitted", now, actor_type="user", actor_id=user.id,
                  subject_type="identity_review", subject_id=review.id, citizen_id=user.citizen_id)
     return review
@@ -255,12 +245,7 @@ def face_to_face(session: Session, *, officer, id_number: str, name: str, phone:
     if created:
         user = User(phone=phone, password_hash=rules.UNUSABLE_PASSWORD, citizen=citizen,
                     level=rules.LEVEL_UNVERIFIED, created_at=now)
-        try:
-            with session.begin_nested():
-                session.add(user)
-                session.flush()
-        except IntegrityError:
-            raise Conflict("该申请人刚刚完成了注册，请刷新后重试。") from None
+        add_unique(session, user, "该申请人刚刚完成了注册，请刷新后重试。")
     set_level(session, user, rules.LEVEL_REALPERSON, now, how=rules.BY_FACE_TO_FACE)
     audit.record(session, "account.face_to_face", now, actor_type="officer", actor_id=officer.id,
                  subject_type="user", subject_id=user.id, citizen_id=citizen.id, created=created)

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.audit import services as audit
-from webapp.errors import Conflict, DomainError, NotFound
+from webapp.db import add_unique
+from webapp.errors import DomainError, NotFound
 from webapp.officer import rules
 from webapp.officer.models import ApiKey, Officer, PaperCertificate
 from webapp.registry import rules as registry_rules
@@ -44,12 +44,7 @@ def create_officer(session: Session, *, username: str, password: str, role: str,
         raise DomainError(problem, code="weak_password")
     officer = Officer(username=username, password_hash=generate_password_hash(password), role=role,
                       active=True, created_at=now)
-    try:
-        with session.begin_nested():
-            session.add(officer)
-            session.flush()
-    except IntegrityError:
-        raise Conflict(f"用户名 {username} 已存在。") from None
+    add_unique(session, officer, f"用户名 {username} 已存在。")
     audit.record(session, "officer.create", now, subject_type="officer", subject_id=officer.id, role=role)
     return officer
 
