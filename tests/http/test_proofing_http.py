@@ -176,6 +176,8 @@ def test_page_offers_the_fallback_when_max_failures_are_reached(client, auth, db
     assert "改用其他方式办理" in html and 'id="proofing-fallback"\n' not in html
     assert re.search(r'id="proofing-fallback"[^>]*hidden', html) is None
     assert re.search(r'id="proofing-retry"[^>]*\s+hidden', html)
+    # For an unverified account the fallback is 实名认证 by SMS (SPEC 5.1: when face recognition keeps failing).
+    assert 'id="proofing-fallback-link" href="/account/realname"' in html
 
 
 @needs_testdata
