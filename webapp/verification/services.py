@@ -226,13 +226,13 @@ def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer
 
 
 def _log(session: Session, result: VerificationResult, viewer: Viewer, found: Resolved | None) -> VerificationResult:
-    event = audit.record(
+    # Every scan is logged in its own transaction (the caller commits); a Core INSERT, as scans are the hot path.
+    audit_id = audit.append(
         session, rules.AUDIT_ACTION, result.checked_at, actor_type=viewer.kind, actor_id=viewer.id,
         subject_type=result.credential_type, subject_id=found.db_id if found else None,
         citizen_id=found.citizen.id if found else None, role=viewer.role, context=result.context,
         valid=result.valid, reason=result.reason, credential=found.public_id if found else None)
-    session.flush()
-    return VerificationResult(**{**result.__dict__, "audit_id": event.id})
+    return VerificationResult(**{**result.__dict__, "audit_id": audit_id})
 
 
 @dataclass(frozen=True)
