@@ -108,7 +108,9 @@ def test_account_below_realperson_is_told_to_verify(client, auth, db_session):
     user = make_user(db_session, level=LEVEL_REALNAME)
     login(auth, user)
     page = client.get("/licence/").get_data(as_text=True)
-    assert "实人认证" in page and 'href="/account/verify"' in page
+    # A limited (实名) account is offered the ID-card review; 刷脸 only when the registry has a portrait.
+    assert "实人认证" in page and 'href="/account/id-card"' in page and "面签" in page
+    assert ('href="/account/verify"' in page) == (user.citizen.portrait_encoding is not None)
 
 
 def test_blocking_status_is_refused_before_any_camera_step(client, auth, db_session):
