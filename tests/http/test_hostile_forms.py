@@ -27,7 +27,7 @@ from tests.conftest import csrf_from
 from tests.factories import PASSWORD, CitizenFactory, LicenceFactory, UserFactory
 from tests.http.test_officer_http import login_officer
 from tests.verification_support import FAKE_JPEG, make_officer
-from webapp.accounts.rules import LEVEL_REALPERSON
+from webapp.accounts.rules import LEVEL_REALNAME, LEVEL_REALPERSON
 from webapp.db import Base
 from webapp.driving_licence import services as licence_services
 from webapp.proofing import services as proofing_services
@@ -75,6 +75,8 @@ HOSTILE_FILES = {
 class World:
     citizen_user: object  # 实人 account with an active e-licence
     applicant: object     # 实人 account with a licence record and no e-licence yet
+    unverified: object    # a new account (实名认证 by SMS next)
+    realname: object      # a 实名 account (limited; may upload its ID card for review)
     licence_public_id: str
     pending_public_id: str
     challenge_public_id: str
@@ -90,6 +92,9 @@ def world(app, db_session, clock) -> World:
     applicant = UserFactory(level=LEVEL_REALPERSON, citizen=CitizenFactory(portrait=FAKE_JPEG,
                                                                           portrait_encoding=b"\x00" * 1024))
     LicenceFactory(citizen=applicant.citizen)
+    unverified = UserFactory()
+    realname_citizen = CitizenFactory(portrait=FAKE_JPEG)
+    realname = UserFactory(citizen=realname_citizen, phone=realname_citizen.phone, level=LEVEL_REALNAME)
     other = LicenceFactory(citizen=CitizenFactory(portrait=FAKE_JPEG))
     with app.app_context():  # issuing notifies the holder through the app's gateways
         licence = licence_services.apply(db_session, citizen=user.citizen, user_id=user.id, photo_source="system",
@@ -103,7 +108,7 @@ def world(app, db_session, clock) -> World:
                                         fallback_url=None)
     officers = {role: make_officer(db_session, role) for role in ("traffic", "reviewer", "police")}
     db_session.commit()
-    return World(user, applicant, licence.public_id, pending.public_id, challenge.public_id, officers)
+    return World(user, applicant, unverified, realname, licence.public_id, pending.public_id, challenge.public_id, officers)
 
 
 def _login(client, user) -> None:
@@ -118,6 +123,14 @@ def as_citizen(client, world: World) -> None:
 
 def as_applicant(client, world: World) -> None:
     _login(client, world.applicant)
+
+
+def as_unverified(client, world: World) -> None:
+    _login(client, world.unverified)
+
+
+def as_realname(client, world: World) -> None:
+    _login(client, world.realname)
 
 
 def as_officer(role: str) -> Callable:
@@ -151,6 +164,7 @@ class Post:
     uploads: dict = field(default_factory=dict)  # file field → extra form fields sent with it
     csrf_header: bool = False
     json_errors: bool = False
+    json_body: bool = False  # the fields are sent as a JSON body (with the token in X-CSRFToken)
     csrf_exempt: str | None = None  # why, when the route takes no form
 
 
@@ -218,6 +232,35 @@ POST_ROUTES: dict[str, Post] = {
         uploads={"blink": {}}),
     "proofing.retry": Post("/proofing/{challenge}/retry", who=owns_challenge),
     "shell.toggle_large_text": Post("/settings/large-text", fields={"next": "/"}),
+    "accounts.realname": Post(
+        "/account/realname", who=as_unverified, fields={"code": "123456", "submit": "提交认证"},
+        bad=[("wrong types", {"code": "1234567890", "submit": "提交认证"}, {}, "")]),
+    "accounts.reset_password": Post(
+        "/account/password", fields={"phone": "13900000001", "code": "123456", "password": "passw0rd1",
+                                     "confirm": "passw0rd1", "submit": "设置密码"},
+        bad=[("missing", {}, {}, REQUIRED),
+             ("wrong types", {"phone": "13900000001", "password": "a", "confirm": "b"}, {}, "两次输入的密码不一致")]),
+    "accounts.id_card": Post(
+        "/account/id-card", who=as_realname, files={"front": GOOD_JPEG, "back": GOOD_JPEG},
+        bad=[("missing", {}, {}, "请上传身份证人像面照片")],
+        uploads={"front": {}, "back": {}}),
+    "account_desk.face_to_face": Post(
+        "/officer/accounts/face-to-face", who=as_officer("police"),
+        fields={"name": "张三", "id_number": "11010519491231002X", "phone": "13900000055", "checked": "y"},
+        bad=[("missing", {}, {}, REQUIRED),
+             ("wrong types", {"name": "张三", "id_number": "12345", "phone": "13900000055", "checked": "y"}, {},
+              "身份证号")]),
+    # An empty or refused decision goes back to the queue with a flash (302), like the licence queue used to.
+    "account_desk.decide": Post("/officer/accounts/reviews/no-such-review", who=as_officer("reviewer"),
+                                fields={"approve": "审核通过"}),
+    "notify.subscribe": Post(
+        "/messages/push", who=as_citizen, json_body=True, json_errors=True,
+        fields={"endpoint": "https://push.example/1", "keys": {"p256dh": "k", "auth": "a"}},
+        bad=[("missing", {}, {}, "推送订阅无效"), ("wrong types", {"endpoint": 5, "keys": []}, {}, "推送订阅无效")]),
+    "notify.unsubscribe": Post(
+        "/messages/push/delete", who=as_citizen, json_body=True, json_errors=True,
+        fields={"endpoint": "https://push.example/1"},
+        bad=[("missing", {}, {}, "推送订阅无效"), ("wrong types", {"endpoint": ["x"]}, {}, "推送订阅无效")]),
     "api.verify": Post("/api/v1/verify", csrf_exempt="JSON only, no cookie form can post it; generated cases in "
                                                      "test_api_schemathesis.py"),
 }
@@ -258,6 +301,10 @@ def submit(client, entry: Post, url: str, token: str | None, fields: dict, files
     headers = {}
     if entry.json_errors:
         headers["Accept"] = "application/json"
+    if entry.json_body:
+        if token is not None:
+            headers["X-CSRFToken"] = token
+        return client.post(url, json=fields, headers=headers)
     if token is not None:
         if entry.csrf_header:
             headers["X-CSRFToken"] = token
@@ -335,6 +382,7 @@ def test_body_over_max_content_length_is_413_and_writes_nothing(app, client, db_
         assert resp.status_code == 413 and resp.get_json()["error"] == "too_large"
     else:
         resp = submit(client, entry, url, token, {**entry.fields, "padding": "x" * (MAX_BODY + 1)}, entry.files)
+        resp.close()
         assert resp.status_code == 413, resp.get_data(as_text=True)[:300]
         assert ("too_large" if entry.json_errors else "上传内容过大") in resp.get_data(as_text=True)
     assert row_counts(db_session) == before
@@ -350,7 +398,7 @@ def test_hostile_upload_gets_a_clear_4xx_and_writes_nothing(app, client, db_sess
     entry = POST_ROUTES[endpoint]
     url, token = prepare(app, client, world, entry)
     before = row_counts(db_session)
-    resp = submit(client, entry, url, token, entry.uploads[upload], {upload: HOSTILE_FILES[kind]})
+    resp = submit(client, entry, url, token, entry.uploads[upload], {**entry.files, upload: HOSTILE_FILES[kind]})
     body = resp.get_data(as_text=True)
     assert 400 <= resp.status_code < 500, f"{resp.status_code}: {body[:400]}"
     if kind == "huge":

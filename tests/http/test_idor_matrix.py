@@ -49,6 +49,7 @@ IDENTIFIED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "driving_licence.replace_photo": ("POST", "/licence/{licence}/photo", ("holder",)),
     "driving_licence.decide": ("POST", "/licence/review/{pending}", (officer_rules.ROLE_REVIEWER,)),
     "officer.paper_print": ("GET", "/officer/paper/{serial}", (officer_rules.ROLE_POLICE,)),
+    "account_desk.decide": ("POST", "/officer/accounts/reviews/no-such-review", (officer_rules.ROLE_REVIEWER,)),
     "proofing.page": ("GET", "/proofing/{challenge}", ("holder",)),
     "proofing.frames": ("POST", "/proofing/{challenge}/frames", ()),
     "proofing.retry": ("POST", "/proofing/{challenge}/retry", ()),
