@@ -9,14 +9,22 @@ const refreshBtn = document.getElementById("qr-refresh");
 const note = document.getElementById("reverify-note");
 let deadline = 0;   // when the current QR's window ends (performance.now() ms)
 let reverifyAt = performance.now() + Number(card.dataset.reverifyIn) * 1000;
+let leaving = false;  // navigate once: a second assign() would abort the first navigation
+
+function leave(url) {
+  if (leaving) return;
+  leaving = true;
+  if (url) window.location.assign(url); else window.location.reload();
+}
 
 function onAnswer(resp, body) {
+  if (leaving) return;
   if (resp.status === 403 && body.reverify_url) {
-    window.location.assign(body.reverify_url);
+    leave(body.reverify_url);
     return;
   }
   if (!resp.ok || body.state !== "valid") {
-    window.location.reload();  // expired or revoked: the page shows what to do
+    leave(null);  // expired or revoked: the reloaded page shows what to do
     return;
   }
   img.src = body.qr;
@@ -26,8 +34,9 @@ function onAnswer(resp, body) {
 }
 
 function onTick(now) {
+  if (leaving) return;
   if (now >= reverifyAt) {
-    window.location.assign(card.dataset.reverifyUrl);
+    leave(card.dataset.reverifyUrl);
     return;
   }
   countdown.textContent = String(Math.max(0, Math.ceil((deadline - now) / 1000)));
