@@ -250,9 +250,10 @@ POST_ROUTES: dict[str, Post] = {
         bad=[("missing", {}, {}, REQUIRED),
              ("wrong types", {"name": "张三", "id_number": "12345", "phone": "13900000055", "checked": "y"}, {},
               "身份证号")]),
-    # An empty or refused decision goes back to the queue with a flash (302), like the licence queue used to.
-    "account_desk.decide": Post("/officer/accounts/reviews/no-such-review", who=as_officer("reviewer"),
-                                fields={"approve": "审核通过"}),
+    "account_desk.decide": Post(
+        "/officer/accounts/reviews/no-such-review", who=as_officer("reviewer"), fields={"approve": "审核通过"},
+        bad=[("missing", {}, {}, "请填写不通过的原因"),
+             ("too long", {"reject": "不通过", "reason": "因" * 600}, {}, "最多 500 字")]),
     "notify.subscribe": Post(
         "/messages/push", who=as_citizen, json_body=True, json_errors=True,
         fields={"endpoint": "https://push.example/1", "keys": {"p256dh": "k", "auth": "a"}},

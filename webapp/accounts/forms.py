@@ -90,6 +90,6 @@ class FaceToFaceForm(FlaskForm):
 class DecisionForm(FlaskForm):
     """A reviewer's decision: approve, or reject with a reason the applicant will read."""
 
-    reason = TextAreaField("不通过原因", validators=[Length(max=500)])
+    reason = TextAreaField("不通过原因", validators=[Length(max=500, message="不通过原因最多 500 字。")])
     approve = SubmitField("审核通过")
     reject = SubmitField("不通过")

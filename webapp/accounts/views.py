@@ -263,29 +263,35 @@ desk = Blueprint("account_desk", __name__, url_prefix="/officer/accounts")
 @desk.get("/reviews")
 @officer_required("account_desk.reviews")
 def reviews():
+    return _reviews_page(DecisionForm())
+
+
+def _reviews_page(form: DecisionForm, status: int = 200):
     import base64
 
     def uri(data: bytes | None) -> str | None:
         return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii") if data else None
 
     now = _now()
+    tolerance = current_app.config["SUISHEN_FACE_TOLERANCE"]
     rows = [{"review": r, "front": uri(r.front), "back": uri(r.back), "portrait": uri(r.user.citizen.portrait),
              "submitted": format_local(r.submitted_at), "due": format_local(r.due_at - timedelta(seconds=1)),
              "late": now >= r.due_at,
              "hint": None if r.face_distance is None else (
-                 "人像面照片与人口库照片相似" if r.face_distance <= current_app.config["SUISHEN_FACE_TOLERANCE"]
+                 "人像面照片与人口库照片相似" if r.face_distance <= tolerance
                  else "人像面照片与人口库照片差异较大，请仔细核对")}
             for r in services.identity_review_queue(get_session())]
-    return render_template("accounts/reviews.html", rows=rows, form=DecisionForm())
+    return render_template("accounts/reviews.html", rows=rows, form=form), status
 
 
 @desk.post("/reviews/<public_id>")
 @officer_required("account_desk.decide")
 def decide(public_id: str):
+    """A refused decision (no reason, already decided, unknown) answers the queue again with its 4xx."""
     form = DecisionForm()
     if not form.validate_on_submit():
-        flash("请求无效，请刷新后重试。", "danger")
-        return redirect(url_for("account_desk.reviews"))
+        flash(form.reason.errors[0] if form.reason.errors else "请求无效，请刷新后重试。", "danger")
+        return _reviews_page(DecisionForm(), 400)
     session = get_session()
     try:
         services.decide_identity_review(session, public_id, approve=bool(form.approve.data),
@@ -293,9 +299,9 @@ def decide(public_id: str):
     except DomainError as exc:
         session.rollback()
         flash(exc.user_message, "danger")
-    else:
-        session.commit()
-        flash("已审核通过，账号已实人认证。" if form.approve.data else "已退回，申请人将收到不通过原因。", "success")
+        return _reviews_page(DecisionForm(), exc.status)
+    session.commit()
+    flash("已审核通过，账号已实人认证。" if form.approve.data else "已退回，申请人将收到不通过原因。", "success")
     return redirect(url_for("account_desk.reviews"))
 
 
