@@ -30,6 +30,7 @@ def from_environment(instance_path: str) -> dict:
         # Rate-limit counters are shared between workers/hosts through Redis in a multi-host set-up.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_HEADERS_ENABLED": _bool("RATELIMIT_HEADERS_ENABLED", True),
         "SESSION_COOKIE_SECURE": _bool("SUISHEN_SECURE_COOKIES", base_url.startswith("https://")),
         "SUISHEN_PROXY_COUNT": int(os.environ.get("SUISHEN_PROXY_COUNT", "0")),
         "SUISHEN_LIVENESS_CHECKS": os.environ.get("SUISHEN_LIVENESS_CHECKS", "blink,colour,match"),
@@ -76,6 +77,7 @@ DEFAULTS = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": 3600,
+    "WTF_I18N_ENABLED": False,  # WTForms' bundled zh catalogue (webapp/forms.py), not Babel
     "RATELIMIT_HEADERS_ENABLED": True,
     "JSON_AS_ASCII": False,
 }

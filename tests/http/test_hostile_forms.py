@@ -14,6 +14,7 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Callable
 
 import pytest
@@ -27,6 +28,7 @@ from tests.conftest import csrf_from
 from tests.factories import PASSWORD, CitizenFactory, LicenceFactory, UserFactory
 from tests.http.test_officer_http import login_officer
 from tests.verification_support import FAKE_JPEG, make_officer
+from webapp.accounts.models import IdentityReview
 from webapp.accounts.rules import LEVEL_REALNAME, LEVEL_REALPERSON
 from webapp.db import Base
 from webapp.driving_licence import services as licence_services
@@ -81,6 +83,7 @@ class World:
     pending_public_id: str
     challenge_public_id: str
     officers: dict
+    review_public_id: str = ""  # a pending manual identity review (ID-card photos) of another 实名 account
 
 
 @pytest.fixture
@@ -107,8 +110,13 @@ def world(app, db_session, clock) -> World:
                                         policy=Policy.from_setting("blink,match", 0.6), next_url="/",
                                         fallback_url=None)
     officers = {role: make_officer(db_session, role) for role in ("traffic", "reviewer", "police")}
+    reviewed = UserFactory(level=LEVEL_REALNAME)
+    review = IdentityReview(public_id="review-pending-1", user=reviewed, status="pending", front=FAKE_JPEG,
+                            back=FAKE_JPEG, submitted_at=now, due_at=now + timedelta(days=1))
+    db_session.add(review)
     db_session.commit()
-    return World(user, applicant, unverified, realname, licence.public_id, pending.public_id, challenge.public_id, officers)
+    return World(user, applicant, unverified, realname, licence.public_id, pending.public_id, challenge.public_id,
+                 officers, review.public_id)
 
 
 def _login(client, user) -> None:
@@ -251,7 +259,7 @@ POST_ROUTES: dict[str, Post] = {
              ("wrong types", {"name": "张三", "id_number": "12345", "phone": "13900000055", "checked": "y"}, {},
               "身份证号")]),
     "account_desk.decide": Post(
-        "/officer/accounts/reviews/no-such-review", who=as_officer("reviewer"), fields={"approve": "审核通过"},
+        "/officer/accounts/reviews/{review}", who=as_officer("reviewer"), fields={"approve": "审核通过"},
         bad=[("missing", {}, {}, "请填写不通过的原因"),
              ("too long", {"reject": "不通过", "reason": "因" * 600}, {}, "最多 500 字")]),
     "notify.subscribe": Post(
@@ -293,7 +301,7 @@ def prepare(app, client, world: World, entry: Post) -> tuple[str, str]:
     entry.who(client, world)
     token = csrf_from(client.get("/account/login").get_data(as_text=True))
     url = entry.url.format(licence=world.licence_public_id, pending=world.pending_public_id,
-                           challenge=world.challenge_public_id)
+                           challenge=world.challenge_public_id, review=world.review_public_id)
     return url, token
 
 

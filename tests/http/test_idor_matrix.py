@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -18,6 +19,7 @@ from tests.conftest import csrf_from
 from tests.factories import PASSWORD, CitizenFactory, LicenceFactory, UserFactory
 from tests.http.test_officer_http import login_officer
 from tests.verification_support import FAKE_JPEG, make_certificate, make_officer
+from webapp.accounts.models import IdentityReview
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.driving_licence import services as licence_services
 from webapp.officer import rules as officer_rules
@@ -35,7 +37,7 @@ PUBLIC = {
     "static": "/static/<path>: the app's own files",
 }
 
-# endpoint → (method, URL with {cert}/{licence}/{challenge}/{pending}/{serial} of citizen A, who may use it).
+# endpoint → (method, URL with {cert}/{licence}/{challenge}/{pending}/{serial}/{review} of citizen A, who may use it).
 # "holder" = citizen A (the browser that holds the grant/challenge); a role name = officers of that role.
 IDENTIFIED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "travel_id.show": ("GET", "/travel-id/{cert}", ("holder",)),
@@ -49,7 +51,7 @@ IDENTIFIED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "driving_licence.replace_photo": ("POST", "/licence/{licence}/photo", ("holder",)),
     "driving_licence.decide": ("POST", "/licence/review/{pending}", (officer_rules.ROLE_REVIEWER,)),
     "officer.paper_print": ("GET", "/officer/paper/{serial}", (officer_rules.ROLE_POLICE,)),
-    "account_desk.decide": ("POST", "/officer/accounts/reviews/no-such-review", (officer_rules.ROLE_REVIEWER,)),
+    "account_desk.decide": ("POST", "/officer/accounts/reviews/{review}", (officer_rules.ROLE_REVIEWER,)),
     "proofing.page": ("GET", "/proofing/{challenge}", ("holder",)),
     "proofing.frames": ("POST", "/proofing/{challenge}/frames", ()),
     "proofing.retry": ("POST", "/proofing/{challenge}/retry", ()),
@@ -108,8 +110,12 @@ def world(app, db_session, clock):
                              citizen_id=a.user.citizen_id, issuing_station="广州南站",
                              officer=officers[officer_rules.ROLE_POLICE], issued_at=now)
     db_session.add(paper)
+    review = IdentityReview(public_id="idor-review-1", user=a.user, status="pending", front=FAKE_JPEG, back=FAKE_JPEG,
+                            submitted_at=now, due_at=now + timedelta(days=1))
+    db_session.add(review)
     db_session.commit()
-    return {"A": a, "B": b, "officers": officers, "pending": pending.public_id, "serial": paper.serial}
+    return {"A": a, "B": b, "officers": officers, "pending": pending.public_id, "serial": paper.serial,
+            "review": review.public_id}
 
 
 def sign_in(client, world, principal: str) -> None:
@@ -151,7 +157,7 @@ def test_nobody_reads_or_changes_what_is_not_theirs(app, db_session, clock, worl
     a = world["A"]
     method, template, who = IDENTIFIED[endpoint]
     url = template.format(cert=a.cert.public_id, licence=a.licence_public_id, challenge=a.challenge_public_id,
-                          pending=world["pending"], serial=world["serial"])
+                          pending=world["pending"], serial=world["serial"], review=world["review"])
     for principal in PRINCIPALS:
         client = app.test_client()  # a browser of its own for each principal
         sign_in(client, world, principal)
@@ -184,7 +190,7 @@ def test_holders_own_pages_never_show_the_full_id_number(app, client, db_session
     plain = sorted({rule.rule for rule in app.url_map.iter_rules()
                     if "GET" in rule.methods and not rule.arguments and not rule.rule.startswith("/api/")})
     own = [template.format(cert=a.cert.public_id, licence=a.licence_public_id, challenge=a.challenge_public_id,
-                           pending=world["pending"], serial=world["serial"])
+                           pending=world["pending"], serial=world["serial"], review=world["review"])
            for endpoint, (method, template, _who) in IDENTIFIED.items()
            if method == "GET" and endpoint not in FULL_ID_SHOWN]
     for url in plain + own:

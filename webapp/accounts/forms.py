@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from webapp.forms import Form
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 REQUIRED = "此项为必填项。"
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=30)],
                        render_kw={"autocomplete": "name"})
     id_number = StringField("身份证号", validators=[DataRequired(REQUIRED), Length(max=24)],
@@ -24,7 +24,7 @@ class RegisterForm(FlaskForm):
     submit = SubmitField("注册")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     account = StringField("手机号或身份证号", validators=[DataRequired(REQUIRED), Length(max=24)],
                           render_kw={"autocomplete": "username"})
     password = PasswordField("密码", validators=[DataRequired(REQUIRED), Length(max=64)],
@@ -32,14 +32,14 @@ class LoginForm(FlaskForm):
     submit = SubmitField("登录")
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(Form):
     """A CSRF-protected form with no fields (logout, toggles)."""
 
 
 CODE_HINT = "6 位数字验证码，5 分钟内有效"
 
 
-class RealnameForm(FlaskForm):
+class RealnameForm(Form):
     """实名认证: a code to the phone on file. ``send`` asks for a code, ``submit`` checks it."""
 
     code = StringField("短信验证码", validators=[Length(max=6)],
@@ -49,7 +49,7 @@ class RealnameForm(FlaskForm):
     submit = SubmitField("提交认证")
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     """忘记密码 (and the first password of a 面签 account): phone, SMS code, new password."""
 
     phone = StringField("手机号码", validators=[DataRequired(REQUIRED), Length(max=20)],
@@ -65,7 +65,7 @@ class ResetPasswordForm(FlaskForm):
     submit = SubmitField("设置密码")
 
 
-class IdCardForm(FlaskForm):
+class IdCardForm(Form):
     front = FileField("身份证人像面", validators=[FileRequired("请上传身份证人像面照片。")],
                       render_kw={"accept": "image/jpeg,image/png,image/webp"})
     back = FileField("身份证国徽面", validators=[FileRequired("请上传身份证国徽面照片。")],
@@ -73,7 +73,7 @@ class IdCardForm(FlaskForm):
     submit = SubmitField("提交人工审核")
 
 
-class FaceToFaceForm(FlaskForm):
+class FaceToFaceForm(Form):
     """面签 at a police window: the officer has the person and the ID card in front of them."""
 
     name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=30)], render_kw={"autocomplete": "off"})
@@ -87,7 +87,7 @@ class FaceToFaceForm(FlaskForm):
     submit = SubmitField("面签注册")
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(Form):
     """A reviewer's decision: approve, or reject with a reason the applicant will read."""
 
     reason = TextAreaField("不通过原因", validators=[Length(max=500, message="不通过原因最多 500 字。")])

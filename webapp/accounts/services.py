@@ -198,12 +198,12 @@ def decide_identity_review(session: Session, public_id: str, *, approve: bool, r
 
     :raises NotFound, Conflict, DomainError: no reason for a rejection
     """
-    reason = (reason or "").strip()
-    if not approve and not reason:
-        raise DomainError("请填写不通过的原因，申请人将收到该原因。", code="reason_required")
     review = session.scalar(select(IdentityReview).where(IdentityReview.public_id == public_id))
     if review is None:
         raise NotFound("未找到该审核申请。")
+    reason = (reason or "").strip()
+    if not approve and not reason:
+        raise DomainError("请填写不通过的原因，申请人将收到该原因。", code="reason_required")
     status = rules.REVIEW_APPROVED if approve else rules.REVIEW_REJECTED
     # One atomic transition: two reviewers deciding at once cannot both win.
     claimed = session.execute(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from webapp.forms import Form
 from flask_wtf.file import FileField
 from wtforms import StringField, SubmitField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length
@@ -13,7 +13,7 @@ PHOTO_CHOICES = [(rules.PHOTO_SYSTEM, "使用系统照片（公安人口库照�
                  (rules.PHOTO_CAMERA, "拍摄照片")]
 
 
-class ApplyForm(FlaskForm):
+class ApplyForm(Form):
     # Rendered as radios from PHOTO_CHOICES (wtforms 3.3 deprecates tuple choices, and tests run warnings as errors).
     photo_source = StringField("驾驶证照片", default=rules.PHOTO_SYSTEM,
                                validators=[DataRequired(REQUIRED), AnyOf(rules.PHOTO_SOURCES, "照片来源无效。")])
@@ -22,7 +22,7 @@ class ApplyForm(FlaskForm):
     submit = SubmitField("同意并申领")
 
 
-class PhotoForm(FlaskForm):
+class PhotoForm(Form):
     photo_source = StringField("照片来源", default=rules.PHOTO_CAMERA,
                                validators=[DataRequired(REQUIRED),
                                            AnyOf((rules.PHOTO_ALBUM, rules.PHOTO_CAMERA), "照片来源无效。")])
@@ -31,14 +31,14 @@ class PhotoForm(FlaskForm):
     submit = SubmitField("更换照片")
 
 
-class SeizeForm(FlaskForm):
+class SeizeForm(Form):
     id_number = StringField("驾驶证号（身份证号）", validators=[DataRequired(REQUIRED), Length(max=24)],
                             render_kw={"autocomplete": "off", "maxlength": 18})
     reason = StringField("扣留依据（处罚决定书/强制措施凭证编号）", validators=[DataRequired(REQUIRED), Length(max=200)])
     submit = SubmitField("登记扣留")
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     reason = TextAreaField("不通过原因", validators=[Length(max=500, message="不通过原因最多 500 字。")])
     approve = SubmitField("审核通过")
     reject = SubmitField("不通过")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from webapp.forms import Form
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
@@ -9,7 +9,7 @@ from webapp.officer import rules
 REQUIRED = "此项为必填项。"
 
 
-class OfficerLoginForm(FlaskForm):
+class OfficerLoginForm(Form):
     username = StringField("工号/用户名", validators=[DataRequired(REQUIRED), Length(max=32)],
                            render_kw={"autocomplete": "username", "autocapitalize": "none"})
     password = PasswordField("密码", validators=[DataRequired(REQUIRED), Length(max=64)],
@@ -17,7 +17,7 @@ class OfficerLoginForm(FlaskForm):
     submit = SubmitField("登录")
 
 
-class PaperForm(FlaskForm):
+class PaperForm(Form):
     name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=30)],
                        render_kw={"autocomplete": "off"})
     id_number = StringField("身份证号", validators=[DataRequired(REQUIRED), Length(max=24)],

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from webapp.forms import Form
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from webapp.accounts.forms import REQUIRED
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(Form):
     name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=30)])
     id_number = StringField("身份证号", validators=[Optional(), Length(max=24)],
                             description="留空则自动生成一个演示用的有效号码")

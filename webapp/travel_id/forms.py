@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from webapp.forms import Form
 from wtforms import HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from webapp.accounts.forms import REQUIRED
 
 
-class ApplyForm(FlaskForm):
+class ApplyForm(Form):
     name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=30)],
                        render_kw={"autocomplete": "name"})
     id_number = StringField("身份证号", validators=[DataRequired(REQUIRED), Length(max=24)],

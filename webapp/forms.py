@@ -1,0 +1,11 @@
+"""The base of every form: Flask-WTF (CSRF) with WTForms' own Simplified Chinese messages for the validators
+that carry no message of ours (e.g. "字段长度不能超过 24 个字符。" instead of English). Flask-WTF would look for
+Babel, which we do not use; ``WTF_I18N_ENABLED = False`` (config.DEFAULTS) lets WTForms' bundled catalogue serve."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+
+
+class Form(FlaskForm):
+    class Meta:
+        locales = ("zh",)
