@@ -177,6 +177,7 @@ def test_scan_page_offers_the_contexts_of_the_role_and_loads_only_same_origin_sc
         assert label in page
     assert "路面查验" not in page
     assert re.search(r'<script src="/static/vendor/jsQR-1\.4\.0\.js\?v=\w+"></script>', page)
+    assert re.search(r'<script src="/static/vendor/zxing-library-0\.23\.0\.min\.js\?v=\w+"></script>', page)
     assert 'data-api="/api/v1/verify"' in page
     assert "<style" not in page and "onclick" not in page and "style=" not in page
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
@@ -190,8 +191,11 @@ def test_police_scan_page_offers_both_credentials_contexts(client, db_session):
     assert "进站检票" in page and "路面查验" in page and "事故处理" in page
 
 
-def test_vendored_jsqr_and_its_licence_are_served(client):
-    for path, text in (("/static/vendor/jsQR-1.4.0.js", b"jsQR"), ("/static/vendor/jsQR-1.4.0.LICENSE", b"Apache License")):
+def test_vendored_decoders_and_their_licences_are_served(client):
+    for path, text in (("/static/vendor/jsQR-1.4.0.js", b"jsQR"),
+                       ("/static/vendor/jsQR-1.4.0.LICENSE", b"Apache License"),
+                       ("/static/vendor/zxing-library-0.23.0.min.js", b"Code128Reader"),
+                       ("/static/vendor/zxing-library-0.23.0.LICENSE", b"ts-custom-error")):
         with client.get(path) as resp:
             assert resp.status_code == 200 and text in resp.data
 
