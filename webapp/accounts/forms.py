@@ -36,7 +36,7 @@ class EmptyForm(Form):
     """A CSRF-protected form with no fields (logout, toggles)."""
 
 
-CODE_HINT = "6 位数字验证码，5 分钟内有效"
+CODE_HINT = "短信中的 6 位数字验证码"
 
 
 class RealnameForm(Form):

@@ -136,6 +136,10 @@ def _citizen_only():
     return current_user
 
 
+def _code_minutes() -> int:
+    return int(notices.code_policy().ttl.total_seconds() // 60)
+
+
 def _code_sent(send, on_sent: str):
     """Run ``send`` (which asks notify for a code), commit and flash where it went; or the refusal to show."""
     session = get_session()
@@ -164,7 +168,7 @@ def realname():
         session = get_session()
         if form.send.data:
             error = _code_sent(lambda: services.send_realname_code(session, user, _now()),
-                               f"验证码已发送至 {mask_phone(user.phone)}，5 分钟内有效。")
+                               f"验证码已发送至 {mask_phone(user.phone)}，{_code_minutes()} 分钟内有效。")
             if error:
                 form.code.errors.append(error)
             else:
@@ -198,7 +202,7 @@ def reset_password():
             error = None
             try:
                 error = _code_sent(lambda: services.send_reset_code(session, form.phone.data, _now()),
-                                   "如该手机号已注册，验证码已发送，5 分钟内有效。")
+                                   f"如该手机号已注册，验证码已发送，{_code_minutes()} 分钟内有效。")
             except ValueError as exc:
                 session.rollback()
                 error = str(exc)
