@@ -160,3 +160,48 @@ def shot(page, name: str) -> Path:
     path = out / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture
+def licence_holder(live_db, live_clock, s001_portrait):
+    """A driver (S001's face) with an active e-licence on the system photo, issued directly, and the account."""
+    from webapp.accounts.rules import LEVEL_REALPERSON
+    from webapp.driving_licence import services as licences
+
+    jpeg, encoding = s001_portrait
+    citizen = factories.CitizenFactory(name="张驾驶", portrait=jpeg, portrait_encoding=encoding)
+    factories.LicenceFactory(citizen=citizen, points=3, licence_class="C1")
+    user = factories.UserFactory(citizen=citizen, level=LEVEL_REALPERSON)
+    licence = licences.apply(live_db, citizen=citizen, user_id=user.id, photo_source="system", photo=None,
+                             now=live_clock.now(), cities=None)
+    licences.proven(live_db, licence, live_clock.now(), None)
+    live_db.commit()
+    return user, licence
+
+
+def read_code(page, selector: str, expected_format=None) -> str:
+    """Decode the one QR or barcode drawn in ``selector`` from a screenshot (zxing-cpp), as a scanner would.
+    The element is centred first so the fixed tab bar cannot cover part of it."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    element = page.locator(selector)
+    element.evaluate("e => e.scrollIntoView({block: 'center'})")
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(element.screenshot())))
+    assert len(found) == 1, f"{len(found)} codes decoded in {selector}"
+    if expected_format is not None:
+        assert found[0].format == expected_format
+    return found[0].text
+
+
+def verify_api(live_server, text: str) -> dict:
+    """POST /api/v1/verify without a key (the public subset), as a third party would."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"{live_server.url}/api/v1/verify", data=json.dumps({"qr": text}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request) as resp:
+        return json.loads(resp.read())

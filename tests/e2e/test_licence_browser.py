@@ -3,18 +3,13 @@ blink of S001), sees 正页 with a ticking clock and 副页, the QR and the Code
 (zxing-cpp) and verified through the API; a 扣留 recorded by a traffic officer turns the page red within the 10 s state poll."""
 from __future__ import annotations
 
-import io
-import json
 import re
-import urllib.request
 from types import SimpleNamespace
 
 import pytest
-import zxingcpp
-from PIL import Image
 
 from tests import factories
-from tests.e2e.conftest import PHONE, shot
+from tests.e2e.conftest import PHONE, read_code, shot, verify_api
 from tests.testdata import SEQUENCES, needs_testdata
 from webapp import tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
@@ -31,22 +26,6 @@ def driver(live_db, s001_portrait):
     user = factories.UserFactory(citizen=citizen, level=LEVEL_REALPERSON)
     live_db.commit()
     return user
-
-
-def decode(page, selector: str) -> str:
-    # Centre it first: the fixed tab bar must not cover part of the code.
-    page.locator(selector).evaluate("e => e.scrollIntoView({block: 'center'})")
-    png = page.locator(selector).screenshot()
-    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    assert len(found) == 1, f"{len(found)} codes decoded in {selector}"
-    return found[0].text
-
-
-def verify(live_server, text: str) -> dict:
-    request = urllib.request.Request(f"{live_server.url}/api/v1/verify", data=json.dumps({"qr": text}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request) as resp:
-        return json.loads(resp.read())
 
 
 def test_apply_show_front_and_back_verify_the_qr_then_seizure_turns_it_red(camera_browser, live_server, live_db,
@@ -86,16 +65,16 @@ def test_apply_show_front_and_back_verify_the_qr_then_seizure_turns_it_red(camer
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", page.locator("#generated-at").inner_text())
     shot(page, "licence-front-360")
 
-    text = decode(page, "#qr-img")
+    text = read_code(page, "#qr-img")
     assert text.startswith(f"{live_server.url}/v/L.{public_id}.")
     # The Code128 carries the 22-digit numeric code of the same licence and window, read here at 360 px.
-    digits = decode(page, "#barcode-img")
+    digits = read_code(page, "#barcode-img")
     numeric = tokens.check(live_server.app.config["SECRET_KEY"], digits, live_clock.now())
     assert (numeric.kind, numeric.by, numeric.window) == ("driving_licence", "id", tokens.window_of(live_clock.now()))
-    assert verify(live_server, digits)["valid"] is True
+    assert verify_api(live_server, digits)["valid"] is True
     claims = tokens.check(live_server.app.config["SECRET_KEY"], text, live_clock.now())
     assert claims.kind == "driving_licence"
-    answer = verify(live_server, text)
+    answer = verify_api(live_server, text)
     assert answer["valid"] is True and answer["credential"]["type"] == "driving_licence"
 
     page.get_by_role("tab", name="副页").click()
@@ -114,6 +93,6 @@ def test_apply_show_front_and_back_verify_the_qr_then_seizure_turns_it_red(camer
     assert page.locator("#licence-state").inner_text() == "扣留"
     assert page.locator("#qr-img").is_hidden() and page.locator("#codes-invalid").is_visible()
     shot(page, "licence-seized-360")
-    assert verify(live_server, text)["valid"] is False
+    assert verify_api(live_server, text)["valid"] is False
     assert errors == []
     context.close()

@@ -4,38 +4,19 @@ licence record (class, validity, issuing authority, file number, points, status)
 无效 with 扣留 in red; railway staff scanning a licence see no licence record."""
 from __future__ import annotations
 
-import io
-import json
 import re
-import urllib.request
 
 import pytest
 import zxingcpp
-from PIL import Image
 
 from tests import factories
-from tests.e2e.conftest import PHONE, shot
+from tests.e2e.conftest import PHONE, read_code, shot, verify_api
 from tests.testdata import needs_testdata
 from tests.verification_support import OFFICER_PASSWORD, make_officer
 from webapp import tokens
-from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.driving_licence import services as licences
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
-
-
-@pytest.fixture
-def holder(live_db, live_clock, s001_portrait):
-    """A driver with an active e-licence (system photo), issued directly."""
-    jpeg, encoding = s001_portrait
-    citizen = factories.CitizenFactory(name="张驾驶", portrait=jpeg, portrait_encoding=encoding)
-    factories.LicenceFactory(citizen=citizen, points=3, licence_class="C1")
-    user = factories.UserFactory(citizen=citizen, level=LEVEL_REALPERSON)
-    application = licences.apply(live_db, citizen=citizen, user_id=user.id, photo_source="system", photo=None,
-                                 now=live_clock.now(), cities=None)
-    licences.proven(live_db, application, live_clock.now(), None)
-    live_db.commit()
-    return user, application
 
 
 def open_page(browser, live_server, **options):
@@ -67,19 +48,7 @@ def officer_scan_page(browser, live_server, username):
 
 
 def decode_barcode(page) -> str:
-    bar = page.locator("#barcode-img")
-    bar.evaluate("e => e.scrollIntoView({block: 'center'})")  # clear of the fixed tab bar
-    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(bar.screenshot())))
-    assert len(found) == 1, f"{len(found)} codes decoded in the barcode"
-    assert found[0].format == zxingcpp.BarcodeFormat.Code128
-    return found[0].text
-
-
-def verify(live_server, text: str) -> dict:
-    request = urllib.request.Request(f"{live_server.url}/api/v1/verify", data=json.dumps({"qr": text}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request) as resp:
-        return json.loads(resp.read())
+    return read_code(page, "#barcode-img", zxingcpp.BarcodeFormat.Code128)
 
 
 def scan_manually(page, text: str) -> None:
@@ -91,8 +60,8 @@ def scan_manually(page, text: str) -> None:
 
 
 def test_barcode_decodes_at_360px_and_a_traffic_officer_sees_the_licence_record(browser, live_server, live_db,
-                                                                                live_clock, holder):
-    user, licence = holder
+                                                                                live_clock, licence_holder):
+    user, licence = licence_holder
     officer = make_officer(live_db, "traffic", username="traffic01", now=live_clock.now())
     make_officer(live_db, "railway", username="rail01", now=live_clock.now())
     live_db.commit()
@@ -108,7 +77,7 @@ def test_barcode_decodes_at_360px_and_a_traffic_officer_sees_the_licence_record(
     assert page.locator("#barcode-text").inner_text().replace(" ", "") == digits
     claims = tokens.check(live_server.app.config["SECRET_KEY"], digits, live_clock.now())
     assert (claims.kind, claims.credential_id, claims.by) == ("driving_licence", str(licence.id), "id")
-    answer = verify(live_server, digits)
+    answer = verify_api(live_server, digits)
     assert answer["valid"] is True and answer["credential"]["type"] == "driving_licence"
     shot(page, "licence-barcode-360")
     # At 1 device pixel per CSS pixel too (a cheap phone): ~1.8 px per module still decodes.

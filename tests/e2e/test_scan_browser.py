@@ -19,8 +19,6 @@ from tests import factories
 from tests.e2e.conftest import PHONE, shot
 from tests.testdata import needs_testdata
 from tests.verification_support import OFFICER_PASSWORD, make_certificate, make_officer
-from webapp.accounts.rules import LEVEL_REALPERSON
-from webapp.driving_licence import services as licences
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -182,20 +180,6 @@ def test_camera_tracks_stop_when_the_page_is_left(camera_browser, live_server, s
     page.evaluate("window.__tracks = document.getElementById('scan-video').srcObject.getTracks()")
     page.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: false}))")
     assert page.evaluate("window.__tracks.every(t => t.readyState === 'ended')")
-
-
-@pytest.fixture
-def licence_holder(live_db, live_clock, s001_portrait):
-    """A driver with an active e-licence (system photo) and the account that shows it."""
-    jpeg, encoding = s001_portrait
-    citizen = factories.CitizenFactory(name="张驾驶", portrait=jpeg, portrait_encoding=encoding)
-    factories.LicenceFactory(citizen=citizen, points=3, licence_class="C1")
-    user = factories.UserFactory(citizen=citizen, level=LEVEL_REALPERSON)
-    licence = licences.apply(live_db, citizen=citizen, user_id=user.id, photo_source="system", photo=None,
-                             now=live_clock.now(), cities=None)
-    licences.proven(live_db, licence, live_clock.now(), None)
-    live_db.commit()
-    return user, licence
 
 
 def holder_barcode(browser, live_server, user, licence) -> tuple[Image.Image, str]:
