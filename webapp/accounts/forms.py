@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from webapp.forms import Form
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, PasswordField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 REQUIRED = "此项为必填项。"
@@ -85,11 +85,3 @@ class FaceToFaceForm(Form):
     checked = BooleanField("已核对申请人本人与身份证原件、人口库照片一致",
                            validators=[DataRequired("请先核对申请人本人与身份证原件、人口库照片一致。")])
     submit = SubmitField("面签注册")
-
-
-class DecisionForm(Form):
-    """A reviewer's decision: approve, or reject with a reason the applicant will read."""
-
-    reason = TextAreaField("不通过原因", validators=[Length(max=500, message="不通过原因最多 500 字。")])
-    approve = SubmitField("审核通过")
-    reject = SubmitField("不通过")

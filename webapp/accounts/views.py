@@ -6,14 +6,15 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required, login_user
 
 from webapp.accounts import auth, rules, services
-from webapp.accounts.forms import (DecisionForm, EmptyForm, FaceToFaceForm, IdCardForm, LoginForm, RealnameForm,
-                                   RegisterForm, ResetPasswordForm)
+from webapp.accounts.forms import (EmptyForm, FaceToFaceForm, IdCardForm, LoginForm, RealnameForm, RegisterForm,
+                                   ResetPasswordForm)
 from webapp.db import get_session
 from webapp.errors import DomainError, Forbidden
 from webapp.extensions import limiter
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
-from webapp.officer.views import officer_required
+from webapp.officer.forms import DecisionForm
+from webapp.officer.views import decision, officer_required
 from webapp.registry.rules import InvalidIdNumber, mask_phone
 from webapp.timeutil import format_local
 
@@ -291,22 +292,10 @@ def _reviews_page(form: DecisionForm, status: int = 200):
 @desk.post("/reviews/<public_id>")
 @officer_required("account_desk.decide")
 def decide(public_id: str):
-    """A refused decision (no reason, already decided, unknown) answers the queue again with its 4xx."""
-    form = DecisionForm()
-    if not form.validate_on_submit():
-        flash(form.reason.errors[0] if form.reason.errors else "请求无效，请刷新后重试。", "danger")
-        return _reviews_page(DecisionForm(), 400)
-    session = get_session()
-    try:
-        services.decide_identity_review(session, public_id, approve=bool(form.approve.data),
-                                        reason=form.reason.data, reviewer=current_user, now=_now())
-    except DomainError as exc:
-        session.rollback()
-        flash(exc.user_message, "danger")
-        return _reviews_page(DecisionForm(), exc.status)
-    session.commit()
-    flash("已审核通过，账号已实人认证。" if form.approve.data else "已退回，申请人将收到不通过原因。", "success")
-    return redirect(url_for("account_desk.reviews"))
+    return decision(
+        lambda session, approve, reason: services.decide_identity_review(
+            session, public_id, approve=approve, reason=reason, reviewer=current_user, now=_now()),
+        _reviews_page, done=("已审核通过，账号已实人认证。", "已退回，申请人将收到不通过原因。"), back="account_desk.reviews")
 
 
 @desk.route("/face-to-face", methods=["GET", "POST"])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from webapp.forms import Form
 from flask_wtf.file import FileField
-from wtforms import StringField, SubmitField, TextAreaField
+from wtforms import StringField, SubmitField
 from wtforms.validators import AnyOf, DataRequired, Length
 
 from webapp.accounts.forms import REQUIRED
@@ -36,9 +36,3 @@ class SeizeForm(Form):
                             render_kw={"autocomplete": "off", "maxlength": 18})
     reason = StringField("扣留依据（处罚决定书/强制措施凭证编号）", validators=[DataRequired(REQUIRED), Length(max=200)])
     submit = SubmitField("登记扣留")
-
-
-class ReviewForm(Form):
-    reason = TextAreaField("不通过原因", validators=[Length(max=500, message="不通过原因最多 500 字。")])
-    approve = SubmitField("审核通过")
-    reject = SubmitField("不通过")

@@ -15,11 +15,12 @@ from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.db import get_session
 from webapp.driving_licence import photo as photo_checks
 from webapp.driving_licence import rules, services
-from webapp.driving_licence.forms import PHOTO_CHOICES, ApplyForm, PhotoForm, ReviewForm, SeizeForm
+from webapp.driving_licence.forms import PHOTO_CHOICES, ApplyForm, PhotoForm, SeizeForm
 from webapp.driving_licence.models import ACTIVE, PENDING, ElectronicLicence
 from webapp.errors import DomainError, Forbidden, NotFound, TooSoon
 from webapp.extensions import limiter
-from webapp.officer.views import officer_required
+from webapp.officer.forms import DecisionForm
+from webapp.officer.views import decision, officer_required
 from webapp.proofing import services as proofing
 from webapp.proofing import views as proofing_views
 from webapp.registry.rules import LICENCE_CLASSES, SEX_LABELS
@@ -329,10 +330,10 @@ def seize():
 @bp.get("/review")
 @officer_required("driving_licence.review_queue")
 def review_queue():
-    return _review_page(ReviewForm())
+    return _review_page(DecisionForm())
 
 
-def _review_page(form: ReviewForm, status: int = 200):
+def _review_page(form: DecisionForm, status: int = 200):
     rows = [{"app": a, "photo": _photo_uri(a.photo), "system": _photo_uri(a.citizen.portrait) if a.citizen.portrait
              else None, "due": format_local(a.review_due_at - services._ONE_SECOND),
              "late": _now() >= a.review_due_at, "applied": format_local(a.applied_at)}
@@ -343,18 +344,7 @@ def _review_page(form: ReviewForm, status: int = 200):
 @bp.post("/review/<public_id>")
 @officer_required("driving_licence.decide")
 def decide(public_id: str):
-    form = ReviewForm()
-    if not form.validate_on_submit():
-        flash("请求无效，请刷新后重试。" if not form.reason.errors else form.reason.errors[0], "danger")
-        return _review_page(ReviewForm(), 400)
-    session = get_session()
-    try:
-        services.decide(session, public_id, approve=bool(form.approve.data), reason=form.reason.data,
-                        reviewer=current_user, now=_now())
-    except DomainError as exc:
-        session.rollback()
-        flash(exc.user_message, "danger")
-        return _review_page(ReviewForm(), exc.status)
-    session.commit()
-    flash("已审核通过。" if form.approve.data else "已退回申请。", "success")
-    return redirect(url_for("driving_licence.review_queue"))
+    return decision(
+        lambda session, approve, reason: services.decide(session, public_id, approve=approve, reason=reason,
+                                                         reviewer=current_user, now=_now()),
+        _review_page, done=("已审核通过。", "已退回申请。"), back="driving_licence.review_queue")

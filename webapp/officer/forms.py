@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from webapp.forms import Form
-from wtforms import PasswordField, StringField, SubmitField
+from wtforms import PasswordField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from webapp.officer import rules
@@ -26,3 +26,11 @@ class PaperForm(Form):
     issuing_station = StringField("发证车站", validators=[DataRequired(REQUIRED), Length(max=rules.STATION_MAX)],
                                   render_kw={"placeholder": "如：广州南站"})
     submit = SubmitField("登记并打印")
+
+
+class DecisionForm(Form):
+    """A reviewer's decision (licence photo, ID-card review): approve, or reject with a reason the applicant reads."""
+
+    reason = TextAreaField("不通过原因", validators=[Length(max=500, message="不通过原因最多 500 字。")])
+    approve = SubmitField("审核通过")
+    reject = SubmitField("不通过")

@@ -12,7 +12,7 @@ from webapp.db import get_session
 from webapp.errors import DomainError, Forbidden, ServiceUnavailable
 from webapp.extensions import limiter
 from webapp.officer import rules, services
-from webapp.officer.forms import OfficerLoginForm, PaperForm
+from webapp.officer.forms import DecisionForm, OfficerLoginForm, PaperForm
 from webapp.registry.rules import InvalidIdNumber
 from webapp.timeutil import format_local
 from webapp.verification import rules as verification_rules
@@ -163,3 +163,24 @@ def paper_print(serial: str):
     record = services.get_paper(get_session(), serial)
     return render_template("officer/paper_print.html", paper=record,
                            issued=format_local(record.issued_at, "%Y年%m月%d日 %H:%M"))
+
+
+def decision(decide, page, *, done: tuple[str, str], back: str):
+    """A reviewer's POST (licence photo or ID-card review): ``decide(session, approve, reason)`` runs the service.
+    A refusal (no reason, too long, already decided, unknown) answers ``page(form, status)`` with its 4xx and the
+    message; a decision commits and goes back to the queue with ``done`` = (approved, rejected) message."""
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash(form.reason.errors[0] if form.reason.errors else "请求无效，请刷新后重试。", "danger")
+        return page(DecisionForm(), 400)
+    session = get_session()
+    approve = bool(form.approve.data)
+    try:
+        decide(session, approve, form.reason.data)
+    except DomainError as exc:
+        session.rollback()
+        flash(exc.user_message, "danger")
+        return page(DecisionForm(), exc.status)
+    session.commit()
+    flash(done[0] if approve else done[1], "success")
+    return redirect(url_for(back))
