@@ -24,6 +24,7 @@ from tests.testdata import load_sequence, needs_testdata
 from tests.verification_support import make_officer
 from webapp.driving_licence import rules, services
 from webapp.driving_licence.models import ACTIVE, PENDING, REJECTED, ElectronicLicence
+from webapp.notify.services import outbox
 
 pytestmark = needs_testdata
 
@@ -165,6 +166,9 @@ def test_album_application_is_queued_then_approved_or_rejected_by_a_reviewer(
     page = client.get("/licence/").get_data(as_text=True)
     assert "未通过审核：照片未免冠" in page and 'id="licence-reason"' in page
     assert 'action="/licence/apply"' in page  # and may apply again
+    # ...and by SMS to the phone on file (the embedded gateway's outbox).
+    assert any("未通过审核：照片未免冠" in m.body for m in outbox(db_session, phone=second.citizen.phone))
+    assert any("已申领成功" in m.body for m in outbox(db_session, phone=first.citizen.phone))
 
 
 def test_photo_replacement_is_refused_before_6_months_and_accepted_after(client, db_session, clock,
