@@ -184,3 +184,26 @@ def s001_portrait():
     from webapp.registry.services import prepare_portrait
 
     return prepare_portrait(face("meds-aa-S001-02.jpg"))
+
+
+def race(n: int, attempt) -> list[str]:
+    """Run ``attempt()`` in ``n`` threads released together by a barrier; the sorted outcomes it returned.
+    For the concurrency tests on PostgreSQL (each attempt opens its own session)."""
+    import threading
+
+    barrier = threading.Barrier(n)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        barrier.wait()
+        result = attempt()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return sorted(outcomes)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from webapp.errors import QuotaExceeded, TooSoon
 from webapp.notify import gateway as gateways
 from webapp.notify import rules, services
 from webapp.notify.models import Message, SmsCode, SmsMessage
-from tests.conftest import create_database
+from tests.conftest import create_database, race
 from tests.factories import CitizenFactory
 
 POLICY = rules.CodePolicy()
@@ -144,29 +143,17 @@ def test_one_code_used_by_twelve_simultaneous_requests_on_postgresql(tmp_path_fa
             send(session, clock)
             session.commit()
             code = code_in_outbox(session)
-        barrier = threading.Barrier(12)
-        outcomes: list[str] = []
-        lock = threading.Lock()
-
-        def submit() -> None:
+        def submit() -> str:
             with factory() as session:
-                barrier.wait()
                 try:
                     consume(session, clock, code)
                     session.commit()
-                    result = "ok"
+                    return "ok"
                 except services.BadCode:
                     session.rollback()
-                    result = "refused"
-            with lock:
-                outcomes.append(result)
+                    return "refused"
 
-        threads = [threading.Thread(target=submit) for _ in range(12)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert sorted(outcomes) == ["ok"] + ["refused"] * 11
+        assert race(12, submit) == ["ok"] + ["refused"] * 11
     finally:
         engine.dispose()
         drop()

@@ -1,7 +1,6 @@
 """Travel-ID services on both databases, with the FrozenClock; the quota under concurrency on PostgreSQL."""
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,7 +12,7 @@ from webapp.registry.rules import InvalidIdNumber
 from webapp.registry.services import IdentityMismatch
 from webapp.travel_id import rules, services
 from webapp.travel_id.models import TravelCertificate
-from tests.conftest import create_database
+from tests.conftest import create_database, race
 from tests.factories import CitizenFactory
 
 GZ = (23.13, 113.26)
@@ -103,30 +102,18 @@ def test_concurrent_applications_get_exactly_the_remaining_quota_on_postgresql(t
             issue(session, citizen, clock.now())
             session.commit()
             citizen_id = citizen.id
-        barrier = threading.Barrier(20)
-        outcomes: list[str] = []
-        lock = threading.Lock()
-
-        def apply() -> None:
+        def apply() -> str:
             with factory() as session:
                 person = session.get(type(citizen), citizen_id)
-                barrier.wait()
                 try:
                     issue(session, person, clock.now())
                     session.commit()
-                    result = "ok"
+                    return "ok"
                 except QuotaExceeded:
                     session.rollback()
-                    result = "quota"
-            with lock:
-                outcomes.append(result)
+                    return "quota"
 
-        threads = [threading.Thread(target=apply) for _ in range(20)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert sorted(outcomes) == ["ok"] * 2 + ["quota"] * 18
+        assert race(20, apply) == ["ok"] * 2 + ["quota"] * 18
         with factory() as session:
             slots = sorted(session.scalars(select(TravelCertificate.slot)))
         assert slots == [1, 2, 3]
