@@ -205,3 +205,14 @@ def verify_api(live_server, text: str) -> dict:
                                      headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request) as resp:
         return json.loads(resp.read())
+
+
+def sign_in(page, account: str, password: str = factories.PASSWORD) -> None:
+    """登录 through the real form (phone or ID number) and wait until the browser has left the sign-in page."""
+    import re
+
+    page.goto("/account/login")
+    page.get_by_label("手机号或身份证号").fill(account)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(lambda url: not re.search(r"/account/login(\?|$)", url))

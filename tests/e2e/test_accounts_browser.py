@@ -11,7 +11,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests import factories
-from tests.e2e.conftest import PHONE, shot
+from tests.e2e.conftest import PHONE, shot, sign_in
 from tests.testdata import SEQUENCES, face, needs_testdata
 from tests.verification_support import OFFICER_PASSWORD, make_officer
 from webapp.accounts.models import User
@@ -120,10 +120,7 @@ def test_id_card_upload_approved_by_a_reviewer_in_another_browser(browser, live_
     back.write_bytes(png())
 
     holder, errors = new_page(browser, live_server)
-    holder.goto("/account/login")
-    holder.get_by_label("手机号或身份证号").fill(citizen.phone)
-    holder.get_by_label("密码").fill(factories.PASSWORD)
-    holder.get_by_role("button", name="登录").click()
+    sign_in(holder, citizen.phone)
     holder.goto("/account/")
     holder.get_by_role("link", name="上传身份证照片人工审核").click()
     holder.get_by_label("身份证人像面").set_input_files(str(front))

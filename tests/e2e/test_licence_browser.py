@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests import factories
-from tests.e2e.conftest import PHONE, read_code, shot, verify_api
+from tests.e2e.conftest import PHONE, read_code, shot, sign_in, verify_api
 from tests.testdata import SEQUENCES, needs_testdata
 from webapp import tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
@@ -37,10 +37,7 @@ def test_apply_show_front_and_back_verify_the_qr_then_seizure_turns_it_red(camer
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    page.goto("/account/login")
-    page.get_by_label("手机号或身份证号").fill(driver.phone)
-    page.get_by_label("密码").fill(factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    sign_in(page, driver.phone)
     page.goto("/")
     page.get_by_role("link", name="我的驾驶证").click()
     page.wait_for_url(re.compile(r"/licence/$"))

@@ -10,7 +10,7 @@ import pytest
 import zxingcpp
 
 from tests import factories
-from tests.e2e.conftest import PHONE, read_code, shot, verify_api
+from tests.e2e.conftest import PHONE, read_code, shot, sign_in, verify_api
 from tests.testdata import needs_testdata
 from tests.verification_support import OFFICER_PASSWORD, make_officer
 from webapp import tokens
@@ -29,10 +29,7 @@ def open_page(browser, live_server, **options):
 
 
 def citizen_login(page, user):
-    page.goto("/account/login")
-    page.get_by_label("手机号或身份证号").fill(user.phone)
-    page.get_by_label("密码").fill(factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    sign_in(page, user.phone)
     page.wait_for_url(re.compile(r"/account/?$|/$"))
 
 

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests import factories
-from tests.e2e.conftest import PHONE, shot
+from tests.e2e.conftest import PHONE, shot, sign_in
 from tests.testdata import SEQUENCES, needs_testdata
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.driving_licence import rules
@@ -82,10 +82,7 @@ def plain_grey_accepted(monkeypatch):
 
 
 def login(page, user):
-    page.goto("/account/login")
-    page.get_by_label("手机号或身份证号").fill(user.phone)
-    page.get_by_label("密码").fill(factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    sign_in(page, user.phone)
     page.wait_for_url(re.compile(r"/account/?$|/$"))
 
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from tests import factories
-from tests.e2e.conftest import PHONE, shot
+from tests.e2e.conftest import PHONE, shot, sign_in
 from tests.testdata import SEQUENCES, needs_testdata
 from webapp.proofing import rules
 
@@ -35,10 +35,7 @@ def open_camera_page(camera_browser, live_server, user, sequence: str | None, br
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    page.goto("/account/login")
-    page.get_by_label("手机号或身份证号").fill(user.phone)
-    page.get_by_label("密码").fill(factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    sign_in(page, user.phone)
     page.goto("/account/")
     page.get_by_role("link", name="实人认证（刷脸）").click()
     page.wait_for_url(re.compile(r"/proofing/[A-Za-z0-9_-]+$"))

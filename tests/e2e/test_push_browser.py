@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02
 
 from tests import factories
-from tests.e2e.conftest import PHONE, shot
+from tests.e2e.conftest import PHONE, shot, sign_in
 
 pytestmark = [pytest.mark.e2e]
 
@@ -38,10 +38,7 @@ def test_the_messages_page_offers_push_and_reports_an_unreachable_push_service(b
     page.set_default_timeout(20_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto("/account/login")
-    page.get_by_label("手机号或身份证号").fill(user.phone)
-    page.get_by_label("密码").fill(factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    sign_in(page, user.phone)
     page.goto("/messages")
     button = page.get_by_role("button", name="开启消息推送")
     button.wait_for()

@@ -16,7 +16,7 @@ from webapp import tokens
 from webapp.audit.models import AuditEvent
 from webapp.verification import rules
 from tests import factories
-from tests.e2e.conftest import PHONE, shot
+from tests.e2e.conftest import PHONE, shot, sign_in
 from tests.testdata import needs_testdata
 from tests.verification_support import OFFICER_PASSWORD, make_certificate, make_officer
 
@@ -187,10 +187,7 @@ def holder_barcode(browser, live_server, user, licence) -> tuple[Image.Image, st
     context = browser.new_context(base_url=live_server.url, **PHONE)
     page = context.new_page()
     page.set_default_timeout(20_000)
-    page.goto("/account/login")
-    page.get_by_label("手机号或身份证号").fill(user.phone)
-    page.get_by_label("密码").fill(factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    sign_in(page, user.phone)
     page.wait_for_url(re.compile(r"/account/?$|/$"))
     page.goto(f"/licence/{licence.public_id}")
     page.locator("#qr-img[data-token]").wait_for()

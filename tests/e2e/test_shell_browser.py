@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import PHONE, LiveServer, shot
+from tests.e2e.conftest import PHONE, LiveServer, shot, sign_in
 from tests.factories import CitizenFactory
 
 pytestmark = pytest.mark.e2e
@@ -33,10 +33,7 @@ def test_register_login_home_logout_when_identity_is_in_registry(phone_page, liv
     page.wait_for_url("**/")
     assert "已退出登录" in page.content()
 
-    page.goto("/account/login")
-    page.get_by_label("手机号或身份证号").fill(citizen.id_number)
-    page.get_by_label("密码").fill("passw0rd1")
-    page.get_by_role("button", name="登录").click()
+    sign_in(page, citizen.id_number, "passw0rd1")
     page.wait_for_url("**/")
     assert "登录成功" in page.content()
     page.goto("/account/")
