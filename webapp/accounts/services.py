@@ -252,5 +252,5 @@ def face_to_face(session: Session, *, officer, id_number: str, name: str, phone:
     body = "您已在公安交管窗口完成面签，账号已实人认证。"
     if created:
         body += f"请在随身证登录页点击“忘记密码”，用本手机号 {registry_rules.mask_phone(phone)} 获取验证码设置登录密码。"
-    notices.send_sms(session, notices._sms_gateway(), phone, f"【随身证】{body}", "face_to_face", now)
+    notices.send_sms(session, phone, f"【随身证】{body}", "face_to_face", now)
     return user, created

@@ -33,12 +33,14 @@ class BadCode(DomainError):
 
 
 # --- SMS ----------------------------------------------------------------------------------------------------
-def send_sms(session: Session, gateway: gateways.SmsGateway, phone: str, body: str, purpose: str,
-             now: datetime) -> SmsMessage:
-    """Hand a message to the gateway and keep it in ``sms_messages`` (the outbox of the embedded gateway).
+def send_sms(session: Session, phone: str, body: str, purpose: str, now: datetime, *,
+             gateway: gateways.SmsGateway | None = None) -> SmsMessage:
+    """Hand a message to the gateway (this app's unless given) and keep it in ``sms_messages`` (the outbox of the
+    embedded gateway).
 
     :raises SmsFailed: the gateway refused it (nothing is recorded; the caller rolls back)
     """
+    gateway = gateway or _sms_gateway()
     try:
         ref = gateway.send(phone, body)
     except gateways.SmsError:
@@ -82,7 +84,7 @@ def request_code(session: Session, gateway: gateways.SmsGateway, *, phone: str, 
     row = SmsCode(phone=phone, purpose=purpose, digest=rules.code_digest(secret, phone, purpose, code),
                   created_at=now, expires_at=now + policy.ttl, attempts=0)
     session.add(row)
-    send_sms(session, gateway, phone, rules.code_text(code, purpose, policy.ttl), purpose, now)
+    send_sms(session, phone, rules.code_text(code, purpose, policy.ttl), purpose, now, gateway=gateway)
     return row
 
 
@@ -122,7 +124,7 @@ def notify(session: Session, citizen: Citizen, body: str, now: datetime, *, url:
     message = Message(citizen_id=citizen.id, phone=citizen.phone or "", body=body, url=url, created_at=now)
     session.add(message)
     if citizen.phone:
-        send_sms(session, _sms_gateway(), citizen.phone, f"【随身证】{body}", purpose, now)
+        send_sms(session, citizen.phone, f"【随身证】{body}", purpose, now)
     user_ids = [user_id] if user_id else _user_ids_of(session, citizen.id)
     subscriptions = session.scalars(select(PushSubscription).where(PushSubscription.user_id.in_(user_ids))).all()
     pending = session.info.setdefault(_PENDING_PUSH, [])
