@@ -151,7 +151,7 @@ def check_numeric(secret: str, text: str, now: datetime, grace_windows: int = GR
     :raises TokenError: malformed (not 22 digits, unknown kind, id 0), bad_signature, stale, future
     """
     code = re.sub(r"[ \-]", "", text or "")
-    if len(code) != NUMERIC_LENGTH or not code.isdigit() or code[0] not in NUMERIC_KINDS:
+    if len(code) != NUMERIC_LENGTH or not (code.isascii() and code.isdigit()) or code[0] not in NUMERIC_KINDS:
         raise TokenError("malformed")
     kind_digit = code[0]
     db_id = int(code[1:1 + NUMERIC_ID_DIGITS])
