@@ -216,3 +216,30 @@ def sign_in(page, account: str, password: str = factories.PASSWORD) -> None:
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(lambda url: not re.search(r"/account/login(\?|$)", url))
+
+
+def open_page(browser, live_server, *, console: bool = False, **options):
+    """A new phone-sized context (``options`` override PHONE, e.g. permissions) and its page; returns
+    (page, errors) where errors collects uncaught script errors, and console errors too when ``console``."""
+    context = browser.new_context(base_url=live_server.url, **{**PHONE, **options})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    if console:
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    return page, errors
+
+
+def officer_sign_in(page, username: str, target: str = "/officer/") -> None:
+    """Open an officer page, get sent to the officer sign-in, sign in and land back on ``target``."""
+    import re
+
+    from tests.verification_support import OFFICER_PASSWORD
+
+    page.goto(target)
+    page.wait_for_url(re.compile(r"/officer/login\?next="))
+    page.get_by_label("工号/用户名").fill(username)
+    page.get_by_label("密码").fill(OFFICER_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(re.compile(re.escape(target) + "$"))

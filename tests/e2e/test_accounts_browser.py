@@ -11,23 +11,13 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests import factories
-from tests.e2e.conftest import PHONE, shot, sign_in
+from tests.e2e.conftest import officer_sign_in, open_page, shot, sign_in
 from tests.testdata import SEQUENCES, face, needs_testdata
-from tests.verification_support import OFFICER_PASSWORD, make_officer
+from tests.verification_support import make_officer
 from webapp.accounts.models import User
 from webapp.notify.models import SmsMessage
 
 pytestmark = [pytest.mark.e2e]
-
-
-def new_page(browser, live_server, **options):
-    context = browser.new_context(base_url=live_server.url, **PHONE, **options)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    return page, errors
 
 
 def latest_code(live_db, phone: str) -> str:
@@ -48,14 +38,6 @@ def register(page, citizen, phone: str, password: str = factories.PASSWORD) -> N
     page.get_by_text("注册成功").wait_for()
 
 
-def officer_login(page, officer) -> None:
-    page.goto("/officer/login")
-    page.get_by_label("工号/用户名").fill(officer.username)
-    page.get_by_label("密码").fill(OFFICER_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(re.compile(r"/officer/$"))
-
-
 @needs_testdata
 def test_online_registration_with_realperson_through_the_fake_camera(camera_browser, live_server, live_db,
                                                                      s001_portrait):
@@ -63,7 +45,7 @@ def test_online_registration_with_realperson_through_the_fake_camera(camera_brow
     citizen = factories.CitizenFactory(portrait=jpeg, portrait_encoding=encoding)
     live_db.commit()
     browser = camera_browser(SEQUENCES / "genuine_blink_meds_s001.y4m")
-    page, errors = new_page(browser, live_server, permissions=["camera"])
+    page, errors = open_page(browser, live_server, console=True, permissions=["camera"])
     register(page, citizen, "13912345678")
     page.goto("/account/")
     assert page.locator(".level--unverified").inner_text() == "未认证"
@@ -78,7 +60,7 @@ def test_online_registration_with_realperson_through_the_fake_camera(camera_brow
 def test_realname_by_sms_then_limited_account(browser, live_server, live_db):
     citizen = factories.CitizenFactory()
     live_db.commit()
-    page, errors = new_page(browser, live_server)
+    page, errors = open_page(browser, live_server, console=True)
     register(page, citizen, citizen.phone)
     page.goto("/account/")
     page.get_by_role("link", name="实名认证（短信验证）").click()
@@ -119,7 +101,7 @@ def test_id_card_upload_approved_by_a_reviewer_in_another_browser(browser, live_
     front.write_bytes(face("meds-aa-S001-01.jpg"))
     back.write_bytes(png())
 
-    holder, errors = new_page(browser, live_server)
+    holder, errors = open_page(browser, live_server, console=True)
     sign_in(holder, citizen.phone)
     holder.goto("/account/")
     holder.get_by_role("link", name="上传身份证照片人工审核").click()
@@ -130,8 +112,8 @@ def test_id_card_upload_approved_by_a_reviewer_in_another_browser(browser, live_
     holder.get_by_text("身份证照片已提交").wait_for()
     assert holder.get_by_text("身份证照片人工审核中").is_visible()
 
-    desk, desk_errors = new_page(browser, live_server)
-    officer_login(desk, reviewer)
+    desk, desk_errors = open_page(browser, live_server, console=True)
+    officer_sign_in(desk, reviewer.username)
     desk.get_by_role("link", name="身份证照片审核").click()
     assert desk.get_by_text(citizen.name).is_visible()
     assert desk.get_by_text("人像面照片与人口库照片相似").is_visible()
@@ -151,8 +133,8 @@ def test_face_to_face_at_the_window_then_the_holder_sets_a_password_by_sms(brows
     citizen = factories.CitizenFactory()
     officer = make_officer(live_db, "traffic")
     live_db.commit()
-    desk, desk_errors = new_page(browser, live_server)
-    officer_login(desk, officer)
+    desk, desk_errors = open_page(browser, live_server, console=True)
+    officer_sign_in(desk, officer.username)
     desk.get_by_role("link", name="面签注册").click()
     desk.get_by_label("姓名").fill(citizen.name)
     desk.get_by_label("身份证号").fill(citizen.id_number)
@@ -164,7 +146,7 @@ def test_face_to_face_at_the_window_then_the_holder_sets_a_password_by_sms(brows
     live_db.expire_all()
     assert live_db.scalars(select(User.level).where(User.phone == "13788889999")).one() == "realperson"
 
-    holder, errors = new_page(browser, live_server)
+    holder, errors = open_page(browser, live_server, console=True)
     holder.goto("/account/login")
     holder.get_by_role("link", name="忘记密码").click()
     holder.get_by_label("手机号码").fill("13788889999")

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests import factories
-from tests.e2e.conftest import PHONE, read_code, shot, sign_in, verify_api
+from tests.e2e.conftest import open_page, read_code, shot, sign_in, verify_api
 from tests.testdata import SEQUENCES, needs_testdata
 from webapp import tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
@@ -31,11 +31,7 @@ def driver(live_db, s001_portrait):
 def test_apply_show_front_and_back_verify_the_qr_then_seizure_turns_it_red(camera_browser, live_server, live_db,
                                                                            live_clock, driver):
     browser = camera_browser(SEQUENCES / "genuine_blink_meds_s001.y4m")
-    context = browser.new_context(base_url=live_server.url, permissions=["camera"], **PHONE)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = open_page(browser, live_server, permissions=["camera"])
 
     sign_in(page, driver.phone)
     page.goto("/")
@@ -92,4 +88,4 @@ def test_apply_show_front_and_back_verify_the_qr_then_seizure_turns_it_red(camer
     shot(page, "licence-seized-360")
     assert verify_api(live_server, text)["valid"] is False
     assert errors == []
-    context.close()
+    page.context.close()

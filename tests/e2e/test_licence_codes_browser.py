@@ -9,23 +9,13 @@ import re
 import pytest
 import zxingcpp
 
-from tests import factories
-from tests.e2e.conftest import PHONE, read_code, shot, sign_in, verify_api
+from tests.e2e.conftest import officer_sign_in, open_page, read_code, shot, sign_in, verify_api
 from tests.testdata import needs_testdata
-from tests.verification_support import OFFICER_PASSWORD, make_officer
+from tests.verification_support import make_officer
 from webapp import tokens
 from webapp.driving_licence import services as licences
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
-
-
-def open_page(browser, live_server, **options):
-    context = browser.new_context(base_url=live_server.url, **{**PHONE, **options})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return page, errors
 
 
 def citizen_login(page, user):
@@ -35,12 +25,7 @@ def citizen_login(page, user):
 
 def officer_scan_page(browser, live_server, username):
     page, errors = open_page(browser, live_server)
-    page.goto("/officer/scan")
-    page.wait_for_url(re.compile(r"/officer/login\?next="))
-    page.get_by_label("工号/用户名").fill(username)
-    page.get_by_label("密码").fill(OFFICER_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(re.compile(r"/officer/scan$"))
+    officer_sign_in(page, username, "/officer/scan")
     return page, errors
 
 

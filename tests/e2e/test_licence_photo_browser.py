@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests import factories
-from tests.e2e.conftest import PHONE, shot, sign_in
+from tests.e2e.conftest import open_page, shot, sign_in
 from tests.testdata import SEQUENCES, needs_testdata
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.driving_licence import rules
@@ -57,13 +57,9 @@ def write_y4m(frames_dir: Path, out: Path) -> Path:
 @pytest.fixture
 def camera_page(camera_browser, live_server, tmp_path):
     browser = camera_browser(write_y4m(SEQUENCES / f"frames_{SEQUENCE}", tmp_path / "src" / "s001-640.y4m"))
-    context = browser.new_context(base_url=live_server.url, permissions=["camera"], **PHONE)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = open_page(browser, live_server, permissions=["camera"])
     yield page, errors
-    context.close()
+    page.context.close()
 
 
 @pytest.fixture

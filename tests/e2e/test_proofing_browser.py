@@ -10,7 +10,7 @@ import re
 import pytest
 
 from tests import factories
-from tests.e2e.conftest import PHONE, shot, sign_in
+from tests.e2e.conftest import open_page, shot, sign_in
 from tests.testdata import SEQUENCES, needs_testdata
 from webapp.proofing import rules
 
@@ -27,13 +27,8 @@ def s001_user(live_db, s001_portrait):
 
 def open_camera_page(camera_browser, live_server, user, sequence: str | None, browser=None):
     browser = browser or camera_browser(SEQUENCES / f"{sequence}.y4m")
-    context = browser.new_context(base_url=live_server.url, **({"permissions": ["camera"]} if sequence else {}),
-                                  **PHONE)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = open_page(browser, live_server, console=True,
+                             **({"permissions": ["camera"]} if sequence else {}))
 
     sign_in(page, user.phone)
     page.goto("/account/")

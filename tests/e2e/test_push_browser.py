@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02
 
 from tests import factories
-from tests.e2e.conftest import PHONE, shot, sign_in
+from tests.e2e.conftest import open_page, shot, sign_in
 
 pytestmark = [pytest.mark.e2e]
 
@@ -33,11 +33,7 @@ def live_config():
 def test_the_messages_page_offers_push_and_reports_an_unreachable_push_service(browser, live_server, live_db):
     user = factories.UserFactory()
     live_db.commit()
-    context = browser.new_context(base_url=live_server.url, permissions=["notifications"], **PHONE)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = open_page(browser, live_server, permissions=["notifications"])
     sign_in(page, user.phone)
     page.goto("/messages")
     button = page.get_by_role("button", name="开启消息推送")
@@ -51,4 +47,4 @@ def test_the_messages_page_offers_push_and_reports_an_unreachable_push_service(b
     assert button.is_enabled()
     shot(page, "messages-push-360")
     assert not errors
-    context.close()
+    page.context.close()

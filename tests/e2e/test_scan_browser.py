@@ -16,9 +16,9 @@ from webapp import tokens
 from webapp.audit.models import AuditEvent
 from webapp.verification import rules
 from tests import factories
-from tests.e2e.conftest import PHONE, shot, sign_in
+from tests.e2e.conftest import PHONE, officer_sign_in, open_page, shot, sign_in
 from tests.testdata import needs_testdata
-from tests.verification_support import OFFICER_PASSWORD, make_certificate, make_officer
+from tests.verification_support import make_certificate, make_officer
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -68,23 +68,13 @@ def open_scan_page(browser, live_server, *, camera: bool, viewport: dict | None 
                    posts: list | None = None):
     """The officer's scan page, signed in; ``posts`` collects the JSON of every verify request, from the start
     (the camera may read a code before the caller gets the page)."""
-    options = {**PHONE, **({"viewport": viewport, "is_mobile": False, "has_touch": False} if viewport else {})}
-    context = browser.new_context(base_url=live_server.url, **({"permissions": ["camera"]} if camera else {}),
-                                  **options)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    options = {**({"viewport": viewport, "is_mobile": False, "has_touch": False} if viewport else {}),
+               **({"permissions": ["camera"]} if camera else {})}
+    page, errors = open_page(browser, live_server, console=True, **options)
     if posts is not None:
         page.on("request", lambda req: posts.append(req.post_data_json)
                 if req.url.endswith("/api/v1/verify") else None)
-    page.goto("/officer/scan")
-    page.wait_for_url(re.compile(r"/officer/login\?next="))
-    page.get_by_label("工号/用户名").fill(username)
-    page.get_by_label("密码").fill(OFFICER_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(re.compile(r"/officer/scan$"))
+    officer_sign_in(page, username, "/officer/scan")
     return page, errors
 
 

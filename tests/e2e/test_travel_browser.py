@@ -12,7 +12,7 @@ import zxingcpp
 from PIL import Image
 
 from tests import factories
-from tests.e2e.conftest import PHONE, shot
+from tests.e2e.conftest import open_page, shot
 from tests.testdata import SEQUENCES, needs_testdata
 from webapp import tokens
 from webapp.travel_id import services as travel
@@ -28,15 +28,6 @@ def s001_citizen(live_db, s001_portrait):
     citizen = factories.CitizenFactory(portrait=jpeg, portrait_encoding=encoding)
     live_db.commit()
     return citizen
-
-
-def new_page(browser, live_server, **context_args):
-    context = browser.new_context(base_url=live_server.url, **context_args, **PHONE)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return page, errors
 
 
 def decode_qr(page) -> str:
@@ -62,7 +53,7 @@ def fill_and_apply(page, citizen):
 def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browser, live_server, live_db,
                                                                     live_clock, s001_citizen):
     browser = camera_browser(SEQUENCES / "genuine_blink_meds_s001.y4m")
-    page, errors = new_page(browser, live_server, permissions=["geolocation", "camera"], geolocation=GUANGZHOU)
+    page, errors = open_page(browser, live_server, permissions=["geolocation", "camera"], geolocation=GUANGZHOU)
     secret = live_server.app.config["SECRET_KEY"]
 
     # 温馨服务 → 乘坐旅客列车临时身份证明: the located city, then 立即申请 is enabled.
@@ -139,7 +130,7 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
 
 
 def test_denied_location_explains_how_to_enable_it_and_keeps_apply_disabled(browser, live_server):
-    page, errors = new_page(browser, live_server)  # no geolocation permission
+    page, errors = open_page(browser, live_server)  # no geolocation permission
 
     open_apply_page(page)
     help_text = page.locator("#locate-help")
