@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
+from webapp import images
 from webapp.accounts import auth, rules, services
 from webapp.accounts.forms import (EmptyForm, FaceToFaceForm, IdCardForm, LoginForm, RealnameForm, RegisterForm,
                                    ResetPasswordForm)
@@ -16,7 +15,7 @@ from webapp.notify import services as notices
 from webapp.officer.forms import DecisionForm
 from webapp.officer.views import decision, officer_required
 from webapp.registry.rules import InvalidIdNumber, mask_phone
-from webapp.timeutil import format_local
+from webapp.timeutil import format_deadline, format_local
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
@@ -84,7 +83,7 @@ def profile():
         review = services.pending_review(get_session(), current_user.id)
     return render_template("accounts/profile.html", logout_form=EmptyForm(), review=review,
                            review_labels=rules.REVIEW_LABELS,
-                           review_due=format_local(review.due_at - timedelta(seconds=1)) if review else None)
+                           review_due=format_deadline(review.due_at) if review else None)
 
 
 # 实人认证 through the reusable proofing step (liveness + face match against the registry portrait).
@@ -245,8 +244,8 @@ def id_card():
         front, back = form.front.data, form.back.data
         try:
             for upload in (front, back):
-                if (upload.mimetype or "").lower() not in rules.ID_CARD_TYPES:
-                    raise DomainError("照片格式不支持，请上传 JPEG、PNG 或 WebP 图片。", code="bad_type")
+                if not images.upload_type_ok(upload):
+                    raise DomainError(images.BAD_TYPE_MESSAGE, code="bad_type")
             services.submit_id_card(session, user, front=front.read(rules.ID_CARD_MAX_BYTES + 1),
                                     back=back.read(rules.ID_CARD_MAX_BYTES + 1), now=_now())
         except DomainError as exc:
@@ -272,15 +271,11 @@ def reviews():
 
 
 def _reviews_page(form: DecisionForm, status: int = 200):
-    import base64
-
-    def uri(data: bytes | None) -> str | None:
-        return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii") if data else None
-
     now = _now()
     tolerance = current_app.config["SUISHEN_FACE_TOLERANCE"]
-    rows = [{"review": r, "front": uri(r.front), "back": uri(r.back), "portrait": uri(r.user.citizen.portrait),
-             "submitted": format_local(r.submitted_at), "due": format_local(r.due_at - timedelta(seconds=1)),
+    rows = [{"review": r, "front": images.jpeg_data_uri(r.front), "back": images.jpeg_data_uri(r.back),
+             "portrait": images.jpeg_data_uri(r.user.citizen.portrait),
+             "submitted": format_local(r.submitted_at), "due": format_deadline(r.due_at),
              "late": now >= r.due_at,
              "hint": None if r.face_distance is None else (
                  "人像面照片与人口库照片相似" if r.face_distance <= tolerance

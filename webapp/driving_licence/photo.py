@@ -13,7 +13,6 @@ import numpy as np
 from webapp.driving_licence import rules
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-UPLOAD_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 
 
 @dataclass

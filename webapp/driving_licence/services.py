@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -27,12 +27,11 @@ from webapp.notify import services as notices
 from webapp.notify.models import Message
 from webapp.registry.models import Citizen, LicenceRecord
 from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES, normalise_id_number
-from webapp.timeutil import format_local, local_date
+from webapp.timeutil import format_deadline, format_local, local_date
 
 SEIZED = "扣留"
 assert SEIZED in LICENCE_STATUSES
 # A due instant is 00:00 of the next day; people read "before 23:59 of the working day".
-_ONE_SECOND = timedelta(seconds=1)
 
 
 class NotEligible(DomainError):
@@ -144,7 +143,7 @@ def proven(session: Session, application: ElectronicLicence, now: datetime,
         audit.record(session, "licence.queue", now, subject_type="electronic_licence", subject_id=application.id,
                      citizen_id=application.citizen_id, due=application.review_due_at.isoformat())
         notify(session, application.citizen, now,
-               f"您的电子驾驶证申领已提交审核，预计 {format_local(application.review_due_at - _ONE_SECOND)} 前完成。")
+               f"您的电子驾驶证申领已提交审核，预计 {format_deadline(application.review_due_at)} 前完成。")
     session.flush()
     return application
 

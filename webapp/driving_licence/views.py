@@ -10,7 +10,7 @@ import barcode
 from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for)
 from flask_login import current_user, login_required
 
-from webapp import qr, tokens
+from webapp import images, qr, tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.db import get_session
 from webapp.driving_licence import photo as photo_checks
@@ -24,7 +24,7 @@ from webapp.officer.views import decision, officer_required
 from webapp.proofing import services as proofing
 from webapp.proofing import views as proofing_views
 from webapp.registry.rules import LICENCE_CLASSES, SEX_LABELS
-from webapp.timeutil import format_local, to_local
+from webapp.timeutil import format_deadline, format_local, to_local
 
 bp = Blueprint("driving_licence", __name__, url_prefix="/licence")
 
@@ -82,8 +82,8 @@ def _uploaded(form) -> bytes | DomainError:
     upload = (form.album if source == rules.PHOTO_ALBUM else form.camera).data
     if upload is None or not getattr(upload, "filename", ""):
         return DomainError("请选择或拍摄一张照片。", code="no_photo")
-    if (upload.mimetype or "").lower() not in photo_checks.UPLOAD_TYPES:
-        return DomainError("照片格式不支持，请使用 JPEG、PNG 或 WebP 图片。", code="bad_type")
+    if not images.upload_type_ok(upload):
+        return DomainError(images.BAD_TYPE_MESSAGE, code="bad_type")
     data = upload.read(photo_checks.MAX_UPLOAD_BYTES + 1)
     citizen = current_user.citizen
     result = photo_checks.check_portrait(data, citizen.portrait_encoding,
@@ -109,8 +109,7 @@ def _index_context(form: ApplyForm) -> dict:
             refusal = exc.user_message
     return {"form": form, "licence": licence, "refusal": refusal,
             "live": services.state(licence, now) if licence else None,
-            "due": format_local(licence.review_due_at - services._ONE_SECOND) if licence and licence.review_due_at
-            else None,
+            "due": format_deadline(licence.review_due_at) if licence else None,
             "messages": [{"body": m.body, "at": format_local(m.created_at)}
                          for m in services.messages_for(session, user.citizen_id, 5)],
             "has_portrait": user.citizen.portrait is not None, "photo_choices": PHOTO_CHOICES}
@@ -181,10 +180,6 @@ def issue():
     return redirect(url_for("driving_licence.index"))
 
 
-def _photo_uri(data: bytes) -> str:
-    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
-
-
 def _show_context(licence: ElectronicLicence) -> dict:
     now = _now()
     record = licence.record
@@ -192,7 +187,7 @@ def _show_context(licence: ElectronicLicence) -> dict:
     return {
         "licence": licence, "record": record, "citizen": citizen, "sex": SEX_LABELS.get(citizen.sex, ""),
         "live": services.state(licence, now),
-        "photo": _photo_uri(licence.photo),
+        "photo": images.jpeg_data_uri(licence.photo),
         "valid_until": f"{record.valid_until:%Y-%m-%d}" if record.valid_until else "长期",
         "class_rules": [(code, CLASS_RULES[code]) for code in CLASS_RULES if code in record.licence_class],
         "replace_from": services.photo_replaceable_from(licence),
@@ -334,8 +329,8 @@ def review_queue():
 
 
 def _review_page(form: DecisionForm, status: int = 200):
-    rows = [{"app": a, "photo": _photo_uri(a.photo), "system": _photo_uri(a.citizen.portrait) if a.citizen.portrait
-             else None, "due": format_local(a.review_due_at - services._ONE_SECOND),
+    rows = [{"app": a, "photo": images.jpeg_data_uri(a.photo), "system": images.jpeg_data_uri(a.citizen.portrait),
+             "due": format_deadline(a.review_due_at),
              "late": _now() >= a.review_due_at, "applied": format_local(a.applied_at)}
             for a in services.review_queue(get_session())]
     return render_template("driving_licence/review.html", rows=rows, form=form), status

@@ -6,7 +6,6 @@ integer id of a barcode's numeric code (``claims.by``).
 """
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable
@@ -14,7 +13,7 @@ from typing import Any, Callable
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from webapp import tokens
+from webapp import images, tokens
 from webapp.audit import services as audit
 from webapp.audit.models import AuditEvent
 from webapp.errors import DomainError
@@ -169,17 +168,11 @@ class VerificationResult:
         return rules.CREDENTIAL_LABELS.get(self.credential_type or "")
 
 
-def _portrait_uri(citizen: Citizen) -> str | None:
-    if not citizen.portrait:
-        return None
-    return "data:image/jpeg;base64," + base64.b64encode(citizen.portrait).decode("ascii")
-
-
 def _holder(citizen: Citizen, level: str, now: datetime) -> Holder:
     return Holder(name=citizen.name, name_masked=mask_name(citizen.name),
                   id_number_masked=mask_id_number(citizen.id_number), sex_label=SEX_LABELS.get(citizen.sex, ""),
                   age=age_on(citizen.birth_date, local_date(now)),
-                  portrait=_portrait_uri(citizen) if level == rules.LEVEL_DETAIL else None)
+                  portrait=images.jpeg_data_uri(citizen.portrait) if level == rules.LEVEL_DETAIL else None)
 
 
 def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer: Viewer,
