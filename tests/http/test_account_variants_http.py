@@ -376,9 +376,11 @@ def test_messages_are_the_holders_own_and_opening_the_list_marks_them_read(clien
     services.notify(db_session, theirs.citizen, "给别人的消息", clock.now())
     db_session.commit()
     login(auth, mine)
+    assert "1 条未读" in client.get("/account/").get_data(as_text=True)
     page = client.get("/messages").get_data(as_text=True)
     assert "给我的消息" in page and "未读" in page and "给别人的消息" not in page
     assert "未读" not in client.get("/messages").get_data(as_text=True)
+    assert "条未读" not in client.get("/account/").get_data(as_text=True)
 
 
 def test_the_outbox_page_is_for_administrators(client, db_session, clock):

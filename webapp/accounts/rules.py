@@ -60,7 +60,6 @@ FULL_ONLY_FUNCTIONS = {
 REVIEW_PENDING = "pending"
 REVIEW_APPROVED = "approved"
 REVIEW_REJECTED = "rejected"
-REVIEW_LABELS = {REVIEW_PENDING: "审核中", REVIEW_APPROVED: "已通过", REVIEW_REJECTED: "未通过"}
 ID_CARD_MAX_BYTES = 10 * 1024 * 1024
 ID_CARD_STORED_WIDTH = 1024
 # A 面签 account has no password until the holder sets one with an SMS code: this never matches a password.

@@ -78,12 +78,12 @@ def logout():
 @bp.get("/")
 @login_required
 def profile():
-    review = None
-    if not getattr(current_user, "is_officer", False) and current_user.level == rules.LEVEL_REALNAME:
-        review = services.pending_review(get_session(), current_user.id)
+    user = _citizen_only()
+    session = get_session()
+    review = services.pending_review(session, user.id) if user.level == rules.LEVEL_REALNAME else None
     return render_template("accounts/profile.html", logout_form=EmptyForm(), review=review,
-                           review_labels=rules.REVIEW_LABELS,
-                           review_due=format_deadline(review.due_at) if review else None)
+                           review_due=format_deadline(review.due_at) if review else None,
+                           unread=notices.unread_count(session, user.citizen_id))
 
 
 # 实人认证 through the reusable proofing step (liveness + face match against the registry portrait).
@@ -256,8 +256,7 @@ def id_card():
             session.commit()
             flash("身份证照片已提交，审核结果将通过短信和消息通知您。", "success")
             return redirect(url_for("accounts.profile"))
-    return render_template("accounts/id_card.html", form=form, refusal=refusal, review=review,
-                           review_labels=rules.REVIEW_LABELS), status
+    return render_template("accounts/id_card.html", form=form, refusal=refusal, review=review), status
 
 
 # --- Officer desk: manual identity reviews (审核员) and 面签 (公安交管窗口) ---------------------------------------

@@ -50,10 +50,9 @@ def send_refusal(policy: CodePolicy, now: datetime, sent_at: list[datetime]) -> 
     """Whether one more code may go to a phone for a purpose, given when the earlier ones were sent (any order)."""
     if not sent_at:
         return None
-    last = max(sent_at)
-    if now - last < policy.resend_cooldown:
-        wait = policy.resend_cooldown - (now - last)
-        return SendRefusal("too_soon", f"验证码已发送，请 {_seconds(wait)} 秒后再重新获取。", wait)
+    wait = resend_wait(policy, now, max(sent_at))
+    if wait:
+        return SendRefusal("too_soon", f"验证码已发送，请 {whole_seconds(wait)} 秒后再重新获取。", wait)
     hour = sorted(t for t in sent_at if now - t < timedelta(hours=1))
     if len(hour) >= policy.max_per_hour:
         wait = hour[0] + timedelta(hours=1) - now
@@ -65,7 +64,15 @@ def send_refusal(policy: CodePolicy, now: datetime, sent_at: list[datetime]) -> 
     return None
 
 
-def _seconds(delta: timedelta) -> int:
+def resend_wait(policy: CodePolicy, now: datetime, last_sent: datetime | None) -> timedelta:
+    """How long the resend cool-down still runs after the last code (zero when a code may go now)."""
+    if last_sent is None:
+        return timedelta(0)
+    return max(timedelta(0), policy.resend_cooldown - (now - last_sent))
+
+
+def whole_seconds(delta: timedelta) -> int:
+    """Seconds rounded up, at least 1: what a countdown shows for a wait that has not ended."""
     return max(1, int(-(-delta.total_seconds() // 1)))
 
 

@@ -235,7 +235,5 @@ def cooldown_left(session: Session, *, phone: str, purpose: str, now: datetime) 
     """Whole seconds until a new code may be asked for (0 = now): the page disables 获取验证码 until then."""
     last = session.scalar(select(func.max(SmsCode.created_at)).where(SmsCode.phone == phone,
                                                                       SmsCode.purpose == purpose))
-    if last is None:
-        return 0
-    left = (last + code_policy().resend_cooldown - now).total_seconds()
-    return max(0, int(-(-left // 1)))
+    wait = rules.resend_wait(code_policy(), now, last)
+    return rules.whole_seconds(wait) if wait else 0
