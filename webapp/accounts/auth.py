@@ -91,3 +91,15 @@ def init_app(app: Flask) -> None:
 
     from webapp.officer.services import load_officer
     register_loader("o", lambda pk: load_officer(get_session(), pk))
+
+
+def current_citizen(message: str = "请使用个人账号办理。"):
+    """The signed-in citizen's account for a citizen page (after login_required); an officer session gets 403
+    with ``message`` (officers have no citizen record)."""
+    from flask_login import current_user
+
+    from webapp.errors import Forbidden
+
+    if getattr(current_user, "is_officer", False):
+        raise Forbidden(message)
+    return current_user

@@ -8,7 +8,7 @@ from webapp.accounts import auth, rules, services
 from webapp.accounts.forms import (EmptyForm, FaceToFaceForm, IdCardForm, LoginForm, RealnameForm, RegisterForm,
                                    ResetPasswordForm)
 from webapp.db import get_session
-from webapp.errors import DomainError, Forbidden
+from webapp.errors import DomainError
 from webapp.extensions import limiter
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
@@ -78,7 +78,7 @@ def logout():
 @bp.get("/")
 @login_required
 def profile():
-    user = _citizen_only()
+    user = auth.current_citizen()
     session = get_session()
     review = services.pending_review(session, user.id) if user.level == rules.LEVEL_REALNAME else None
     return render_template("accounts/profile.html", logout_form=EmptyForm(), review=review,
@@ -130,12 +130,6 @@ def verify_done():
 
 
 # --- 实名认证 by SMS: a limited account (SPEC 5.1) --------------------------------------------------------------
-def _citizen_only():
-    if getattr(current_user, "is_officer", False):
-        raise Forbidden("请使用个人账号办理。")
-    return current_user
-
-
 def _code_minutes() -> int:
     return int(notices.code_policy().ttl.total_seconds() // 60)
 
@@ -158,7 +152,7 @@ def _code_sent(send, on_sent: str):
 @limiter.limit(lambda: current_app.config["SUISHEN_SMS_RATE_LIMIT"], methods=["POST"])
 def realname():
     """实名认证: the SMS code goes to the phone on file (预留手机号), which must be the account's phone."""
-    user = _citizen_only()
+    user = auth.current_citizen()
     form = RealnameForm()
     refusal = rules.realname_refusal(user.level, user.phone, user.citizen.phone)
     if user.level != rules.LEVEL_UNVERIFIED:
@@ -234,7 +228,7 @@ def reset_password():
 @limiter.limit("10 per hour", methods=["POST"])
 def id_card():
     """实人认证 by manual review: both sides of the ID card, decided by a reviewer within 1 working day."""
-    user = _citizen_only()
+    user = auth.current_citizen()
     session = get_session()
     refusal = rules.id_card_refusal(user.level)
     review = services.pending_review(session, user.id)

@@ -11,13 +11,14 @@ from flask import (Blueprint, current_app, flash, jsonify, redirect, render_temp
 from flask_login import current_user, login_required
 
 from webapp import images, qr, tokens
+from webapp.accounts.auth import current_citizen
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.db import get_session
 from webapp.driving_licence import photo as photo_checks
 from webapp.driving_licence import rules, services
 from webapp.driving_licence.forms import PHOTO_CHOICES, ApplyForm, PhotoForm, SeizeForm
 from webapp.driving_licence.models import ACTIVE, PENDING, ElectronicLicence
-from webapp.errors import DomainError, Forbidden, NotFound, TooSoon
+from webapp.errors import DomainError, NotFound, TooSoon
 from webapp.extensions import limiter
 from webapp.officer.forms import DecisionForm
 from webapp.officer.views import decision, officer_required
@@ -27,6 +28,7 @@ from webapp.registry.rules import LICENCE_CLASSES, SEX_LABELS
 from webapp.timeutil import format_deadline, format_local, to_local
 
 bp = Blueprint("driving_licence", __name__, url_prefix="/licence")
+CITIZENS_ONLY = "请使用个人账号办理驾驶证业务。"  # what an officer session is told on a citizen page
 
 PURPOSE_APPLY = "licence_apply"
 APPLY_RATE_LIMIT = "10 per minute;30 per hour"
@@ -61,15 +63,9 @@ def _cities() -> frozenset[str] | None:
     return rules.enabled_cities(current_app.config.get("SUISHEN_LICENCE_REGIONS"))
 
 
-def _citizen_user():
-    if getattr(current_user, "is_officer", False):
-        raise Forbidden("请使用个人账号办理驾驶证业务。")
-    return current_user
-
-
 def _own(public_id: str) -> ElectronicLicence:
     """The holder's own e-licence; anyone else's is 404 (its existence is not confirmed)."""
-    user = _citizen_user()
+    user = current_citizen(CITIZENS_ONLY)
     licence = services.get(get_session(), public_id)
     if licence.citizen_id != user.citizen_id:
         raise NotFound("未找到该电子驾驶证。")
@@ -119,7 +115,7 @@ def _index_context(form: ApplyForm) -> dict:
 @login_required
 def index():
     """我的驾驶证: the e-licence, or why it cannot be applied for, or the application."""
-    user = _citizen_user()
+    user = current_citizen(CITIZENS_ONLY)
     if user.level != LEVEL_REALPERSON:
         return render_template("driving_licence/need_verify.html")
     return render_template("driving_licence/index.html", **_index_context(ApplyForm()))
@@ -129,7 +125,7 @@ def index():
 @login_required
 @limiter.limit(APPLY_RATE_LIMIT)
 def apply():
-    user = _citizen_user()
+    user = current_citizen(CITIZENS_ONLY)
     if user.level != LEVEL_REALPERSON:
         return render_template("driving_licence/need_verify.html"), 403
     form = ApplyForm()
@@ -163,7 +159,7 @@ def apply():
 @bp.get("/issue")
 @login_required
 def issue():
-    user = _citizen_user()
+    user = current_citizen(CITIZENS_ONLY)
     session = get_session()
     now = _now()
     application = services.pending_application(session, user.citizen_id)

@@ -4,28 +4,24 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_login import current_user, login_required
 
+from webapp.accounts.auth import current_citizen
 from webapp.accounts.forms import EmptyForm
 from webapp.db import get_session
-from webapp.errors import DomainError, Forbidden
+from webapp.errors import DomainError
 from webapp.notify import services
 from webapp.officer.views import officer_required
 from webapp.registry.rules import mask_phone
 from webapp.timeutil import format_local
 
 bp = Blueprint("notify", __name__)
-
-
-def _citizen():
-    if getattr(current_user, "is_officer", False):
-        raise Forbidden("请使用个人账号查看消息。")
-    return current_user
+CITIZENS_ONLY = "请使用个人账号查看消息。"  # what an officer session is told on a citizen page
 
 
 @bp.get("/messages")
 @login_required
 def messages():
     """消息: the newest first; opening the list marks them read."""
-    user = _citizen()
+    user = current_citizen(CITIZENS_ONLY)
     session = get_session()
     rows = [{"body": m.body, "url": m.url, "at": format_local(m.created_at), "unread": m.read_at is None}
             for m in services.messages_for(session, user.citizen_id, 50)]
@@ -51,7 +47,7 @@ def _subscription_json() -> tuple[str, str, str]:
 @login_required
 def subscribe():
     """Keep the PushSubscription JSON the browser made (sent with the CSRF token in X-CSRFToken)."""
-    user = _citizen()
+    user = current_citizen(CITIZENS_ONLY)
     endpoint, p256dh, auth = _subscription_json()
     session = get_session()
     try:
@@ -67,7 +63,7 @@ def subscribe():
 @bp.post("/messages/push/delete")
 @login_required
 def unsubscribe():
-    user = _citizen()
+    user = current_citizen(CITIZENS_ONLY)
     body = request.get_json(silent=True)
     endpoint = body.get("endpoint") if isinstance(body, dict) else None
     if not isinstance(endpoint, str):

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 
 from webapp import qr, tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
+from webapp.accounts.auth import current_citizen
 from webapp.db import get_session
 from webapp.errors import DomainError
 from webapp.extensions import limiter
@@ -229,8 +230,7 @@ def granted(public_id: str):
 @bp.get("/records")
 @login_required
 def records():
-    if getattr(current_user, "is_officer", False):
-        raise DomainError("请使用旅客账号查看申请记录。", status=403, code="forbidden")
+    current_citizen("请使用旅客账号查看申请记录。")
     now = _now()
     certs = services.records(get_session(), current_user.citizen_id, now)
     rows = [{"cert": c, "state": rules.state(c.status, c.expires_at, now),
