@@ -110,9 +110,11 @@ def register_error_handlers(app: Flask) -> None:
         retry = None
         if status == 429:
             retry = 60
-            limit = getattr(exc, "limit", None)
+            limit = getattr(exc, "limit", None)   # Flask-Limiter's RateLimitExceeded
             if limit is not None:
                 retry = int(limit.limit.get_expiry())
+            elif isinstance(getattr(exc, "retry_after", None), int):   # TooManyRequests(retry_after=seconds)
+                retry = exc.retry_after
         resp = _respond(status, code, message, retry)
         if status == 405 and exc.get_response().headers.get("Allow"):
             resp.headers["Allow"] = exc.get_response().headers["Allow"]

@@ -9,10 +9,11 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from werkzeug.exceptions import TooManyRequests
 
 from webapp.db import get_session
 from webapp.errors import ServiceUnavailable
-from webapp.extensions import csrf, limiter
+from webapp.extensions import csrf, limiter, seconds_over_limit
 from webapp.officer import rules as officer_rules
 from webapp.officer import services as officer_services
 from webapp.timeutil import format_local
@@ -120,8 +121,11 @@ def to_json(result: services.VerificationResult) -> dict:
 
 
 @bp.post("/verify")
-@limiter.limit(lambda: current_app.config["SUISHEN_API_RATE_LIMIT"], key_func=_rate_key)
+@limiter.exempt  # its limit is counted below; Flask-Limiter then need not resolve this route's limits
 def verify():
+    retry_after = seconds_over_limit(current_app.config["SUISHEN_API_RATE_LIMIT"], "api.verify", _rate_key())
+    if retry_after is not None:
+        raise TooManyRequests(retry_after=retry_after)
     limit = current_app.config["SUISHEN_API_MAX_BODY"]
     if request.content_length is not None and request.content_length > limit:
         return _error(413, "too_large", f"请求体不能超过 {limit} 字节。")
@@ -140,10 +144,10 @@ def verify():
         context = None
     if context is not None and (not isinstance(context, str) or not rules.is_context(context)):
         return _error(400, "bad_context", "context 无效，可选值：" + "、".join(rules.CONTEXT_LABELS) + "。")
+    session = get_session(autocommit=True)
     viewer = _viewer()
     if isinstance(viewer, Response):
         return viewer
-    session = get_session()
     result = services.verify(session, qr, now=current_app.extensions["clock"].now(),
                              grace_windows=current_app.config["SUISHEN_QR_GRACE_WINDOWS"],
                              secret=current_app.config["SECRET_KEY"], viewer=viewer, context=context)
