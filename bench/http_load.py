@@ -3,14 +3,17 @@
 Starts gunicorn with the production settings (deploy/gunicorn.conf.py, SUISHEN_ENV=production, PostgreSQL,
 Redis rate-limit storage) on loopback, seeds one citizen, one travel certificate and one API key, then:
 1. saturating load with wrk (Debian) on POST /api/v1/verify (valid tokens, API key) and on GET /healthz
-   (the bare endpoint: same app, same middleware, one database round trip) in the same run -> req/s, ratio;
+   (the bare endpoint: same app, same middleware, the ordinary session's SELECT 1 -- pool checkout with
+   pre-ping, BEGIN, SELECT 1, ROLLBACK) in the same run -> req/s, ratio, and the CPU time per request of the
+   server's workers, PostgreSQL and Redis (from /proc, which says where the time goes: wrk, PostgreSQL and Redis
+   share the cores with gunicorn here, so a saturated run is bounded by the sum);
 2. a fixed rate (default 200 req/s, open loop, Python) on both -> p50/p99 latency;
 3. the same for GET /travel-id/<id>/token (what the QR page polls every 60 s);
 4. page weight of the QR page and the apply page: bytes transferred on first load and on a repeat load
    with the service worker, measured in headless Chromium.
 Figures only (no assertions). Appends to bench/RESULTS.md with the machine's description.
 
-Usage: .venv/bin/python bench/http_load.py [--rate 200] [--seconds 10] [--rounds 3] [--no-record]
+Usage: .venv/bin/python bench/http_load.py [--rate 200] [--seconds 10] [--rounds 5] [--no-record]
 The API and QR rate limits are raised for the run (SUISHEN_API_RATE_LIMIT, SUISHEN_QR_RATE_LIMIT) so the limiter's cost is measured, not its
 refusals.
 
@@ -116,14 +119,44 @@ def load_average() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def wrk(url: str, *, seconds: int, lua: Path | None) -> dict:
+CPU_GROUPS = ("gunicorn", "postgres", "redis")
+
+
+def cpu_seconds(server_pid: int | None) -> dict[str, float]:
+    """CPU time (user + system) so far of the server's process tree, every PostgreSQL and every Redis process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = dict.fromkeys(CPU_GROUPS, 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        used = (int(fields[11]) + int(fields[12])) / tick
+        if server_pid is not None and server_pid in (int(entry.name), int(fields[1])):
+            totals["gunicorn"] += used
+        elif name.startswith("postgres"):
+            totals["postgres"] += used
+        elif name.startswith("redis"):
+            totals["redis"] += used
+    return totals
+
+
+def wrk(url: str, *, seconds: int, lua: Path | None, server_pid: int | None = None) -> dict:
     cmd = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency"]
     if lua:
         cmd += ["-s", str(lua)]
+    before = cpu_seconds(server_pid)
     out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 30).stdout
+    after = cpu_seconds(server_pid)
     rps = next(float(l.split(":")[1]) for l in out.splitlines() if l.startswith("Requests/sec"))
+    requests_done = int(next(l for l in out.splitlines() if "requests in" in l).split()[0])
     non2xx = next((int(l.split(":")[1]) for l in out.splitlines() if "Non-2xx" in l), 0)
-    return {"rps": rps, "non2xx": non2xx}
+    cpu_us = {k: (after[k] - before[k]) / max(1, requests_done) * 1e6 for k in CPU_GROUPS}
+    return {"rps": rps, "non2xx": non2xx, "cpu_us": cpu_us}
 
 
 def fixed_rate(host: str, port: int, method: str, path: str, body: bytes | None, headers: dict, *,
@@ -209,7 +242,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating saturated runs of --seconds/2 each")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating saturated runs of --seconds/2 each")
     parser.add_argument("--no-record", action="store_true", help="print the figures, do not append to RESULTS.md")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -279,14 +312,17 @@ def main() -> None:
         runs: dict[str, list[dict]] = {"bare": [], "verify": [], "qr": []}
         run_seconds = max(2, args.seconds // 2)
         for _ in range(args.rounds):
-            runs["bare"].append(wrk(f"{base}/healthz", seconds=run_seconds, lua=None))
+            runs["bare"].append(wrk(f"{base}/healthz", seconds=run_seconds, lua=None, server_pid=proc.pid))
             body = verify_body()
             check_verify(body)
-            runs["verify"].append(wrk(f"{base}/api/v1/verify", seconds=run_seconds, lua=verify_lua(body)))
+            runs["verify"].append(wrk(f"{base}/api/v1/verify", seconds=run_seconds, lua=verify_lua(body),
+                                      server_pid=proc.pid))
             check_verify(body)  # still valid at the end: every answer in between was a real check
-            runs["qr"].append(wrk(f"{base}{qr_path}", seconds=run_seconds, lua=cookie_lua))
+            runs["qr"].append(wrk(f"{base}{qr_path}", seconds=run_seconds, lua=cookie_lua, server_pid=proc.pid))
         bare, verify, qr = ({"rps": statistics.median(r["rps"] for r in runs[k]),
-                             "non2xx": sum(r["non2xx"] for r in runs[k])} for k in ("bare", "verify", "qr"))
+                             "non2xx": sum(r["non2xx"] for r in runs[k]),
+                             "cpu_us": {g: statistics.median(r["cpu_us"][g] for r in runs[k]) for g in CPU_GROUPS}}
+                            for k in ("bare", "verify", "qr"))
         ratios = {k: sorted(v["rps"] / b["rps"] for v, b in zip(runs[k], runs["bare"])) for k in ("verify", "qr")}
         lat_bare = fixed_rate("127.0.0.1", port, "GET", "/healthz", None, {}, rate=args.rate, seconds=args.seconds)
         body = verify_body()
@@ -324,6 +360,15 @@ def main() -> None:
         f"{ratios['verify'][0]:.0%}–{ratios['verify'][-1]:.0%}); QR refresh / bare: "
         f"**{statistics.median(ratios['qr']):.0%}** ({ratios['qr'][0]:.0%}–{ratios['qr'][-1]:.0%}). "
         "p99 goal ≤ 25 ms.",
+        "",
+        "CPU time per request in the saturated runs (median of the rounds; from /proc):",
+        "",
+        "| endpoint | gunicorn workers | PostgreSQL | Redis | sum |",
+        "|---|---|---|---|---|",
+        *(f"| {label} | " + " | ".join(f"{row['cpu_us'][g]:.0f} µs" for g in CPU_GROUPS)
+          + f" | {sum(row['cpu_us'].values()):.0f} µs |"
+          for label, row in (("GET /healthz (bare)", bare), ("POST /api/v1/verify", verify),
+                             ("QR refresh", qr))),
         "",
         "| page | first load | repeat load (service worker) |",
         "|---|---|---|",
