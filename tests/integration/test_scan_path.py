@@ -17,6 +17,9 @@ import pytest
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy import exc as sa_exc
 
+from tests.conftest import PG_ADMIN_URL, create_database, make_test_config
+from tests.factories import CitizenFactory, bind
+from tests.verification_support import make_api_key, make_certificate, qr_text
 from webapp import create_app
 from webapp.audit import services as audit
 from webapp.audit.models import AuditEvent
@@ -24,9 +27,6 @@ from webapp.db import make_engine, make_session_factory
 from webapp.travel_id import rules as travel_rules
 from webapp.verification import rules
 from webapp.verification import services as verification
-from tests.conftest import PG_ADMIN_URL, create_database, make_test_config
-from tests.factories import CitizenFactory, bind
-from tests.verification_support import make_api_key, make_certificate, qr_text
 
 URL = "/api/v1/verify"
 
@@ -125,7 +125,8 @@ def _wait_gone(pid: int) -> None:
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         for _ in range(200):
-            if not conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar_one():
+            listed = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            if not conn.execute(listed, {"pid": pid}).scalar_one():
                 break
             time.sleep(0.05)
         else:
