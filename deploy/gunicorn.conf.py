@@ -3,8 +3,8 @@
 Face decisions are CPU-bound (~0.5-1 s of CPU each): sync workers, one per core plus one, so a burst of
 实人核验 submissions cannot starve every page worker for long. Size separately, or move decisions to a job
 queue, when a deployment needs it (README, "Beyond one machine"). Verifications and QR refreshes are mostly CPU
-too (~3 ms per scan, including PostgreSQL's share): on the 2-core bench machine 5 workers verified no faster than
-3, and 2 were slower (bench/RESULTS.md).
+too (~1.6 ms per scan and ~4 ms per QR refresh, including PostgreSQL's and Redis' share): on the 2-core bench
+machine 4 and 5 workers verified no faster than 3, and 2 were slower (bench/RESULTS.md).
 """
 import multiprocessing
 import os
