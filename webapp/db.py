@@ -78,8 +78,9 @@ def _ping_when_the_server_spoke(engine: Engine) -> None:
         try:
             if dbapi_connection.broken or dbapi_connection.closed:
                 raise exc.DisconnectionError("connection closed while idle")
-            readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
-            if readable and not engine.dialect.do_ping(dbapi_connection):
+            idle = select.poll()   # poll, not select(): any descriptor number, however many files are open
+            idle.register(dbapi_connection.fileno(), select.POLLIN)
+            if idle.poll(0) and not engine.dialect.do_ping(dbapi_connection):
                 raise exc.DisconnectionError("ping failed")
         except engine.dialect.loaded_dbapi.Error as error:
             raise exc.DisconnectionError(str(error)) from error
