@@ -253,8 +253,8 @@ def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer
         valid=found.reason is None, reason=found.reason, message=rules.reason_message(found.reason,
                                                                                    found.status_label),
         credential_type=kind, status=found.status, status_label=found.status_label,
-        valid_until=found.valid_until, holder=_holder(session, found.citizen, level, now), level=level, context=context,
-        checked_at=now, facts={**found.public_facts, **(found.facts if level == rules.LEVEL_DETAIL else {})})
+        valid_until=found.valid_until, holder=_holder(session, found.citizen, level, now), level=level,
+        context=context, checked_at=now, facts={**found.public_facts, **(found.facts if level == rules.LEVEL_DETAIL else {})})
     return _log(session, result, viewer, found)
 
 
