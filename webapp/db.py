@@ -165,7 +165,7 @@ class DirectStatement:
     def __init__(self, statement, *, column_keys: list[str] | None = None) -> None:
         self.statement = statement
         self.column_keys = column_keys
-        self._compiled: dict[str, tuple] = {}
+        self._compiled: tuple | None = None   # for PostgreSQL, the only dialect it runs on directly
 
     def _compile(self, dialect) -> tuple:
         from collections import namedtuple
@@ -184,9 +184,9 @@ class DirectStatement:
         dialect = connection.dialect
         if dialect.name != "postgresql":
             return session.execute(self.statement, params).first()
-        if dialect.name not in self._compiled:
-            self._compiled[dialect.name] = self._compile(dialect)
-        sql, binds, results, row_type = self._compiled[dialect.name]
+        if self._compiled is None:
+            self._compiled = self._compile(dialect)
+        sql, binds, results, row_type = self._compiled
         values = {name: binds[name](value) if binds.get(name) else value for name, value in params.items()}
         for listener in connection.dispatch.before_cursor_execute:
             listener(connection, None, sql, values, None, False)
