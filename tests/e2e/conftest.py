@@ -243,3 +243,21 @@ def officer_sign_in(page, username: str, target: str = "/officer/") -> None:
     page.get_by_label("密码").fill(OFFICER_PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(re.compile(re.escape(target) + "$"))
+
+
+def wait_until(page, target, script: str, *, tries: int = 100) -> None:
+    """Poll ``target.evaluate(script)`` (a page or a locator) every 100 ms until it is truthy: Playwright's
+    wait_for_function evaluates a string, which our CSP refuses."""
+    for _ in range(tries):
+        if target.evaluate(script):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"never true: {script}")
+
+
+def assert_camera_stops_on_pagehide(page, video) -> None:
+    """Once the live camera in ``video`` (a locator) runs, leaving the page (pagehide) ends all its tracks."""
+    wait_until(page, video, "v => v.srcObject !== null")
+    video.evaluate("v => { window.__tracks = v.srcObject.getTracks(); }")
+    page.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: false}))")
+    assert page.evaluate("window.__tracks.length > 0 && window.__tracks.every(t => t.readyState === 'ended')")

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests import factories
-from tests.e2e.conftest import open_page, shot, sign_in
+from tests.e2e.conftest import assert_camera_stops_on_pagehide, open_page, shot, sign_in, wait_until
 from tests.testdata import SEQUENCES, needs_testdata
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.driving_licence import rules
@@ -88,10 +88,7 @@ def take_shot(page, form: str) -> None:
     scope.get_by_label("拍摄照片", exact=True).first.check()
     video = scope.locator("[data-camera-video]")
     video.wait_for(state="visible")
-    for _ in range(100):  # the first frame (wait_for_function's eval is refused by the CSP)
-        if video.evaluate("v => v.videoWidth > 0 && v.readyState >= 2"):
-            break
-        page.wait_for_timeout(100)
+    wait_until(page, video, "v => v.videoWidth > 0 && v.readyState >= 2")  # the first frame
     assert scope.locator('input[type="file"][name="camera"]').is_hidden()  # the live camera replaces the picker
     scope.get_by_role("button", name="拍照").click()
     scope.locator("[data-camera-preview]").wait_for(state="visible")
@@ -186,11 +183,4 @@ def test_camera_tracks_stop_on_pagehide(camera_page, live_server, driver):
     login(page, driver)
     page.goto("/licence/")
     page.get_by_label("拍摄照片", exact=True).first.check()
-    video = page.locator("#licence-apply [data-camera-video]")
-    for _ in range(100):
-        if video.evaluate("v => v.srcObject !== null"):
-            break
-        page.wait_for_timeout(100)
-    video.evaluate("v => { window.__tracks = v.srcObject.getTracks(); }")
-    page.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: false}))")
-    assert page.evaluate("window.__tracks.length > 0 && window.__tracks.every(t => t.readyState === 'ended')")
+    assert_camera_stops_on_pagehide(page, page.locator("#licence-apply [data-camera-video]"))

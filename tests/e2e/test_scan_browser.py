@@ -16,7 +16,9 @@ from webapp import tokens
 from webapp.audit.models import AuditEvent
 from webapp.verification import rules
 from tests import factories
-from tests.e2e.conftest import PHONE, officer_sign_in, open_page, shot, sign_in
+from tests.e2e.conftest import (
+    PHONE, assert_camera_stops_on_pagehide, officer_sign_in, open_page, shot, sign_in,
+)
 from tests.testdata import needs_testdata
 from tests.verification_support import make_certificate, make_officer
 
@@ -162,14 +164,7 @@ def test_counter_pc_layout_shows_result_beside_the_camera(browser, live_server, 
 def test_camera_tracks_stop_when_the_page_is_left(camera_browser, live_server, scene, tmp_path):
     browser = camera_browser(write_qr_y4m("not a credential", tmp_path / "src" / "qr-other.y4m"))
     page, _errors = open_scan_page(browser, live_server, camera=True)
-    # wait_for_function evaluates a string, which the CSP forbids; poll with evaluate instead
-    for _ in range(100):
-        if page.evaluate("document.getElementById('scan-video').srcObject !== null"):
-            break
-        page.wait_for_timeout(100)
-    page.evaluate("window.__tracks = document.getElementById('scan-video').srcObject.getTracks()")
-    page.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: false}))")
-    assert page.evaluate("window.__tracks.every(t => t.readyState === 'ended')")
+    assert_camera_stops_on_pagehide(page, page.locator("#scan-video"))
 
 
 def holder_barcode(browser, live_server, user, licence) -> tuple[Image.Image, str]:
