@@ -9,3 +9,10 @@ from flask_wtf import FlaskForm
 class Form(FlaskForm):
     class Meta:
         locales = ("zh",)
+
+    def refused(self, session, error) -> int:
+        """A service refused what this form asked (``error``: a DomainError): undo the request's writes, show the
+        reason above the form, and give the status to answer with."""
+        session.rollback()
+        self.form_errors.append(error.user_message)
+        return error.status

@@ -243,9 +243,7 @@ def id_card():
             services.submit_id_card(session, user, front=front.read(rules.ID_CARD_MAX_BYTES + 1),
                                     back=back.read(rules.ID_CARD_MAX_BYTES + 1), now=_now())
         except DomainError as exc:
-            session.rollback()
-            form.form_errors.append(exc.user_message)
-            status = exc.status
+            status = form.refused(session, exc)
         else:
             session.commit()
             flash("身份证照片已提交，审核结果将通过短信和消息通知您。", "success")
@@ -304,9 +302,7 @@ def face_to_face():
             session.rollback()
             form.phone.errors.append(str(exc))
         except DomainError as exc:
-            session.rollback()
-            form.form_errors.append(exc.user_message)
-            status = exc.status
+            status = form.refused(session, exc)
         else:
             session.commit()
             flash(f"面签完成：{user.citizen.name}（{mask_phone(user.phone)}）的账号已实人认证。"

@@ -142,9 +142,8 @@ def apply():
         services.apply(session, citizen=user.citizen, user_id=user.id, photo_source=form.photo_source.data,
                        photo=photo, now=_now(), cities=_cities())
     except DomainError as exc:
-        session.rollback()
-        form.form_errors.append(exc.user_message)
-        return render_template("driving_licence/index.html", **_index_context(form)), exc.status
+        status = form.refused(session, exc)
+        return render_template("driving_licence/index.html", **_index_context(form)), status
     session.flush()
     try:
         return proofing_views.begin(
@@ -309,8 +308,7 @@ def seize():
             record = services.record_seizure(session, officer=current_user, id_number=form.id_number.data,
                                              reason=form.reason.data, now=_now())
         except DomainError as exc:
-            session.rollback()
-            form.form_errors.append(exc.user_message)
+            form.refused(session, exc)   # answered 400 below, as every refused submission of this form
         else:
             session.commit()
             flash(f"已登记扣留：{record.citizen.name}（档案编号 {record.file_number}）。", "success")

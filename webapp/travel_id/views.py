@@ -93,9 +93,9 @@ def apply():
         form.id_number.errors.append(str(exc))
         return render_template("travel_id/apply.html", form=form, locked=user is not None), 400
     except DomainError as exc:
-        form.form_errors.append(exc.user_message)
+        status = form.refused(session, exc)
         return render_template("travel_id/apply.html", form=form, locked=user is not None,
-                               paper=exc.code == "quota_exceeded"), exc.status
+                               paper=exc.code == "quota_exceeded"), status
     lat, lon = float(form.latitude.data), float(form.longitude.data)
     try:
         response = proofing_views.begin(
