@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import config as config_module
-from webapp import db
+from webapp import db, workdays
 from webapp.clock import Clock, SystemClock
 from webapp.errors import register_error_handlers
 from webapp.extensions import csrf, limiter, login_manager
@@ -35,6 +35,8 @@ def create_app(
                                 x_proto=app.config["SUISHEN_PROXY_COUNT"])
 
     app.extensions["clock"] = clock or SystemClock()
+    # An unreadable holiday schedule stops the start: wrong review deadlines would be silent.
+    workdays.configure(app.config["SUISHEN_WORKDAY_SCHEDULE"] or None)
     if app.config["DATABASE_URL"].startswith("sqlite:///") and session_factory is None:
         import os
         os.makedirs(app.instance_path, exist_ok=True)
@@ -60,7 +62,7 @@ def create_app(
     from webapp.registry.views import bp as registry_bp
     from webapp.shell.views import bp as shell_bp
     from webapp.travel_id.views import bp as travel_bp
-    from webapp.cli import db_cli
+    from webapp.cli import db_cli, workdays_cli
 
     app.register_blueprint(shell_bp)
     app.register_blueprint(accounts_bp)
@@ -87,6 +89,7 @@ def create_app(
     app.cli.add_command(officer_cli)
     app.cli.add_command(apikey_cli)
     app.cli.add_command(db_cli)
+    app.cli.add_command(workdays_cli)
     app.cli.add_command(registry_cli)
     return app
 

@@ -70,6 +70,8 @@ def from_environment(instance_path: str) -> dict:
         "SUISHEN_VAPID_SUBJECT": os.environ.get("SUISHEN_VAPID_SUBJECT", "mailto:admin@localhost"),
         # Push services are https; tests point a subscription at a local http receiver.
         "SUISHEN_PUSH_ALLOW_HTTP": _bool("SUISHEN_PUSH_ALLOW_HTTP", False),
+        # The operator's State Council holiday schedule (JSON, same shape as webapp/data/workday_schedule.json).
+        "SUISHEN_WORKDAY_SCHEDULE": os.environ.get("SUISHEN_WORKDAY_SCHEDULE", ""),
         "MAX_CONTENT_LENGTH": int(os.environ.get("SUISHEN_MAX_UPLOAD", str(8 * 1024 * 1024))),
     }
 

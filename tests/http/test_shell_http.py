@@ -10,7 +10,8 @@ from tests.conftest import make_test_config
 
 def test_healthz_says_ok_when_database_answers(client):
     resp = client.get("/healthz")
-    assert resp.status_code == 200 and resp.get_json() == {"status": "ok"}
+    # T0 is 2026-11-20: the 2027 schedule is not published yet, so a warning rides along (test_workdays_http).
+    assert resp.status_code == 200 and resp.get_json()["status"] == "ok"
 
 
 def test_healthz_says_503_when_database_is_unreachable(database_url, clock):

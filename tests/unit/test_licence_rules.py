@@ -118,8 +118,12 @@ def test_calendar_facts_the_due_time_tests_rely_on():
     assert not rules.is_workday(date(2026, 10, 11))
 
 
-def test_workday_falls_back_to_weekdays_outside_the_calendar_years():
-    assert rules.is_workday(date(2099, 6, 1)) and not rules.is_workday(date(2099, 6, 6))
+def test_workday_outside_the_published_years_still_knows_the_statutory_holidays():
+    # 2027 has no published schedule in the shipped file: the Spring Festival must not count as working days
+    # (chinese-calendar 1.11 silently fell back to Monday–Friday here).
+    assert not rules.is_workday(date(2027, 2, 8))   # a Monday in the Spring Festival
+    assert not rules.is_workday(date(2027, 10, 1))  # National Day, a Friday
+    assert rules.is_workday(date(2027, 3, 1)) and not rules.is_workday(date(2027, 3, 6))
 
 
 ISSUED = beijing(2026, 3, 31, 10, 0)

@@ -30,7 +30,7 @@ births = st.dates(min_value=date(1900, 1, 1), max_value=TODAY)
 sequences = st.integers(min_value=0, max_value=999)
 instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31),
                         timezones=st.just(UTC))
-# The years chinese_calendar knows (holidays and 调休) plus some it does not (weekday fallback).
+# The published years (holidays and 调休) plus some without a schedule (statutory holidays only).
 calendar_instants = st.datetimes(min_value=datetime(2018, 1, 1), max_value=datetime(2032, 12, 31),
                                  timezones=st.just(UTC))
 

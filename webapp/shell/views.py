@@ -7,6 +7,8 @@ from sqlalchemy import text
 
 from webapp.accounts.forms import EmptyForm
 from webapp.accounts.rules import is_safe_next
+from webapp import workdays
+from webapp.timeutil import local_date
 from webapp.web import LARGE_TEXT_COOKIE
 
 bp = Blueprint("shell", __name__)
@@ -75,7 +77,13 @@ def healthz():
     except Exception as exc:  # any failure to answer means "not healthy", with the reason
         current_app.logger.warning("healthz: database unavailable: %s", exc.__class__.__name__)
         return jsonify({"status": "unavailable", "reason": "database_unreachable"}), 503
-    return jsonify({"status": "ok"})
+    body: dict = {"status": "ok"}
+    # Still "ok" (the database answers, gates keep working); the operator is told what will go wrong later.
+    schedule = workdays.coverage(local_date(current_app.extensions["clock"].now()))
+    if not schedule.ok:
+        body["warnings"] = [{"code": "workday_schedule_missing", "years": list(schedule.missing_years),
+                             "message": schedule.message}]
+    return jsonify(body)
 
 
 @bp.post("/settings/large-text")
