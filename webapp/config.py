@@ -27,6 +27,9 @@ def from_environment(instance_path: str) -> dict:
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{sqlite_path}",
         "BASE_URL": base_url,
         "SUISHEN_DEMO": _bool("SUISHEN_DEMO", False),
+        # Demo self-enrolment (/demo/enrol) POSTs per IP, refused ones included (a refusal tells whether an ID
+        # number is in the registry).
+        "SUISHEN_DEMO_ENROL_RATE_LIMIT": os.environ.get("SUISHEN_DEMO_ENROL_RATE_LIMIT", "5 per hour;20 per day"),
         # Rate-limit counters are shared between workers/hosts through Redis in a multi-host set-up.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
