@@ -7,8 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -163,9 +164,6 @@ def enrol_demo_citizen(session: Session, *, id_number: str | None, name: str, ph
 
 def _free_demo_number(session: Session) -> str:
     """A valid resident ID number nobody in the registry has (about 9 million candidates; a few tries)."""
-    import secrets
-    from datetime import timedelta
-
     for _ in range(20):
         number = rules.make_id_number("440106", date(1990, 1, 1) + timedelta(days=secrets.randbelow(9000)),
                                       secrets.randbelow(999) + 1)
