@@ -35,8 +35,8 @@ def enrol():
         data = form.portrait.data.read(services.MAX_PORTRAIT_BYTES + 1)
         try:
             citizen = services.enrol_demo_citizen(
-                session, id_number=form.id_number.data or None, name=form.name.data, phone=form.phone.data,
-                address=form.address.data or "演示地址", portrait=data, now=now)
+                session, id_number=(form.id_number.data or "").strip() or None, name=form.name.data,
+                phone=form.phone.data, address=form.address.data or "演示地址", portrait=data, now=now)
             if form.with_licence.data:
                 services.upsert_licence(session, {
                     "id_number": citizen.id_number, "file_number": f"9{citizen.id:011d}", "class": "C1",
