@@ -27,6 +27,9 @@ def from_environment(instance_path: str) -> dict:
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{sqlite_path}",
         "BASE_URL": base_url,
         "SUISHEN_DEMO": _bool("SUISHEN_DEMO", False),
+        # Demo self-enrolment (/demo/enrol) POSTs per IP, refused ones included (a refusal tells whether an ID
+        # number is in the registry).
+        "SUISHEN_DEMO_ENROL_RATE_LIMIT": os.environ.get("SUISHEN_DEMO_ENROL_RATE_LIMIT", "5 per hour;20 per day"),
         # Rate-limit counters are shared between workers/hosts through Redis in a multi-host set-up.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
@@ -68,8 +71,15 @@ def from_environment(instance_path: str) -> dict:
         "SUISHEN_VAPID_PUBLIC_KEY": os.environ.get("SUISHEN_VAPID_PUBLIC_KEY", ""),
         "SUISHEN_VAPID_PRIVATE_KEY": os.environ.get("SUISHEN_VAPID_PRIVATE_KEY", ""),
         "SUISHEN_VAPID_SUBJECT": os.environ.get("SUISHEN_VAPID_SUBJECT", "mailto:admin@localhost"),
-        # Push services are https; tests point a subscription at a local http receiver.
-        "SUISHEN_PUSH_ALLOW_HTTP": _bool("SUISHEN_PUSH_ALLOW_HTTP", False),
+        # Pushes go only to public push services (SPEC 8, issue 12): https on port 443, a host on this list
+        # ("*.x.com" = any sub-domain of x.com) AND every address it resolves to public, checked when a browser
+        # subscribes and again right before each push. Empty = any host whose addresses are all public.
+        "SUISHEN_PUSH_ALLOWED_HOSTS": os.environ.get(
+            "SUISHEN_PUSH_ALLOWED_HOSTS",
+            "fcm.googleapis.com,updates.push.services.mozilla.com,*.push.apple.com,*.notify.windows.com"),
+        # Seconds to connect to a push service, and again to read its answer (a push runs after the request's
+        # commit, so a stalled push service must not hold a worker long).
+        "SUISHEN_PUSH_TIMEOUT": float(os.environ.get("SUISHEN_PUSH_TIMEOUT", "5")),
         # The operator's State Council holiday schedule (JSON, same shape as webapp/data/workday_schedule.json).
         "SUISHEN_WORKDAY_SCHEDULE": os.environ.get("SUISHEN_WORKDAY_SCHEDULE", ""),
         "MAX_CONTENT_LENGTH": int(os.environ.get("SUISHEN_MAX_UPLOAD", str(8 * 1024 * 1024))),

@@ -4,9 +4,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import select
 
 from tests.e2e.conftest import PHONE, LiveServer, shot, sign_in
 from tests.factories import CitizenFactory
+from tests.testdata import FACES, needs_testdata
+from webapp.registry.models import Citizen
 
 pytestmark = pytest.mark.e2e
 
@@ -115,3 +118,29 @@ def test_manifest_is_valid_and_service_worker_serves_offline_page_when_server_st
     assert "当前无法连接网络" in page.inner_text("main")
     shot(page, "offline-360")
     context.close()
+
+
+@needs_testdata
+def test_demo_enrolment_refuses_an_existing_number_and_enrols_a_new_person(phone_page, live_db):
+    """Issue 12 in the browser at 360 px: an imported citizen's number is refused with the reason and what to do,
+    the citizen is unchanged; the same form without a number enrols a new demo person."""
+    victim = CitizenFactory()
+    live_db.commit()
+    page = phone_page
+    page.goto("/demo/enrol")
+    page.get_by_label("姓名").fill(victim.name)
+    page.get_by_label("身份证号").fill(victim.id_number)
+    page.get_by_label("手机号码").fill("13900000666")
+    page.get_by_label("人像照片").set_input_files(str(FACES / "meds-aa-S029-01.jpg"))
+    page.get_by_role("button", name="登记到演示人口库").click()
+    page.get_by_text("该身份证号已在人口库中，演示登记只能新增人员").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    shot(page, "demo-enrol-refused-360")
+    live_db.expire_all()
+    assert live_db.get(Citizen, victim.id).phone == victim.phone
+    page.get_by_label("身份证号").fill("")
+    page.get_by_label("人像照片").set_input_files(str(FACES / "meds-aa-S029-01.jpg"))
+    page.get_by_role("button", name="登记到演示人口库").click()
+    page.wait_for_url("**/demo/enrolled")
+    enrolled = live_db.scalar(select(Citizen).where(Citizen.phone == "13900000666"))
+    assert enrolled.self_enrolled and enrolled.id_number in page.inner_text("main")

@@ -127,3 +127,27 @@ def test_demo_writes_citizens_and_licences_when_in_demo_mode(app, db_session):
     assert run(app, "registry", "demo").exit_code == 0
     assert run(app, "registry", "demo").exit_code == 0  # idempotent
     assert count(db_session, Citizen) == 5 and count(db_session, LicenceRecord) == 3
+
+
+@needs_testdata
+def test_demo_enrolment_refuses_an_imported_number_and_the_import_still_updates_it(app, db_session, tmp_path,
+                                                                                    clock):
+    """The two writers of the registry, side by side: the import updates by ID number (idempotent), demo
+    enrolment only adds (issue 12) and leaves the imported row exactly as it was."""
+    import pytest
+
+    from webapp.registry import services
+
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(f"id_number,name,phone,address,photo\n{A},李明,13800138001,广州,\n", encoding="utf-8")
+    assert run(app, "registry", "import", str(csv_file)).exit_code == 0
+    with pytest.raises(services.AlreadyInRegistry) as refused:
+        services.enrol_demo_citizen(db_session, id_number=A.lower(), name="李明", phone="13900000666", address="",
+                                    portrait=(FACES / "meds-aa-S029-01.jpg").read_bytes(), now=clock.now())
+    assert refused.value.status == 409 and "演示登记只能新增人员" in refused.value.user_message
+    db_session.rollback()
+    assert db_session.execute(select(Citizen.phone, Citizen.self_enrolled)).all() == [("13800138001", False)]
+    csv_file.write_text(f"id_number,name,phone,address,photo\n{A},李明,13800138002,深圳,\n", encoding="utf-8")
+    assert "更新 1" in run(app, "registry", "import", str(csv_file)).output
+    db_session.expire_all()
+    assert db_session.execute(select(Citizen.phone, Citizen.address)).all() == [("13800138002", "深圳")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Callable
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import delete, event, func, select, update
@@ -157,16 +158,21 @@ def mark_read(session: Session, citizen_id: int, now: datetime) -> None:
                     .values(read_at=now))
 
 
-def subscribe(session: Session, user_id: int, *, endpoint: str, p256dh: str, auth: str, now: datetime
-              ) -> PushSubscription:
+def subscribe(session: Session, user_id: int, *, endpoint: str, p256dh: str, auth: str, now: datetime,
+              check_endpoint: Callable[[str], object]) -> PushSubscription:
     """Keep (or move to this account) a browser's push subscription.
 
-    :raises DomainError: not an https endpoint or keys of the wrong shape
+    :param check_endpoint: the push gateway's check (``WebPush.check_endpoint``: URL rules, fresh DNS, public
+        addresses only); it raises :class:`rules.BadPushEndpoint`. Sending checks again (DNS can change).
+    :raises DomainError: an endpoint this server will not send to, or keys of the wrong shape (nothing written)
     """
-    if not endpoint.startswith("https://") and not current_app.config.get("SUISHEN_PUSH_ALLOW_HTTP"):
-        raise DomainError("推送订阅无效。", code="bad_subscription")
-    if not (20 <= len(p256dh) <= 200 and 8 <= len(auth) <= 64 and len(endpoint) <= 1000):
-        raise DomainError("推送订阅无效。", code="bad_subscription")
+    if not (20 <= len(p256dh) <= 200 and 8 <= len(auth) <= 64):
+        raise DomainError("推送订阅无效：密钥格式不正确。请在浏览器中关闭后重新开启消息推送。",
+                          code="bad_subscription")
+    try:
+        check_endpoint(endpoint)
+    except rules.BadPushEndpoint as exc:
+        raise DomainError(str(exc), code="bad_subscription") from None
     sub = session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     if sub is None:
         sub = PushSubscription(user_id=user_id, endpoint=endpoint, p256dh=p256dh, auth=auth, created_at=now)

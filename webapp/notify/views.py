@@ -52,7 +52,8 @@ def subscribe():
     session = get_session()
     try:
         services.subscribe(session, user.id, endpoint=endpoint, p256dh=p256dh, auth=auth,
-                           now=current_app.extensions["clock"].now())
+                           now=current_app.extensions["clock"].now(),
+                           check_endpoint=current_app.extensions["web_push"].check_endpoint)
     except DomainError:
         session.rollback()
         raise

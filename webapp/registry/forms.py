@@ -11,7 +11,7 @@ from webapp.accounts.forms import REQUIRED
 class EnrolForm(Form):
     name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=30)])
     id_number = StringField("身份证号", validators=[Optional(), Length(max=24)],
-                            description="留空则自动生成一个演示用的有效号码")
+                            description="建议留空，由系统生成一个演示号码；已在人口库中的号码不能登记")
     phone = StringField("手机号码", validators=[DataRequired(REQUIRED), Length(max=20)],
                         render_kw={"inputmode": "tel"})
     address = StringField("住址", validators=[Optional(), Length(max=120)])

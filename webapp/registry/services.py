@@ -7,15 +7,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.errors import DomainError, NotFound
+from webapp.db import add_unique
+from webapp.errors import Conflict, DomainError, NotFound
 from webapp.registry import rules
 from webapp.registry.models import Citizen, LicenceRecord
 from webapp.timeutil import local_date
@@ -29,6 +31,17 @@ PORTRAIT_STORED_WIDTH = 480  # enough to compare a face by eye on the officer pa
 
 class IdentityMismatch(DomainError):
     code = "identity_mismatch"
+
+
+class AlreadyInRegistry(Conflict):
+    """Demo enrolment was given an ID number the registry already holds (imported, demo, with or without an
+    account): it only ever adds people, so it refuses rather than touch that record."""
+
+    code = "already_in_registry"
+
+
+ALREADY_IN_REGISTRY = ("该身份证号已在人口库中，演示登记只能新增人员，不能修改已有信息。"
+                       "请不填身份证号，由系统生成一个演示号码。")
 
 
 class BadRow(ValueError):
@@ -87,8 +100,9 @@ def prepare_portrait(data: bytes) -> tuple[bytes, bytes]:
 
 
 def upsert_citizen(session: Session, *, id_number: str, name: str, phone: str, address: str,
-                   portrait: bytes | None, now: datetime, self_enrolled: bool = False) -> tuple[Citizen, bool]:
-    """Create or update a citizen by ID number. Returns (citizen, created).
+                   portrait: bytes | None, now: datetime) -> tuple[Citizen, bool]:
+    """Create or update a citizen by ID number (the registry import: idempotent, an imported row is updated).
+    Returns (citizen, created). Never for anything a visitor sends: demo enrolment is :func:`enrol_demo_citizen`.
 
     :raises InvalidIdNumber, ValueError: a field is invalid (nothing is written)
     """
@@ -101,7 +115,7 @@ def upsert_citizen(session: Session, *, id_number: str, name: str, phone: str, a
     citizen = find_citizen(session, resident.number)
     created = citizen is None
     if citizen is None:
-        citizen = Citizen(id_number=resident.number, created_at=now, self_enrolled=self_enrolled)
+        citizen = Citizen(id_number=resident.number, created_at=now, self_enrolled=False)
         session.add(citizen)
     citizen.name = name
     citizen.sex = resident.sex
@@ -114,6 +128,48 @@ def upsert_citizen(session: Session, *, id_number: str, name: str, phone: str, a
         citizen.portrait_encoding = encoding
     session.flush()
     return citizen, created
+
+
+def enrol_demo_citizen(session: Session, *, id_number: str | None, name: str, phone: str, address: str,
+                       portrait: bytes, now: datetime) -> Citizen:
+    """Demo self-enrolment: add ONE NEW citizen, marked ``self_enrolled``, with the visitor's own portrait.
+
+    It never changes a row that exists, whoever holds it: an imported citizen, one with an account, or another
+    visitor's demo citizen. Overwriting the phone and portrait of an existing number was an identity takeover
+    (issue 12: register with the new phone, pass 实名认证 by SMS to it and 实人核验 with one's own face). Without
+    ``id_number`` a free demo number is generated (440106, born 1990–2014).
+
+    :raises InvalidIdNumber, ValueError: a field is invalid
+    :raises BadRow: the portrait is not one face in an image
+    :raises AlreadyInRegistry: the number is in the registry — also when a concurrent enrolment of the same
+        number wins the race (the unique constraint decides; nothing is overwritten, the transaction stays usable)
+    """
+    today = local_date(now)
+    if id_number:
+        number = rules.parse_resident_id(id_number, today).number
+        if find_citizen(session, number) is not None:  # refuse before the costly face work
+            raise AlreadyInRegistry(ALREADY_IN_REGISTRY)
+    else:
+        number = _free_demo_number(session)
+    resident = rules.parse_resident_id(number, today)
+    name = rules.validate_name(name)
+    phone = rules.validate_phone(phone)
+    portrait_jpeg, encoding = prepare_portrait(portrait)
+    citizen = Citizen(id_number=resident.number, name=name, sex=resident.sex, birth_date=resident.birth_date,
+                      phone=phone, address=(address or "").strip()[:255], portrait=portrait_jpeg,
+                      portrait_encoding=encoding, self_enrolled=True, created_at=now, updated_at=now)
+    add_unique(session, citizen, ALREADY_IN_REGISTRY, code=AlreadyInRegistry.code)
+    return citizen
+
+
+def _free_demo_number(session: Session) -> str:
+    """A valid resident ID number nobody in the registry has (about 9 million candidates; a few tries)."""
+    for _ in range(20):
+        number = rules.make_id_number("440106", date(1990, 1, 1) + timedelta(days=secrets.randbelow(9000)),
+                                      secrets.randbelow(999) + 1)
+        if find_citizen(session, number) is None:
+            return number
+    raise Conflict("暂时无法生成演示身份证号，请稍后重试。")
 
 
 def _parse_date(raw: str, label: str) -> date:

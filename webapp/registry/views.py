@@ -1,12 +1,13 @@
 """Demo-only self-enrolment: lets a visitor put their own portrait in the registry to try the product."""
 from __future__ import annotations
 
-import secrets
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, session as web_session, url_for
 
 from webapp.db import get_session
+from webapp.errors import DomainError
+from webapp.extensions import limiter
 from webapp.registry import rules, services
 from webapp.registry.forms import EnrolForm
 from webapp.timeutil import local_date
@@ -21,20 +22,22 @@ def demo_only():
 
 
 @bp.route("/enrol", methods=["GET", "POST"])
+# Every POST counts, refused ones too: a refusal says whether a number is in the registry.
+@limiter.limit(lambda: current_app.config["SUISHEN_DEMO_ENROL_RATE_LIMIT"], methods=["POST"])
 def enrol():
+    """Adds a new demo citizen; never changes one that exists (services.enrol_demo_citizen)."""
     form = EnrolForm()
+    status = 200
     if form.validate_on_submit():
         session = get_session()
         now = current_app.extensions["clock"].now()
         today = local_date(now)
-        id_number = form.id_number.data or rules.make_id_number(
-            "440106", date(1990, 1, 1) + timedelta(days=secrets.randbelow(9000)), secrets.randbelow(999) + 1)
         data = form.portrait.data.read(services.MAX_PORTRAIT_BYTES + 1)
         try:
-            citizen, _created = services.upsert_citizen(
-                session, id_number=id_number, name=form.name.data, phone=form.phone.data,
-                address=form.address.data or "演示地址", portrait=data, now=now, self_enrolled=True)
-            if form.with_licence.data and citizen.licence is None:
+            citizen = services.enrol_demo_citizen(
+                session, id_number=(form.id_number.data or "").strip() or None, name=form.name.data,
+                phone=form.phone.data, address=form.address.data or "演示地址", portrait=data, now=now)
+            if form.with_licence.data:
                 services.upsert_licence(session, {
                     "id_number": citizen.id_number, "file_number": f"9{citizen.id:011d}", "class": "C1",
                     "first_issued": (today - timedelta(days=3 * 365)).isoformat(),
@@ -42,6 +45,8 @@ def enrol():
                     "valid_until": (today + timedelta(days=3 * 365)).isoformat(),
                     "issuing_authority": "广东省广州市公安局交通警察支队", "status": "正常", "points": "0",
                 }, now)
+        except DomainError as exc:  # the number is in the registry already (or a concurrent enrolment took it)
+            status = form.refused(session, exc)
         except rules.InvalidIdNumber as exc:
             form.id_number.errors.append(str(exc))
         except services.BadRow as exc:
@@ -54,7 +59,8 @@ def enrol():
             # Only this browser may see the full number it just enrolled.
             web_session["enrolled_citizen"] = citizen.id
             return redirect(url_for("registry.enrolled"))
-    status = 400 if form.is_submitted() else 200
+    if form.is_submitted() and status == 200:
+        status = 400
     return render_template("registry/enrol.html", form=form), status
 
 
