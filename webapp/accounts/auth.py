@@ -59,7 +59,7 @@ def _end_revoked_session() -> None:
     """Before every request that carries a login: check it now (not only when a page asks who is signed in), and
     when it was revoked, drop the whole browser session: the travel-ID grants and proofing challenges it holds
     were given to that login and end with it."""
-    if "_user_id" not in web_session:
+    if "_user_id" not in web_session or request.endpoint == "static":  # a stylesheet opens nothing
         return
     from flask_login import current_user
 

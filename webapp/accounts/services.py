@@ -70,6 +70,8 @@ def authenticate(session: Session, *, account: str, password: str, now: datetime
         )
         if user is None:
             check_password_hash(_DUMMY_HASH, password or "")
+            # Recorded as for an account (the same work), with no account and not what was typed.
+            audit.record(session, "account.login_failed", now, actor_type="user", unknown_account=True)
             raise BadCredentials("账号或密码错误。")
         if not check_password_hash(user.password_hash, password or ""):
             audit.record(session, "account.login_failed", now, actor_type="user", actor_id=user.id,

@@ -64,6 +64,8 @@ def authenticate(session: Session, *, username: str, password: str, now: datetim
         officer = session.scalar(select(Officer).where(Officer.username == username))
         if officer is None or not officer.active:
             check_password_hash(_DUMMY_HASH, password or "")
+            # Recorded as for an officer (the same work), with no account and not what was typed.
+            audit.record(session, "officer.login_failed", now, actor_type="officer", unknown_account=True)
             raise BadCredentials("用户名或密码错误。")
         if not check_password_hash(officer.password_hash, password or ""):
             audit.record(session, "officer.login_failed", now, actor_type="officer", actor_id=officer.id)
