@@ -30,10 +30,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('key', name=op.f('pk_login_throttles'))
     )
     # The server default stays (the models declare it): the previous release inserts accounts without the column.
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('session_generation', sa.Integer(), server_default=sa.text('0'), nullable=False))
-    with op.batch_alter_table('officers', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('session_generation', sa.Integer(), server_default=sa.text('0'), nullable=False))
+    for table in ('users', 'officers'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('session_generation', sa.Integer(), server_default=sa.text('0'),
+                                          nullable=False))
 
 
 def downgrade() -> None:

@@ -121,8 +121,8 @@ def test_face_to_face_ends_every_earlier_session_of_the_account(app, client, aut
 
     assert_revoked(copy, cert)
     assert_revoked(client, cert)
-    events = db_session.scalars(select(AuditEvent.detail).where(AuditEvent.action == "account.sessions_ended")).all()
-    assert [e["why"] for e in events] == ["face_to_face"]
+    ended = select(AuditEvent.detail).where(AuditEvent.action == "account.sessions_ended")
+    assert [e["why"] for e in db_session.scalars(ended)] == ["face_to_face"]
 
 
 def test_a_copied_officer_cookie_stops_working_after_logout(app, client, db_session):
