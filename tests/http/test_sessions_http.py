@@ -73,6 +73,21 @@ def test_a_copied_cookie_stops_working_after_logout(app, client, auth, holder):
     assert auth.login(user.phone).status_code == 302 and client.get("/account/").status_code == 200
 
 
+def test_signing_in_to_another_account_does_not_carry_the_grants_past_the_logout(app, client, auth, holder,
+                                                                                 db_session):
+    """A copied cookie used to sign in to the copier's own account must not keep the holder's travel-ID grant."""
+    user, cert = holder
+    copier = UserFactory()
+    db_session.commit()
+    copy = copy_of(app, client)
+    assert AuthActions(copy).login(copier.phone).status_code == 302
+    auth.logout()  # the holder's logout
+
+    token = copy.get(f"/travel-id/{cert.public_id}/token", headers=JSON)
+    assert copy.get("/account/").status_code == 200  # signed in as the copier, as they are entitled to
+    assert token.status_code == 403 and token.get_json()["error"] == "reverify"
+
+
 def test_logout_ends_the_sessions_on_every_device(app, client, auth, holder):
     user, cert = holder
     phone = app.test_client()

@@ -95,7 +95,9 @@ def sign_in(authenticate: Callable[[], object], *, fresh_session: bool, message:
         session.commit()  # keep the audit record of the failed attempt and its count
         return None, exc
     session.commit()
-    if fresh_session:
+    if fresh_session or web_session.get("_user_id") not in (None, principal.get_id()):
+        # What another login of this browser session was granted (a travel-ID view after 实人核验) is not this
+        # account's: keeping it would let a copied cookie outlive its account's logout under a second login.
         web_session.clear()
     start_session(principal)
     flash(message(principal), "success")
