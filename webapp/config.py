@@ -67,6 +67,13 @@ def from_environment(instance_path: str) -> dict:
         "SUISHEN_SMS_MAX_PER_DAY": int(os.environ.get("SUISHEN_SMS_MAX_PER_DAY", "10")),
         "SUISHEN_SMS_MAX_ATTEMPTS": int(os.environ.get("SUISHEN_SMS_MAX_ATTEMPTS", "5")),
         "SUISHEN_SMS_RATE_LIMIT": os.environ.get("SUISHEN_SMS_RATE_LIMIT", "5 per minute;20 per hour"),
+        # Per-account sign-in throttling (SPEC 8), whatever the IP: the Nth wrong password in a row locks the
+        # phone / ID number / officer username for BACKOFF_BASE seconds, each further failure doubles the lock up
+        # to BACKOFF_MAX; failures older than FAILURE_MEMORY seconds are forgotten; a good sign-in clears them.
+        "SUISHEN_LOGIN_MAX_FAILURES": int(os.environ.get("SUISHEN_LOGIN_MAX_FAILURES", "5")),
+        "SUISHEN_LOGIN_BACKOFF_BASE": int(os.environ.get("SUISHEN_LOGIN_BACKOFF_BASE", "60")),
+        "SUISHEN_LOGIN_BACKOFF_MAX": int(os.environ.get("SUISHEN_LOGIN_BACKOFF_MAX", "3600")),
+        "SUISHEN_LOGIN_FAILURE_MEMORY": int(os.environ.get("SUISHEN_LOGIN_FAILURE_MEMORY", "86400")),
         # Web Push to the installed PWA (SPEC 5.2): VAPID keys (`flask --app app push vapid-keys` makes a pair).
         "SUISHEN_VAPID_PUBLIC_KEY": os.environ.get("SUISHEN_VAPID_PUBLIC_KEY", ""),
         "SUISHEN_VAPID_PRIVATE_KEY": os.environ.get("SUISHEN_VAPID_PRIVATE_KEY", ""),

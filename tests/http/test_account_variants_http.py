@@ -109,6 +109,36 @@ def test_a_code_request_without_csrf_writes_nothing(client, auth, db_session):
 
 
 # --- 忘记密码 ---------------------------------------------------------------------------------------------------
+def _observed(resp, phone: str) -> tuple:
+    """What the visitor sees: status, redirect and the page without its CSRF token and the echoed phone."""
+    html = re.sub(r'value="[^"]{40,}"', "", resp.get_data(as_text=True)).replace(phone, "PHONE")
+    return resp.status_code, resp.headers.get("Location"), html
+
+
+def test_forgotten_password_answers_the_same_for_a_phone_without_an_account(app, db_session, clock):
+    """Issue 12: the first request, a second one inside the cool-down, a wrong code and the quota answer must
+    not tell a registered phone from one nobody has (each from its own browser, as an attacker would)."""
+    user = unverified_user(db_session)
+    seen = {}
+    for n, phone in enumerate((user.phone, "13712340000")):
+        browser = app.test_client()
+        browser.environ_base["REMOTE_ADDR"] = f"10.0.0.{n + 1}"  # the per-IP limit is not what is tested here
+        steps = [post_form(browser, "/account/password", {"phone": phone, "send": "1"}),
+                 post_form(browser, "/account/password", {"phone": phone, "send": "1"}),
+                 post_form(browser, "/account/password", {"phone": phone, "code": "000000", "password": "newpassw0rd",
+                                                          "confirm": "newpassw0rd", "submit": "1"})]
+        for i in range(5):  # past the cool-down each time, until the hourly quota answers
+            clock.advance(seconds=61)
+            browser.environ_base["REMOTE_ADDR"] = f"10.0.{n + 1}.{i + 1}"
+            steps.append(post_form(browser, "/account/password", {"phone": phone, "send": "1"}))
+        seen[phone] = [_observed(r, phone) for r in steps]
+    known, unknown = seen[user.phone], seen["13712340000"]
+    assert [k[0] for k in known] == [200, 400, 400, 200, 200, 200, 200, 400]
+    assert "秒后再重新获取" in known[1][2] and "验证码错误，还可尝试 4 次" in known[2][2]
+    assert "请 1 小时后再试" in known[-1][2]
+    assert known == unknown
+
+
 def test_reset_password_with_an_sms_code(client, auth, db_session):
     user = unverified_user(db_session)
     unknown = post_form(client, "/account/password", {"phone": "13700000000", "send": "1"})
@@ -117,7 +147,10 @@ def test_reset_password_with_an_sms_code(client, auth, db_session):
     assert unknown.status_code == known.status_code == 200
     assert "如该手机号已注册，验证码已发送" in unknown.get_data(as_text=True)
     assert "如该手机号已注册，验证码已发送" in known.get_data(as_text=True)
-    assert sms_count(db_session, "13700000000") == 0 and sms_count(db_session, user.phone) == 1
+    # Each phone gets one SMS; the one without an account is told so, with no code in it.
+    assert sms_count(db_session, "13700000000") == 1 and sms_count(db_session, user.phone) == 1
+    no_account = db_session.scalars(select(SmsMessage.body).where(SmsMessage.phone == "13700000000")).one()
+    assert "未注册" in no_account and not re.search(r"\d{6}", no_account)
     code = sms_code(db_session, user.phone)
 
     weak = post_form(client, "/account/password", {"phone": user.phone, "code": code, "password": "short",

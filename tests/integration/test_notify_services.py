@@ -44,6 +44,18 @@ def test_a_code_goes_to_the_outbox_and_only_its_hmac_is_stored(db_session, clock
     assert row.expires_at == clock.now() + timedelta(minutes=5)
 
 
+def test_the_stored_digest_is_keyed_by_a_derived_key_not_the_app_secret(db_session, clock):
+    """Issue 12: a digest keyed by the raw SECRET_KEY ties the SMS codes to every other use of the secret."""
+    import hashlib
+    import hmac
+
+    row = send(db_session, clock)
+    code = code_in_outbox(db_session)
+    message = f"realname:{PHONE}:{code}".encode()
+    assert row.digest != hmac.new(SECRET.encode(), message, hashlib.sha256).hexdigest()
+    assert row.digest == hmac.new(rules.code_key(SECRET), message, hashlib.sha256).hexdigest()
+
+
 def test_a_code_works_once(db_session, clock):
     send(db_session, clock)
     code = code_in_outbox(db_session)

@@ -1,6 +1,8 @@
 """SMS code rules and the account-variant rules (SPEC 5.1, 8), with explicit instants (no clock, no I/O)."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -63,13 +65,31 @@ def test_a_refusal_always_names_a_positive_wait_and_never_allows_more_than_the_c
 
 
 def test_the_stored_digest_depends_on_secret_phone_purpose_and_code():
-    base = rules.code_digest("s", "13800000000", "realname", "123456")
-    assert base == rules.code_digest("s", "13800000000", "realname", "123456")
-    assert len({base, rules.code_digest("t", "13800000000", "realname", "123456"),
-                rules.code_digest("s", "13800000001", "realname", "123456"),
-                rules.code_digest("s", "13800000000", "reset_password", "123456"),
-                rules.code_digest("s", "13800000000", "realname", "123457")}) == 5
+    s, t = rules.code_key("s"), rules.code_key("t")
+    base = rules.code_digest(s, "13800000000", "realname", "123456")
+    assert base == rules.code_digest(s, "13800000000", "realname", "123456")
+    assert len({base, rules.code_digest(t, "13800000000", "realname", "123456"),
+                rules.code_digest(s, "13800000001", "realname", "123456"),
+                rules.code_digest(s, "13800000000", "reset_password", "123456"),
+                rules.code_digest(s, "13800000000", "realname", "123457")}) == 5
     assert "123456" not in base
+
+
+def test_the_code_key_is_derived_for_its_purpose_never_the_raw_secret():
+    """HKDF-Expand (RFC 5869, one block) of the app secret with the label b"suishen sms-code v1"."""
+    key = rules.code_key("test-secret-key")
+    expected = hmac.new(b"test-secret-key", b"suishen sms-code v1\x01", hashlib.sha256).digest()
+    assert key == expected and key != b"test-secret-key"
+    assert rules.derive_key("test-secret-key", b"something else v1") != key
+    raw = hmac.new(b"test-secret-key", b"realname:13800000000:123456", hashlib.sha256).hexdigest()
+    assert rules.code_digest(key, "13800000000", "realname", "123456") != raw
+    with pytest.raises(TypeError):  # the raw secret is refused, not silently used as a key
+        rules.code_digest("test-secret-key", "13800000000", "realname", "123456")
+
+
+def test_a_phone_without_an_account_is_told_so_without_a_code():
+    text = rules.no_account_text(rules.PURPOSE_RESET)
+    assert "未注册" in text and "设置登录密码" in text and not any(ch.isdigit() for ch in text)
 
 
 def test_code_text_names_the_purpose_and_lifetime_and_warns():

@@ -1,6 +1,13 @@
-"""Flask-Login wiring. Citizens and officers are different tables; the session id says which ("u:7", "o:2")."""
+"""Flask-Login wiring. Citizens and officers are different tables; the session id says which ("u:7", "o:2").
+
+Server-side revocation (SPEC 8): the session also carries the account's ``session_generation`` as it was at
+sign-in. Every request that carries a login compares it with the account's; logging out, a new password and
+面签 raise the account's, so every session opened before (a copied cookie included) stops working, and with it
+whatever that browser session was granted (e.g. viewing a travel ID after 实人核验: SPEC 4).
+"""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from flask import session as web_session
@@ -15,6 +22,7 @@ from webapp.errors import DomainError, ServiceUnavailable
 from webapp.extensions import login_manager
 
 _LOADERS: dict[str, Callable[[int], object | None]] = {}
+GENERATION = "_generation"  # the Flask-session key of the account's session generation at sign-in
 
 
 def register_loader(prefix: str, loader: Callable[[int], object | None]) -> None:
@@ -28,12 +36,36 @@ def load_principal(session_id: str):
     if loader is None or not raw.isdigit():
         return None
     try:
-        return loader(int(raw))
+        principal = loader(int(raw))
     except (OperationalError, InterfaceError):
         # The database is down: treat the request as anonymous so error pages still render, but remember
         # it, so a protected page answers 503 instead of pretending the user is logged out.
         g.principal_unavailable = True
         return None
+    if principal is None or web_session.get(GENERATION) != principal.session_generation:
+        # Gone, deactivated, or signed out since this session began (logout, new password, 面签).
+        g.session_revoked = True
+        return None
+    return principal
+
+
+def start_session(principal) -> None:
+    """Sign ``principal`` in to this browser session, bound to the account's current session generation."""
+    login_user(principal)
+    web_session[GENERATION] = principal.session_generation
+
+
+def _end_revoked_session() -> None:
+    """Before every request that carries a login: check it now (not only when a page asks who is signed in), and
+    when it was revoked, drop the whole browser session: the travel-ID grants and proofing challenges it holds
+    were given to that login and end with it."""
+    if "_user_id" not in web_session or request.endpoint == "static":  # a stylesheet opens nothing
+        return
+    from flask_login import current_user
+
+    current_user._get_current_object()  # runs load_principal once for this request
+    if g.get("session_revoked"):
+        web_session.clear()
 
 
 @login_manager.unauthorized_handler
@@ -47,11 +79,12 @@ def unauthorized():
 
 
 def sign_in(authenticate: Callable[[], object], *, fresh_session: bool, message: Callable[[object], str],
-            default_target: str) -> tuple[Response | None, str | None]:
+            default_target: str) -> tuple[Response | None, DomainError | None]:
     """The shared end of both sign-in forms (citizens and officers), after the form validated.
 
-    ``authenticate`` raises a DomainError for bad credentials; its audit record of the failed attempt is
-    committed all the same. Returns (redirect, None) on success, (None, error message) otherwise.
+    ``authenticate`` raises a DomainError for bad credentials (or a LoginLocked); its audit record of the failed
+    attempt and the throttle's count are committed all the same. Returns (redirect, None) on success,
+    (None, the refusal) otherwise: :func:`refused_page` answers it.
     """
     from webapp.accounts.rules import is_safe_next
 
@@ -59,25 +92,50 @@ def sign_in(authenticate: Callable[[], object], *, fresh_session: bool, message:
     try:
         principal = authenticate()
     except DomainError as exc:
-        session.commit()  # keep the audit record of the failed attempt
-        return None, exc.user_message
+        session.commit()  # keep the audit record of the failed attempt and its count
+        return None, exc
     session.commit()
-    if fresh_session:
+    if fresh_session or web_session.get("_user_id") not in (None, principal.get_id()):
+        # What another login of this browser session was granted (a travel-ID view after 实人核验) is not this
+        # account's: keeping it would let a copied cookie outlive its account's logout under a second login.
         web_session.clear()
-    login_user(principal)
+    start_session(principal)
     flash(message(principal), "success")
     target = request.args.get("next") or request.form.get("next")
     return redirect(target if is_safe_next(target) else default_target), None
 
 
+def refused_page(page: str, refusal: DomainError | None, submitted: bool) -> tuple[str, int, dict]:
+    """A sign-in page's answer: 200 when shown, 400 for a form or credentials refused, 429 with Retry-After when
+    the identifier is locked (the same for known and unknown identifiers)."""
+    retry_after = getattr(refusal, "retry_after", None)
+    if refusal is not None and retry_after is not None:
+        return page, refusal.status, {"Retry-After": str(max(1, math.ceil(retry_after.total_seconds())))}
+    return page, 400 if submitted else 200, {}
+
+
 def sign_out(target: str) -> Response:
     """The shared logout of citizens and officers (a CSRF-checked POST).
 
-    Whatever this browser was granted (e.g. viewing a travel ID after 实人核验) ends with the login.
+    It ends every session of the account, on every device, not only this cookie (SPEC 8); whatever this
+    browser was granted (e.g. viewing a travel ID after 实人核验) ends with the login.
     """
+    from flask import current_app
+    from flask_login import current_user
+
     from webapp.accounts.forms import EmptyForm
 
     if EmptyForm().validate_on_submit():
+        if current_user.is_authenticated:
+            principal = current_user._get_current_object()
+            session = get_session()
+            now = current_app.extensions["clock"].now()
+            if getattr(principal, "is_officer", False):
+                from webapp.officer.services import end_sessions
+            else:
+                from webapp.accounts.services import end_sessions
+            end_sessions(session, principal, now, why="logout")
+            session.commit()
         logout_user()
         web_session.clear()
         flash("已退出登录。", "info")
@@ -86,6 +144,8 @@ def sign_out(target: str) -> Response:
 
 def init_app(app: Flask) -> None:
     from webapp.accounts.models import User
+
+    app.before_request(_end_revoked_session)
 
     register_loader("u", lambda pk: get_session().get(User, pk))
 

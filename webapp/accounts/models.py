@@ -25,6 +25,9 @@ class User(UserMixin, Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # How the account reached its level: registered | sms | liveness | id_card_review | face_to_face (面签).
     verified_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Written into the Flask session at login and compared on every request: raising it (logout, password reset,
+    # 面签) ends every session opened before, on every device, whatever the cookie still says (SPEC 8).
+    session_generation: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     citizen: Mapped[Citizen] = relationship(lazy="joined")
 
@@ -46,6 +49,22 @@ class User(UserMixin, Base):
     @property
     def is_officer(self) -> bool:
         return False
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per account identifier (citizen phone or ID number, officer username), whatever the IP.
+
+    Keyed by a digest of the normalised identifier (``rules.throttle_key``), never by whether an account exists:
+    a name nobody has gets the same row, the same count and the same answers (no enumeration), and the table
+    never holds what was typed (a password entered in the name field, say).
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class IdentityReview(Base):

@@ -1,7 +1,11 @@
 """Account rules: levels of identity assurance (12123 style) and password policy. No I/O."""
 from __future__ import annotations
 
+import hashlib
+import math
 import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 # Identity assurance of an account (SPEC 5.1).
 LEVEL_UNVERIFIED = "unverified"  # registered, identity not yet proven
@@ -86,3 +90,51 @@ def id_card_refusal(level: str) -> str | None:
     if level != LEVEL_REALNAME:
         return "请先完成实名认证（短信验证预留手机号），再上传身份证照片。"
     return None
+
+
+# --- Per-account sign-in throttling (SPEC 8: wrong passwords slow the account down whatever the IP) -------------
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """The ``max_failures``-th wrong password in a row locks the identifier for ``base``, and each further one
+    (tried after the lock ended) doubles the lock, up to ``cap``. A failure older than ``memory`` is forgotten (the
+    count starts again); a sign-in that succeeds clears it."""
+
+    max_failures: int = 5
+    base: timedelta = timedelta(minutes=1)
+    cap: timedelta = timedelta(hours=1)
+    memory: timedelta = timedelta(hours=24)
+
+    @classmethod
+    def from_config(cls, config) -> "ThrottlePolicy":
+        return cls(max_failures=config["SUISHEN_LOGIN_MAX_FAILURES"],
+                   base=timedelta(seconds=config["SUISHEN_LOGIN_BACKOFF_BASE"]),
+                   cap=timedelta(seconds=config["SUISHEN_LOGIN_BACKOFF_MAX"]),
+                   memory=timedelta(seconds=config["SUISHEN_LOGIN_FAILURE_MEMORY"]))
+
+
+def throttle_key(kind: str, identifier: str) -> str:
+    """The row of an identifier: ``kind`` (citizen | officer) and a digest of what was typed, normalised as the
+    sign-in looks it up. Whether an account has that identifier plays no part (no enumeration)."""
+    return f"{kind}:" + hashlib.sha256((identifier or "").strip().upper().encode("utf-8")).hexdigest()
+
+
+def lock_after(policy: ThrottlePolicy, failures: int) -> timedelta:
+    """How long the identifier is locked after its ``failures``-th failure in a row: nothing before
+    ``max_failures``, then base, 2 × base, 4 × base … never more than ``cap``."""
+    over = failures - policy.max_failures
+    if over < 0:
+        return timedelta(0)
+    return min(policy.cap, policy.base * (2 ** min(over, 30)))
+
+
+def lock_left(locked_until: datetime | None, now: datetime) -> timedelta:
+    """What remains of a lock (zero when a sign-in may be tried)."""
+    if locked_until is None or now >= locked_until:
+        return timedelta(0)
+    return locked_until - now
+
+
+def locked_message(left: timedelta) -> str:
+    """One sentence for every identifier, known or not: whole minutes, rounded up."""
+    minutes = max(1, math.ceil(left.total_seconds() / 60))
+    return f"登录失败次数过多，请 {minutes} 分钟后再试。"

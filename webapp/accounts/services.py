@@ -8,7 +8,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.accounts import rules
+from webapp.accounts import rules, throttle
 from webapp.accounts.models import IdentityReview, User
 from webapp.audit import services as audit
 from webapp.db import add_unique
@@ -53,28 +53,49 @@ def register(session: Session, *, phone: str, password: str, name: str, id_numbe
     return user
 
 
-def authenticate(session: Session, *, account: str, password: str, now: datetime) -> User:
-    """Sign in with phone number or ID number.
+def authenticate(session: Session, *, account: str, password: str, now: datetime,
+                 policy: rules.ThrottlePolicy = rules.ThrottlePolicy()) -> User:
+    """Sign in with phone number or ID number, under the per-identifier throttle (throttle.guarded).
 
     :raises BadCredentials: unknown account or wrong password (one message for both)
+    :raises LoginLocked: too many failures in a row for this identifier, known or not (one message for both)
     """
     account = (account or "").strip().upper()
-    user = session.scalar(
-        select(User).join(User.citizen).where(
-            or_(User.phone == account, User.citizen.has(id_number=account))
+
+    def check() -> User:
+        user = session.scalar(
+            select(User).join(User.citizen).where(
+                or_(User.phone == account, User.citizen.has(id_number=account))
+            )
         )
-    )
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
-        raise BadCredentials("账号或密码错误。")
-    if not check_password_hash(user.password_hash, password or ""):
-        audit.record(session, "account.login_failed", now, actor_type="user", actor_id=user.id,
-                     citizen_id=user.citizen_id)
-        raise BadCredentials("账号或密码错误。")
+        if user is None:
+            check_password_hash(_DUMMY_HASH, password or "")
+            # Recorded as for an account (the same work), with no account and not what was typed.
+            audit.record(session, "account.login_failed", now, actor_type="user", unknown_account=True)
+            raise BadCredentials("账号或密码错误。")
+        if not check_password_hash(user.password_hash, password or ""):
+            audit.record(session, "account.login_failed", now, actor_type="user", actor_id=user.id,
+                         citizen_id=user.citizen_id)
+            raise BadCredentials("账号或密码错误。")
+        return user
+
+    user = throttle.guarded(session, rules.throttle_key("citizen", account), policy=policy, now=now, check=check,
+                            refused=BadCredentials)
     user.last_login_at = now
     audit.record(session, "account.login", now, actor_type="user", actor_id=user.id,
                  citizen_id=user.citizen_id)
     return user
+
+
+def end_sessions(session: Session, user: User, now: datetime, *, why: str) -> None:
+    """End every session of this account opened so far, on every device (auth.load_principal compares the
+    generation each request carries): logging out, a new password, 面签."""
+    session.execute(update(User).where(User.id == user.id)
+                    .values(session_generation=User.session_generation + 1)
+                    .execution_options(synchronize_session=False))
+    session.expire(user, ["session_generation"])
+    audit.record(session, "account.sessions_ended", now, actor_type="user", actor_id=user.id,
+                 subject_type="user", subject_id=user.id, citizen_id=user.citizen_id, why=why)
 
 
 def set_level(session: Session, user: User, level: str, now: datetime, *, how: str) -> None:
@@ -110,14 +131,15 @@ def confirm_realname(session: Session, user: User, code: str, now: datetime) -> 
 
 
 def send_reset_code(session: Session, phone: str, now: datetime) -> None:
-    """A code to set a new password goes only to a registered phone; the page says the same either way so it
-    does not tell who has an account.
+    """A code to set a new password goes only to a registered phone. A phone without an account goes through
+    the very same steps (cool-down, quota, a code row whose tries count, one SMS, which says there is no
+    account): neither the page, nor a second request, nor the work done tells who has an account.
 
     :raises ValueError: not a phone number; TooSoon / QuotaExceeded
     """
     phone = registry_rules.validate_phone(phone)
-    if session.scalar(select(User.id).where(User.phone == phone)) is not None:
-        notices.send_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, now=now)
+    registered = session.scalar(select(User.id).where(User.phone == phone)) is not None
+    notices.send_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, now=now, deliver=registered)
 
 
 def reset_password(session: Session, *, phone: str, code: str, password: str, now: datetime) -> User:
@@ -134,6 +156,8 @@ def reset_password(session: Session, *, phone: str, code: str, password: str, no
     audit.record(session, "account.password_set", now, actor_type="user", actor_id=user.id,
                  subject_type="user", subject_id=user.id, citizen_id=user.citizen_id)
     session.flush()
+    # Whoever held the old password (or a copied cookie) is signed out everywhere.
+    end_sessions(session, user, now, why="password_set")
     return user
 
 
@@ -247,6 +271,9 @@ def face_to_face(session: Session, *, officer, id_number: str, name: str, phone:
                     level=rules.LEVEL_UNVERIFIED, created_at=now)
         add_unique(session, user, "该申请人刚刚完成了注册，请刷新后重试。")
     set_level(session, user, rules.LEVEL_REALPERSON, now, how=rules.BY_FACE_TO_FACE)
+    if not created:
+        # The holder proved who they are at the window: whoever else was signed in to this account is not.
+        end_sessions(session, user, now, why="face_to_face")
     audit.record(session, "account.face_to_face", now, actor_type="officer", actor_id=officer.id,
                  subject_type="user", subject_id=user.id, citizen_id=citizen.id, created=created)
     body = "您已在公安交管窗口完成面签，账号已实人认证。"

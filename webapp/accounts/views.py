@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
 from webapp import images
 from webapp.accounts import auth, rules, services
@@ -47,7 +47,7 @@ def register():
             (field.errors if field else form.form_errors).append(exc.user_message)
         else:
             session.commit()
-            login_user(user)
+            auth.start_session(user)
             flash("注册成功。完成实人核验后可使用全部功能。", "success")
             return redirect(_next_target())
     status = 400 if form.is_submitted() else 200
@@ -58,16 +58,17 @@ def register():
 @limiter.limit(rules.LOGIN_RATE_LIMIT, methods=["POST"])
 def login():
     form = LoginForm()
+    refusal = None
     if form.validate_on_submit():
-        done, error = auth.sign_in(
+        done, refusal = auth.sign_in(
             lambda: services.authenticate(get_session(), account=form.account.data, password=form.password.data,
-                                          now=_now()),
+                                          now=_now(), policy=rules.ThrottlePolicy.from_config(current_app.config)),
             fresh_session=False, message=lambda _user: "登录成功。", default_target=url_for("shell.home"))
         if done:
             return done
-        form.form_errors.append(error)
-    status = 400 if form.is_submitted() else 200
-    return render_template("accounts/login.html", form=form, next=request.args.get("next", "")), status
+        form.form_errors.append(refusal.user_message)
+    return auth.refused_page(render_template("accounts/login.html", form=form, next=request.args.get("next", "")),
+                             refusal, form.is_submitted())
 
 
 @bp.post("/logout")

@@ -82,11 +82,36 @@ def well_formed(code: str) -> bool:
     return bool(_CODE_RE.match(code or ""))
 
 
-def code_digest(secret: str, phone: str, purpose: str, code: str) -> str:
-    """What is stored instead of the code: an HMAC keyed by the app secret (a 6-digit code alone is guessable
+SMS_CODE_KEY_LABEL = b"suishen sms-code v1"
+
+
+def derive_key(secret: str | bytes, label: bytes) -> bytes:
+    """A key for one purpose, derived from the app secret (HKDF-Expand of RFC 5869 with the secret as the PRK, one
+    block): a digest made with it says nothing about the secret's other uses (session cookies, QR tokens)."""
+    prk = secret.encode("utf-8") if isinstance(secret, str) else secret
+    return hmac.new(prk, label + b"\x01", hashlib.sha256).digest()
+
+
+def code_key(secret: str | bytes) -> bytes:
+    """The key of the SMS-code digests."""
+    return derive_key(secret, SMS_CODE_KEY_LABEL)
+
+
+def code_digest(key: bytes, phone: str, purpose: str, code: str) -> str:
+    """What is stored instead of the code: an HMAC keyed by :func:`code_key` (a 6-digit code alone is guessable
     from a plain hash, so it must not be recoverable from a database dump)."""
+    if isinstance(key, str):
+        raise TypeError("code_digest takes the derived key (code_key(secret)), not the app secret")
     message = f"{purpose}:{phone}:{code}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def no_account_text(purpose: str) -> str:
+    """What a phone without an account gets instead of a code (忘记密码): the same SMS traffic and the same
+    answers as a registered phone, so neither the page nor its timing tells who has an account; only the phone's
+    owner learns it."""
+    return (f"【随身证】有人使用本手机号申请{PURPOSE_LABELS[purpose]}，但本手机号未注册随身证账号。"
+            "如非本人操作，请忽略本短信。")
 
 
 def code_text(code: str, purpose: str, ttl: timedelta) -> str:

@@ -61,8 +61,13 @@ def outbox(session: Session, *, phone: str | None = None, limit: int = 50) -> li
 
 
 def request_code(session: Session, gateway: gateways.SmsGateway, *, phone: str, purpose: str,
-                 policy: rules.CodePolicy, secret: str, now: datetime) -> SmsCode:
+                 policy: rules.CodePolicy, secret: str, now: datetime, deliver: bool = True) -> SmsCode:
     """Send a new code to ``phone`` for ``purpose``; earlier unused codes of the same purpose stop working.
+    The stored digest is keyed by a key derived from ``secret`` (:func:`rules.code_key`), never by ``secret``.
+
+    ``deliver=False`` (忘记密码 for a phone without an account) does everything the same (cool-down, quota, a
+    code row whose tries count) but the SMS says there is no account instead of carrying the code, which nobody
+    ever learns: the answers and the work are those of a registered phone.
 
     :raises TooSoon: within the resend cool-down
     :raises QuotaExceeded: too many codes in the last hour / day
@@ -82,10 +87,12 @@ def request_code(session: Session, gateway: gateways.SmsGateway, *, phone: str, 
     session.execute(update(SmsCode).where(SmsCode.phone == phone, SmsCode.purpose == purpose,
                                           SmsCode.used_at.is_(None)).values(used_at=now))
     code = f"{secrets.randbelow(10 ** rules.CODE_LENGTH):0{rules.CODE_LENGTH}d}"
-    row = SmsCode(phone=phone, purpose=purpose, digest=rules.code_digest(secret, phone, purpose, code),
-                  created_at=now, expires_at=now + policy.ttl, attempts=0)
+    digest = rules.code_digest(rules.code_key(secret), phone, purpose, code)
+    row = SmsCode(phone=phone, purpose=purpose, digest=digest, created_at=now, expires_at=now + policy.ttl,
+                  attempts=0)
     session.add(row)
-    send_sms(session, phone, rules.code_text(code, purpose, policy.ttl), purpose, now, gateway=gateway)
+    body = rules.code_text(code, purpose, policy.ttl) if deliver else rules.no_account_text(purpose)
+    send_sms(session, phone, body, purpose, now, gateway=gateway)
     return row
 
 
@@ -106,7 +113,7 @@ def consume_code(session: Session, *, phone: str, purpose: str, code: str, polic
     if row.attempts >= policy.max_attempts:
         raise BadCode("验证码错误次数过多，请重新获取。")
     if not rules.well_formed(code) or not secrets.compare_digest(
-            row.digest, rules.code_digest(secret, phone, purpose, code)):
+            row.digest, rules.code_digest(rules.code_key(secret), phone, purpose, code)):
         left = policy.max_attempts - row.attempts - 1
         # Counted in the database, so parallel guesses cannot share one attempt.
         session.execute(update(SmsCode).where(SmsCode.id == row.id).values(attempts=SmsCode.attempts + 1))
@@ -225,10 +232,10 @@ def _drop_pending_push(session: Session, transaction) -> None:
         session.info.pop(_PENDING_PUSH, None)
 
 
-def send_code(session: Session, *, phone: str, purpose: str, now: datetime) -> SmsCode:
+def send_code(session: Session, *, phone: str, purpose: str, now: datetime, deliver: bool = True) -> SmsCode:
     """:func:`request_code` with this app's gateway, policy and secret."""
     return request_code(session, _sms_gateway(), phone=phone, purpose=purpose, policy=code_policy(),
-                        secret=current_app.config["SECRET_KEY"], now=now)
+                        secret=current_app.config["SECRET_KEY"], now=now, deliver=deliver)
 
 
 def check_code(session: Session, *, phone: str, purpose: str, code: str, now: datetime) -> None:

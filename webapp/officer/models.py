@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import Base, UTCDateTime
@@ -23,6 +23,8 @@ class Officer(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # As User.session_generation: raised by logging out, which ends every earlier session of this officer.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     # Flask-Login's interface, without UserMixin's get_id (ours carries the "o:" prefix).
     is_authenticated = True

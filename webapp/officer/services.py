@@ -5,10 +5,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.accounts import rules as account_rules
+from webapp.accounts import throttle
 from webapp.audit import services as audit
 from webapp.db import add_unique
 from webapp.errors import DomainError, NotFound
@@ -49,18 +51,42 @@ def create_officer(session: Session, *, username: str, password: str, role: str,
     return officer
 
 
-def authenticate(session: Session, *, username: str, password: str, now: datetime) -> Officer:
-    """:raises BadCredentials: unknown, inactive or wrong password (one message for all)"""
-    officer = session.scalar(select(Officer).where(Officer.username == (username or "").strip().lower()))
-    if officer is None or not officer.active:
-        check_password_hash(_DUMMY_HASH, password or "")
-        raise BadCredentials("用户名或密码错误。")
-    if not check_password_hash(officer.password_hash, password or ""):
-        audit.record(session, "officer.login_failed", now, actor_type="officer", actor_id=officer.id)
-        raise BadCredentials("用户名或密码错误。")
+def authenticate(session: Session, *, username: str, password: str, now: datetime,
+                 policy: account_rules.ThrottlePolicy = account_rules.ThrottlePolicy()) -> Officer:
+    """Under the per-username throttle (accounts.throttle.guarded), as citizens.
+
+    :raises BadCredentials: unknown, inactive or wrong password (one message for all)
+    :raises LoginLocked: too many failures in a row for this username, known or not (one message for both)
+    """
+    username = (username or "").strip().lower()
+
+    def check() -> Officer:
+        officer = session.scalar(select(Officer).where(Officer.username == username))
+        if officer is None or not officer.active:
+            check_password_hash(_DUMMY_HASH, password or "")
+            # Recorded as for an officer (the same work), with no account and not what was typed.
+            audit.record(session, "officer.login_failed", now, actor_type="officer", unknown_account=True)
+            raise BadCredentials("用户名或密码错误。")
+        if not check_password_hash(officer.password_hash, password or ""):
+            audit.record(session, "officer.login_failed", now, actor_type="officer", actor_id=officer.id)
+            raise BadCredentials("用户名或密码错误。")
+        return officer
+
+    officer = throttle.guarded(session, account_rules.throttle_key("officer", username), policy=policy, now=now,
+                               check=check, refused=BadCredentials)
     officer.last_login_at = now
     audit.record(session, "officer.login", now, actor_type="officer", actor_id=officer.id, role=officer.role)
     return officer
+
+
+def end_sessions(session: Session, officer: Officer, now: datetime, *, why: str) -> None:
+    """End every session of this officer opened so far, on every device (see accounts.services.end_sessions)."""
+    session.execute(update(Officer).where(Officer.id == officer.id)
+                    .values(session_generation=Officer.session_generation + 1)
+                    .execution_options(synchronize_session=False))
+    session.expire(officer, ["session_generation"])
+    audit.record(session, "officer.sessions_ended", now, actor_type="officer", actor_id=officer.id,
+                 subject_type="officer", subject_id=officer.id, why=why)
 
 
 def load_officer(session: Session, officer_id: int) -> Officer | None:

@@ -6,7 +6,8 @@ from functools import wraps
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from webapp.accounts.auth import sign_in, sign_out
+from webapp.accounts.auth import refused_page, sign_in, sign_out
+from webapp.accounts.rules import ThrottlePolicy
 from webapp.accounts.forms import EmptyForm
 from webapp.db import get_session
 from webapp.errors import DomainError, Forbidden, ServiceUnavailable
@@ -81,18 +82,18 @@ def officer_required(endpoint: str):
 @limiter.limit(rules.LOGIN_RATE_LIMIT, methods=["POST"])
 def login():
     form = OfficerLoginForm()
+    refusal = None
     if form.validate_on_submit():
         # fresh_session: a citizen's grants (e.g. viewing a travel ID) must not survive into an officer's session.
-        done, error = sign_in(
+        done, refusal = sign_in(
             lambda: services.authenticate(get_session(), username=form.username.data, password=form.password.data,
-                                          now=_now()),
+                                          now=_now(), policy=ThrottlePolicy.from_config(current_app.config)),
             fresh_session=True, message=lambda officer: f"已登录（{officer.role_label}）。",
             default_target=url_for("officer.home"))
         if done:
             return done
-        form.form_errors.append(error)
-    status = 400 if form.is_submitted() else 200
-    return render_template("officer/login.html", form=form), status
+        form.form_errors.append(refusal.user_message)
+    return refused_page(render_template("officer/login.html", form=form), refusal, form.is_submitted())
 
 
 @bp.post("/logout")
