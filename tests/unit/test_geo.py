@@ -26,7 +26,8 @@ def test_every_prefecture_seat_is_named_as_the_national_standard_names_it():
 def test_the_table_covers_every_province_level_division_and_all_prefectures():
     codes = {code for code, *_ in SEATS}
     assert {code[:2] for code in codes} == set(geo.PROVINCES)  # 31 mainland + 香港, 澳门, 台湾
-    prefecture_level = {c for c in codes if c[2:4] != "90" and c[:2] not in ("11", "12", "31", "50", "71", "81", "82")}
+    province_is_unit = ("11", "12", "31", "50", "71", "81", "82")  # municipalities, SARs, 台湾省
+    prefecture_level = {c for c in codes if c[2:4] != "90" and c[:2] not in province_is_unit}
     assert len(prefecture_level) == 333  # 293 地级市 + 7 地区 + 30 自治州 + 3 盟 (2024–2025)
 
 
