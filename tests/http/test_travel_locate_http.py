@@ -38,3 +38,11 @@ def test_a_service_area_of_short_city_names_matches_the_full_names(app, client):
     assert locate(client, 22.54, 114.06).get_json() == {"ok": True, "city": "广东省深圳市"}
     refused = locate(client, 32.39, 119.41)  # 扬州: named in full, not half English
     assert refused.status_code == 400 and "（江苏省扬州市）暂未开通此服务，目前仅在广州、深圳提供" in refused.get_json()["message"]
+
+
+def test_a_service_area_written_with_full_names_matches_too(app, client):
+    app.config["SUISHEN_TRAVEL_ID_CITIES"] = "广州市,恩施土家族苗族自治州"
+    assert locate(client, 23.13, 113.26).get_json() == {"ok": True, "city": "广东省广州市"}
+    assert locate(client, 30.27, 109.49).get_json() == {"ok": True, "city": "湖北省恩施土家族苗族自治州"}
+    refused = locate(client, 22.54, 114.06)
+    assert refused.status_code == 400 and "目前仅在广州、恩施提供" in refused.get_json()["message"]
