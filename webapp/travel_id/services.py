@@ -47,8 +47,11 @@ def locate(lat, lon, service_cities: frozenset[str]) -> geo.Place:
     except geo.BadCoordinates:
         raise LocationRequired("申请需要开启定位权限。请在浏览器或系统设置中允许本网站使用位置信息，然后点击“重新定位”。") from None
     place = geo.locate(la, lo)
+    service_cities = frozenset(map(geo.short_name, service_cities))  # 广州市 in the setting means 广州 too
+    if not place.in_china:
+        raise OutsideServiceArea(f"您当前所在地{place.label}。{rules.PAPER_ROUTE}")
     if not rules.in_service_area(place.city, place.country_code, service_cities):
-        where = "、".join(sorted(service_cities)) if service_cities else "中国境内"
+        where = "、".join(sorted(service_cities)) if service_cities else "中国境内（不含港澳台地区）"
         raise OutsideServiceArea(f"您当前所在地（{place.label}）暂未开通此服务，目前仅在{where}提供。{rules.PAPER_ROUTE}")
     return place
 
