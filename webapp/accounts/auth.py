@@ -120,4 +120,5 @@ def citizen_required(view):
         current_citizen(CITIZEN_ONLY_MESSAGE)
         return view(*args, **kwargs)
 
+    wrapped.citizen_only = True  # login_required's functools.wraps carries it to the registered view
     return wrapped
