@@ -1,6 +1,7 @@
 """Property-based fuzzing (Hypothesis) of every route in ``app.url_map``: every path parameter, every query
 parameter the views read and every form (or JSON) field of the POST routes, as an anonymous visitor, a citizen and
-an officer, on both databases.
+an officer (of the role whose page it is, so officer forms are reached, not refused; a station police officer on
+every other page), on both databases.
 
 Values are hostile strings: NUL and other control characters, CR/LF, ``%00``, ``../``, backslashes, schemes,
 overlong text, unicode extremes (RTL override, BOM, astral plane, lone surrogates where the encoding can carry one,
@@ -18,16 +19,18 @@ the session cookie is put back before each case).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
+from flask import url_for
 from hypothesis import strategies as st
 
 from tests.conftest import csrf_from, make_test_config
 from tests.http.test_hostile_forms import (  # noqa: F401 - world is a fixture
     GOOD_JPEG, POST_ROUTES, World, as_citizen, as_officer, row_counts, submit, world)
-from tests.verification_support import make_certificate
+from tests.verification_support import make_certificate, make_officer
 from webapp import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,11 +96,35 @@ def _good_path_values(world: World, cert_public_id: str) -> dict[str, dict[str, 
     }
 
 
-def _sign_in(client, world: World, principal: str) -> None:
-    if principal == "citizen":
-        as_citizen(client, world)
-    elif principal == "officer":
-        as_officer("police")(client, world)
+@dataclass
+class Browser:
+    """A signed-in test client, its CSRF token, and the session cookie each case starts from."""
+
+    client: object
+    token: str
+    cookie: object
+
+    @classmethod
+    def of(cls, app, sign_in) -> "Browser":
+        client = app.test_client()
+        sign_in(client)
+        token = csrf_from(client.get("/account/login").get_data(as_text=True))
+        return cls(client, token, client.get_cookie("session"))
+
+    def reset(self) -> None:
+        # Every case starts from the signed-in browser (a case may have changed its session).
+        if self.cookie is not None:
+            self.client.set_cookie(self.cookie.key, self.cookie.value, domain=self.cookie.domain,
+                                   path=self.cookie.path)
+        else:
+            self.client.delete_cookie("session")
+
+
+def _officer_role(app, endpoint: str) -> str:
+    """The officer whose pages these are (officer_required's roles), so their forms are reached, not refused; a
+    station police officer elsewhere (an officer session on a citizen or public page)."""
+    roles = getattr(app.view_functions[endpoint], "officer_roles", None)
+    return roles[0] if roles else "police"
 
 
 def _cases(app, principal: str):
@@ -118,7 +145,6 @@ def _cases(app, principal: str):
 
 def _request(app, client, endpoint: str, method: str, path: dict, query: dict, fields: dict, token: str):
     with app.test_request_context():
-        from flask import url_for
         url = url_for(endpoint, **path, **{k: v for k, v in query.items() if v is not None})
     if method == "GET":
         return client.get(url)
@@ -139,13 +165,21 @@ def test_hostile_values_in_every_parameter_of_every_route_never_get_a_5xx(app, d
     cert = make_certificate(db_session, world.citizen_user.citizen, clock.now())
     db_session.commit()
     good_paths = _good_path_values(world, cert.public_id)
-    client = app.test_client()
-    _sign_in(client, world, principal)
-    token = csrf_from(client.get("/account/login").get_data(as_text=True))
-    session_cookie = client.get_cookie("session")
-    seen: list[tuple[str, str, int]] = []
+    world.officers.update({role: make_officer(db_session, role) for role in ("railway", "admin")})
+    db_session.commit()
+    browsers: dict[str, Browser] = {}
 
+    def browser_for(endpoint: str) -> Browser:
+        who = _officer_role(app, endpoint) if principal == "officer" else principal
+        if who not in browsers:
+            sign_in = {"anonymous": lambda client: None,
+                       "citizen": lambda client: as_citizen(client, world)}.get(who)
+            browsers[who] = Browser.of(app, sign_in or (lambda client: as_officer(who)(client, world)))
+        return browsers[who]
+
+    seen: list[tuple[str, str, int]] = []
     for endpoint, method, arguments, field_names in _cases(app, principal):
+        browser = browser_for(endpoint)
         good_fields = {**POST_ROUTES[endpoint].fields} if method == "POST" and endpoint in POST_ROUTES else {}
         good_fields.update(JSON_FIELDS.get(endpoint, {}) if method == "POST" else {})
         json_body = method == "POST" and (endpoint in JSON_FIELDS or POST_ROUTES[endpoint].json_body)
@@ -159,19 +193,14 @@ def test_hostile_values_in_every_parameter_of_every_route_never_get_a_5xx(app, d
         strategy = st.fixed_dictionaries({name: st.one_of(st.just(good[name]), value) for name in names})
 
         def check(values: dict) -> None:
-            # Every case starts from the signed-in browser (a case may have changed its session).
-            if session_cookie is not None:
-                client.set_cookie(session_cookie.key, session_cookie.value, domain=session_cookie.domain,
-                                  path=session_cookie.path)
-            else:
-                client.delete_cookie("session")
+            browser.reset()
             path = {name: _text(v) for (kind, name), v in values.items() if kind == "path"}
             query = {name: _text(v) for (kind, name), v in values.items() if kind == "query"}
             fields = {name: (v if json_body else _text(v)) for (kind, name), v in values.items() if kind == "field"}
             if not json_body:
                 fields = {k: ("" if v is None else str(v)) for k, v in fields.items()}
             before = row_counts(db_session)
-            resp = _request(app, client, endpoint, method, path, query, fields, token)
+            resp = _request(app, browser.client, endpoint, method, path, query, fields, browser.token)
             status = resp.status_code
             body = resp.get_data(as_text=True)
             resp.close()
