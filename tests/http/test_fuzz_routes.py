@@ -29,14 +29,14 @@ from hypothesis import strategies as st
 
 from tests.conftest import csrf_from, make_test_config
 from tests.http.test_hostile_forms import (  # noqa: F401 - world is a fixture
-    GOOD_JPEG, POST_ROUTES, World, as_citizen, as_officer, row_counts, submit, world)
+    POST_ROUTES, World, as_citizen, as_officer, row_counts, submit, world)
 from tests.verification_support import make_certificate, make_officer
 from webapp import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every query parameter a view reads (request.args.get("name")): each GET route is tried with all of them.
-QUERY_NAMES = sorted(set(re.findall(r'request\.args\.get\("(\w+)"',
-                                    "".join(p.read_text(encoding="utf-8") for p in (ROOT / "webapp").rglob("*.py")))))
+_SOURCE = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "webapp").rglob("*.py"))
+QUERY_NAMES = sorted(set(re.findall(r'request\.args\.get\("(\w+)"', _SOURCE)))
 MAX_BODY = 512 * 1024
 
 HOSTILE = [
@@ -196,7 +196,8 @@ def test_hostile_values_in_every_parameter_of_every_route_never_get_a_5xx(app, d
             browser.reset()
             path = {name: _text(v) for (kind, name), v in values.items() if kind == "path"}
             query = {name: _text(v) for (kind, name), v in values.items() if kind == "query"}
-            fields = {name: (v if json_body else _text(v)) for (kind, name), v in values.items() if kind == "field"}
+            fields = {name: (v if json_body else _text(v))
+                      for (kind, name), v in values.items() if kind == "field"}
             if not json_body:
                 fields = {k: ("" if v is None else str(v)) for k, v in fields.items()}
             before = row_counts(db_session)

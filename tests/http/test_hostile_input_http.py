@@ -104,7 +104,8 @@ def test_cr_lf_in_next_of_a_sign_in_goes_home_when_the_password_is_right(client,
 
 
 def citizen_only_endpoints(app) -> list[str]:
-    return sorted(endpoint for endpoint, view in app.view_functions.items() if getattr(view, "citizen_only", False))
+    return sorted(endpoint for endpoint, view in app.view_functions.items()
+                  if getattr(view, "citizen_only", False))
 
 
 def test_every_citizen_page_refuses_an_officer_session_with_a_403_page(app, client, db_session):

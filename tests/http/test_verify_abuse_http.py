@@ -1,4 +1,4 @@
-"""Issue 12 point 7: the keyless API's limit, key guessing, a grant link in another browser, numeric codes of kind 1.
+"""Issue 12 point 7: the keyless API's limit, key guessing, a grant link in another browser, numeric kind 1.
 
 Each test fails on the code before the fix: the keyless API allowed 120 scans a minute per IP, a random bearer
 value had a bucket of its own (never limited), ``/travel-id/<id>/granted?c=`` granted whichever browser opened
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import CitizenFactory
-from tests.http.test_api_verify import assert_documented, bearer, openapi_doc, post  # noqa: F401 - fixture
+from tests.http.test_api_verify import assert_documented, bearer, openapi_doc  # noqa: F401 - fixture
 from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
 from webapp import tokens
 from webapp.proofing.models import CONSUMED, PASSED, Challenge
@@ -81,8 +81,8 @@ def test_guessed_bearer_keys_are_throttled_per_ip_then_even_a_right_key_waits(ap
                        headers=bearer(raw)).status_code == 200
 
 
-def test_a_gate_whose_key_checked_out_keeps_scanning_from_an_address_that_also_sent_bad_keys(app, client, db_session,
-                                                                                            cert, clock):
+def test_a_gate_whose_key_checked_out_keeps_scanning_when_its_address_also_sent_bad_keys(app, client, db_session,
+                                                                                        cert, clock):
     """The bad-key check runs only when the worker has not just seen the key pass (the scan path's fast path)."""
     _key, raw = make_api_key(db_session, clock.now())
     db_session.commit()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template, request
-from flask_login import current_user
 
 from webapp.accounts.auth import citizen_required, current_citizen
 from webapp.accounts.forms import EmptyForm

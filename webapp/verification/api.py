@@ -61,7 +61,8 @@ def _rate_bucket() -> tuple[str, str, str]:
     config = current_app.config
     raw = _bearer()
     if raw is not None:
-        return config["SUISHEN_API_RATE_LIMIT"], "api.verify", "key:" + hashlib.sha256(raw.encode()).hexdigest()[:24]
+        return (config["SUISHEN_API_RATE_LIMIT"], "api.verify",
+                "key:" + hashlib.sha256(raw.encode()).hexdigest()[:24])
     # Flask-Login's id in the signed session cookie ("o:<id>" for officers, auth.load_principal); whether that
     # session is still good is checked by _viewer, this only picks the bucket.
     principal = str(web_session.get("_user_id") or "")
