@@ -22,8 +22,6 @@ from webapp.errors import DomainError
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-# JSON bodies larger than this are not walked here (the views that take JSON bound theirs far lower).
-JSON_WALK_MAX = 64 * 1024
 EXEMPT_BLUEPRINTS = frozenset({"api"})
 MESSAGE = "提交的内容包含无效字符（如空字符、控制字符），请检查后重新输入。"
 
@@ -68,7 +66,8 @@ def where_hostile() -> str | None:
             return "form"
         if any(hostile_line(k) or hostile_line(f.filename or "") for k, f in request.files.items(multi=True)):
             return "form"
-    elif request.is_json and request.content_length is not None and request.content_length <= JSON_WALK_MAX:
+    elif request.is_json:
+        # Parsed once: the view's own get_json() gets the cached value. MAX_CONTENT_LENGTH bounds the body (413).
         if _hostile_json(request.get_json(silent=True)):
             return "json"
     return None
