@@ -57,7 +57,7 @@ hostile_text = st.one_of(
 hostile_json = st.one_of(hostile_text, st.just(SURROGATE), st.integers(min_value=-2 ** 70, max_value=2 ** 70),
                          st.floats(allow_nan=False), st.none(), st.lists(st.just("x"), max_size=3))
 
-EXAMPLES_PER_ROUTE = 2   # generated cases per route and principal, on top of the two explicit ones
+EXAMPLES_PER_ROUTE = 3   # generated cases per route and principal, on top of the two explicit ones
 PRINCIPALS = ("anonymous", "citizen", "officer")
 # The routes that end the session the rest of the run needs: nothing to fuzz (their only field is the CSRF token).
 ENDS_SESSION = {"accounts.logout", "officer.logout"}
