@@ -34,7 +34,6 @@ workdays_cli = AppGroup("workdays", help="Chinese working days: the State Counci
 def check_workdays() -> None:
     """Say which years the loaded schedule covers; exit 1 when the next 60 days are not covered."""
     from webapp import workdays
-    from webapp.timeutil import local_date
 
     schedule = workdays.current_schedule()
     click.echo("已录入国务院节假日安排的年份：" + "、".join(str(y) for y in sorted(schedule.years)))

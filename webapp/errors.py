@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, Response, jsonify, render_template, request
-from sqlalchemy.exc import InterfaceError, OperationalError
+from flask import Flask, Response, g, jsonify, render_template, request
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 
@@ -126,6 +126,18 @@ def register_error_handlers(app: Flask) -> None:
         # When the database cannot answer we cannot tell valid from invalid: say so explicitly.
         app.logger.warning("database unavailable: %s", exc.__class__.__name__)
         return _respond(503, "status_unknown", ERROR_TEXT[503][1], 30)
+
+    @app.errorhandler(DataError)
+    def database_refused_a_value(exc: DataError) -> Response:
+        # The last line of defence behind the input guard and the forms: a value the database cannot store (NUL in
+        # text, a number out of range, an over-long string). The request was bad, so it gets a 400 and nothing of
+        # it is committed (the session rolls back at teardown); but a view let it through, which is a bug to fix,
+        # so it is logged with its traceback.
+        app.logger.error("the database refused a value of %s %s", request.method, request.endpoint, exc_info=exc)
+        session = g.get("db_session")
+        if session is not None:
+            session.rollback()  # PostgreSQL ends the transaction; the error page may still read (e.g. the user)
+        return _respond(400, "bad_value", ERROR_TEXT[400][1])
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:

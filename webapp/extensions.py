@@ -58,6 +58,29 @@ def seconds_over_limit(spec: str, scope: str, key: str) -> int | None:
         return _count(_FALLBACK, spec, scope, key)
 
 
+def seconds_blocked(spec: str, scope: str, key: str) -> int | None:
+    """Whether ``key`` has used up ``spec`` in ``scope``, without counting a hit: None when one more request would
+    be allowed, else the seconds until it would be (the Retry-After). Same storage and fallback as
+    :func:`seconds_over_limit`."""
+    if not limiter.enabled:
+        return None
+    strategy = limiter.limiter
+    try:
+        return _peek(strategy, spec, scope, key)
+    except (StorageError, *_exceptions_of(strategy)) as error:
+        logging.getLogger(__name__).warning("rate-limit storage unavailable (%s): counting in this worker",
+                                            error.__class__.__name__)
+        return _peek(_FALLBACK, spec, scope, key)
+
+
+def _peek(strategy, spec: str, scope: str, key: str) -> int | None:
+    for item in _limit_items(spec):
+        if not strategy.test(item, scope, key):
+            reset_at = strategy.get_window_stats(item, scope, key).reset_time
+            return max(1, math.ceil(reset_at - time.time()))
+    return None
+
+
 def _exceptions_of(strategy) -> tuple[type[BaseException], ...]:
     errors = strategy.storage.base_exceptions
     return errors if isinstance(errors, tuple) else (errors,)

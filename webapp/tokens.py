@@ -109,7 +109,10 @@ def check(secret: str, text: str, now: datetime, grace_windows: int = GRACE_WIND
 # --- The numeric code of the 1-D barcode ------------------------------------------------------------------
 # <kind 1><primary key 10, zero-padded><window mod 1000, 3><HMAC 8> = 22 digits: an even count, so Code128 set C
 # encodes it with no odd digit left over.
-NUMERIC_KINDS = {"1": "travel_id", "2": "driving_licence"}
+# Only the e-licence shows a barcode (SPEC 5.3). Kind 1 was the travel ID's digit; no page ever showed such a code,
+# so it is refused like any unknown kind (a numeric code is a second, shorter way in that the travel ID need not
+# have: its QR carries the full token).
+NUMERIC_KINDS = {"2": "driving_licence"}
 NUMERIC_ID_DIGITS = 10
 NUMERIC_WINDOW_DIGITS = 3
 NUMERIC_MAC_DIGITS = 8
@@ -130,7 +133,9 @@ def issue_numeric(secret: str, kind: str, db_id: int, now: datetime) -> str:
 
     :param db_id: the credential's integer primary key (1 to 10^10 - 1)
     """
-    kind_digit = {v: k for k, v in NUMERIC_KINDS.items()}[kind]
+    kind_digit = {v: k for k, v in NUMERIC_KINDS.items()}.get(kind)
+    if kind_digit is None:
+        raise ValueError(f"a {kind} has no numeric code")
     if not 0 < db_id < 10 ** NUMERIC_ID_DIGITS:
         raise ValueError(f"id {db_id} does not fit in {NUMERIC_ID_DIGITS} digits")
     window = window_of(now)

@@ -23,6 +23,10 @@ LARGE_TEXT_COOKIE = "large_text"
 
 
 def init_app(app: Flask) -> None:
+    from webapp import input_guard
+
+    input_guard.init_app(app)
+
     @app.after_request
     def security_headers(resp: Response) -> Response:
         resp.headers.setdefault("Content-Security-Policy", CSP)

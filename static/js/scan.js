@@ -50,10 +50,15 @@ function render(kind, body) {
     const detail = body.detail || {};
     el("verdict-type").textContent = detail.credential_label || cred.type;
     el("verdict-name").textContent = cred.holder.name;
+    // Only what the role may see of this kind of credential comes back (a railway officer scanning a licence: its
+    // validity, type and masked name): rows the answer does not carry are hidden, not left blank.
     el("verdict-id").textContent = cred.holder.id_number_masked || "";
+    show(el("verdict-id"), Boolean(cred.holder.id_number_masked));
+    show(el("verdict-id-dt"), Boolean(cred.holder.id_number_masked));
     el("verdict-status").textContent = detail.status_label || cred.status || "";
     el("verdict-status").classList.toggle("verdict__bad", !body.valid);
-    el("verdict-until").textContent = detail.valid_until_text || cred.valid_until || "";
+    const until = detail.valid_until_text || ("valid_until" in cred ? cred.valid_until || "长期" : "");
+    el("verdict-until").textContent = until;
     const portrait = el("verdict-portrait");
     if (detail.portrait) { portrait.src = detail.portrait; } else { portrait.removeAttribute("src"); }
     show(portrait, Boolean(detail.portrait));
@@ -61,7 +66,7 @@ function render(kind, body) {
     el("verdict-ticket").textContent = ticket ? `${ticket.label} · 今日 ${ticket.age} 周岁` : "";
     show(el("verdict-ticket"), Boolean(ticket));
     show(el("verdict-ticket-dt"), Boolean(ticket));
-    renderLicence(detail.licence);
+    renderLicence(detail.licence, Boolean(until));
   }
   show(verdict, true);
   verdict.focus({ preventScroll: true });
@@ -69,11 +74,11 @@ function render(kind, body) {
 }
 
 // The licence record, for officers whose role checks licences (the API sends detail.licence only to them).
-function renderLicence(licence) {
+function renderLicence(licence, hasUntil) {
   show(el("verdict-licence"), Boolean(licence));
   // The licence's own 有效期限 replaces the generic 有效期至 row.
-  show(el("verdict-until-dt"), !licence);
-  show(el("verdict-until"), !licence);
+  show(el("verdict-until-dt"), !licence && hasUntil);
+  show(el("verdict-until"), !licence && hasUntil);
   if (!licence) return;
   el("licence-class").textContent = licence.licence_class;
   el("licence-validity").textContent = `${licence.valid_from} 至 ${licence.valid_until || "长期"}`;

@@ -14,6 +14,7 @@ from tests.testdata import needs_testdata
 from tests.verification_support import make_officer
 from webapp import tokens
 from webapp.driving_licence import services as licences
+from webapp.registry.rules import mask_id_number
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -104,10 +105,11 @@ def test_barcode_decodes_at_360px_and_a_traffic_officer_sees_the_licence_record(
     shot(scan, "scan-licence-seized-360")
     assert [e for e in scan_errors if "camera" not in e.lower()] == []
 
-    # Railway staff check travel IDs: a licence shows them who and whether, not the licence record.
+    # Railway staff check travel IDs: of a licence they see its validity only (SPEC §6), as the public does.
     rail, _ = officer_scan_page(browser, live_server, "rail01")
     scan_manually(rail, digits)
     assert rail.locator("#verdict-mark").inner_text() == "无效"
-    assert rail.locator("#verdict-name").inner_text() == "张驾驶"
+    assert rail.locator("#verdict-name").inner_text() == "张**"
     assert rail.locator("#verdict-licence").is_hidden() and rail.locator("#verdict-portrait").is_hidden()
+    assert rail.locator("#verdict-id").is_hidden() and mask_id_number(user.citizen.id_number) not in rail.content()
     assert record.file_number not in rail.content()

@@ -227,3 +227,24 @@ def test_camera_reads_an_e_licence_barcode_and_a_traffic_officer_sees_the_licenc
         "officer", "traffic", "roadside", True)
     assert (row.subject_type, row.subject_id) == ("driving_licence", licence.id)
     assert errors == []
+
+
+def test_railway_officer_scanning_an_e_licence_sees_its_validity_only(browser, live_server, live_db, live_clock,
+                                                                     licence_holder, scene):
+    """SPEC §6: railway staff see a licence's validity only: 有效, the type and the masked name, and no row of the
+    holder's identity or licence record is left on the page (blank or not)."""
+    _user, licence = licence_holder
+    token = tokens.issue(live_server.app.config["SECRET_KEY"], "driving_licence", licence.public_id,
+                         live_clock.now())
+    page, errors = open_scan_page(browser, live_server, camera=False)
+    page.get_by_label("手工输入").fill(f"{live_server.url}/v/{token}")
+    page.get_by_role("button", name="核验", exact=True).click()
+    page.locator("#verdict").wait_for(state="visible")
+    assert page.locator("#verdict-mark").inner_text() == "有效"
+    assert page.locator("#verdict-name").inner_text() == "张**"
+    for hidden in ("#verdict-id", "#verdict-id-dt", "#verdict-until", "#verdict-until-dt", "#verdict-portrait",
+                   "#verdict-licence", "#verdict-ticket"):
+        assert page.locator(hidden).is_hidden(), hidden
+    assert "C1" not in page.locator("#verdict").inner_text()
+    shot(page, "scan-licence-by-railway-360")
+    assert [e for e in errors if "camera" not in e.lower()] == []

@@ -25,8 +25,10 @@ MAX_EXAMPLES = 100
 
 @pytest.fixture
 def api_app(app):
-    # Hundreds of calls in one test: the per-key limit is tested in test_api_verify.py, not here.
+    # Hundreds of calls in one test: the limits (per key, per IP without a key or with a wrong one) are tested in
+    # test_api_verify.py, not here.
     app.config["SUISHEN_API_RATE_LIMIT"] = "100000 per minute"
+    app.config["SUISHEN_PUBLIC_VERIFY_RATE_LIMIT"] = "100000 per minute"
     return app
 
 

@@ -44,7 +44,7 @@ def test_valid_certificate_for_a_railway_officer_shows_portrait_and_ticket_categ
     result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock, Viewer.officer(officer), "entry")
     assert result.valid and result.reason is None and result.message is None
     assert result.credential_type == "travel_id" and result.status == "valid"
-    assert result.level == rules.LEVEL_DETAIL
+    assert result.fields == rules.PHOTO_ID_FIELDS | {rules.TICKET_CATEGORY}
     assert result.holder.name == cert.citizen.name
     assert result.holder.id_number_masked == mask_id_number(cert.citizen.id_number) != cert.citizen.id_number
     assert result.holder.portrait.startswith("data:image/jpeg;base64,")
@@ -65,14 +65,14 @@ def test_ticket_category_counts_age_on_todays_beijing_date(db_session, clock):
 
 def test_public_viewer_gets_no_portrait_and_no_ticket_category(db_session, cert, clock):
     result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock)
-    assert result.valid and result.level == rules.LEVEL_PUBLIC
+    assert result.valid and result.fields == rules.PUBLIC_FIELDS
     assert result.holder.portrait is None and result.facts == {}
 
 
 def test_api_key_viewer_gets_the_standard_view(db_session, cert, clock):
     key, _raw = make_api_key(db_session, clock.now())
     result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock, Viewer.api_key(key), "realname")
-    assert result.valid and result.level == rules.LEVEL_STANDARD and result.holder.portrait is None
+    assert result.valid and result.fields == rules.IDENTITY_FIELDS and result.holder.portrait is None
 
 
 def test_token_is_accepted_within_its_window_plus_one_grace_window(db_session, cert, clock):
@@ -173,7 +173,7 @@ def test_the_licence_plugs_in_through_the_resolver_table(db_session, citizen, cl
     result = verify(db_session, text, clock, traffic, "roadside")
     assert (result.valid, result.reason, result.credential_type) == (False, "licence_status", "driving_licence")
     assert result.message == "驾驶证状态：暂扣，不能使用。"
-    assert result.level == rules.LEVEL_DETAIL and result.holder.portrait
+    assert rules.LICENCE_RECORD in result.fields and result.holder.portrait
     assert audit_rows(db_session)[-1].detail["context"] == "roadside"
 
 

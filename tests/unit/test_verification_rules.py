@@ -7,21 +7,31 @@ from webapp.officer import rules as officer_rules
 from webapp.verification import rules
 
 
-@pytest.mark.parametrize(("viewer", "role", "kind", "level"), [
-    ("public", None, "travel_id", rules.LEVEL_PUBLIC),
-    ("public", None, "driving_licence", rules.LEVEL_PUBLIC),
-    ("apikey", None, "travel_id", rules.LEVEL_STANDARD),
-    ("officer", "railway", "travel_id", rules.LEVEL_DETAIL),
-    ("officer", "railway", "driving_licence", rules.LEVEL_STANDARD),
-    ("officer", "traffic", "driving_licence", rules.LEVEL_DETAIL),
-    ("officer", "traffic", "travel_id", rules.LEVEL_STANDARD),
-    ("officer", "police", "travel_id", rules.LEVEL_DETAIL),
-    ("officer", "police", "driving_licence", rules.LEVEL_DETAIL),
-    ("officer", "reviewer", "travel_id", rules.LEVEL_STANDARD),
-    ("officer", "railway", None, rules.LEVEL_STANDARD),
+@pytest.mark.parametrize(("viewer", "role", "kind", "fields"), [
+    ("public", None, "travel_id", rules.PUBLIC_FIELDS),
+    ("public", None, "driving_licence", rules.PUBLIC_FIELDS),
+    ("apikey", None, "travel_id", rules.IDENTITY_FIELDS),
+    ("officer", "railway", "travel_id", rules.PHOTO_ID_FIELDS | {rules.TICKET_CATEGORY}),
+    ("officer", "railway", "driving_licence", rules.PUBLIC_FIELDS),
+    ("officer", "traffic", "driving_licence", rules.PHOTO_ID_FIELDS | {rules.LICENCE_RECORD}),
+    ("officer", "traffic", "travel_id", rules.IDENTITY_FIELDS),
+    ("officer", "police", "travel_id", rules.PHOTO_ID_FIELDS | {rules.TICKET_CATEGORY}),
+    ("officer", "police", "driving_licence", rules.PHOTO_ID_FIELDS),
+    ("officer", "reviewer", "travel_id", frozenset()),
+    ("officer", "admin", "driving_licence", frozenset()),
+    ("officer", "railway", None, frozenset()),
 ])
-def test_view_level_gives_each_viewer_only_what_its_role_needs(viewer, role, kind, level):
-    assert rules.view_level(viewer, role, kind) == level
+def test_visible_fields_give_each_viewer_only_what_its_role_needs(viewer, role, kind, fields):
+    assert rules.visible_fields(viewer, role, kind) == fields
+
+
+def test_nobody_but_a_licence_checker_sees_the_driving_record_and_the_public_never_sees_a_full_name():
+    for viewer, kinds in rules.VIEWER_FIELDS.items():
+        for kind, fields in kinds.items():
+            assert (rules.LICENCE_RECORD in fields) == (viewer == officer_rules.ROLE_TRAFFIC and
+                                                        kind == rules.DRIVING_LICENCE)
+            assert rules.NAME_MASKED in fields or rules.NAME in fields
+    assert rules.NAME not in rules.PUBLIC_FIELDS and rules.PORTRAIT not in rules.IDENTITY_FIELDS
 
 
 @pytest.mark.parametrize(("actor", "role", "label"), [

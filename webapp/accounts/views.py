@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from webapp import images
 from webapp.accounts import auth, rules, services
@@ -77,7 +77,7 @@ def logout():
 
 
 @bp.get("/")
-@login_required
+@auth.citizen_required
 def profile():
     user = auth.current_citizen()
     session = get_session()
@@ -92,7 +92,7 @@ REALPERSON_PURPOSE = "account_realperson"
 
 
 @bp.get("/verify")
-@login_required
+@auth.citizen_required
 def verify():
     from webapp.proofing import services as proofing, views as proofing_views
 
@@ -111,7 +111,7 @@ def verify():
 
 
 @bp.get("/verify/done")
-@login_required
+@auth.citizen_required
 def verify_done():
     from webapp.proofing import services as proofing
 
@@ -149,7 +149,7 @@ def _code_sent(send, on_sent: str):
 
 
 @bp.route("/realname", methods=["GET", "POST"])
-@login_required
+@auth.citizen_required
 @limiter.limit(lambda: current_app.config["SUISHEN_SMS_RATE_LIMIT"], methods=["POST"])
 def realname():
     """实名认证: the SMS code goes to the phone on file (预留手机号), which must be the account's phone."""
@@ -225,7 +225,7 @@ def reset_password():
 
 
 @bp.route("/id-card", methods=["GET", "POST"])
-@login_required
+@auth.citizen_required
 @limiter.limit("10 per hour", methods=["POST"])
 def id_card():
     """实人认证 by manual review: both sides of the ID card, decided by a reviewer within 1 working day."""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from functools import wraps
 
 import barcode
 from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for)
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from webapp import images, qr, tokens
-from webapp.accounts.auth import current_citizen
+from webapp.accounts.auth import citizen_required, current_citizen
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.db import get_session
 from webapp.driving_licence import photo as photo_checks
@@ -112,7 +111,7 @@ def _index_context(form: ApplyForm) -> dict:
 
 
 @bp.get("/")
-@login_required
+@citizen_required
 def index():
     """我的驾驶证: the e-licence, or why it cannot be applied for, or the application."""
     user = current_citizen(CITIZENS_ONLY)
@@ -122,7 +121,7 @@ def index():
 
 
 @bp.post("/apply")
-@login_required
+@citizen_required
 @limiter.limit(APPLY_RATE_LIMIT)
 def apply():
     user = current_citizen(CITIZENS_ONLY)
@@ -156,7 +155,7 @@ def apply():
 
 
 @bp.get("/issue")
-@login_required
+@citizen_required
 def issue():
     user = current_citizen(CITIZENS_ONLY)
     session = get_session()
@@ -194,7 +193,7 @@ def _show_context(licence: ElectronicLicence) -> dict:
 
 
 @bp.get("/<public_id>")
-@login_required
+@citizen_required
 def show(public_id: str):
     """出示: 正页 and 副页. Never cached (no-store), logged in only; the code and the clock move."""
     licence = _own(public_id)
@@ -230,7 +229,7 @@ def _barcode_svg(text: str) -> tuple[str, int]:
 
 
 @bp.get("/<public_id>/token")
-@login_required
+@citizen_required
 @limiter.limit("30 per minute")
 def token(public_id: str):
     """What the show page polls every 60 s: the live state and, when usable, a fresh token as QR (the URL, for
@@ -256,7 +255,7 @@ def token(public_id: str):
 
 
 @bp.post("/<public_id>/photo")
-@login_required
+@citizen_required
 @limiter.limit(APPLY_RATE_LIMIT)
 def replace_photo(public_id: str):
     licence = _own(public_id)

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template, request
-from flask_login import current_user, login_required
 
-from webapp.accounts.auth import current_citizen
+from webapp.accounts.auth import citizen_required, current_citizen
 from webapp.accounts.forms import EmptyForm
 from webapp.db import get_session
 from webapp.errors import DomainError
@@ -18,7 +17,7 @@ CITIZENS_ONLY = "请使用个人账号查看消息。"  # what an officer sessio
 
 
 @bp.get("/messages")
-@login_required
+@citizen_required
 def messages():
     """消息: the newest first; opening the list marks them read."""
     user = current_citizen(CITIZENS_ONLY)
@@ -44,7 +43,7 @@ def _subscription_json() -> tuple[str, str, str]:
 
 
 @bp.post("/messages/push")
-@login_required
+@citizen_required
 def subscribe():
     """Keep the PushSubscription JSON the browser made (sent with the CSRF token in X-CSRFToken)."""
     user = current_citizen(CITIZENS_ONLY)
@@ -62,7 +61,7 @@ def subscribe():
 
 
 @bp.post("/messages/push/delete")
-@login_required
+@citizen_required
 def unsubscribe():
     user = current_citizen(CITIZENS_ONLY)
     body = request.get_json(silent=True)

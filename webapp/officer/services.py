@@ -148,14 +148,21 @@ class ApiKeyCache:
         self.max_entries = max_entries
         self._entries: dict[tuple[str, str], tuple[datetime, KnownApiKey]] = {}
 
-    def find(self, session: Session, raw: str, *, scope: str, now: datetime) -> KnownApiKey:
-        """:raises BadApiKey: as :func:`find_api_key` (the cache never remembers a refusal)"""
-        raw = (raw or "").strip()
-        slot = (rules.hash_api_key(raw), scope)
-        hit = self._entries.get(slot)
+    def cached(self, raw: str, *, scope: str, now: datetime) -> KnownApiKey | None:
+        """The key if this worker saw it check out within ``ttl``, without asking the database; else None."""
+        hit = self._entries.get((rules.hash_api_key((raw or "").strip()), scope))
         # A clock that stepped back must not stretch an entry's life, hence the lower bound too.
         if hit is not None and hit[0] <= now < hit[0] + self.ttl:
             return hit[1]
+        return None
+
+    def find(self, session: Session, raw: str, *, scope: str, now: datetime) -> KnownApiKey:
+        """:raises BadApiKey: as :func:`find_api_key` (the cache never remembers a refusal)"""
+        raw = (raw or "").strip()
+        known = self.cached(raw, scope=scope, now=now)
+        if known is not None:
+            return known
+        slot = (rules.hash_api_key(raw), scope)
         key = find_api_key(session, raw, scope=scope)
         known = KnownApiKey(id=key.id, scope=key.scope)
         if self.ttl > timedelta(0):

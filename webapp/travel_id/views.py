@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request,
+from flask import (Blueprint, current_app, jsonify, redirect, render_template, request,
                    session as web_session, url_for)
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from webapp import qr, tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
-from webapp.accounts.auth import current_citizen
+from webapp.accounts.auth import citizen_required, current_citizen
 from webapp.db import get_session
-from webapp.errors import DomainError
+from webapp.errors import DomainError, Forbidden
 from webapp.extensions import limiter
 from webapp.proofing import services as proofing
 from webapp.proofing import views as proofing_views
@@ -122,7 +122,7 @@ def issue():
     challenge_id = request.args.get("c", "")
     expired = DomainError("申请已失效，请重新申请。", status=400, code="no_pending_application")
     # This browser started the challenge (or its retry) and holds the application; consume() proves it passed.
-    if challenge_id not in web_session.get(proofing_views.SESSION_KEY, []):
+    if not _started_here(challenge_id):
         raise expired
     session = get_session()
     now = _now()
@@ -216,19 +216,29 @@ def reverify(public_id: str):
         raise DomainError("人口库中没有人像照片，无法在线核验。" + rules.PAPER_ROUTE, status=409) from None
 
 
+def _started_here(challenge_id: str) -> bool:
+    """Whether this browser session started the 实人核验 challenge (proofing_views.begin remembers it)."""
+    return challenge_id in web_session.get(proofing_views.SESSION_KEY, [])
+
+
 @bp.get("/<public_id>/granted")
 def granted(public_id: str):
+    challenge_id = request.args.get("c", "")
+    # The grant goes to the browser that showed its face, never to one that only has the link (copied, leaked in
+    # a history or a referrer): that browser must pass 实人核验 itself.
+    if not _started_here(challenge_id):
+        raise Forbidden("此链接只能在完成实人核验的浏览器中使用。请在本浏览器重新进行实人核验后查看乘车身份证明。")
     session = get_session()
     cert = services.get(session, public_id)
     now = _now()
-    proofing.consume(session, request.args.get("c", ""), purpose=PURPOSE_VIEW, citizen_id=cert.citizen_id, now=now)
+    proofing.consume(session, challenge_id, purpose=PURPOSE_VIEW, citizen_id=cert.citizen_id, now=now)
     session.commit()
     _grant(public_id, now)
     return redirect(url_for("travel_id.show", public_id=public_id))
 
 
 @bp.get("/records")
-@login_required
+@citizen_required
 def records():
     current_citizen("请使用旅客账号查看申请记录。")
     now = _now()

@@ -7,13 +7,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import session as web_session
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 
 from webapp.db import get_session
 from webapp.errors import ServiceUnavailable
-from webapp.extensions import csrf, limiter, seconds_over_limit
+from webapp.extensions import csrf, limiter, seconds_blocked, seconds_over_limit
 from webapp.officer import rules as officer_rules
 from webapp.officer import services as officer_services
 from webapp.timeutil import format_local
@@ -40,12 +41,39 @@ LICENCE_DETAIL_FIELDS = ("licence_class", "valid_from", "valid_until", "issuing_
                          "record_status", "first_issued")
 
 
-def _rate_key() -> str:
-    """Rate-limit per API key when one is presented (a gate behind NAT shares an IP), else per client IP."""
+def _bearer() -> str | None:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return "key:" + hashlib.sha256(value.strip().encode()).hexdigest()[:24]
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _client_ip() -> str:
     return "ip:" + (get_remote_address() or "")
+
+
+def _rate_bucket() -> tuple[str, str, str]:
+    """(limit, scope, key) this request counts against, decided from the request alone (no database):
+
+    - an API key: SUISHEN_API_RATE_LIMIT per key (a gate behind NAT shares an IP with others); a presented value
+      that is not a key is also counted per IP by :func:`_viewer`;
+    - an officer session (the scan page): SUISHEN_API_RATE_LIMIT per officer, a station's officers share an IP;
+    - anyone else: SUISHEN_PUBLIC_VERIFY_RATE_LIMIT per client IP, like the public /v/ page.
+    """
+    config = current_app.config
+    raw = _bearer()
+    if raw is not None:
+        return (config["SUISHEN_API_RATE_LIMIT"], "api.verify",
+                "key:" + hashlib.sha256(raw.encode()).hexdigest()[:24])
+    # Flask-Login's id in the signed session cookie ("o:<id>" for officers, auth.load_principal); whether that
+    # session is still good is checked by _viewer, this only picks the bucket.
+    principal = str(web_session.get("_user_id") or "")
+    if principal.startswith("o:"):
+        return config["SUISHEN_API_RATE_LIMIT"], "api.verify", "officer:" + principal[2:]
+    return config["SUISHEN_PUBLIC_VERIFY_RATE_LIMIT"], "api.verify.public", _client_ip()
+
+
+# Values sent as a bearer key that are not one count against the public limit per IP, so guessing keys is
+# throttled like anonymous scanning.
+BAD_KEY_SCOPE = "api.verify.bad_key"
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> Response:
@@ -63,12 +91,25 @@ def _viewer() -> services.Viewer | Response:
         if scheme.lower() != "bearer":
             return _error(401, "unauthorized", "请使用 Authorization: Bearer <API 密钥>。",
                           **{"WWW-Authenticate": 'Bearer realm="suishen"'})
-        try:
-            key = current_app.extensions[API_KEY_CACHE].find(
-                get_session(), value, scope=officer_rules.SCOPE_VERIFY, now=current_app.extensions["clock"].now())
-        except officer_services.BadApiKey as exc:
-            return _error(401, exc.code, exc.user_message,
-                          **{"WWW-Authenticate": 'Bearer realm="suishen", error="invalid_token"'})
+        cache = current_app.extensions[API_KEY_CACHE]
+        now = current_app.extensions["clock"].now()
+        key = cache.cached(value, scope=officer_rules.SCOPE_VERIFY, now=now)
+        if key is None:
+            # Not a key this worker saw pass within the last seconds: a gate's first scan, or a guess. A client
+            # that has sent too many wrong keys is refused before the lookup, whatever it sends now, so a guess
+            # that happens to be right tells it nothing either.
+            public_limit = current_app.config["SUISHEN_PUBLIC_VERIFY_RATE_LIMIT"]
+            retry_after = seconds_blocked(public_limit, BAD_KEY_SCOPE, _client_ip())
+            if retry_after is not None:
+                raise TooManyRequests(retry_after=retry_after)
+            try:
+                key = cache.find(get_session(), value, scope=officer_rules.SCOPE_VERIFY, now=now)
+            except officer_services.BadApiKey as exc:
+                retry_after = seconds_over_limit(public_limit, BAD_KEY_SCOPE, _client_ip())
+                if retry_after is not None:
+                    raise TooManyRequests(retry_after=retry_after) from None
+                return _error(401, exc.code, exc.user_message,
+                              **{"WWW-Authenticate": 'Bearer realm="suishen", error="invalid_token"'})
         return services.Viewer.api_key(key)
     authenticated = current_user.is_authenticated
     if g.get("principal_unavailable"):
@@ -85,22 +126,26 @@ def _instant(value: datetime | date | None) -> str | None:
 
 
 def to_json(result: services.VerificationResult) -> dict:
-    """The answer, cut to what the viewer may see (rules.view_level)."""
+    """The answer, cut to what the viewer may see (rules.VIEWER_FIELDS) and nothing more."""
     body: dict = {"valid": result.valid, "reason": result.reason, "message": result.message,
                   "checked_at": result.checked_at.isoformat(), "credential": None}
     if result.holder is None:
         return body
-    if result.level == rules.LEVEL_PUBLIC:
-        body["credential"] = {"type": result.credential_type, "holder": {"name": result.holder.name_masked},
-                              "status": result.status}
-        return body
-    body["credential"] = {
-        "type": result.credential_type,
-        "holder": {"name": result.holder.name, "id_number_masked": result.holder.id_number_masked},
-        "valid_until": _instant(result.valid_until),
-        "status": result.status,
-    }
-    if result.level == rules.LEVEL_DETAIL:
+    seen = result.fields
+    holder: dict = {}
+    if rules.NAME in seen:
+        holder["name"] = result.holder.name
+    elif rules.NAME_MASKED in seen:
+        holder["name"] = result.holder.name_masked
+    if rules.ID_NUMBER_MASKED in seen:
+        holder["id_number_masked"] = result.holder.id_number_masked
+    credential: dict = {"type": result.credential_type, "holder": holder}
+    if rules.VALID_UNTIL in seen:
+        credential["valid_until"] = _instant(result.valid_until)
+    if rules.STATUS in seen:
+        credential["status"] = result.status
+    body["credential"] = credential
+    if rules.PORTRAIT in seen:
         detail: dict = {
             "credential_label": result.credential_label,
             "status_label": result.status_label,
@@ -112,9 +157,9 @@ def to_json(result: services.VerificationResult) -> dict:
             "portrait": result.holder.portrait,
         }
         category = result.facts.get("ticket_category")
-        if category is not None:
+        if rules.TICKET_CATEGORY in seen and category is not None:
             detail["ticket_category"] = {"code": category.code, "label": category.label, "age": category.age}
-        if result.credential_type == rules.DRIVING_LICENCE:
+        if rules.LICENCE_RECORD in seen and result.credential_type == rules.DRIVING_LICENCE:
             detail["licence"] = {name: result.facts.get(name) for name in LICENCE_DETAIL_FIELDS}
         body["detail"] = detail
     return body
@@ -123,7 +168,7 @@ def to_json(result: services.VerificationResult) -> dict:
 @bp.post("/verify")
 @limiter.exempt  # its limit is counted below; Flask-Limiter then need not resolve this route's limits
 def verify():
-    retry_after = seconds_over_limit(current_app.config["SUISHEN_API_RATE_LIMIT"], "api.verify", _rate_key())
+    retry_after = seconds_over_limit(*_rate_bucket())
     if retry_after is not None:
         raise TooManyRequests(retry_after=retry_after)
     limit = current_app.config["SUISHEN_API_MAX_BODY"]

@@ -51,12 +51,34 @@ VIEWER_OFFICER = "officer"
 VIEWER_APIKEY = "apikey"
 VIEWER_LABELS = {VIEWER_PUBLIC: "公众扫码", VIEWER_APIKEY: "第三方/闸机"}
 
-# Views of a result, from least to most: the public sees validity, type and masked name; a key (gate, third
-# party) adds the name, the masked ID number, status and validity; an officer whose role checks this kind of
-# credential also sees the portrait and, for travel IDs, the ticket category.
-LEVEL_PUBLIC = "public"
-LEVEL_STANDARD = "standard"
-LEVEL_DETAIL = "detail"
+# Who sees what (SPEC §6): the fields of an answer beyond the verdict (valid, reason, message, checked_at) and the
+# credential type, which every viewer gets. api.to_json renders exactly these; the scan page shows what it gets.
+NAME_MASKED = "name_masked"            # 张*
+NAME = "name"                          # the full name
+ID_NUMBER_MASKED = "id_number_masked"  # 440106********1234
+STATUS = "status"                      # valid | expired | revoked | the licence's state
+VALID_UNTIL = "valid_until"
+PORTRAIT = "portrait"                  # the registry portrait to compare, with sex, age and the labels of the page
+TICKET_CATEGORY = "ticket_category"    # travel IDs: 免费/儿童/全价 by age on the travel date
+LICENCE_RECORD = "licence_record"      # licences: class, validity, authority, file number, points, record status
+
+PUBLIC_FIELDS = frozenset({NAME_MASKED, STATUS})                     # validity, type, masked name
+IDENTITY_FIELDS = frozenset({NAME, ID_NUMBER_MASKED, STATUS, VALID_UNTIL})  # identity and status
+PHOTO_ID_FIELDS = IDENTITY_FIELDS | {PORTRAIT}                        # ... and the face to compare
+VIEWER_FIELDS: dict[str, dict[str, frozenset[str]]] = {
+    VIEWER_PUBLIC: {TRAVEL_ID: PUBLIC_FIELDS, DRIVING_LICENCE: PUBLIC_FIELDS},
+    VIEWER_APIKEY: {TRAVEL_ID: IDENTITY_FIELDS, DRIVING_LICENCE: IDENTITY_FIELDS},
+    # Railway staff: travel IDs in full, a licence's validity only.
+    officer_rules.ROLE_RAILWAY: {TRAVEL_ID: PHOTO_ID_FIELDS | {TICKET_CATEGORY}, DRIVING_LICENCE: PUBLIC_FIELDS},
+    # Station police: both identities, no driving record.
+    officer_rules.ROLE_POLICE: {TRAVEL_ID: PHOTO_ID_FIELDS | {TICKET_CATEGORY}, DRIVING_LICENCE: PHOTO_ID_FIELDS},
+    # Traffic police: licences in full; a travel ID's identity and status.
+    officer_rules.ROLE_TRAFFIC: {TRAVEL_ID: IDENTITY_FIELDS, DRIVING_LICENCE: PHOTO_ID_FIELDS | {LICENCE_RECORD}},
+    # Reviewers and administrators have no scan access (officer_rules.SCAN_ROLES): not listed, they see nothing.
+}
+assert set(VIEWER_FIELDS) - {VIEWER_PUBLIC, VIEWER_APIKEY} == set(officer_rules.SCAN_ROLES)
+
+# The kinds of credential whose check contexts a role picks from on the scan page.
 DETAIL_KINDS = {
     officer_rules.ROLE_RAILWAY: frozenset({TRAVEL_ID}),
     officer_rules.ROLE_POLICE: frozenset({TRAVEL_ID, DRIVING_LICENCE}),
@@ -79,15 +101,11 @@ def is_context(code: str | None) -> bool:
     return code is None or code in CONTEXT_LABELS
 
 
-def view_level(viewer_kind: str, role: str | None, credential_type: str | None) -> str:
-    """How much of a result this viewer may see."""
-    if viewer_kind == VIEWER_OFFICER:
-        if role is not None and credential_type in DETAIL_KINDS.get(role, frozenset()):
-            return LEVEL_DETAIL
-        return LEVEL_STANDARD
-    if viewer_kind == VIEWER_APIKEY:
-        return LEVEL_STANDARD
-    return LEVEL_PUBLIC
+def visible_fields(viewer_kind: str, role: str | None, credential_type: str | None) -> frozenset[str]:
+    """What this viewer may see of a credential of this type (VIEWER_FIELDS); an officer role without scan access,
+    or an unknown type, sees nothing beyond the verdict."""
+    key = role if viewer_kind == VIEWER_OFFICER else viewer_kind
+    return VIEWER_FIELDS.get(key or "", {}).get(credential_type or "", frozenset())
 
 
 def verifier_label(actor_type: str, role: str | None) -> str:

@@ -75,8 +75,7 @@ class Resolved:
     status_label: str
     valid_until: datetime | date | None
     reason: str | None               # None when usable; else a rules reason code
-    facts: dict[str, Any] = field(default_factory=dict)  # kind-specific, officer detail only
-    public_facts: dict[str, Any] = field(default_factory=dict)  # kind-specific, anyone may see (licence class)
+    facts: dict[str, Any] = field(default_factory=dict)  # kind-specific: ticket_category, or the licence record
 
 
 Resolver = Callable[[Session, str, datetime], "Resolved | None"]
@@ -149,8 +148,7 @@ def _licence_resolved(found) -> Resolved | None:
         live.code, rules.LICENCE_STATUS)
     return Resolved(db_id=found.licence.id, public_id=found.licence.public_id,
                     citizen=Person.of(found.licence.citizen), status=live.code, status_label=live.label,
-                    valid_until=found.licence.record.valid_until, reason=reason, facts=found.facts,
-                    public_facts={"licence_class": found.facts["licence_class"]})
+                    valid_until=found.licence.record.valid_until, reason=reason, facts=found.facts)
 
 
 def _resolve_driving_licence(session: Session, public_id: str, now: datetime) -> Resolved | None:
@@ -175,7 +173,7 @@ class Holder:
     id_number_masked: str
     sex_label: str
     age: int
-    portrait: str | None   # data: URI of the registry JPEG (officer detail only)
+    portrait: str | None   # data: URI of the registry JPEG (rules.PORTRAIT viewers only)
 
 
 @dataclass(frozen=True)
@@ -188,7 +186,7 @@ class VerificationResult:
     status_label: str | None
     valid_until: datetime | date | None
     holder: Holder | None
-    level: str
+    fields: frozenset[str]   # what the viewer may see (rules.VIEWER_FIELDS)
     context: str | None
     checked_at: datetime
     facts: dict[str, Any] = field(default_factory=dict)
@@ -202,9 +200,9 @@ class VerificationResult:
 _PORTRAIT = select(Citizen.portrait).where(Citizen.id == bindparam("id"))
 
 
-def _holder(session: Session, person: Person, level: str, now: datetime) -> Holder:
+def _holder(session: Session, person: Person, fields: frozenset[str], now: datetime) -> Holder:
     portrait = None
-    if level == rules.LEVEL_DETAIL:
+    if rules.PORTRAIT in fields:
         portrait = images.jpeg_data_uri(session.scalar(_PORTRAIT, {"id": person.id}))
     return Holder(name=person.name, name_masked=mask_name(person.name),
                   id_number_masked=mask_id_number(person.id_number), sex_label=SEX_LABELS.get(person.sex, ""),
@@ -215,8 +213,9 @@ def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer
            context: str | None = None, grace_windows: int = tokens.GRACE_WINDOWS) -> VerificationResult:
     """Check a scanned code (the QR's URL or bare token, or the barcode's numeric code) and log the verification.
 
-    The check uses the server clock only (``now``). Officers whose role checks this kind of credential get
-    the holder's portrait and, for travel IDs, the ticket category of today's travel date.
+    The check uses the server clock only (``now``). What the result carries is cut to what the viewer may see
+    of this kind of credential (``rules.visible_fields``): e.g. railway staff get a travel ID's portrait and the
+    ticket category of today's travel date, but only the validity of a licence.
 
     :param context: one of ``rules.CONTEXT_LABELS`` or None
     :raises DomainError: unknown context (code ``bad_context``)
@@ -236,26 +235,36 @@ def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer
             found = _find(session, exc.claims, now)
         result = VerificationResult(
             valid=False, reason=reason, message=rules.reason_message(reason), credential_type=kind,
-            status=None, status_label=None, valid_until=None, holder=None, level=rules.LEVEL_PUBLIC,
+            status=None, status_label=None, valid_until=None, holder=None, fields=frozenset(),
             context=context, checked_at=now)
         return _log(session, result, viewer, found)
 
     kind = claims.kind
     found = _find(session, claims, now)
-    level = rules.view_level(viewer.kind, viewer.role, kind)
+    fields = rules.visible_fields(viewer.kind, viewer.role, kind)
     if found is None:
         result = VerificationResult(
             valid=False, reason=rules.NOT_FOUND, message=rules.reason_message(rules.NOT_FOUND),
-            credential_type=kind, status=None, status_label=None, valid_until=None, holder=None, level=level,
+            credential_type=kind, status=None, status_label=None, valid_until=None, holder=None, fields=fields,
             context=context, checked_at=now)
         return _log(session, result, viewer, None)
     result = VerificationResult(
         valid=found.reason is None, reason=found.reason, message=rules.reason_message(found.reason,
                                                                                    found.status_label),
         credential_type=kind, status=found.status, status_label=found.status_label,
-        valid_until=found.valid_until, holder=_holder(session, found.citizen, level, now), level=level,
-        context=context, checked_at=now, facts={**found.public_facts, **(found.facts if level == rules.LEVEL_DETAIL else {})})
+        valid_until=found.valid_until, holder=_holder(session, found.citizen, fields, now), fields=fields,
+        context=context, checked_at=now, facts=_visible_facts(found.facts, fields))
     return _log(session, result, viewer, found)
+
+
+def _visible_facts(facts: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+    """The kind-specific facts this viewer may see: the ticket category, the licence record, or nothing."""
+    visible: dict[str, Any] = {}
+    if rules.TICKET_CATEGORY in fields and "ticket_category" in facts:
+        visible["ticket_category"] = facts["ticket_category"]
+    if rules.LICENCE_RECORD in fields:
+        visible.update((name, value) for name, value in facts.items() if name != "ticket_category")
+    return visible
 
 
 def _log(session: Session, result: VerificationResult, viewer: Viewer, found: Resolved | None) -> VerificationResult:
