@@ -66,8 +66,9 @@ ENDS_SESSION = {"accounts.logout", "officer.logout"}
 ANONYMOUS_ONLY = {"accounts.login", "officer.login"}
 # JSON fields of the API (its entry in POST_ROUTES describes no form).
 JSON_FIELDS = {"api.verify": {"qr": "http://localhost/v/T.abcdefgh.1.xxxxxxxxxxxx", "context": "entry"}}
-# Refusals that keep an audit record on purpose (a failed sign-in is evidence); every other table must not change.
-AUDIT_TABLES = {"audit_events"}
+# Refusals that keep a record on purpose: a failed sign-in is evidence (audit) and counts towards the
+# identifier's back-off (login_throttles, SPEC 8); every other table must not change.
+AUDIT_TABLES = {"audit_events", "login_throttles"}
 
 
 @pytest.fixture
