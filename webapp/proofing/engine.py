@@ -15,9 +15,10 @@ in every frame:
   hold exactly one face; a face lost, or two in the window, sends that frame to a whole-frame scan.
 * **Breaks.** In the previous frame's box, a grey 16x16 thumbnail of the face is compared between consecutive
   frames. A box that jumps (``JUMP_SHIFT``/``JUMP_SCALE``) or a picture that changes there (``PATCH_CHANGE``)
-  is a break: that frame is scanned whole (so whoever came into the picture is counted), and the two frames
-  around each of the ``MAX_JUMPS_ENCODED`` biggest breaks are encoded too, so a face swapped in between the
-  anchors meets the same-person check.
+  is a break: that frame is scanned whole (so whoever came into the picture is counted), and the frame after
+  each of the ``MAX_JUMPS_ENCODED`` biggest breaks is encoded too, so a face swapped in between the anchors
+  meets the same-person check (the frame before a break is, by the same measure, the face of the frame
+  before it, back to an anchor or an earlier break that is encoded).
 * Landmarks (EAR, yaw) run on the blink-phase frames only, twice each (``LANDMARK_BOX_GROWTH``).
 
 What following cannot see, and what covers it: a second face away from the user's (outside the window) in a
@@ -62,8 +63,10 @@ FULL_SCAN_MIN_FACE = 1 / 8
 #: more than this factor, could be a swap: both frames are then encoded and compared.
 JUMP_SHIFT = 0.5
 JUMP_SCALE = 1.5
-#: At most this many jumps get the extra encodings (each costs ~0.1 s).
-MAX_JUMPS_ENCODED = 2
+#: At most this many breaks (jumps of the box or changes of the picture in it) get an encoding of the frame
+#: after them (each costs ~0.1 s). With more breaks than this, a face swapped in at a smaller one is caught
+#: only if it is still there in the last frame (a talking head has 2-4 breaks in 40 frames; a still user 0).
+MAX_JUMPS_ENCODED = 3
 #: Between anchors the face is looked for only in a window around its last box, grown by this fraction of the
 #: box width on every side.
 TRACK_MARGIN = 0.25
@@ -596,7 +599,7 @@ def decide(
         else:
             colour_ok = False
 
-    # --- encodings: first and last frame, plus both sides of the biggest breaks in the track ---
+    # --- encodings: first and last frame, plus the frame after each of the biggest breaks in the track ---
     t0 = time.perf_counter()
     jumps = [_jump(boxes[i - 1], boxes[i]) for i in range(1, len(boxes))]
     changes = [track.change for track in tracks[1:]]
@@ -609,7 +612,7 @@ def decide(
     encode_at = {0, len(frames) - 1}
     for size, index in breaks[:MAX_JUMPS_ENCODED]:
         if size > 1.0:
-            encode_at.update((index - 1, index))
+            encode_at.add(index)
     encode_at_sorted = sorted(encode_at)
     encodings = [_encode(frames[i], boxes[i]) for i in encode_at_sorted]
     timings["encode"] = (time.perf_counter() - t0) * 1000
