@@ -21,12 +21,18 @@ in every frame:
   before it, back to an anchor or an earlier break that is encoded).
 * Landmarks (EAR, yaw) run on the blink-phase frames only, twice each (``LANDMARK_BOX_GROWTH``).
 
-What following cannot see, and what covers it: a second face away from the user's (outside the window) in a
-frame between the anchors that changes nothing where the user's face is. It is seen if it is still there in
-the last frame; if it comes and goes in between, it took no part in the measurements, which are all made in
-the user's face box. A different face put exactly where the user's was with no change of the picture there is
-not possible with a real camera: the thumbnail of another face differs (measured: another person 0.42-0.75,
-the same face blinking or under the colour flash at most 0.09).
+What following cannot see, and what covers it:
+
+* A second face away from the user's (outside the window) in a frame between the anchors, while nothing
+  changes where the user's face is. It is seen if it is still there in the last frame; if it comes and goes in
+  between, it took no part in the measurements, which are all made in the user's face box.
+* Another face swapped in where the user's was: the thumbnail there changes (measured: S001 -> S029 0.42 and
+  0.50; the same face blinking or under the colour flash at most 0.09; a real talking head moving, up to
+  0.84, which only costs an encoding), so the frame after it is encoded and compared. With more than
+  ``MAX_JUMPS_ENCODED`` breaks, a swap at a smaller one is caught only if the other face is still there in the
+  last frame.
+* A gradual morph from one face into another (digital injection, not a camera): no single break; the anchors'
+  encodings still compare the first face with the last.
 """
 from __future__ import annotations
 
@@ -259,13 +265,14 @@ def distance_to(reference_encoding: bytes, encoding: np.ndarray) -> float:
 
 
 def warm_up() -> float:
-    """Load dlib's models and run the detector, both landmark models and the encoder once; returns CPU seconds.
+    """Run the detector, both landmark models and the encoder once on a blank image; returns CPU seconds (~0.1).
 
-    Importing this module loads the models (face_recognition does it at import: ~1.9 s of CPU on the bench
-    machine); the first run of each model adds a little more. A process that decides (a queue worker, or a
-    gunicorn master with ``preload_app`` before it forks) should call this once at start, so its first
-    decision does not pay for it: through gunicorn, a fresh worker's first decision cost 2.9 s of CPU against
-    ~1.0 s for the next ones (bench/liveness_endpoint.py).
+    The expensive part is importing this module: face_recognition loads dlib's four models at import (~1.0-1.9 s
+    of CPU on the bench machine). A process that decides (a queue worker at start, or a gunicorn master with
+    ``preload_app`` before it forks, so the workers share the models copy-on-write) should import the engine
+    and call this once, so that no user's decision pays for it and a broken model install fails at start:
+    through gunicorn, a fresh worker's first decision cost 1.7-2.9 s of CPU against 0.4-1.0 s for the next
+    ones (bench/liveness_endpoint.py).
     """
     started = time.process_time()
     blank = np.zeros((120, 120, 3), np.uint8)
