@@ -546,3 +546,24 @@ def test_inspect_agrees_with_decode_when_given_the_real_camera_frames():
     for data in load_sequence("genuine_blink_obama")[:5]:
         info = engine.inspect_frame(data)
         assert (info.format, info.height, info.width) == ("JPEG", *engine.decode_frame(data).shape[:2])
+
+
+def test_inspect_loads_no_face_model_when_the_web_worker_only_checks_headers():
+    # A fresh interpreter, as a web worker: importing the engine and inspecting a frame must not import
+    # face_recognition (whose import loads dlib's models: 1-2 s of CPU and ~200 MB per process).
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import io, sys\n"
+        "from PIL import Image\n"
+        "from webapp.proofing import engine\n"
+        "b = io.BytesIO(); Image.new('RGB', (640, 480)).save(b, 'JPEG')\n"
+        "assert engine.inspect_frame(b.getvalue()).width == 640\n"
+        "print(sorted(m for m in ('face_recognition', 'dlib') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -39,14 +39,12 @@ from __future__ import annotations
 import io
 import statistics
 import time
+import types
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import dlib
-import face_recognition
 import numpy as np
-from face_recognition import api as _api
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from webapp.proofing import rules
@@ -91,6 +89,14 @@ LANDMARK_BOX_GROWTH = (0.04, -0.04)
 COLOUR_BOX_INSET = 0.1
 _LUMA = np.array([0.299, 0.587, 0.114])
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+
+
+def _models() -> types.ModuleType:
+    """``face_recognition.api``, imported on first use: the import loads dlib's four models (~1.0-1.9 s of CPU,
+    ~200 MB), which a web worker that only inspects frame headers (:func:`inspect_frame`) must not pay."""
+    import face_recognition.api
+
+    return face_recognition.api
 
 
 class BadFrame(ValueError):
@@ -241,12 +247,12 @@ def encode_face(image: np.ndarray) -> np.ndarray:
     :raises PortraitError: with code ``no_face`` or ``several_faces``.
     """
     # One upsample: portraits may be small (a 320x240 scan) and this runs once per import.
-    boxes = face_recognition.face_locations(image, number_of_times_to_upsample=1)
+    boxes = _models().face_locations(image, number_of_times_to_upsample=1)
     if not boxes:
         raise PortraitError(rules.NO_FACE)
     if len(boxes) > 1:
         raise PortraitError(rules.SEVERAL_FACES, f"{len(boxes)} faces")
-    return face_recognition.face_encodings(image, known_face_locations=boxes)[0]
+    return _models().face_encodings(image, known_face_locations=boxes)[0]
 
 
 def encode_portrait(image_bytes: bytes) -> np.ndarray:
@@ -261,25 +267,28 @@ def encode_portrait(image_bytes: bytes) -> np.ndarray:
 def distance_to(reference_encoding: bytes, encoding: np.ndarray) -> float:
     """face_recognition distance between a stored registry encoding (float64 bytes) and a fresh encoding."""
     reference = np.frombuffer(reference_encoding, dtype=np.float64)
-    return float(face_recognition.face_distance([reference], encoding)[0])
+    # face_recognition.face_distance is this norm; computed here so that comparing needs no model.
+    return float(np.linalg.norm(reference - np.asarray(encoding, dtype=np.float64)))
 
 
 def warm_up() -> float:
     """Run the detector, both landmark models and the encoder once on a blank image; returns CPU seconds (~0.1).
 
-    The expensive part is importing this module: face_recognition loads dlib's four models at import (~1.0-1.9 s
-    of CPU on the bench machine). A process that decides (a queue worker at start, or a gunicorn master with
-    ``preload_app`` before it forks, so the workers share the models copy-on-write) should import the engine
-    and call this once, so that no user's decision pays for it and a broken model install fails at start:
+    The expensive part is loading the models: face_recognition loads dlib's four models when it is imported
+    (~1.0-1.9 s of CPU on the bench machine), which this module does on first use (:func:`_models`) so that
+    importing it for :func:`inspect_frame` stays cheap. A process that decides (a queue worker at start, or a
+    gunicorn master with ``preload_app`` before it forks, so the workers share the models copy-on-write) should
+    call this once, so that no user's decision pays for it and a broken model install fails at start:
     through gunicorn, a fresh worker's first decision cost 1.7-2.9 s of CPU against 0.4-1.0 s for the next
     ones (bench/liveness_endpoint.py).
     """
     started = time.process_time()
     blank = np.zeros((120, 120, 3), np.uint8)
-    _api.face_detector(blank, 0)
-    rect = dlib.rectangle(20, 20, 100, 100)
-    _api.pose_predictor_68_point(blank, rect)
-    _api.face_encoder.compute_face_descriptor(blank, _api.pose_predictor_5_point(blank, rect), 1)
+    api = _models()
+    api.face_detector(blank, 0)
+    rect = api.dlib.rectangle(20, 20, 100, 100)
+    api.pose_predictor_68_point(blank, rect)
+    api.face_encoder.compute_face_descriptor(blank, api.pose_predictor_5_point(blank, rect), 1)
     return time.process_time() - started
 
 
@@ -310,7 +319,7 @@ def _rescale(frame: np.ndarray, scale: float) -> np.ndarray:
 
 def _scan(frame: np.ndarray, scale: float, upsample: int) -> list[Box]:
     """HOG face boxes of ``frame`` scanned at ``scale``, in the frame's own coordinates."""
-    boxes = face_recognition.face_locations(_rescale(frame, scale), number_of_times_to_upsample=upsample)
+    boxes = _models().face_locations(_rescale(frame, scale), number_of_times_to_upsample=upsample)
     h, w = frame.shape[:2]
     return [
         (
@@ -420,7 +429,7 @@ def _local_scan(frame: np.ndarray, box: Box, scale: float) -> list[Box]:
             min(h, round(t + d.bottom() * sy)),
             max(0, round(l + d.left() * sx)),
         )
-        for d in _api.face_detector(np.ascontiguousarray(window), 0)
+        for d in _models().face_detector(np.ascontiguousarray(window), 0)
     ]
 
 
@@ -452,8 +461,9 @@ def _patch_change(a: np.ndarray, b: np.ndarray) -> float:
 
 def _encode(frame: np.ndarray, box: Box) -> np.ndarray:
     t, r, b, l = box
-    shape = _api.pose_predictor_5_point(frame, dlib.rectangle(l, t, r, b))
-    return np.array(_api.face_encoder.compute_face_descriptor(frame, shape, 1))
+    api = _models()
+    shape = api.pose_predictor_5_point(frame, api.dlib.rectangle(l, t, r, b))
+    return np.array(api.face_encoder.compute_face_descriptor(frame, shape, 1))
 
 
 def decide(
@@ -562,7 +572,7 @@ def decide(
     colour_means: list[tuple[float, float, float]] = []
     for index, (frame, box) in enumerate(zip(frames, boxes)):
         if index < n_blink:
-            runs = face_recognition.face_landmarks(frame, [_grow(box, g) for g in LANDMARK_BOX_GROWTH])
+            runs = _models().face_landmarks(frame, [_grow(box, g) for g in LANDMARK_BOX_GROWTH])
             ears.append(statistics.fmean(rules.mean_eye_aspect_ratio(lm) for lm in runs))
             yaws.append(statistics.fmean(rules.yaw_ratio(lm) for lm in runs))
         lumas.append(rules.luma(_region_mean(frame, box, 0.0)))
