@@ -5,6 +5,7 @@ Every sequence is decoded once per module.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import struct
@@ -211,6 +212,53 @@ def test_blink_is_not_required_when_policy_leaves_it_out(sequence, portrait):
     assert decision.scores["blinks"] == 0  # still measured
 
 
+# --- Follow the face: what a decision computes, and what tracking must still catch --------------------------
+@needs_testdata
+def test_decision_scans_two_anchor_frames_and_encodes_two_when_the_face_stays_put(sequence, portrait):
+    # The first and last frame get a whole-frame scan and an encoding; the 22 in between are followed in a window
+    # around the face (the old engine scanned every frame whole and encoded three).
+    decision = engine.decide(sequence("genuine_blink_meds_s001")[:24], [], PLAN, portrait("meds-aa-S001-02.jpg"),
+                             BLINK_MATCH)
+    assert decision.passed, decision.scores
+    assert decision.scores["full_scans"] == 2
+    assert decision.scores["encoded_frames"] == [0, 23]
+    assert decision.scores["faces_per_frame"] == [1] * 24
+
+
+@needs_testdata
+def test_not_same_person_when_another_face_is_swapped_in_between_the_encoded_frames(sequence, portrait):
+    # S001 at both ends (the only frames encoded when nothing happens), S029 blinking in between: the picture
+    # changes where the face was, and the frame after each change is encoded.
+    s001, s029 = sequence("genuine_blink_meds_s001"), sequence("wrong_person_blink")
+    frames = s001[:8] + s029[8:16] + s001[16:24]
+    decision = engine.decide(frames, [], PLAN, portrait("meds-aa-S001-02.jpg"), BLINK_MATCH)
+    assert decision.reason == rules.NOT_SAME_PERSON, decision.scores
+    assert {8, 16} <= set(decision.scores["encoded_frames"])  # the frames after the two breaks
+    assert decision.scores["same_person_max_distance"] > rules.SAME_PERSON_TOLERANCE
+
+
+@needs_testdata
+def test_no_face_when_the_face_is_gone_from_a_frame_between_the_anchors(sequence):
+    frames = list(sequence("genuine_blink_meds_s001")[:24])
+    frames[12] = np.full_like(frames[12], 150)
+    decision = engine.decide(frames, [], PLAN, None, BLINK_MATCH)
+    assert decision.reason == rules.NO_FACE, decision.scores
+    assert decision.scores["failed_frame"] == 12
+
+
+@needs_testdata
+def test_several_faces_when_two_people_appear_in_a_frame_between_the_anchors(sequence):
+    # Between the anchors each frame is searched only in a window around the user's face; a frame where the
+    # picture there changes (or the face is lost) is searched whole, so the two people are both seen.
+    frames = list(sequence("genuine_blink_meds_s001")[:24])
+    two = np.asarray(Image.open(io.BytesIO(face("two_people.jpg"))).convert("RGB").resize((640, 376)))
+    frames[12] = np.ascontiguousarray(np.pad(two, ((52, 52), (0, 0), (0, 0))))
+    decision = engine.decide(frames, [], PLAN, None, BLINK_MATCH)
+    assert decision.reason == rules.SEVERAL_FACES, decision.scores
+    assert decision.scores["failed_frame"] == 12
+    assert decision.scores["faces_per_frame"][12] == 2
+
+
 # --- Faces, light, frames --------------------------------------------------------------------------------
 @needs_testdata
 def test_several_faces_when_two_people_are_in_frame():
@@ -404,3 +452,118 @@ def test_decode_refuses_when_format_is_not_allowed():
     Image.new("RGB", (64, 48)).save(buffer, "GIF")
     with pytest.raises(BadFrame, match="format"):
         engine.decode_frame(buffer.getvalue())
+
+
+# --- inspect_frame: the web worker's header-only check ----------------------------------------------------
+def png_1bit(width: int, height: int, *, idat: bytes | None = None) -> bytes:
+    """A greyscale 1-bit PNG header claiming width x height, then ``idat`` (default: a few bytes of a zlib
+    stream cut short, so any attempt to decode it fails with a truncation error), then IEND."""
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    data = zlib.compress(b"\0" * 4096)[:8] if idat is None else idat
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+@contextlib.contextmanager
+def no_decoding():
+    """Fail the test if Pillow decodes a pixel inside the block (every decode goes through ``load``)."""
+    from PIL import ImageFile
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("inspect_frame decoded the image")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ImageFile.ImageFile, "load", refuse)
+        patch.setattr(Image.Image, "load", refuse)
+        yield
+
+
+def test_inspect_reads_format_size_and_mode_from_the_header_when_given_a_camera_jpeg():
+    data = jpeg(np.zeros((480, 640, 3), np.uint8))
+    with no_decoding():
+        assert engine.inspect_frame(data) == engine.FrameInfo(format="JPEG", width=640, height=480, mode="RGB")
+
+
+@pytest.mark.parametrize(("fmt", "mode"), [("PNG", "RGB"), ("PNG", "1"), ("WEBP", "RGB")])
+def test_inspect_accepts_png_and_webp_when_within_the_frame_limits(fmt, mode):
+    buffer = io.BytesIO()
+    Image.new(mode, (480, 640)).save(buffer, fmt)
+    info = engine.inspect_frame(buffer.getvalue())
+    assert (info.format, info.width, info.height) == (fmt, 480, 640)
+
+
+def test_inspect_refuses_a_20000_px_one_bit_png_without_decoding_it():
+    # The header claims 400 Mpx (over Pillow's own bomb limit too); the pixel data is cut short, so a decode would
+    # end in a truncation error, never in "too large".
+    with no_decoding(), pytest.raises(BadFrame, match="too large"):
+        engine.inspect_frame(png_1bit(20000, 20000))
+
+
+@pytest.mark.parametrize(
+    "size",
+    [(4096, 3072), (rules.MAX_FRAME_SIDE + 1, 16), (16, rules.MAX_FRAME_SIDE + 1), (1280, 961)],
+    ids=["crafted_4096x3072", "wide", "tall", "over_pixels"],
+)
+def test_inspect_refuses_a_frame_bigger_than_the_engine_needs_without_decoding_it(size):
+    with no_decoding(), pytest.raises(BadFrame, match="too large"):
+        engine.inspect_frame(png_1bit(*size))
+
+
+def test_inspect_accepts_the_largest_frame_the_engine_takes():
+    with no_decoding():
+        info = engine.inspect_frame(png_1bit(rules.MAX_FRAME_SIDE, rules.MAX_FRAME_PIXELS // rules.MAX_FRAME_SIDE))
+    assert (info.width, info.height, info.mode) == (1280, 960, "1")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"not an image at all", "format"),
+        (b"GIF89a" + b"\0" * 64, "format"),
+        (b"\xff\xd8\xff\xe0" + b"\0" * 100, "format"),
+        (b"\0" * (rules.MAX_FRAME_BYTES + 1), "bytes"),
+        ("a string", "bytes"),
+    ],
+    ids=["empty", "junk", "gif", "jpeg_signature_only", "over_byte_limit", "not_bytes"],
+)
+def test_inspect_refuses_when_the_upload_is_not_an_acceptable_frame(data, message):
+    with no_decoding(), pytest.raises(BadFrame, match=message):
+        engine.inspect_frame(data)
+
+
+def test_inspect_refuses_when_a_jpeg_is_cut_short():
+    data = jpeg(np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    with no_decoding(), pytest.raises(BadFrame, match="truncated"):
+        engine.inspect_frame(data[: len(data) // 2])
+
+
+@needs_testdata
+def test_inspect_agrees_with_decode_when_given_the_real_camera_frames():
+    for data in load_sequence("genuine_blink_obama")[:5]:
+        info = engine.inspect_frame(data)
+        assert (info.format, info.height, info.width) == ("JPEG", *engine.decode_frame(data).shape[:2])
+
+
+def test_inspect_loads_no_face_model_when_the_web_worker_only_checks_headers():
+    # A fresh interpreter, as a web worker: importing the engine and inspecting a frame must not import
+    # face_recognition (whose import loads dlib's models: 1-2 s of CPU and ~200 MB per process).
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import io, sys\n"
+        "from PIL import Image\n"
+        "from webapp.proofing import engine\n"
+        "b = io.BytesIO(); Image.new('RGB', (640, 480)).save(b, 'JPEG')\n"
+        "assert engine.inspect_frame(b.getvalue()).width == 640\n"
+        "print(sorted(m for m in ('face_recognition', 'dlib') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

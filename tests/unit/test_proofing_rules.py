@@ -363,3 +363,18 @@ def test_constants_have_spec_defaults_when_imported():
     assert rules.COLOURS == ("red", "yellow", "blue", "green")
     assert "".join(rules.COLOUR_NAMES[c] for c in rules.COLOURS) == "红黄蓝绿"
     assert rules.MIN_FRAMES < rules.MAX_FRAMES
+
+
+# --- Frame limits ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [(640, 480), (480, 640), (320, 240), (640, 1138)],
+                         ids=["landscape", "portrait", "small", "720x1280_portrait_scaled"])
+def test_frame_limits_take_every_frame_the_camera_page_sends(size):
+    width, height = size
+    assert width <= rules.FRAME_WIDTH
+    assert max(width, height) <= rules.MAX_FRAME_SIDE and width * height <= rules.MAX_FRAME_PIXELS
+
+
+def test_frame_limits_refuse_the_crafted_4096x3072_frames_of_issue_13():
+    # 48 one-bit PNGs of this size (~1.5 KB each) cost 8-9 s of CPU to decode under the old 4096 px limit.
+    assert 4096 > rules.MAX_FRAME_SIDE and 4096 * 3072 > rules.MAX_FRAME_PIXELS
+    assert rules.MAX_FRAME_PIXELS <= 4 * rules.FRAME_WIDTH * 480  # at most twice the page's frame a side

@@ -3,35 +3,61 @@
 Image work only (Pillow, numpy, face_recognition/dlib HOG); no Flask, no database. The rules and
 thresholds live in :mod:`webapp.proofing.rules`; this module measures and applies them.
 
-Cost (see ``bench/liveness.py``): HOG detection costs ~0.03 s on a whole 640x480 frame and an
-encoding ~0.075 s, so a 40-frame session cannot afford both on every frame. Each frame is instead
-scanned on a copy rescaled so the user's face is ~``TRACK_FACE_PX`` wide (about 390x290 for a 180 px
-face in a 640x480 frame: ~11 ms with the resize); landmarks run on the full-size frame (~4 ms); only
-the key frames (first and last of the blink phase, middle of the colour phase) get a whole-frame scan,
-and those plus both sides of any jump of the face box get an encoding. So every frame is checked for
-a second face at least ~3/4 the size of the user's, and the key frames for any face down to 1/8 of
-the frame width.
+Cost (see ``bench/liveness.py``): on the bench machine a whole-frame HOG scan of a 640x480 frame costs
+~0.03 s, an encoding ~0.09 s, one landmark fit ~1.5 ms; one plain ``face_recognition.face_encodings`` call
+(detection with one upsample, then an encoding) ~0.19 s. A decision follows the face instead of looking for it
+in every frame:
+
+* **Anchors.** The first and the last frame get a whole-frame scan (faces down to 1/8 of the frame width) and
+  an encoding; the match (against the portrait) and the same-person check compare those.
+* **Following.** Every frame in between is scanned only in a window around the previous frame's face box
+  (grown by ``TRACK_MARGIN`` of its width), rescaled so the face is ~``TRACK_FACE_PX`` wide (~2-4 ms). It must
+  hold exactly one face; a face lost, or two in the window, sends that frame to a whole-frame scan.
+* **Breaks.** In the previous frame's box, a grey 16x16 thumbnail of the face is compared between consecutive
+  frames. A box that jumps (``JUMP_SHIFT``/``JUMP_SCALE``) or a picture that changes there (``PATCH_CHANGE``)
+  is a break: that frame is scanned whole (so whoever came into the picture is counted), and the frame after
+  each of the ``MAX_JUMPS_ENCODED`` biggest breaks is encoded too, so a face swapped in between the anchors
+  meets the same-person check (the frame before a break is, by the same measure, the face of the frame
+  before it, back to an anchor or an earlier break that is encoded).
+* Landmarks (EAR, yaw) run on the blink-phase frames only, twice each (``LANDMARK_BOX_GROWTH``).
+
+What following cannot see, and what covers it:
+
+* A second face away from the user's (outside the window) in a frame between the anchors, while nothing
+  changes where the user's face is. It is seen if it is still there in the last frame; if it comes and goes in
+  between, it took no part in the measurements, which are all made in the user's face box.
+* Another face swapped in where the user's was: the thumbnail there changes (measured: S001 -> S029 0.42 and
+  0.50; the same face blinking or under the colour flash at most 0.09; a real talking head moving, up to
+  0.84, which only costs an encoding), so the frame after it is encoded and compared. With more than
+  ``MAX_JUMPS_ENCODED`` breaks, a swap at a smaller one is caught only if the other face is still there in the
+  last frame.
+* A gradual morph from one face into another (digital injection, not a camera): no single break; the anchors'
+  encodings still compare the first face with the last.
 """
 from __future__ import annotations
 
 import io
 import statistics
 import time
+import types
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import face_recognition
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from webapp.proofing import rules
 from webapp.proofing.rules import ChallengePlan, Policy
 
-#: Per-frame scans rescale the frame so the previous face is this wide; HOG finds faces >= 80 px,
-#: so the face may shrink by a quarter between two frames and still be found.
+#: Per-frame scans rescale the window so the previous face is this wide: HOG finds faces >= 80 px, so the face
+#: may shrink by a quarter between two frames and still be found (lost, it is found by a whole-frame scan).
+#: 90 px made the window scans ~35 % cheaper (4-16 % of a loaded decision) but moved the printed-photo and replay
+#: attacks' shallowest EAR minimum from 0.85 to 0.83 of the baseline in bench/liveness_eval.py; kept at 110.
 TRACK_FACE_PX = 110
 #: The tracking scale is re-chosen only when the face, at that scale, leaves this range of widths
-#: (as fractions of TRACK_FACE_PX; 0.8 x 110 = 88 px is still above HOG's 80 px window).
+#: (as fractions of TRACK_FACE_PX; 0.8 x 110 = 88 px is still above HOG's 80 px window). Keeping the scale
+#: keeps the detector's box steady: at a new scale its box steps move the landmarks, and so the EAR.
 TRACK_RESCALE = (0.8, 1.25)
 #: Most a tracking scan enlarges a frame (a tiny face is left to the whole-frame scan).
 TRACK_MAX_UPSCALE = 2.0
@@ -41,17 +67,36 @@ FULL_SCAN_MIN_FACE = 1 / 8
 #: more than this factor, could be a swap: both frames are then encoded and compared.
 JUMP_SHIFT = 0.5
 JUMP_SCALE = 1.5
-#: At most this many jumps get the extra encodings (each costs ~0.2 s).
-MAX_JUMPS_ENCODED = 2
-#: Landmarks of blink-phase frames are found from three boxes (as detected, grown and shrunk by 4 %
-#: of the width) and the EAR averaged: dlib's landmarks follow the box, and averaging halves the
-#: EAR noise of narrow eyes at 320x240 (static obama: s.d. 0.078 -> 0.041 of the baseline) for
-#: ~6 ms more per frame.
-LANDMARK_BOX_GROWTH = (0.0, 0.04, -0.04)
+#: At most this many breaks (jumps of the box or changes of the picture in it) get an encoding of the frame
+#: after them (each costs ~0.1 s). With more breaks than this, a face swapped in at a smaller one is caught
+#: only if it is still there in the last frame (a talking head has 2-4 breaks in 40 frames; a still user 0).
+MAX_JUMPS_ENCODED = 3
+#: Between anchors the face is looked for only in a window around its last box, grown by this fraction of the
+#: box width on every side.
+TRACK_MARGIN = 0.25
+#: Side of the grey face thumbnail compared between consecutive frames, pixels.
+PATCH_SIZE = 16
+#: A thumbnail change (1 - correlation) above this between two frames could be a swap: both get an encoding.
+PATCH_CHANGE = 0.3
+#: Landmarks of blink-phase frames are found from two boxes (the detected box grown and shrunk by 4 % of
+#: the width) and the EAR averaged: dlib's landmarks follow the box, and averaging halves the EAR noise of
+#: narrow eyes at 320x240 (static obama: s.d. 0.078 -> 0.041 of the baseline). Two boxes instead of three
+#: (the third was the box as detected) save ~1.5-3 ms per frame and keep the margins of
+#: bench/liveness_eval.py (genuine deepest 0.35-0.54 of the baseline, attacks never below 0.85).
+LANDMARK_BOX_GROWTH = (0.04, -0.04)
 #: The face area whose colour is measured: the detection box shrunk by this fraction on each side,
 #: so background and hair at the edges do not dilute the reflected light.
 COLOUR_BOX_INSET = 0.1
+_LUMA = np.array([0.299, 0.587, 0.114])
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+
+
+def _models() -> types.ModuleType:
+    """``face_recognition.api``, imported on first use: the import loads dlib's four models (~1.0-1.9 s of CPU,
+    ~200 MB), which a web worker that only inspects frame headers (:func:`inspect_frame`) must not pay."""
+    import face_recognition.api
+
+    return face_recognition.api
 
 
 class BadFrame(ValueError):
@@ -86,28 +131,68 @@ def _complete(data: bytes, image_format: str) -> bool:
     return True
 
 
-def _decode(
-    data: bytes, *, max_bytes: int, max_side: int, max_pixels: int, width: int, check_end: bool = False
-) -> np.ndarray:
+@dataclass(frozen=True)
+class FrameInfo:
+    """What an uploaded frame's header says: ``format`` (JPEG, PNG, WEBP), pixel size and Pillow ``mode``."""
+
+    format: str
+    width: int
+    height: int
+    mode: str
+
+
+def _open_header(data: bytes, *, max_bytes: int, max_side: int, max_pixels: int, check_end: bool) -> Image.Image:
+    """Open an image lazily (Pillow reads the header, no pixel) and check it against the limits."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise BadFrame("image data must be bytes")
     if len(data) == 0:
         raise BadFrame("empty image")
     if len(data) > max_bytes:
         raise BadFrame(f"image is {len(data)} bytes, at most {max_bytes} accepted")
-    # Pillow raises a zoo of exception types on hostile input (OSError, SyntaxError, struct.error,
-    # ValueError, EOFError, DecompressionBomb*...); every one of them means "not a usable image".
     try:
-        image = Image.open(io.BytesIO(data))
-        if image.format not in ALLOWED_FORMATS:
-            raise BadFrame(f"unsupported image format {image.format}")
-        if check_end and not _complete(bytes(data[-16:]), image.format):
-            raise BadFrame("image data is truncated")
-        w, h = image.size
-        # Checked on the header, before any pixel is decoded: a 50 KB PNG can inflate to gigabytes.
-        # Our limits sit far below Pillow's own bomb limit (89 Mpx), so its warning never fires.
-        if w < 1 or h < 1 or w > max_side or h > max_side or w * h > max_pixels:
-            raise BadFrame(f"image is {w}x{h} pixels, too large")
+        with warnings.catch_warnings():
+            # Our limits sit far below Pillow's bomb limit; a header over it is refused below as too large.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS))
+    except Image.DecompressionBombError as exc:
+        raise BadFrame("image is too large") from exc
+    except UnidentifiedImageError as exc:
+        raise BadFrame("unsupported image format (JPEG, PNG or WebP only)") from exc
+    except Exception as exc:  # noqa: BLE001 - Pillow raises a zoo of types on hostile headers
+        raise BadFrame(f"not a readable image: {type(exc).__name__}") from exc
+    if image.format not in ALLOWED_FORMATS:
+        raise BadFrame(f"unsupported image format {image.format}")
+    if check_end and not _complete(bytes(data[-16:]), image.format):
+        raise BadFrame("image data is truncated")
+    w, h = image.size
+    # Checked on the header, before any pixel is decoded: a 2 KB PNG can inflate to gigabytes.
+    if w < 1 or h < 1 or w > max_side or h > max_side or w * h > max_pixels:
+        raise BadFrame(f"image is {w}x{h} pixels, too large")
+    return image
+
+
+def inspect_frame(data: bytes) -> FrameInfo:
+    """Format, size and mode of an uploaded camera frame from its header alone: no pixel is decoded.
+
+    For the web worker, before a frame is queued: it refuses everything :func:`decode_frame` would refuse
+    without decoding (bytes over ``rules.MAX_FRAME_BYTES``, a format other than JPEG/PNG/WebP, a JPEG or PNG
+    cut short, more than ``rules.MAX_FRAME_SIDE`` / ``rules.MAX_FRAME_PIXELS``). A frame that passes can still
+    fail to decode (corrupt pixel data): the deciding worker's :func:`decode_frame` has the last word.
+
+    :raises BadFrame: as above.
+    """
+    image = _open_header(data, max_bytes=rules.MAX_FRAME_BYTES, max_side=rules.MAX_FRAME_SIDE,
+                         max_pixels=rules.MAX_FRAME_PIXELS, check_end=True)
+    return FrameInfo(format=image.format, width=image.width, height=image.height, mode=image.mode)
+
+
+def _decode(
+    data: bytes, *, max_bytes: int, max_side: int, max_pixels: int, width: int, check_end: bool = False
+) -> np.ndarray:
+    image = _open_header(data, max_bytes=max_bytes, max_side=max_side, max_pixels=max_pixels, check_end=check_end)
+    # Pillow raises a zoo of exception types on hostile input (OSError, SyntaxError, struct.error,
+    # ValueError, EOFError...); every one of them means "not a usable image".
+    try:
         if image.format == "JPEG":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the target width.
             image.draft("RGB", (width, width))
@@ -117,8 +202,6 @@ def _decode(
             height = max(1, round(image.height * width / image.width))
             image = image.resize((width, height), Image.Resampling.BILINEAR)
         array = np.asarray(image, dtype=np.uint8)
-    except BadFrame:
-        raise
     except Exception as exc:  # noqa: BLE001 - see the comment above
         raise BadFrame(f"not a readable image: {type(exc).__name__}") from exc
     return np.ascontiguousarray(array)
@@ -164,12 +247,12 @@ def encode_face(image: np.ndarray) -> np.ndarray:
     :raises PortraitError: with code ``no_face`` or ``several_faces``.
     """
     # One upsample: portraits may be small (a 320x240 scan) and this runs once per import.
-    boxes = face_recognition.face_locations(image, number_of_times_to_upsample=1)
+    boxes = _models().face_locations(image, number_of_times_to_upsample=1)
     if not boxes:
         raise PortraitError(rules.NO_FACE)
     if len(boxes) > 1:
         raise PortraitError(rules.SEVERAL_FACES, f"{len(boxes)} faces")
-    return face_recognition.face_encodings(image, known_face_locations=boxes)[0]
+    return _models().face_encodings(image, known_face_locations=boxes)[0]
 
 
 def encode_portrait(image_bytes: bytes) -> np.ndarray:
@@ -184,7 +267,29 @@ def encode_portrait(image_bytes: bytes) -> np.ndarray:
 def distance_to(reference_encoding: bytes, encoding: np.ndarray) -> float:
     """face_recognition distance between a stored registry encoding (float64 bytes) and a fresh encoding."""
     reference = np.frombuffer(reference_encoding, dtype=np.float64)
-    return float(face_recognition.face_distance([reference], encoding)[0])
+    # face_recognition.face_distance is this norm; computed here so that comparing needs no model.
+    return float(np.linalg.norm(reference - np.asarray(encoding, dtype=np.float64)))
+
+
+def warm_up() -> float:
+    """Run the detector, both landmark models and the encoder once on a blank image; returns CPU seconds (~0.1).
+
+    The expensive part is loading the models: face_recognition loads dlib's four models when it is imported
+    (~1.0-1.9 s of CPU on the bench machine), which this module does on first use (:func:`_models`) so that
+    importing it for :func:`inspect_frame` stays cheap. A process that decides (a queue worker at start, or a
+    gunicorn master with ``preload_app`` before it forks, so the workers share the models copy-on-write) should
+    call this once, so that no user's decision pays for it and a broken model install fails at start:
+    through gunicorn, a fresh worker's first decision cost 1.7-2.9 s of CPU against 0.4-1.0 s for the next
+    ones (bench/liveness_endpoint.py).
+    """
+    started = time.process_time()
+    blank = np.zeros((120, 120, 3), np.uint8)
+    api = _models()
+    api.face_detector(blank, 0)
+    rect = api.dlib.rectangle(20, 20, 100, 100)
+    api.pose_predictor_68_point(blank, rect)
+    api.face_encoder.compute_face_descriptor(blank, api.pose_predictor_5_point(blank, rect), 1)
+    return time.process_time() - started
 
 
 # --- Decision ---------------------------------------------------------------------------------------------
@@ -214,7 +319,7 @@ def _rescale(frame: np.ndarray, scale: float) -> np.ndarray:
 
 def _scan(frame: np.ndarray, scale: float, upsample: int) -> list[Box]:
     """HOG face boxes of ``frame`` scanned at ``scale``, in the frame's own coordinates."""
-    boxes = face_recognition.face_locations(_rescale(frame, scale), number_of_times_to_upsample=upsample)
+    boxes = _models().face_locations(_rescale(frame, scale), number_of_times_to_upsample=upsample)
     h, w = frame.shape[:2]
     return [
         (
@@ -260,8 +365,10 @@ def _region_mean(frame: np.ndarray, box: Box, inset: float) -> tuple[float, floa
         region = frame[t:b, l:r]
     if region.size == 0:
         return (0.0, 0.0, 0.0)
-    mean = region.reshape(-1, 3).mean(axis=0)
-    return (float(mean[0]), float(mean[1]), float(mean[2]))
+    # Exact integer sums, one axis at a time: the same means as a float64 mean, ~10x faster on a face box.
+    sums = np.add.reduce(np.add.reduce(region, axis=0, dtype=np.int64), axis=0)
+    count = region.shape[0] * region.shape[1]
+    return (float(sums[0] / count), float(sums[1] / count), float(sums[2] / count))
 
 
 def _frame_luma(frame: np.ndarray) -> float:
@@ -293,6 +400,72 @@ def _valid_frame(frame: object) -> bool:
     )
 
 
+@dataclass
+class _Track:
+    """Where the face is in one frame, and how much the picture changed there since the previous frame."""
+
+    box: Box
+    patch: np.ndarray
+    change: float
+
+
+def _local_scan(frame: np.ndarray, box: Box, scale: float) -> list[Box]:
+    """HOG face boxes in a window around ``box`` (grown by TRACK_MARGIN of its width on every side), scanned
+    at ``scale``, in the frame's own coordinates."""
+    h, w = frame.shape[:2]
+    t, r, b, l = _grow(box, TRACK_MARGIN)
+    t, r, b, l = max(0, t), min(w, r), min(h, b), max(0, l)
+    if r - l < 8 or b - t < 8:
+        return []
+    window = frame[t:b, l:r]
+    size = (max(1, round((r - l) * scale)), max(1, round((b - t) * scale)))
+    if size != (r - l, b - t):
+        window = np.asarray(Image.fromarray(window).resize(size, Image.Resampling.BILINEAR))
+    sx, sy = (r - l) / size[0], (b - t) / size[1]
+    return [
+        (
+            max(0, round(t + d.top() * sy)),
+            min(w, round(l + d.right() * sx)),
+            min(h, round(t + d.bottom() * sy)),
+            max(0, round(l + d.left() * sx)),
+        )
+        for d in _models().face_detector(np.ascontiguousarray(window), 0)
+    ]
+
+
+def _patch(frame: np.ndarray, box: Box) -> np.ndarray:
+    """A PATCH_SIZE-square grey thumbnail of the inner face, zero mean and unit norm (compared between frames).
+
+    Point-sampled on a grid twice as fine and averaged 2x2: ~0.05 ms, against ~0.8 ms for a Pillow resize.
+    """
+    h, w = frame.shape[:2]
+    t, r, b, l = box
+    dy, dx = round((b - t) * COLOUR_BOX_INSET), round((r - l) * COLOUR_BOX_INSET)
+    t, r, b, l = max(0, t + dy), min(w, r - dx), min(h, b - dy), max(0, l + dx)
+    if r - l < 2 or b - t < 2:
+        return np.zeros(PATCH_SIZE * PATCH_SIZE)
+    side = 2 * PATCH_SIZE
+    ys = np.linspace(t, b - 1, side).round().astype(np.intp)
+    xs = np.linspace(l, r - 1, side).round().astype(np.intp)
+    grey = frame[np.ix_(ys, xs)].astype(np.float64) @ _LUMA
+    values = grey.reshape(PATCH_SIZE, 2, PATCH_SIZE, 2).mean(axis=(1, 3)).reshape(-1)
+    values -= values.mean()
+    norm = np.linalg.norm(values)
+    return values / norm if norm > 1e-9 else values
+
+
+def _patch_change(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - correlation of two face thumbnails: 0 for the same picture, ~1 for unrelated ones."""
+    return float(1.0 - np.dot(a, b))
+
+
+def _encode(frame: np.ndarray, box: Box) -> np.ndarray:
+    t, r, b, l = box
+    api = _models()
+    shape = api.pose_predictor_5_point(frame, api.dlib.rectangle(l, t, r, b))
+    return np.array(api.face_encoder.compute_face_descriptor(frame, shape, 1))
+
+
 def decide(
     blink_frames: Sequence[np.ndarray],
     colour_frames: Sequence[np.ndarray],
@@ -303,7 +476,8 @@ def decide(
     """Decide one liveness + face-match attempt.
 
     Checks run in this order and the first failure is the reason: frame count (``too_few_frames``,
-    ``bad_frame``), exactly one face in every frame (``no_face``, or ``too_dark`` when the faceless
+    ``bad_frame``), exactly one face in every frame (the anchors and breaks searched whole, the others in a
+    window around the face, see the module docstring) (``no_face``, or ``too_dark`` when the faceless
     frame is dark; ``several_faces``), light (``too_dark``), the same person throughout
     (``not_same_person``), blink (``no_blink``), turn (``no_turn``), colour (``colour_mismatch``), face
     match against ``reference`` (``face_mismatch``; also when ``reference`` is None). Checks missing
@@ -337,33 +511,37 @@ def decide(
     if not all(_valid_frame(frame) for frame in frames):
         return finish(rules.BAD_FRAME)
 
-    # Key frames get a whole-frame scan and an encoding.
-    key = {0, n_blink - 1, n_blink + n_colour // 2 if n_colour else n_blink // 2}
-
-    # --- one face per frame, tracked ---
-    # The tracking scale is kept while the face keeps roughly its size: HOG boxes come in pyramid
-    # steps, and a box that flips between steps moves the landmarks, and so the EAR, by ~0.03.
+    # --- one face per frame: whole-frame scans on the anchors, followed in between ---
     t0 = time.perf_counter()
-    boxes: list[Box] = []
+    anchors = {0, len(frames) - 1}
+    tracks: list[_Track] = []
     faces_per_frame: list[int] = []
     full_scans = 0
     scale: float | None = None
     failure: str | None = None
     for index, frame in enumerate(frames):
+        found: list[Box] = []
+        if scale is not None:
+            found = _local_scan(frame, tracks[-1].box, scale)
         whole: list[Box] | None = None
-        if scale is None or index in key:
+        if index in anchors or len(found) != 1:
+            # Anchors, the first face, and a face lost or doubled in its window: look at the whole frame.
             whole = _full_scan(frame)
             full_scans += 1
-            if scale is None and len(whole) == 1:
-                scale = _track_scale(_box_width(whole[0]))
-        found = _scan(frame, scale, 0) if scale is not None else []
-        if not found and whole is None:
-            # Lost the face (it moved or changed size a lot): look at the whole frame.
-            whole = _full_scan(frame)
-            full_scans += 1
-        # The tracked scan sees faces about as big as the user's; the whole-frame scan sees smaller ones.
-        if whole is not None and len(whole) > len(found):
-            found = whole
+            if len(whole) > len(found) or (len(found) != 1 and whole):
+                found = whole
+        change = 0.0
+        if len(found) == 1 and tracks:
+            # The picture change is measured in one window (the previous box) on both frames: comparing each
+            # frame's own box would count the detector's box steps (up to ~10 % of the width) as changes.
+            change = _patch_change(tracks[-1].patch, _patch(frame, tracks[-1].box))
+            if whole is None and max(_jump(tracks[-1].box, found[0]), change / PATCH_CHANGE) > 1.0:
+                # A break in the track (the face moved far, or the picture there changed): whoever else came
+                # into the picture with it is looked for in the whole frame too.
+                whole = _full_scan(frame)
+                full_scans += 1
+                if len(whole) > 1:
+                    found = whole
         faces_per_frame.append(len(found))
         if len(found) != 1:
             if len(found) > 1:
@@ -373,8 +551,9 @@ def decide(
             else:
                 failure = rules.NO_FACE
             break
-        boxes.append(found[0])
-        width = _box_width(found[0])
+        box = found[0]
+        tracks.append(_Track(box=box, patch=_patch(frame, box), change=change))
+        width = _box_width(box)
         if scale is None or not TRACK_RESCALE[0] <= width * scale / TRACK_FACE_PX <= TRACK_RESCALE[1]:
             scale = _track_scale(width)
     timings["detect"] = (time.perf_counter() - t0) * 1000
@@ -383,6 +562,7 @@ def decide(
     if failure:
         scores["failed_frame"] = len(faces_per_frame) - 1
         return finish(failure)
+    boxes = [track.box for track in tracks]
 
     # --- landmarks, EAR, yaw, light, colour means ---
     t0 = time.perf_counter()
@@ -392,7 +572,7 @@ def decide(
     colour_means: list[tuple[float, float, float]] = []
     for index, (frame, box) in enumerate(zip(frames, boxes)):
         if index < n_blink:
-            runs = face_recognition.face_landmarks(frame, [_grow(box, g) for g in LANDMARK_BOX_GROWTH])
+            runs = _models().face_landmarks(frame, [_grow(box, g) for g in LANDMARK_BOX_GROWTH])
             ears.append(statistics.fmean(rules.mean_eye_aspect_ratio(lm) for lm in runs))
             yaws.append(statistics.fmean(rules.yaw_ratio(lm) for lm in runs))
         lumas.append(rules.luma(_region_mean(frame, box, 0.0)))
@@ -436,18 +616,22 @@ def decide(
         else:
             colour_ok = False
 
-    # --- encodings: key frames plus both sides of the biggest jumps ---
+    # --- encodings: first and last frame, plus the frame after each of the biggest breaks in the track ---
     t0 = time.perf_counter()
-    jumps = sorted(((_jump(boxes[i - 1], boxes[i]), i) for i in range(1, len(boxes))), reverse=True)
-    scores["max_jump"] = _r(jumps[0][0], 2) if jumps else 0.0
-    encode_at = set(key)
-    for size, index in jumps[:MAX_JUMPS_ENCODED]:
+    jumps = [_jump(boxes[i - 1], boxes[i]) for i in range(1, len(boxes))]
+    changes = [track.change for track in tracks[1:]]
+    breaks = sorted(
+        ((max(jump, change / PATCH_CHANGE), i) for i, (jump, change) in enumerate(zip(jumps, changes), 1)),
+        reverse=True,
+    )
+    scores["max_jump"] = _r(max(jumps, default=0.0), 2)
+    scores["max_picture_change"] = _r(max(changes, default=0.0), 3)
+    encode_at = {0, len(frames) - 1}
+    for size, index in breaks[:MAX_JUMPS_ENCODED]:
         if size > 1.0:
-            encode_at.update((index - 1, index))
+            encode_at.add(index)
     encode_at_sorted = sorted(encode_at)
-    encodings = [
-        face_recognition.face_encodings(frames[i], known_face_locations=[boxes[i]])[0] for i in encode_at_sorted
-    ]
+    encodings = [_encode(frames[i], boxes[i]) for i in encode_at_sorted]
     timings["encode"] = (time.perf_counter() - t0) * 1000
     stack = np.vstack(encodings)
     pairwise = np.linalg.norm(stack[:, None, :] - stack[None, :, :], axis=-1)

@@ -72,11 +72,14 @@ MIN_FRAMES = 10
 MAX_FRAMES = 48
 #: Largest accepted encoded frame, bytes. A 640x480 JPEG at quality 0.9 is ~50–100 KB.
 MAX_FRAME_BYTES = 256 * 1024
-#: Largest accepted frame side and area, pixels, checked *before* decoding (decompression bombs).
-MAX_FRAME_SIDE = 4096
-MAX_FRAME_PIXELS = 4096 * 3072
-#: Frames wider than this are downscaled before any analysis, pixels.
+#: Frames wider than this are downscaled before any analysis, pixels (the camera page sends at most this wide).
 FRAME_WIDTH = 640
+#: Largest accepted frame side and area, pixels, checked on the header *before* decoding (decompression bombs,
+#: and frames bigger than the engine needs). The page sends at most FRAME_WIDTH wide (640x480; 640x1138 from a
+#: 720x1280 portrait camera); twice that leaves room for other clients and still decodes in a few ms, where
+#: 4096x3072 (the old limit) let 48 one-bit PNGs of ~1.5 KB each cost 8-9 s of CPU to decode.
+MAX_FRAME_SIDE = 2 * FRAME_WIDTH
+MAX_FRAME_PIXELS = 2 * FRAME_WIDTH * 2 * 480
 #: Registry portraits: bytes, side and area before decoding; analysed at most this wide.
 MAX_PORTRAIT_BYTES = 10 * 1024 * 1024
 MAX_PORTRAIT_SIDE = 8192

@@ -1,0 +1,211 @@
+"""CPU cost of one 实人核验 decision through the real endpoint (gunicorn, SQLite), per worker and per request.
+
+Run from the repository root:
+    .venv/bin/python bench/liveness_endpoint.py [decisions] [--workers N] [--preload-engine] [--env K=V ...]
+
+Starts gunicorn from this checkout (deploy/gunicorn.conf.py, a fresh SQLite database in a temporary folder) on a
+free port, posts real genuine frames (tests' shared test data) to ``POST /proofing/<id>/frames`` one after the
+other, and reads each worker's CPU (utime + stime from /proc) before and after every decision, so the first
+decision of a fresh worker and the later ones are told apart. The engine's own ``scores["cpu_ms"]`` is shown
+next to it, and one plain ``face_recognition.face_encodings`` call measured in this process in the same run is
+the yardstick of the ratio (goal: a decision <= 2x). ``--preload-engine`` runs gunicorn with a config that
+executes deploy/gunicorn.conf.py and then imports the engine and calls ``engine.warm_up()`` in the master, before
+the workers fork (what a deciding process must do at start). It prints; it never asserts. The server is stopped
+at the end, whatever happens.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+from tests.testdata import FACES, HAVE_TESTDATA, TESTDATA, load_sequence  # noqa: E402
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _cpu(pid: int) -> float:
+    """utime + stime of one process, seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def _seed(url: str) -> tuple[str, str]:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from tests import factories
+    from webapp import migrate
+    from webapp.registry.services import prepare_portrait
+
+    migrate.upgrade(url)
+    engine = create_engine(url)
+    with Session(engine) as db:
+        factories.bind(db)
+        portrait, encoding = prepare_portrait((FACES / "meds-aa-S001-02.jpg").read_bytes())
+        citizen = factories.CitizenFactory(portrait=portrait, portrait_encoding=encoding)
+        db.commit()
+        who = (citizen.name, citizen.id_number)
+    engine.dispose()
+    return who
+
+
+def _challenge(base: str, citizen: tuple[str, str]) -> tuple[requests.Session, str, str]:
+    s = requests.Session()
+    page = s.get(f"{base}/travel-id/")
+    match = CSRF.search(page.text)
+    token = match.group(1) or match.group(2)
+    r = s.post(f"{base}/travel-id/apply", data={"csrf_token": token, "name": citizen[0],
+                                                 "id_number": citizen[1], "latitude": "23.13",
+                                                 "longitude": "113.26"}, allow_redirects=False)
+    r.raise_for_status()
+    page = s.get(base + r.headers["Location"])
+    public_id = r.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+    return s, public_id, csrf
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("decisions", nargs="?", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--frames", type=int, default=24, help="genuine blink frames per decision")
+    parser.add_argument("--preload-engine", action="store_true", help="import + warm the engine in the master")
+    parser.add_argument("--env", action="append", default=[], help="extra K=V for the server's environment")
+    args = parser.parse_args()
+    if not HAVE_TESTDATA:
+        print(f"test data not found at {TESTDATA}; set SUISHEN_TESTDATA")
+        return
+    frames = load_sequence("genuine_blink_meds_s001")[: args.frames]
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/suishen.db"
+        citizen = _seed(url)
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench-secret", SUISHEN_ENV="production",
+                   BASE_URL=base, SUISHEN_LIVENESS_CHECKS="blink,match", RATELIMIT_ENABLED="0",
+                   GUNICORN_WORKERS=str(args.workers), **dict(kv.split("=", 1) for kv in args.env))
+        config = "deploy/gunicorn.conf.py"
+        if args.preload_engine:
+            config = str(Path(tmp) / "gunicorn_preload.conf.py")
+            Path(config).write_text(
+                f"exec(open({str(ROOT / 'deploy/gunicorn.conf.py')!r}).read())\n"
+                "from webapp.proofing import engine as _engine\n"
+                "_engine.warm_up()\n")
+        log = open(Path(tmp) / "gunicorn.log", "wb")  # noqa: SIM115 - closed in finally
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", config, "--bind",
+                                 f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "--timeout", "120",
+                                 "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    log_text = (Path(tmp) / "gunicorn.log").read_text()
+                    raise SystemExit("gunicorn did not start:\n" + log_text[-3000:])
+                time.sleep(0.2)
+            workers = _children(proc.pid)
+            import face_recognition
+            import numpy as np
+            from PIL import Image
+
+            first = np.asarray(Image.open(io.BytesIO(frames[0])).convert("RGB"))
+            yardstick = []
+            for _ in range(5):
+                started = time.process_time()
+                face_recognition.face_encodings(first)
+                yardstick.append(time.process_time() - started)
+            one_encoding = statistics.median(yardstick)
+            mode = "engine preloaded in the master" if args.preload_engine else "deploy/gunicorn.conf.py as is"
+            extra = ", " + " ".join(args.env) if args.env else ""
+            print(f"gunicorn {args.workers} sync worker(s) ({mode}), SQLite{extra}; {len(frames)} genuine JPEG "
+                  "frames 640x480 per decision; CPU from /proc (utime+stime)")
+            print(f"yardstick, this process, same run: one face_encodings call {one_encoding * 1000:.0f} ms")
+            print(f"master threads {_threads(proc.pid)}, worker threads {[_threads(w) for w in workers]}")
+            print(f"{'#':>3}{'HTTP':>6}{'result':>8}{'worker':>8}{'worker CPU ms':>15}{'x encodings':>13}"
+                  f"{'engine cpu_ms':>15}{'wall ms':>9}{'threads':>9}")
+            by_worker: dict[int, list[float]] = {}
+            for n in range(1, args.decisions + 1):
+                session, public_id, csrf = _challenge(base, citizen)
+                before = {w: _cpu(w) for w in _children(proc.pid)}
+                files = [("blink", (f"{i}.jpg", data, "image/jpeg")) for i, data in enumerate(frames)]
+                start = time.perf_counter()
+                answer = session.post(f"{base}/proofing/{public_id}/frames", files=files,
+                                      headers={"X-CSRFToken": csrf, "Accept": "application/json"}, timeout=120)
+                wall = time.perf_counter() - start
+                after = {w: _cpu(w) for w in _children(proc.pid)}
+                spent = {w: after[w] - before.get(w, 0.0) for w in after}
+                worker = max(spent, key=spent.get)
+                is_json = answer.headers.get("Content-Type", "").startswith("application/json")
+                body = answer.json() if is_json else {}
+                result = "pass" if body.get("passed") else body.get("reason", "?")
+                from sqlalchemy import create_engine, text
+
+                eng = create_engine(url)
+                with eng.connect() as conn:
+                    scores = conn.execute(text("SELECT scores FROM proofing_challenges WHERE public_id = :p"),
+                                          {"p": public_id}).scalar()
+                eng.dispose()
+                engine_cpu = (json.loads(scores) if isinstance(scores, str) else scores or {}).get("cpu_ms")
+                engine_cpu = float("nan") if engine_cpu is None else engine_cpu
+                by_worker.setdefault(worker, []).append(spent[worker])
+                print(f"{n:>3}{answer.status_code:>6}{result:>8}{worker:>8}{spent[worker] * 1000:>15.0f}"
+                      f"{spent[worker] / one_encoding:>13.1f}{engine_cpu:>15.0f}{wall * 1000:>9.0f}"
+                      f"{_threads(worker):>9}")
+            firsts = [spent[0] for spent in by_worker.values()]
+            later = [x for spent in by_worker.values() for x in spent[1:]]
+            print("first decision of each worker: " + ", ".join(f"{x * 1000:.0f} ms" for x in firsts)
+                  + f" (median {statistics.median(firsts) / one_encoding:.1f}x one face_encodings call)")
+            if later:
+                print(f"later decisions: median {statistics.median(later) * 1000:.0f} ms = "
+                      f"{statistics.median(later) / one_encoding:.1f}x one face_encodings call")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+
+
+if __name__ == "__main__":
+    main()
