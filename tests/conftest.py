@@ -108,6 +108,10 @@ def make_test_config(database_url: str, **overrides) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "BASE_URL": "http://localhost",
         "SUISHEN_LIVENESS_CHECKS": "blink,colour,match",
+        # Jobs run at once in the enqueuing request: for tests that are not about the queue. Queue tests
+        # (tests/http/test_proofing_queue.py, the e2e servers) run a real consumer on a real queue file.
+        "SUISHEN_QUEUE_URL": "immediate://",
+        "SUISHEN_QUEUE_WORKERS": 1,
     }
     config.update(overrides)
     return config
