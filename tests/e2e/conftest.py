@@ -12,16 +12,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from webapp import create_app
 from webapp.clock import FrozenClock
-from webapp.db import Base, make_engine, make_session_factory
+from webapp.db import make_engine, make_session_factory
 from webapp.extensions import limiter
 import webapp.models  # noqa: F401
 from tests import factories
 from tests.conftest import create_database, pg_reachable, make_test_config
+from tests.queue_support import ThreadConsumer, truncate_all
 
 CHROMIUM = os.environ.get("SUISHEN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -67,14 +67,7 @@ class LiveServer:
         self._server.server_close()
 
 
-def _truncate(engine) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
+_truncate = truncate_all
 
 
 @pytest.fixture

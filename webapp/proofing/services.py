@@ -255,12 +255,24 @@ def check_frame_headers(frames: Sequence[bytes]) -> None:
             raise InvalidFrames(rules.REASON_MESSAGES[rules.BAD_FRAME]) from exc
         except Exception as exc:  # noqa: BLE001 - Pillow's zoo of errors on hostile headers (struct.error...)
             raise InvalidFrames(rules.REASON_MESSAGES[rules.BAD_FRAME]) from exc
+        if not _ends_whole(data, image_format):
+            raise InvalidFrames(rules.REASON_MESSAGES[rules.BAD_FRAME])
         if image_format not in rules.UPLOAD_FORMATS or mode not in rules.UPLOAD_MODES:
             raise InvalidFrames("画面格式不支持，请使用摄像头拍摄的 JPEG、PNG 或 WebP 彩色图片。")
         if max(width, height) > longest or min(width, height) > shortest:
             raise InvalidFrames(f"画面尺寸过大（最大 {longest}×{shortest} 像素），请重新核验。")
         if min(width, height) < rules.MIN_UPLOAD_SIDE:
             raise InvalidFrames(f"画面尺寸过小（至少 {rules.MIN_UPLOAD_SIDE} 像素），请重新核验。")
+
+
+def _ends_whole(data: bytes, image_format: str | None) -> bool:
+    """A frame cut short in transit (the engine refuses it too; checked here so nothing is claimed for it):
+    a canvas ends a JPEG with the EOI marker and a PNG with IEND."""
+    if image_format == "JPEG":
+        return b"\xff\xd9" in data[-16:]
+    if image_format == "PNG":
+        return data.endswith(b"IEND\xaeB`\x82")
+    return True
 
 
 # --- Submission: claim, queue, decide --------------------------------------------------------------------------
@@ -326,9 +338,23 @@ def _used():
     return _closed(rules.USED)
 
 
-def start_deciding(session: Session, challenge_id: int, now: datetime) -> Challenge | None:
-    """A face worker takes a queued challenge (``queued`` → ``deciding``); None when it is not queued any more
-    (already swept as stale, or a duplicate job)."""
+@dataclasses.dataclass
+class Work:
+    """What a face worker needs to decide one challenge, read before the engine runs (so no transaction, and on
+    SQLite no write lock, is held during the seconds of face work)."""
+
+    challenge: Challenge
+    frames: bytes | None
+    reference: bytes | None
+
+
+def start_deciding(session: Session, challenge_id: int, now: datetime, *, store) -> Work | None:
+    """A face worker takes a queued challenge (``queued`` → ``deciding``) and its frames out of the store.
+
+    The caller commits at once: the page then shows 正在核验, the sweeper can tell a dead worker's challenge, and
+    the frames are gone from the store whatever happens next. None when it is not queued any more (swept as
+    stale, or a duplicate job).
+    """
     result = session.execute(
         update(Challenge).where(Challenge.id == challenge_id, Challenge.status == QUEUED)
         .values(status=DECIDING, deciding_at=now).execution_options(synchronize_session=False))
@@ -336,36 +362,34 @@ def start_deciding(session: Session, challenge_id: int, now: datetime) -> Challe
         return None
     challenge = session.get(Challenge, challenge_id)
     session.refresh(challenge)
-    return challenge
+    citizen = session.get(Citizen, challenge.citizen_id)
+    return Work(challenge, store.take(session, challenge_id), citizen.portrait_encoding if citizen else None)
 
 
-def decide(session: Session, challenge: Challenge, *, store, now: datetime, policy: Policy,
-           keep_frames: bool = False):
-    """Decide a ``deciding`` challenge on its stored frames and record the decision, scores and audit row.
+def decide(session: Session, work: Work, *, now: datetime, policy: Policy, keep_frames: bool = False):
+    """Decide a ``deciding`` challenge on its frames, then record the decision, scores and audit row.
 
-    The frames are taken out of the store (deleted) whatever the outcome. The result is written only if the
-    challenge is still this worker's (``deciding`` since the same instant): a decision that the sweeper already
-    failed as stale is dropped, so a slow worker cannot overwrite a system failure the page has shown.
+    The engine runs first, touching no database; the result is written only if the challenge is still this
+    worker's (``deciding`` since the same instant): a decision the sweeper already failed as stale is dropped, so
+    a slow worker cannot overwrite the system failure the page has shown.
 
     :param keep_frames: keep the raw frames with the challenge (SUISHEN_KEEP_FRAMES).
     :returns: the engine's :class:`~webapp.proofing.engine.Decision`, or None when it was dropped.
     """
     from webapp.proofing import engine  # face_recognition is heavy: only the deciding process loads it
 
-    data = store.take(session, challenge.id)
-    if data is None:  # expired in the store: the person is not at fault
+    challenge = work.challenge
+    if work.frames is None:  # expired in the store: the person is not at fault
         decision = engine.Decision(passed=False, reason=SYSTEM_BUSY, scores={})
-        blink_frames, colour_frames = [], []
     else:
-        blink_frames, colour_frames = _unzip_frames(data)
-        decision = _run_engine(session, challenge, blink_frames, colour_frames, policy)
+        blink_frames, colour_frames = _unzip_frames(work.frames)
+        decision = _run_engine(challenge, blink_frames, colour_frames, work.reference, policy)
     result = session.execute(
         update(Challenge)
         .where(Challenge.id == challenge.id, Challenge.status == DECIDING,
                Challenge.deciding_at == challenge.deciding_at)
         .values(status=PASSED if decision.passed else FAILED, decided_at=now, reason=decision.reason,
-                scores=decision.scores,
-                kept_frames=_zip_frames(blink_frames, colour_frames) if keep_frames and data else None)
+                scores=decision.scores, kept_frames=work.frames if keep_frames and work.frames else None)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         return None
@@ -377,8 +401,8 @@ def decide(session: Session, challenge: Challenge, *, store, now: datetime, poli
     return decision
 
 
-def _run_engine(session: Session, challenge: Challenge, blink_frames: list[bytes], colour_frames: list[bytes],
-                policy: Policy):
+def _run_engine(challenge: Challenge, blink_frames: list[bytes], colour_frames: list[bytes],
+                reference: bytes | None, policy: Policy):
     from webapp.proofing import engine
 
     try:
@@ -386,12 +410,11 @@ def _run_engine(session: Session, challenge: Challenge, blink_frames: list[bytes
         colour = [engine.decode_frame(data) for data in colour_frames]
     except engine.BadFrame:
         return engine.Decision(passed=False, reason=rules.BAD_FRAME, scores={})
-    citizen = session.get(Citizen, challenge.citizen_id)
-    if citizen is None or citizen.portrait_encoding is None:
+    if reference is None:
         return engine.Decision(passed=False, reason=NO_PORTRAIT, scores={})
-    reference = np.frombuffer(citizen.portrait_encoding, dtype=np.float64)
     # The page ran the checks stored with the challenge; a setting changed in between must not fail it.
-    return engine.decide(blink, colour, ChallengePlan.from_json(challenge.plan), reference,
+    return engine.decide(blink, colour, ChallengePlan.from_json(challenge.plan),
+                         np.frombuffer(reference, dtype=np.float64),
                          dataclasses.replace(policy, checks=challenge.check_set))
 
 
@@ -456,8 +479,8 @@ def submit(session: Session, public_id: str, *, blink_frames: list[bytes], colou
                          store=store, frames_ttl=timedelta(minutes=5))
     if submission.decision is not None:
         return submission.decision
-    challenge = start_deciding(session, submission.challenge.id, now)
-    return decide(session, challenge, store=store, now=now, policy=policy, keep_frames=keep_frames)
+    work = start_deciding(session, submission.challenge.id, now, store=store)
+    return decide(session, work, now=now, policy=policy, keep_frames=keep_frames)
 
 
 def consume(session: Session, public_id: str, *, purpose: str, citizen_id: int, now: datetime) -> Challenge:

@@ -38,14 +38,14 @@ def decide(challenge_id: int) -> None:
         session = get_session()
         clock = app.extensions["clock"]
         store = _store(app)
-        challenge = services.start_deciding(session, challenge_id, clock.now())
+        work = services.start_deciding(session, challenge_id, clock.now(), store=store)
         session.commit()
-        if challenge is None:
+        if work is None:
             return
         started = time.monotonic()
         try:
             decision = services.decide(
-                session, challenge, store=store, now=clock.now(),
+                session, work, now=clock.now(),
                 policy=Policy.from_setting(app.config["SUISHEN_LIVENESS_CHECKS"],
                                            app.config["SUISHEN_FACE_TOLERANCE"]),
                 keep_frames=app.config["SUISHEN_KEEP_FRAMES"])
