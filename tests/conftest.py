@@ -211,3 +211,21 @@ def race(n: int, attempt) -> list[str]:
     for t in threads:
         t.join(60)
     return sorted(outcomes)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test that started servers shows their logs: any fixture value (or element of a tuple value)
+    with a ``server_logs()`` method (tests/servers.py, the e2e live server)."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    for name, value in getattr(item, "funcargs", {}).items():
+        for candidate in value if isinstance(value, tuple) else (value,):
+            logs = getattr(candidate, "server_logs", None)
+            if callable(logs):
+                try:
+                    report.sections.append((f"server logs ({name})", logs()))
+                except Exception as error:  # noqa: BLE001 - a report must never fail
+                    report.sections.append((f"server logs ({name})", f"unreadable: {error!r}"))

@@ -82,14 +82,28 @@ def live_config():
 
 
 @pytest.fixture
-def live_server(e2e_database_url, e2e_engine, live_clock, live_config):
+def live_workers():
+    """Override (e.g. parametrize) to 0 for a test that starts its own consumer later (queued states)."""
+    return 2
+
+
+@pytest.fixture
+def live_server(e2e_database_url, e2e_engine, live_clock, live_config, live_workers, tmp_path):
+    """The app over HTTP and a real Huey consumer (two thread workers) on a queue file of this test's own, as
+    `make run` serves it (their logs are captured by pytest and shown when the test fails)."""
     _truncate(e2e_engine)
-    app = create_app(make_test_config(e2e_database_url, **live_config), clock=live_clock,
+    config = {"SUISHEN_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}", **live_config}
+    app = create_app(make_test_config(e2e_database_url, **config), clock=live_clock,
                      session_factory=make_session_factory(e2e_engine))
     limiter.reset()
     server = LiveServer(app, live_clock)
+    consumer = ThreadConsumer(workers=live_workers) if live_workers else None
+    if consumer:
+        consumer.start()
     yield server
     server.stop()
+    if consumer:
+        consumer.stop(graceful=True)
 
 
 @pytest.fixture

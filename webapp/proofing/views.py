@@ -318,11 +318,13 @@ def frames(public_id: str):
             services.fail_as_system_busy(session, submission.challenge.id, _now(), store=store)
             session.commit()
         session.expire_all()  # the job may have decided it already (immediate mode, or a fast worker)
-    body = _state(services.get(session, public_id))
-    if submission.decision is not None and body["status"] == "decided":
-        # A replay or a late submission: this request's own answer, whatever the challenge holds.
-        body.update(_decision_fields(services.get(session, public_id), submission.decision.passed,
-                                     submission.decision.reason))
+    if submission.decision is not None:
+        # A replay or a late submission: this request's own answer (``used``/``expired``), whatever the
+        # challenge holds now.
+        body = {"status": "decided", "status_url": url_for("proofing.status", public_id=public_id),
+                **_decision_fields(submission.challenge, submission.decision.passed, submission.decision.reason)}
+    else:
+        body = _state(services.get(session, public_id))
     resp = jsonify(body)
     resp.status_code = 200 if body["status"] == "decided" else 202
     return resp
