@@ -30,8 +30,11 @@ class WebAndWorkers:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_dir = log_dir
         log_dir.mkdir(parents=True, exist_ok=True)
+        # Not tests of admission or budgets: a loaded 2-core CI machine decides in 5-25 s rather than 1-2 s, and
+        # must neither refuse applicants as "busy" nor time their decisions out.
         self.env = dict(os.environ, BASE_URL=self.base, SUISHEN_QUEUE_URL=f"sqlite:///{log_dir / 'queue.db'}",
-                        SUISHEN_QUEUE_WORKERS=str(queue_workers), **env)
+                        SUISHEN_QUEUE_WORKERS=str(queue_workers), SUISHEN_PROOFING_MAX_WAIT="600",
+                        SUISHEN_PROOFING_DECISION_BUDGET="300", **env)
         self.queue_workers = queue_workers
         self.web: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None

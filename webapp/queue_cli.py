@@ -35,6 +35,9 @@ def worker(workers: int, threads: bool) -> None:
         if engine is not None:
             engine.dispose(close=False)
 
+    # Load face_recognition and its models once, before the workers fork: they share the pages copy-on-write.
+    import webapp.proofing.engine  # noqa: F401
+
     storage = type(queue.huey.storage).__name__
     options = {"workers": workers, "worker_type": "thread" if threads else "process", "periodic": True,
                "check_worker_health": True}

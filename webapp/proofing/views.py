@@ -25,7 +25,7 @@ from webapp import queue
 from webapp.accounts.rules import is_safe_next
 from webapp.db import get_session
 from webapp.errors import DomainError, NotFound, wants_json
-from webapp.extensions import limiter, seconds_over_limit
+from webapp.extensions import seconds_over_limit
 from webapp.proofing import rules, services, tasks
 from webapp.proofing.models import CONSUMED, DECIDING, EXPIRED, FAILED, ISSUED, PASSED, QUEUED, Challenge
 from webapp.proofing.rules import ChallengePlan, Policy
@@ -41,7 +41,6 @@ SESSION_KEY = "proofing"
 SESSION_REMEMBERS = 10
 #: Accepted content types of an uploaded frame (what canvas.toBlob can produce, and what the engine reads).
 FRAME_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
-FRAMES_RATE_LIMIT = "12 per minute"
 #: Flask-session keys: a random id of this browser session (the per-session counts), and the starts an anonymous
 #: GET asked for, waiting for the POST that may create them.
 SESSION_ID_KEY = "proofing_sid"
@@ -271,13 +270,21 @@ def _read_frames(field: str) -> list[bytes] | str:
 
 
 @bp.post("/<public_id>/frames")
-@limiter.limit(FRAMES_RATE_LIMIT)
 def frames(public_id: str):
     """Cheap checks, claim, store the frames, enqueue the decision: 202 queued (200 when already decided)."""
     if not _owns(public_id):
         return _bad("该核验不属于当前浏览器会话，请从业务页面重新发起核验。", 403, "forbidden")
     if request.mimetype != "multipart/form-data":
         return _bad("请以 multipart/form-data 上传画面。", code="bad_content_type")
+    session = get_session()
+    challenge = services.get(session, public_id)
+    # Counted per IP, browser session and citizen before the body is parsed (werkzeug parses it lazily).
+    spec = current_app.config["SUISHEN_PROOFING_SUBMIT_LIMIT"]
+    retry_after = _over_limits("proofing-submit", challenge.citizen_id, spec, spec, spec)
+    if retry_after is not None:
+        resp = _bad("提交过于频繁，请稍后再试。", 429, "rate_limited")
+        resp.headers["Retry-After"] = str(retry_after)
+        return resp
     blink = _read_frames("blink")
     if isinstance(blink, str):
         return _bad(blink, code=rules.BAD_FRAME)
@@ -289,16 +296,8 @@ def frames(public_id: str):
     if len(blink) + len(colour) > rules.MAX_FRAMES:
         return _bad(f"画面过多（最多 {rules.MAX_FRAMES} 帧），请重新核验。", code="too_many_frames")
 
-    session = get_session()
     now = _now()
     config = current_app.config
-    challenge = services.get(session, public_id)
-    spec = config["SUISHEN_PROOFING_SUBMIT_LIMIT"]
-    retry_after = _over_limits("proofing-submit", challenge.citizen_id, spec, spec, spec)
-    if retry_after is not None:
-        resp = _bad("提交过于频繁，请稍后再试。", 429, "rate_limited")
-        resp.headers["Retry-After"] = str(retry_after)
-        return resp
     store = _frame_store()
     try:
         submission = services.enqueue(session, public_id, blink_frames=blink, colour_frames=colour, now=now,
