@@ -54,6 +54,8 @@ bench: install
 	$(BIN)/python bench/liveness.py
 	$(BIN)/python bench/liveness_eval.py
 	$(BIN)/python bench/http_load.py
+	$(BIN)/python bench/queue_latency.py
+	$(BIN)/python bench/proofing_load.py --record
 
 clean:
 	rm -rf $(VENV) test-results .pytest_cache

@@ -20,9 +20,14 @@ queue_cli = AppGroup("queue", help="The task queue of face decisions (Huey).")
 @click.option("--workers", "-w", type=int, default=0, show_default=True,
               help="Face-worker processes; 0 = SUISHEN_QUEUE_WORKERS (one per core by default).")
 @click.option("--threads", is_flag=True, help="Threads instead of processes (tests; decisions share one core).")
-def worker(workers: int, threads: bool) -> None:
+@click.option("--nice", type=int, default=10, show_default=True,
+              help="Lower the workers' CPU priority by this much: on a machine shared with gunicorn, gates and QR "
+                   "refreshes get the CPU first and decisions take the rest (0 on dedicated face-worker hosts).")
+def worker(workers: int, threads: bool, nice: int) -> None:
     """Run the queue's consumer: decide 实人核验 submissions and sweep stale ones, until Ctrl-C / SIGTERM."""
     app = current_app._get_current_object()
+    if nice:
+        os.nice(nice)
     workers = workers or app.config["SUISHEN_QUEUE_WORKERS"]
     if queue.is_immediate():
         raise click.UsageError("SUISHEN_QUEUE_URL=immediate:// runs jobs in the web process: no worker to run")
