@@ -240,8 +240,8 @@ def main() -> None:
 
         # 2x overload: open-loop arrivals at twice the measured decision rate.
         rate = 2 * per_second
-        over = [Applicant(base, people[args.clients + (i % (args.clients * 3))], frames, f"10.1.{i // 250}.{i % 250}")
-                for i in range(max(1, int(rate * args.seconds)))]
+        over = [Applicant(base, people[args.clients + (i % (args.clients * 3))], frames,
+                          f"10.1.{i // 250}.{i % 250}") for i in range(max(1, int(rate * args.seconds)))]
         over_threads = []
         t0 = time.perf_counter()
         for i, a in enumerate(over):

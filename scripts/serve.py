@@ -27,10 +27,10 @@ def main() -> int:
     args = parser.parse_args()
     python = sys.executable
     children = [
-        subprocess.Popen([python, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind", args.bind, "wsgi:app"],
-                         cwd=ROOT),
-        subprocess.Popen([python, "-m", "flask", "--app", "app", "queue", "worker", "--workers", str(args.workers)],
-                         cwd=ROOT),
+        subprocess.Popen([python, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind", args.bind,
+                          "wsgi:app"], cwd=ROOT),
+        subprocess.Popen([python, "-m", "flask", "--app", "app", "queue", "worker",
+                          "--workers", str(args.workers)], cwd=ROOT),
     ]
     stopping = False
 

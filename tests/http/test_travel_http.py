@@ -162,8 +162,8 @@ def test_qr_page_needs_reverify_after_30_minutes_which_does_not_count(client, db
     start_page = client.get(f"/travel-id/{public_id}/reverify")
     assert start_page.status_code == 200 and count(db_session, Challenge) == 1
     html = start_page.get_data(as_text=True)
-    start = client.post("/proofing/start", data={"csrf_token": csrf_from(html),
-                                                 "token": re.search(r'name="token" value="([^"]+)"', html).group(1)})
+    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    start = client.post("/proofing/start", data={"csrf_token": csrf_from(html), "token": token})
     assert start.status_code == 302 and count(db_session, Challenge) == 2
     granted = client.get(pass_proofing(client, start.headers["Location"], genuine_frames))
     assert granted.status_code == 302 and granted.headers["Location"] == f"/travel-id/{public_id}"
