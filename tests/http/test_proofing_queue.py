@@ -9,6 +9,7 @@ named as such (tests/queue_support.py).
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import numpy as np
@@ -278,3 +279,17 @@ def test_frames_wait_in_redis_with_a_ttl_when_the_queue_is_on_redis(queue_databa
         assert decided(client, public_id)["reason"] == "no_blink"
     assert not client_.exists(key)
     client_.flushdb()
+
+
+def test_queue_status_prints_what_waits_when_asked_from_the_command_line(qapp, qdb):
+    client, public_id, token = begin(qapp, user_with_portrait(qdb))
+    assert post_frames(client, public_id, token, [camera_jpeg()] * 12).status_code == 202
+
+    result = qapp.test_cli_runner().invoke(args=["queue", "status", "--json"])
+    text_result = qapp.test_cli_runner().invoke(args=["queue", "status"])
+
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)
+    assert (facts["storage"], facts["jobs_waiting"], facts["queued"], facts["deciding"]) == ("SqliteStorage", 1, 1, 0)
+    assert facts["expected_wait_seconds"] == 3.0 and facts["max_wait_seconds"] == 20.0
+    assert "排队中 1，正在核验 0" in text_result.output
