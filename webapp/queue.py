@@ -61,8 +61,8 @@ def init_app(app: Flask) -> None:
     url = app.config["SUISHEN_QUEUE_URL"]
     _state["app"] = app
     app.extensions["huey"] = huey
-    if _state["url"] == (url, app.instance_path):
-        return
+    if _state["url"] == (url, app.instance_path) and url != IMMEDIATE:
+        return  # the same store: keep its connection (an immediate app gets a fresh in-memory store, below)
     storage_class, kwargs = storage_for(url, app.instance_path)
     if storage_class is SqliteStorage:
         os.makedirs(os.path.dirname(kwargs["filename"]) or ".", exist_ok=True)
