@@ -1,5 +1,6 @@
 # Suishen: two commands on a fresh machine.
-#   make run   - venv, install, migrate, demo data, serve on http://127.0.0.1:8000 with gunicorn
+#   make run   - venv, install, migrate, demo data, serve on http://127.0.0.1:8000 with gunicorn and the
+#                face workers (Huey consumer, one per core; queue in instance/queue.db, no Redis needed)
 #   make test  - the same install, then the whole suite (SQLite + PostgreSQL + headless Chromium)
 PYTHON ?= python3.11
 VENV   := .venv
@@ -43,7 +44,7 @@ demo: migrate
 
 run: demo instance/vapid.env
 	env $$(cat instance/vapid.env) SECRET_KEY=$$(cat instance/secret_key) SUISHEN_DEMO=1 \
-	  $(BIN)/gunicorn -c deploy/gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+	  $(BIN)/python scripts/serve.py --bind $(HOST):$(PORT)
 
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -53,6 +54,8 @@ bench: install
 	$(BIN)/python bench/liveness.py
 	$(BIN)/python bench/liveness_eval.py
 	$(BIN)/python bench/http_load.py
+	$(BIN)/python bench/queue_latency.py
+	$(BIN)/python bench/proofing_load.py --record
 
 clean:
 	rm -rf $(VENV) test-results .pytest_cache

@@ -108,6 +108,10 @@ def make_test_config(database_url: str, **overrides) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "BASE_URL": "http://localhost",
         "SUISHEN_LIVENESS_CHECKS": "blink,colour,match",
+        # Jobs run at once in the enqueuing request: for tests that are not about the queue. Queue tests
+        # (tests/http/test_proofing_queue.py, the e2e servers) run a real consumer on a real queue file.
+        "SUISHEN_QUEUE_URL": "immediate://",
+        "SUISHEN_QUEUE_WORKERS": 1,
     }
     config.update(overrides)
     return config
@@ -207,3 +211,21 @@ def race(n: int, attempt) -> list[str]:
     for t in threads:
         t.join(60)
     return sorted(outcomes)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test that started servers shows their logs: any fixture value (or element of a tuple value)
+    with a ``server_logs()`` method (tests/servers.py, the e2e live server)."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    for name, value in getattr(item, "funcargs", {}).items():
+        for candidate in value if isinstance(value, tuple) else (value,):
+            logs = getattr(candidate, "server_logs", None)
+            if callable(logs):
+                try:
+                    report.sections.append((f"server logs ({name})", logs()))
+                except Exception as error:  # noqa: BLE001 - a report must never fail
+                    report.sections.append((f"server logs ({name})", f"unreadable: {error!r}"))

@@ -41,6 +41,8 @@ def create_app(
         import os
         os.makedirs(app.instance_path, exist_ok=True)
     db.init_app(app, session_factory)
+    from webapp import queue
+    queue.init_app(app)
 
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -91,6 +93,8 @@ def create_app(
     app.cli.add_command(db_cli)
     app.cli.add_command(workdays_cli)
     app.cli.add_command(registry_cli)
+    from webapp.queue_cli import queue_cli
+    app.cli.add_command(queue_cli)
     return app
 
 

@@ -43,6 +43,30 @@ def from_environment(instance_path: str) -> dict:
         "SUISHEN_FACE_TOLERANCE": float(os.environ.get("SUISHEN_FACE_TOLERANCE", "0.6")),
         "SUISHEN_KEEP_FRAMES": _bool("SUISHEN_KEEP_FRAMES", False),
         "SUISHEN_PROOFING_MAX_FAILURES": int(os.environ.get("SUISHEN_PROOFING_MAX_FAILURES", "3")),
+        # The task queue of face decisions (webapp/queue.py): empty = SQLite file instance/queue.db (one machine,
+        # no server); redis://host:6379/1 = Redis shared by web hosts and face-worker hosts.
+        "SUISHEN_QUEUE_URL": os.environ.get("SUISHEN_QUEUE_URL", ""),
+        # Face-worker processes serving the queue: `make run` starts this many; the expected wait divides by it.
+        # 0 = one per core of this machine. With face workers on other hosts, set it to their total.
+        "SUISHEN_QUEUE_WORKERS": int(os.environ.get("SUISHEN_QUEUE_WORKERS", "0")) or (os.cpu_count() or 1),
+        # A new challenge is refused (503 + Retry-After) while the expected wait for a decision exceeds this.
+        "SUISHEN_PROOFING_MAX_WAIT": float(os.environ.get("SUISHEN_PROOFING_MAX_WAIT", "20")),
+        # Seconds a face worker may spend on one decision; beyond it (or when its worker died) the attempt ends
+        # as a system failure that does not count as the person's failed try.
+        "SUISHEN_PROOFING_DECISION_BUDGET": float(os.environ.get("SUISHEN_PROOFING_DECISION_BUDGET", "30")),
+        # Seconds a submission may wait in the queue before it is failed the same way (frames expire with it).
+        "SUISHEN_PROOFING_QUEUE_TIMEOUT": float(os.environ.get("SUISHEN_PROOFING_QUEUE_TIMEOUT", "120")),
+        # The decision time assumed until the queue has measured some (moving average in the queue store).
+        "SUISHEN_PROOFING_DECISION_SECONDS": float(os.environ.get("SUISHEN_PROOFING_DECISION_SECONDS", "1.5")),
+        # New challenges (calling flows and 重新核验), counted per IP, per browser session and per citizen; and
+        # frame submissions, per the same three.
+        "SUISHEN_PROOFING_START_LIMIT_IP": os.environ.get("SUISHEN_PROOFING_START_LIMIT_IP",
+                                                          "20 per minute;200 per hour"),
+        "SUISHEN_PROOFING_START_LIMIT_SESSION": os.environ.get("SUISHEN_PROOFING_START_LIMIT_SESSION",
+                                                               "10 per minute;40 per hour"),
+        "SUISHEN_PROOFING_START_LIMIT_CITIZEN": os.environ.get("SUISHEN_PROOFING_START_LIMIT_CITIZEN",
+                                                               "10 per minute;40 per hour"),
+        "SUISHEN_PROOFING_SUBMIT_LIMIT": os.environ.get("SUISHEN_PROOFING_SUBMIT_LIMIT", "12 per minute"),
         # Cities where the travel ID is offered (Chinese names, comma-separated); empty = nationwide.
         "SUISHEN_TRAVEL_ID_CITIES": os.environ.get("SUISHEN_TRAVEL_ID_CITIES", ""),
         # Verification API (SPEC 6): per API key (or per IP without one), and the largest JSON body accepted.

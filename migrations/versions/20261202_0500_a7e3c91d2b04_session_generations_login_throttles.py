@@ -1,7 +1,7 @@
 """session generations (server-side revocation) and login throttles (per-account back-off)
 
 Revision ID: a7e3c91d2b04
-Revises: 5b35b28a25d9
+Revises: 25522c7e882b
 Create Date: 2026-12-02 05:00:00.000000
 
 Review before committing: every migration must keep the previous release working (add NOT NULL columns
@@ -16,7 +16,7 @@ from alembic import op
 import webapp.db
 
 revision = 'a7e3c91d2b04'
-down_revision = '5b35b28a25d9'
+down_revision = '25522c7e882b'
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,5 @@
-// 实人核验 page: camera → prompts (face, blink, turn) → colour flash → frames to the server, which decides.
+// 实人核验 page: camera → prompts (face, blink, turn) → colour flash → frames to the server, which queues the
+// decision; the page then polls its status (排队中，前面还有 N 人 / 正在核验) until it is decided.
 // Data comes from data-* attributes (CSP: script-src 'self', no inline script).
 
 const root = document.getElementById("proofing");
@@ -12,6 +13,8 @@ const FRAME_WIDTH = 640;
 const JPEG_QUALITY = 0.8;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const POLL_MS = 1000;
+const POLL_GIVE_UP_MS = 5 * 60 * 1000;  // the server ends every decision well before this (its time budget)
 
 function cameraErrorMessage(error) {
   switch (error && error.name) {
@@ -30,7 +33,13 @@ function cameraErrorMessage(error) {
 }
 
 function init() {
-  if (!root || root.dataset.open !== "true") return;
+  if (!root) return;
+  if (root.dataset.waiting === "true") {
+    const cfg = JSON.parse(root.dataset.config);
+    makeWaiter(cfg)(cfg.statusUrl);
+    return;
+  }
+  if (root.dataset.open !== "true") return;
   const cfg = JSON.parse(root.dataset.config);
   const csrf = root.dataset.csrf;
   const plan = cfg.plan;
@@ -189,19 +198,8 @@ function init() {
       } catch {
         data = null;
       }
-      if (response.ok && data && data.passed && data.next_url) {
-        progress.value = 100;
-        say("核验通过，正在跳转…");
-        window.location.assign(data.next_url);
-        return;
-      }
-      if (response.ok && data) {
-        fail(data.message, {
-          retryUrl: data.retry_url,
-          fallbackUrl: data.fallback_url,
-          failures: data.failures,
-          allowRetry: Boolean(data.retry_url),
-        });
+      if ((response.status === 200 || response.status === 202) && data && data.status) {
+        await wait(data);
       } else {
         fail((data && data.message) || "网络或服务异常，核验未完成，请重试。");
       }
@@ -210,7 +208,95 @@ function init() {
     }
   }
 
+  const wait = makeWaiter(cfg, { say, fail, stage, progress });
   startButton.addEventListener("click", run);
+}
+
+// Shows the queued/deciding state in words and polls the status URL until the decision, then acts on it as the
+// synchronous answer was acted on: go on after a pass, else the message with 重新核验 or the fallback.
+function makeWaiter(cfg, parts = {}) {
+  const el = (id) => document.getElementById(id);
+  const panel = el("proofing-wait");
+  const text = el("proofing-wait-text");
+  const note = el("proofing-wait-note");
+
+  function show(words) {
+    if (parts.stage) parts.stage.hidden = true;
+    panel.hidden = false;
+    text.textContent = words;
+  }
+
+  function fail(message, options = {}) {
+    panel.hidden = true;
+    if (parts.fail) {
+      parts.fail(message, options);
+      return;
+    }
+    const result = el("proofing-result");
+    el("proofing-message").textContent = message;
+    const retryForm = el("proofing-retry");
+    if (options.retryUrl) retryForm.action = options.retryUrl;
+    retryForm.hidden = !options.allowRetry;
+    const fallback = el("proofing-fallback");
+    if (fallback && options.fallbackUrl) fallback.hidden = false;
+    result.hidden = false;
+  }
+
+  function decided(data) {
+    if (data.passed && data.next_url) {
+      show("核验通过，正在跳转…");
+      window.location.assign(data.next_url);
+      return;
+    }
+    fail(data.message || "核验未通过，请重试。", {
+      retryUrl: data.retry_url,
+      fallbackUrl: data.fallback_url,
+      failures: data.failures,
+      allowRetry: Boolean(data.retry_url),
+    });
+  }
+
+  function describe(data) {
+    if (data.status === "queued") {
+      const ahead = Number(data.position) || 0;
+      const seconds = Number(data.wait_seconds) || 0;
+      show(ahead > 0 ? `排队中，前面还有 ${ahead} 人` : "排队中，马上轮到您");
+      note.textContent = seconds > 0 ? `预计约 ${seconds} 秒，请不要离开本页。` : "请不要离开本页，结果出来后会自动继续。";
+    } else {
+      show("正在核验…");
+      note.textContent = "请不要离开本页，结果出来后会自动继续。";
+    }
+  }
+
+  return async function wait(first) {
+    const statusUrl = typeof first === "string" ? first : first.status_url || cfg.statusUrl;
+    let data = typeof first === "string" ? null : first;
+    const started = performance.now();
+    let misses = 0;
+    while (!data || data.status !== "decided") {
+      if (data) describe(data);
+      else show("正在获取核验进度…");
+      if (performance.now() - started > POLL_GIVE_UP_MS) {
+        fail("核验结果迟迟未返回，请重新核验。", { allowRetry: true });
+        return;
+      }
+      await sleep((data && data.poll_ms) || POLL_MS);
+      try {
+        const response = await fetch(statusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+        const body = await response.json();
+        if (!response.ok) {
+          fail(body.message || "无法获取核验结果，请重新核验。", { allowRetry: false });
+          return;
+        }
+        data = body;
+        misses = 0;
+      } catch {
+        misses += 1;
+        note.textContent = `网络不稳定，正在重试（第 ${misses} 次）…`;
+      }
+    }
+    decided(data);
+  };
 }
 
 init();

@@ -12,16 +12,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from webapp import create_app
 from webapp.clock import FrozenClock
-from webapp.db import Base, make_engine, make_session_factory
+from webapp.db import make_engine, make_session_factory
 from webapp.extensions import limiter
 import webapp.models  # noqa: F401
 from tests import factories
 from tests.conftest import create_database, pg_reachable, make_test_config
+from tests.queue_support import ThreadConsumer, truncate_all
 
 CHROMIUM = os.environ.get("SUISHEN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -67,14 +67,7 @@ class LiveServer:
         self._server.server_close()
 
 
-def _truncate(engine) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
+_truncate = truncate_all
 
 
 @pytest.fixture
@@ -89,14 +82,28 @@ def live_config():
 
 
 @pytest.fixture
-def live_server(e2e_database_url, e2e_engine, live_clock, live_config):
+def live_workers():
+    """Override (e.g. parametrize) to 0 for a test that starts its own consumer later (queued states)."""
+    return 2
+
+
+@pytest.fixture
+def live_server(e2e_database_url, e2e_engine, live_clock, live_config, live_workers, tmp_path):
+    """The app over HTTP and a real Huey consumer (two thread workers) on a queue file of this test's own, as
+    `make run` serves it (their logs are captured by pytest and shown when the test fails)."""
     _truncate(e2e_engine)
-    app = create_app(make_test_config(e2e_database_url, **live_config), clock=live_clock,
+    config = {"SUISHEN_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}", **live_config}
+    app = create_app(make_test_config(e2e_database_url, **config), clock=live_clock,
                      session_factory=make_session_factory(e2e_engine))
     limiter.reset()
     server = LiveServer(app, live_clock)
+    consumer = ThreadConsumer(workers=live_workers) if live_workers else None
+    if consumer:
+        consumer.start()
     yield server
     server.stop()
+    if consumer:
+        consumer.stop(graceful=True)
 
 
 @pytest.fixture

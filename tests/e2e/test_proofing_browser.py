@@ -9,10 +9,14 @@ import re
 
 import pytest
 
+from sqlalchemy import update
+
 from tests import factories
-from tests.e2e.conftest import open_page, shot, sign_in
+from tests.e2e.conftest import open_page, shot, sign_in, wait_until
+from tests.queue_support import ThreadConsumer
 from tests.testdata import SEQUENCES, needs_testdata
 from webapp.proofing import rules
+from webapp.proofing.models import QUEUED, Challenge
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -111,3 +115,56 @@ def test_camera_missing_shows_what_to_do_instead_of_starting(browser, camera_bro
     assert "摄像头" in message.inner_text() and "其他方式" in message.inner_text()
     assert not page.get_by_role("button", name="重新核验").is_visible()
     shot(page, "proofing-no-camera-360")
+
+
+def _queued_ahead(live_db, live_clock, n: int) -> None:
+    """``n`` submissions of others already waiting in the queue (rows only: no worker will take them)."""
+    citizen = factories.CitizenFactory(portrait=b"jpeg", portrait_encoding=b"\x00" * 1024)
+    for i in range(n):
+        live_db.add(Challenge(public_id=f"ahead-{i}", purpose="travel_id_apply", citizen_id=citizen.id,
+                              plan='{"colours":["red"]}', checks="blink,match", status=QUEUED,
+                              issued_at=live_clock.now(), expires_at=live_clock.now(), queued_at=live_clock.now(),
+                              next_url="/", attempt=1))
+    live_db.commit()
+
+
+@pytest.mark.parametrize("live_workers", [0])
+def test_the_page_says_how_many_are_ahead_while_queued_then_passes(camera_browser, live_server, live_db,
+                                                                    live_clock, s001_user, live_workers):
+    _queued_ahead(live_db, live_clock, 2)
+    page, errors = open_camera_page(camera_browser, live_server, s001_user, "genuine_blink_meds_s001")
+
+    page.get_by_role("button", name="开始核验").click()
+    waiting = page.locator("#proofing-wait-text")
+    waiting.wait_for(state="visible", timeout=30_000)
+    wait_until(page, waiting, "e => e.textContent.includes('排队中，前面还有 2 人')")
+    assert page.locator("#proofing-wait-progress").is_visible()
+    shot(page, "proofing-queued-360")
+    # The page keeps polling: reloading it shows the same state (never a frozen or blank screen).
+    page.reload()
+    wait_until(page, page.locator("#proofing-wait-text"), "e => e.textContent.includes('前面还有 2 人')")
+
+    with ThreadConsumer(workers=1):  # the face workers come back: the page goes on by itself
+        live_db.execute(update(Challenge).where(Challenge.public_id.like("ahead-%")).values(status="expired"))
+        live_db.commit()
+        page.wait_for_url(re.compile(r"/account/$"), timeout=60_000)
+    assert page.get_by_text("实人认证成功").is_visible()
+    assert errors == []
+
+
+def test_a_new_challenge_is_refused_with_a_page_when_the_queue_is_too_long(camera_browser, live_server, live_db,
+                                                                          live_clock, s001_user):
+    _queued_ahead(live_db, live_clock, 20)  # one worker (test config) at 1.5 s: 21 x 1.5 = 31.5 s > 20 s
+    browser = camera_browser(SEQUENCES / "genuine_blink_meds_s001.y4m")
+    page, errors = open_page(browser, live_server, permissions=["camera"])
+    sign_in(page, s001_user.phone)
+    page.goto("/account/")
+
+    with page.expect_response(re.compile(r"/account/verify$")) as answer:
+        page.get_by_role("link", name="实人认证（刷脸）").click()
+
+    assert answer.value.status == 503 and answer.value.headers["retry-after"] == "32"
+    assert page.get_by_text("当前核验人数较多，请约 32 秒后再试").is_visible()
+    assert page.get_by_role("button", name="开始核验").count() == 0  # no camera, no frames sent
+    shot(page, "proofing-busy-360")
+    assert errors == []

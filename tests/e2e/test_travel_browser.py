@@ -109,6 +109,9 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
     # 30 minutes on the page: 实人核验 again (not counted).
     live_server.clock.advance(minutes=30)
     page.clock.fast_forward("30:00")
+    # The re-verify link is a GET anyone could open: it creates nothing until its page's 继续 is posted.
+    page.wait_for_url(re.compile(r"/travel-id/[A-Za-z0-9_-]+/reverify$"))
+    page.get_by_role("button", name="继续").click()
     page.wait_for_url(re.compile(r"/proofing/[A-Za-z0-9_-]+$"))
     assert page.get_by_role("button", name="开始核验").is_visible()
     assert travel.used_this_month(live_db, s001_citizen.id, live_clock.now()) == 1

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +20,7 @@ from webapp.travel_id import services as travel
 from webapp.travel_id.models import TravelCertificate
 from tests import factories
 from tests.conftest import create_database, pg_reachable
+from tests.servers import WebAndWorkers, decision
 from tests.testdata import FACES, load_sequence, needs_testdata
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,41 +30,18 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*na
 pytestmark = [pytest.mark.postgres_only, needs_testdata]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def gunicorn_pg(tmp_path_factory):
+def gunicorn_pg(tmp_path_factory, tmp_path):
     if not pg_reachable() and not os.environ.get("CI"):
         pytest.skip("PostgreSQL not reachable")
     url, drop = create_database("postgresql", tmp_path_factory)
-    port = _free_port()
-    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="gunicorn-test-secret", SUISHEN_ENV="production",
-               BASE_URL=f"http://127.0.0.1:{port}", SUISHEN_LIVENESS_CHECKS="blink,match",
-               RATELIMIT_ENABLED="0", GUNICORN_WORKERS="4")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
-                             "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        proc.wait()
-        pytest.fail("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+    stack = WebAndWorkers(dict(DATABASE_URL=url, SECRET_KEY="gunicorn-test-secret", SUISHEN_ENV="production",
+                               SUISHEN_LIVENESS_CHECKS="blink,match", RATELIMIT_ENABLED="0",
+                               GUNICORN_WORKERS="4"), tmp_path / "servers")
+    stack.start()
     engine = make_engine(url)
-    yield base, make_session_factory(engine)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(20)
-    proc.stderr.close()
+    yield stack.base, make_session_factory(engine), stack
+    stack.stop()
     engine.dispose()
     drop()
 
@@ -90,14 +63,14 @@ def _prove(base: str, citizen, frames: list[bytes]) -> tuple[requests.Session, s
     public_id = r.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
     csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
     files = [("blink", (f"{i}.jpg", data, "image/jpeg")) for i, data in enumerate(frames)]
-    answer = s.post(f"{base}/proofing/{public_id}/frames", files=files,
-                    headers={"X-CSRFToken": csrf, "Accept": "application/json"}).json()
+    answer = decision(s, base, s.post(f"{base}/proofing/{public_id}/frames", files=files,
+                                      headers={"X-CSRFToken": csrf, "Accept": "application/json"}))
     assert answer["passed"], answer
     return s, base + answer["next_url"]
 
 
 def test_exactly_the_remaining_quota_succeeds_when_20_applications_issue_at_once(gunicorn_pg):
-    base, factory = gunicorn_pg
+    base, factory, _servers = gunicorn_pg
     with factory() as db:
         factories.bind(db)
         portrait, encoding = prepare_portrait((FACES / "meds-aa-S001-02.jpg").read_bytes())

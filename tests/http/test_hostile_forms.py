@@ -239,6 +239,9 @@ POST_ROUTES: dict[str, Post] = {
         bad=[("missing", {}, {}, "没有收到画面"), ("wrong types", {"blink": "not a file"}, {}, "没有收到画面")],
         uploads={"blink": {}}),
     "proofing.retry": Post("/proofing/{challenge}/retry", who=owns_challenge),
+    "proofing.start": Post(
+        "/proofing/start", fields={"token": "not-pending"},
+        bad=[("missing", {}, {}, "核验请求已失效"), ("wrong types", {"token": "x" * 5000}, {}, "核验请求已失效")]),
     "shell.toggle_large_text": Post("/settings/large-text", fields={"next": "/"}),
     "accounts.realname": Post(
         "/account/realname", who=as_unverified, fields={"code": "123456", "submit": "提交认证"},

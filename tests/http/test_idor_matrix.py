@@ -55,6 +55,7 @@ IDENTIFIED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "proofing.page": ("GET", "/proofing/{challenge}", ("holder",)),
     "proofing.frames": ("POST", "/proofing/{challenge}/frames", ()),
     "proofing.retry": ("POST", "/proofing/{challenge}/retry", ()),
+    "proofing.status": ("GET", "/proofing/{challenge}/status", ("holder",)),
 }
 # Pages that show a full ID number on purpose, to whom, and why.
 FULL_ID_SHOWN = {

@@ -6,7 +6,7 @@ import io
 import re
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
@@ -215,3 +215,162 @@ def test_static_photo_fails_with_the_no_blink_message_and_a_retry_url(app, clien
     assert body["message"] == rules.REASON_MESSAGES[rules.NO_BLINK]
     assert body["retry_url"] == f"/proofing/{public_id}/retry" and body["failures"] == 1
     assert body["fallback_url"] is None
+
+
+# --- Admission control (issue 13) and the failure cap across challenges (issue 12, point 5) ---------------------
+
+def _fail_attempts(db_session, citizen_id: int, now, n: int, purpose: str = "account_realperson",
+                   reason: str = rules.NO_BLINK, status: str = FAILED) -> None:
+    for i in range(n):
+        db_session.add(Challenge(public_id=f"{reason}-{i}-{citizen_id}", purpose=purpose, citizen_id=citizen_id,
+                                 plan='{"colours":["red"]}', checks="blink,match", status=status, issued_at=now,
+                                 expires_at=now, decided_at=now, queued_at=now, reason=reason, next_url="/",
+                                 attempt=1))
+    db_session.flush()
+
+
+def _challenges(db_session) -> int:
+    db_session.expire_all()
+    return db_session.scalar(select(func.count()).select_from(Challenge))
+
+
+def test_a_fresh_challenge_from_the_calling_flow_is_refused_when_max_failures_are_reached(client, auth, db_session,
+                                                                                         clock):
+    user = user_with_portrait()
+    _fail_attempts(db_session, user.citizen_id, clock.now(), 3)  # three failed tries, each a challenge of its own
+    assert auth.login(user.phone).status_code == 302
+
+    resp = client.get("/account/verify")
+
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 429 and "核验失败次数过多" in html
+    assert 'href="/account/realname"' in html  # the calling flow's fallback is offered
+    assert _challenges(db_session) == 3
+
+
+def test_system_failures_do_not_count_towards_the_cap_when_a_challenge_starts(client, auth, db_session, clock):
+    from webapp.proofing.services import SYSTEM_BUSY
+
+    user = user_with_portrait()
+    _fail_attempts(db_session, user.citizen_id, clock.now(), 2)
+    _fail_attempts(db_session, user.citizen_id, clock.now(), 3, reason=SYSTEM_BUSY)
+    assert auth.login(user.phone).status_code == 302
+
+    assert client.get("/account/verify").status_code == 302
+
+
+def test_anonymous_get_of_a_reverify_link_creates_no_challenge_until_its_page_is_posted(client, db_session, clock):
+    from webapp.travel_id import services as travel
+
+    citizen = CitizenFactory(portrait=b"jpeg", portrait_encoding=DUMMY_ENCODING)
+    cert = travel.issue(db_session, citizen=citizen, lat=23.13, lon=113.26, city="广州", now=clock.now(),
+                        user_id=None, challenge_public_id=None)
+    db_session.flush()
+    before = _challenges(db_session)
+
+    pages = [client.get(f"/travel-id/{cert.public_id}/reverify") for _ in range(5)]
+
+    assert {p.status_code for p in pages} == {200} and _challenges(db_session) == before
+    html = pages[-1].get_data(as_text=True)
+    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    assert client.post("/proofing/start", data={"token": token}).status_code == 400  # CSRF
+    started = client.post("/proofing/start", data={"csrf_token": csrf, "token": token})
+    assert started.status_code == 302 and PAGE_RE.search(started.headers["Location"])
+    assert _challenges(db_session) == before + 1
+    again = client.post("/proofing/start", data={"csrf_token": csrf, "token": token})
+    assert again.status_code == 400 and _challenges(db_session) == before + 1  # a pending start is used once
+
+
+def test_challenge_creation_is_limited_per_browser_session(app, client, auth, db_session):
+    app.config["SUISHEN_PROOFING_START_LIMIT_SESSION"] = "3 per minute"
+    user = user_with_portrait()
+    assert auth.login(user.phone).status_code == 302
+
+    answers = [client.get("/account/verify").status_code for _ in range(4)]
+
+    assert answers == [302, 302, 302, 429]
+    refused = client.get("/account/verify")
+    assert refused.headers["Retry-After"] and "过于频繁" in refused.get_data(as_text=True)
+
+
+def test_challenge_creation_is_limited_per_citizen_across_browser_sessions(app, db_session):
+    from tests.conftest import AuthActions
+
+    app.config["SUISHEN_PROOFING_START_LIMIT_CITIZEN"] = "4 per minute"
+    user = user_with_portrait()
+    browsers = [app.test_client() for _ in range(2)]
+    for browser in browsers:
+        assert AuthActions(browser).login(user.phone).status_code == 302
+
+    answers = [browser.get("/account/verify").status_code for _ in range(3) for browser in browsers]
+
+    assert answers == [302, 302, 302, 302, 429, 429]
+
+
+def _fill_queue(db_session, clock, n: int) -> None:
+    citizen = CitizenFactory(portrait=b"jpeg", portrait_encoding=DUMMY_ENCODING)
+    _fail_attempts(db_session, citizen.id, clock.now(), n, purpose="travel_id_apply", reason=None, status="queued")
+
+
+def test_a_new_challenge_is_refused_with_retry_after_when_the_expected_wait_is_too_long(app, client, auth,
+                                                                                      db_session, clock):
+    # One worker at the assumed 1.5 s per decision: 13 waiting → 21 s for the next one, over the 20 s default.
+    user = user_with_portrait()
+    _fill_queue(db_session, clock, 12)
+    assert auth.login(user.phone).status_code == 302
+    assert client.get("/account/verify").status_code == 302  # 12 waiting → 19.5 s: admitted
+    before = _challenges(db_session)
+    _fill_queue(db_session, clock, 1)
+
+    page = client.get("/account/verify")
+    api = client.get("/account/verify", headers={"Accept": "application/json"})
+
+    assert page.status_code == 503 and page.headers["Retry-After"] == "21"
+    assert "当前核验人数较多，请约 21 秒后再试" in page.get_data(as_text=True)
+    assert api.status_code == 503 and api.headers["Retry-After"] == "21"
+    assert api.get_json()["error"] == "busy" and "请约 21 秒后再试" in api.get_json()["message"]
+    assert _challenges(db_session) == before + 1  # nothing created by the refusals
+
+
+def test_retry_is_refused_when_the_queue_is_too_long(client, auth, db_session, clock):
+    public_id, token = begin(client, auth, user_with_portrait())
+    _fill_queue(db_session, clock, 20)
+
+    resp = client.post(f"/proofing/{public_id}/retry", data={"csrf_token": token})
+
+    assert resp.status_code == 503 and int(resp.headers["Retry-After"]) == 32
+    assert status_of(db_session, public_id) == ISSUED
+
+
+def _png(size: tuple[int, int], mode: str) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new(mode, size).save(out, "PNG")
+    return out.getvalue()
+
+
+def _jpeg(size: tuple[int, int]) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (120, 110, 100)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_frames_over_the_engines_needs_are_refused_from_their_headers_before_any_decode(client, auth, db_session):
+    from tests.http.test_hostile_forms import png_bomb
+
+    public_id, token = begin(client, auth, user_with_portrait())
+    cases = {
+        "48 large 1-bit PNGs": ([png_bomb(8000)] * 12, "image/png"),
+        "1-bit PNG of camera size": ([_png((640, 480), "1")] * 12, "image/png"),
+        "palette PNG": ([_png((640, 480), "P")] * 12, "image/png"),
+        "JPEG over 1280x960": ([_jpeg((1600, 1200))] * 12, "image/jpeg"),
+        "JPEG under 120 px": ([_jpeg((100, 80))] * 12, "image/jpeg"),
+    }
+    for name, (frames, mimetype) in cases.items():
+        resp = post_frames(client, public_id, token, blink=frames, mimetype=mimetype)
+        assert resp.status_code == 400 and resp.get_json()["message"], name
+    assert status_of(db_session, public_id) == ISSUED

@@ -9,15 +9,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.db import Base, UTCDateTime
 from webapp.registry.models import Citizen
 
-# Challenge.status values. "deciding" is held only inside the transaction that decides (it claims the
-# challenge so a concurrent replay finds it taken).
+# Challenge.status values: issued -> queued (the frames request claimed it and handed it to the queue) ->
+# deciding (a face worker took it) -> passed | failed; or issued -> expired. A queued or deciding challenge that
+# outlives its time budget is failed with reason ``system_busy`` by the sweeper (not the person's failed try).
 ISSUED = "issued"
+QUEUED = "queued"
 DECIDING = "deciding"
 PASSED = "passed"
 FAILED = "failed"
 EXPIRED = "expired"
 CONSUMED = "consumed"
-STATUSES = (ISSUED, DECIDING, PASSED, FAILED, EXPIRED, CONSUMED)
+STATUSES = (ISSUED, QUEUED, DECIDING, PASSED, FAILED, EXPIRED, CONSUMED)
 
 
 class Challenge(Base):
@@ -28,7 +30,9 @@ class Challenge(Base):
     """
 
     __tablename__ = "proofing_challenges"
-    __table_args__ = (Index("ix_proofing_challenges_citizen_purpose", "citizen_id", "purpose", "decided_at"),)
+    __table_args__ = (Index("ix_proofing_challenges_citizen_purpose", "citizen_id", "purpose", "decided_at"),
+                      # The queue's length and a challenge's position are counted from this index.
+                      Index("ix_proofing_challenges_status_queued_at", "status", "queued_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(43), unique=True)
@@ -47,6 +51,9 @@ class Challenge(Base):
     fallback_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     kept_frames: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: When the frames request handed it to the queue, and when a face worker started deciding it.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    deciding_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     citizen: Mapped[Citizen] = relationship()
 
@@ -57,3 +64,18 @@ class Challenge(Base):
     @property
     def is_open(self) -> bool:
         return self.status == ISSUED
+
+
+class QueuedFrames(Base):
+    """The frames of a queued challenge, waiting for a face worker (the transient store without Redis).
+
+    Deleted by the decision, and by the sweeper once ``expires_at`` is past whatever happened (PIPL: raw face
+    images are kept no longer than the decision needs them; SUISHEN_KEEP_FRAMES keeps a copy on the challenge).
+    """
+
+    __tablename__ = "proofing_queued_frames"
+
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("proofing_challenges.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # a zip: blink/001.img ..., colour/001.img ...
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

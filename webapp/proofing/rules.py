@@ -80,6 +80,14 @@ FRAME_WIDTH = 640
 #: 4096x3072 (the old limit) let 48 one-bit PNGs of ~1.5 KB each cost 8-9 s of CPU to decode.
 MAX_FRAME_SIDE = 2 * FRAME_WIDTH
 MAX_FRAME_PIXELS = 2 * FRAME_WIDTH * 2 * 480
+#: What the frames request accepts, read from each frame's header before anything is decoded (the web worker
+#: decodes nothing; the face worker then never gets more than a camera frame): formats and colour modes a
+#: canvas produces (no 1-bit or palette PNG), the largest (long side, short side) — twice what the page sends,
+#: for a phone that ignores the 640-pixel request — and the smallest side a face can be found in.
+UPLOAD_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+UPLOAD_MODES = frozenset({"RGB", "RGBA", "L"})
+MAX_UPLOAD_SIZE = (MAX_FRAME_SIDE, MAX_FRAME_PIXELS // MAX_FRAME_SIDE)
+MIN_UPLOAD_SIDE = 120
 #: Registry portraits: bytes, side and area before decoding; analysed at most this wide.
 MAX_PORTRAIT_BYTES = 10 * 1024 * 1024
 MAX_PORTRAIT_SIDE = 8192
@@ -420,3 +428,16 @@ def too_dark(face_lumas: Sequence[float], policy: Policy = DEFAULT_POLICY) -> bo
     """True when the median face luma of the session is under ``policy.min_face_luma``."""
     return bool(face_lumas) and statistics.median(face_lumas) < policy.min_face_luma
 
+
+
+# --- The decision queue --------------------------------------------------------------------------------
+def expected_wait(waiting: int, seconds_per_decision: float, workers: int) -> float:
+    """Seconds until a submission joining ``waiting`` others (queued or being decided) would be decided.
+
+    >>> expected_wait(0, 1.5, 2)
+    1.5
+    >>> expected_wait(6, 1.5, 2)
+    6.0
+    """
+    workers = max(1, workers)
+    return (waiting // workers + 1) * max(0.0, seconds_per_decision)

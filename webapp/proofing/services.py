@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from webapp.audit import services as audit
 from webapp.errors import DomainError, NotFound
 from webapp.proofing import rules
-from webapp.proofing.models import CONSUMED, DECIDING, EXPIRED, FAILED, ISSUED, PASSED, Challenge
+from webapp.proofing.models import (CONSUMED, DECIDING, EXPIRED, FAILED, ISSUED, PASSED, QUEUED, Challenge,
+                                    QueuedFrames)
 from webapp.proofing.rules import ChallengePlan, Policy
 from webapp.registry.models import Citizen
 
@@ -37,12 +38,21 @@ NO_PORTRAIT = "no_portrait"
 NO_PORTRAIT_MESSAGE = "人口库中没有您的登记照片，无法进行人脸比对。请到窗口办理，或改用其他方式核验。"
 
 
+#: The decision could not be made in time (queue too slow, worker killed): retryable, not the person's fault,
+#: so :func:`recent_failures` does not count it.
+SYSTEM_BUSY = "system_busy"
+SYSTEM_BUSY_MESSAGE = "系统繁忙，本次核验未能完成（不计入失败次数），请重新核验。"
+TOO_MANY_FAILURES_MESSAGE = "核验失败次数过多，请稍后再试或改用其他方式办理。"
+
+
 def reason_message(reason: str | None) -> str | None:
     """The user-facing message of a decision reason (engine reasons and this module's)."""
     if reason is None:
         return None
     if reason == NO_PORTRAIT:
         return NO_PORTRAIT_MESSAGE
+    if reason == SYSTEM_BUSY:
+        return SYSTEM_BUSY_MESSAGE
     return rules.REASON_MESSAGES.get(reason, "核验未通过，请重试。")
 
 
@@ -61,6 +71,16 @@ class InvalidFrames(DomainError):
     code = rules.BAD_FRAME
 
 
+class TooManyFailures(DomainError):
+    """The citizen failed this purpose too often lately: no new challenge (whoever asks for it)."""
+
+    status = 429
+    code = "too_many_failures"
+
+    def __init__(self) -> None:
+        super().__init__(TOO_MANY_FAILURES_MESSAGE)
+
+
 class NotProven(DomainError):
     """The caller's next step finds no usable passed challenge."""
 
@@ -74,7 +94,7 @@ def _public_id() -> str:
 
 def start(session: Session, *, citizen: Citizen, purpose: str, now: datetime, policy: Policy,
           next_url: str | Callable[[str], str], fallback_url: str | None, user_id: int | None = None,
-          rng: random.Random | None = None, attempt: int = 1) -> Challenge:
+          rng: random.Random | None = None, attempt: int = 1, max_failures: int = 0) -> Challenge:
     """Issue a new single-use challenge for ``citizen``.
 
     :param purpose: what the pass will be used for, e.g. ``"account_realperson"``; :func:`consume` checks it.
@@ -83,10 +103,15 @@ def start(session: Session, *, citizen: Citizen, purpose: str, now: datetime, po
         can put it in the URL it will :func:`consume`).
     :param fallback_url: the calling flow's other way (window, paper route), offered after repeated failures.
     :param rng: ``random.SystemRandom()`` unless a test passes a seeded one.
+    :param max_failures: SUISHEN_PROOFING_MAX_FAILURES; 0 = no cap. Counted per citizen and purpose across
+        challenges (:func:`recent_failures`), so a fresh challenge from the calling flow is refused as a retry is.
     :raises NoPortrait: the citizen has no registry portrait, so no face match could ever pass.
+    :raises TooManyFailures: ``max_failures`` failed attempts of this purpose in the window.
     """
     if citizen.portrait_encoding is None:
         raise NoPortrait()
+    if max_failures and recent_failures(session, citizen.id, purpose, now) >= max_failures:
+        raise TooManyFailures()
     rng = rng or random.SystemRandom()
     plan = rules.make_challenge_plan(rng, policy)
     public_id = _public_id()
@@ -136,28 +161,153 @@ def _zip_frames(blink: Sequence[bytes], colour: Sequence[bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def submit(session: Session, public_id: str, *, blink_frames: list[bytes], colour_frames: list[bytes],
-           now: datetime, policy: Policy, keep_frames: bool = False):
-    """Decide one attempt and store the decision and scores with the challenge.
+def _unzip_frames(data: bytes) -> tuple[list[bytes], list[bytes]]:
+    phases: dict[str, list[bytes]] = {"blink": [], "colour": []}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in sorted(archive.namelist()):
+            phase = name.split("/", 1)[0]
+            if phase in phases:
+                phases[phase].append(archive.read(name))
+    return phases["blink"], phases["colour"]
 
-    A challenge is decided at most once: it is claimed with an atomic ``UPDATE … WHERE status='issued'``;
-    a replay (or the loser of two concurrent submissions) gets reason ``used``. A submission after
-    ``expires_at`` gets ``expired``. The checks are those stored with the challenge (what the page was
-    told to run); ``policy`` gives the thresholds.
 
-    :param keep_frames: keep the raw frames with the challenge (SUISHEN_KEEP_FRAMES); otherwise they are
-        dropped once decided.
-    :returns: the engine's :class:`~webapp.proofing.engine.Decision` (reason ``no_portrait`` when the
-        citizen has no portrait to match).
-    :raises NotFound: unknown public id.
-    :raises InvalidFrames: no frames, too many, or a frame that is not a readable image; nothing is written
-        and the challenge stays open.
+# --- The transient frames store ------------------------------------------------------------------------------
+class DatabaseFrames:
+    """Frames wait in ``proofing_queued_frames``, written in the same transaction that claims the challenge (so
+    a queued challenge always has its frames) and deleted by the decision; :func:`fail_stale` deletes what a
+    dead worker left, once expired. The embedded default: no server besides the database."""
+
+    def put(self, session: Session, challenge: Challenge, data: bytes, expires_at: datetime) -> None:
+        session.add(QueuedFrames(challenge_id=challenge.id, data=data, expires_at=expires_at))
+
+    def take(self, session: Session, challenge_id: int) -> bytes | None:
+        row = session.get(QueuedFrames, challenge_id)
+        if row is None:
+            return None
+        data = row.data
+        session.delete(row)
+        return data
+
+    def delete(self, session: Session, challenge_ids: Sequence[int]) -> None:
+        if challenge_ids:
+            session.execute(delete(QueuedFrames).where(QueuedFrames.challenge_id.in_(challenge_ids)))
+
+    def sweep(self, session: Session, now: datetime) -> int:
+        return session.execute(delete(QueuedFrames).where(QueuedFrames.expires_at < now)).rowcount or 0
+
+
+class RedisFrames:
+    """Frames wait in Redis under a key with ``EXPIRE`` (the queue's Redis): they vanish on their own even if
+    every worker dies, and a megabyte per submission stays out of PostgreSQL's WAL and backups. Written before
+    the claim commits; if that transaction fails, the orphan expires."""
+
+    PREFIX = "suishen:proofing:frames:"
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def put(self, session: Session, challenge: Challenge, data: bytes, expires_at: datetime) -> None:
+        ttl = max(1, int((expires_at - challenge.queued_at).total_seconds()))
+        self.client.set(self.PREFIX + str(challenge.id), data, ex=ttl)
+
+    def take(self, session: Session, challenge_id: int) -> bytes | None:
+        return self.client.getdel(self.PREFIX + str(challenge_id))
+
+    def delete(self, session: Session, challenge_ids: Sequence[int]) -> None:
+        if challenge_ids:
+            self.client.delete(*(self.PREFIX + str(i) for i in challenge_ids))
+
+    def sweep(self, session: Session, now: datetime) -> int:
+        return 0  # EXPIRE does it
+
+
+_REDIS_FRAMES: dict[str, RedisFrames] = {}
+
+
+def frame_store(queue_url: str) -> DatabaseFrames | RedisFrames:
+    """Redis when the queue runs on Redis (SUISHEN_QUEUE_URL=redis://…), else the database table."""
+    if queue_url.startswith(("redis://", "rediss://", "unix://")):
+        if queue_url not in _REDIS_FRAMES:
+            import redis
+
+            _REDIS_FRAMES[queue_url] = RedisFrames(redis.Redis.from_url(queue_url))
+        return _REDIS_FRAMES[queue_url]
+    return DatabaseFrames()
+
+
+# --- Cheap checks in the web worker ---------------------------------------------------------------------------
+def check_frame_headers(frames: Sequence[bytes]) -> None:
+    """Refuse frames the engine would not use, from their headers alone (PIL reads the header lazily and decodes
+    nothing here): the format, the mode, and pixel sizes between :data:`rules.MIN_UPLOAD_SIDE` and
+    :data:`rules.MAX_UPLOAD_SIZE`. So a crafted body (e.g. 48 large 1-bit PNGs that inflate to gigabytes) costs
+    the web worker a few header reads, and the face worker never sees anything bigger than a camera frame.
+
+    :raises InvalidFrames: with the message to show.
     """
-    from webapp.proofing import engine  # face_recognition is heavy: only the deciding process loads it
+    from PIL import Image, UnidentifiedImageError
 
+    longest, shortest = rules.MAX_UPLOAD_SIZE
+    for data in frames:
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image_format, mode, (width, height) = image.format, image.mode, image.size
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise InvalidFrames(rules.REASON_MESSAGES[rules.BAD_FRAME]) from exc
+        except Exception as exc:  # noqa: BLE001 - Pillow's zoo of errors on hostile headers (struct.error...)
+            raise InvalidFrames(rules.REASON_MESSAGES[rules.BAD_FRAME]) from exc
+        if not _ends_whole(data, image_format):
+            raise InvalidFrames(rules.REASON_MESSAGES[rules.BAD_FRAME])
+        if image_format not in rules.UPLOAD_FORMATS or mode not in rules.UPLOAD_MODES:
+            raise InvalidFrames("画面格式不支持，请使用摄像头拍摄的 JPEG、PNG 或 WebP 彩色图片。")
+        if max(width, height) > longest or min(width, height) > shortest:
+            raise InvalidFrames(f"画面尺寸过大（最大 {longest}×{shortest} 像素），请重新核验。")
+        if min(width, height) < rules.MIN_UPLOAD_SIDE:
+            raise InvalidFrames(f"画面尺寸过小（至少 {rules.MIN_UPLOAD_SIDE} 像素），请重新核验。")
+
+
+def _ends_whole(data: bytes, image_format: str | None) -> bool:
+    """A frame cut short in transit (the engine refuses it too; checked here so nothing is claimed for it):
+    a canvas ends a JPEG with the EOI marker and a PNG with IEND."""
+    if image_format == "JPEG":
+        return b"\xff\xd9" in data[-16:]
+    if image_format == "PNG":
+        return data.endswith(b"IEND\xaeB`\x82")
+    return True
+
+
+# --- Submission: claim, queue, decide --------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Submission:
+    """What :func:`enqueue` did: ``decision`` when the answer is known at once (replay, expired), else the
+    challenge is ``queued`` and a job must be enqueued for it after the commit."""
+
+    challenge: Challenge
+    decision: object | None = None
+
+
+def _closed(reason: str):
+    from webapp.proofing.engine import Decision  # a dataclass; the module is heavy only on first import
+
+    return Decision(passed=False, reason=reason, scores={})
+
+
+def enqueue(session: Session, public_id: str, *, blink_frames: list[bytes], colour_frames: list[bytes],
+            now: datetime, store, frames_ttl: timedelta) -> Submission:
+    """The frames request's share of a submission: cheap checks, claim the challenge, store the frames.
+
+    A challenge is submitted at most once: it is claimed with an atomic ``UPDATE … WHERE status='issued'``
+    (``issued`` → ``queued``); a replay (or the loser of two concurrent submissions) gets reason ``used``, a
+    submission after ``expires_at`` gets ``expired``, whatever happens to the decision later.
+
+    :param store: the transient frames store (:func:`frame_store`).
+    :param frames_ttl: how long the frames may wait (the queue timeout); they are deleted by the decision.
+    :raises NotFound: unknown public id.
+    :raises InvalidFrames: no frames, too many, or a frame whose header the engine would refuse; nothing is
+        written and the challenge stays open.
+    """
     challenge = get(session, public_id)
     if challenge.status != ISSUED:
-        return engine.Decision(passed=False, reason=rules.USED, scores={})
+        return Submission(challenge, _used())
     if now > challenge.expires_at:
         if _claim(session, public_id, EXPIRED):
             challenge.decided_at, challenge.reason = now, rules.EXPIRED
@@ -165,45 +315,172 @@ def submit(session: Session, public_id: str, *, blink_frames: list[bytes], colou
             session.refresh(challenge)
             audit.record(session, "proofing.expired", now, subject_type="proofing_challenge",
                          subject_id=challenge.id, citizen_id=challenge.citizen_id, purpose=challenge.purpose)
-            return engine.Decision(passed=False, reason=rules.EXPIRED, scores={})
-        return engine.Decision(passed=False, reason=rules.USED, scores={})
-
+            return Submission(challenge, _closed(rules.EXPIRED))
+        return Submission(challenge, _used())
     if not blink_frames:
         raise InvalidFrames("没有收到画面，请重新核验。")
     if len(blink_frames) + len(colour_frames) > rules.MAX_FRAMES:
         raise InvalidFrames(f"画面过多（最多 {rules.MAX_FRAMES} 帧），请重新核验。")
-    try:
-        blink = [engine.decode_frame(data) for data in blink_frames]
-        colour = [engine.decode_frame(data) for data in colour_frames]
-    except engine.BadFrame:
-        raise InvalidFrames(rules.REASON_MESSAGES[rules.BAD_FRAME]) from None
-
-    if not _claim(session, public_id, DECIDING):
-        return engine.Decision(passed=False, reason=rules.USED, scores={})
+    check_frame_headers([*blink_frames, *colour_frames])
+    if not _claim(session, public_id, QUEUED):
+        return Submission(challenge, _used())
     session.refresh(challenge)
-
-    citizen = session.get(Citizen, challenge.citizen_id)
-    plan = ChallengePlan.from_json(challenge.plan)
-    if citizen is None or citizen.portrait_encoding is None:
-        decision = engine.Decision(passed=False, reason=NO_PORTRAIT, scores={})
-    else:
-        reference = np.frombuffer(citizen.portrait_encoding, dtype=np.float64)
-        # The page ran the checks stored with the challenge; a setting changed in between must not fail it.
-        decision = engine.decide(blink, colour, plan, reference,
-                                 dataclasses.replace(policy, checks=challenge.check_set))
-
-    challenge.status = PASSED if decision.passed else FAILED
-    challenge.decided_at = now
-    challenge.reason = decision.reason
-    challenge.scores = decision.scores
-    if keep_frames:
-        challenge.kept_frames = _zip_frames(blink_frames, colour_frames)
+    challenge.queued_at = now
     session.flush()
+    store.put(session, challenge, _zip_frames(blink_frames, colour_frames), now + frames_ttl)
+    session.flush()
+    audit.record(session, "proofing.queued", now, subject_type="proofing_challenge", subject_id=challenge.id,
+                 citizen_id=challenge.citizen_id, purpose=challenge.purpose, attempt=challenge.attempt)
+    return Submission(challenge)
+
+
+def _used():
+    return _closed(rules.USED)
+
+
+@dataclasses.dataclass
+class Work:
+    """What a face worker needs to decide one challenge, read before the engine runs (so no transaction, and on
+    SQLite no write lock, is held during the seconds of face work)."""
+
+    challenge: Challenge
+    frames: bytes | None
+    reference: bytes | None
+
+
+def start_deciding(session: Session, challenge_id: int, now: datetime, *, store) -> Work | None:
+    """A face worker takes a queued challenge (``queued`` → ``deciding``) and its frames out of the store.
+
+    The caller commits at once: the page then shows 正在核验, the sweeper can tell a dead worker's challenge, and
+    the frames are gone from the store whatever happens next. None when it is not queued any more (swept as
+    stale, or a duplicate job).
+    """
+    result = session.execute(
+        update(Challenge).where(Challenge.id == challenge_id, Challenge.status == QUEUED)
+        .values(status=DECIDING, deciding_at=now).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return None
+    challenge = session.get(Challenge, challenge_id)
+    session.refresh(challenge)
+    citizen = session.get(Citizen, challenge.citizen_id)
+    return Work(challenge, store.take(session, challenge_id), citizen.portrait_encoding if citizen else None)
+
+
+def decide(session: Session, work: Work, *, now: datetime, policy: Policy, keep_frames: bool = False):
+    """Decide a ``deciding`` challenge on its frames, then record the decision, scores and audit row.
+
+    The engine runs first, touching no database; the result is written only if the challenge is still this
+    worker's (``deciding`` since the same instant): a decision the sweeper already failed as stale is dropped, so
+    a slow worker cannot overwrite the system failure the page has shown.
+
+    :param keep_frames: keep the raw frames with the challenge (SUISHEN_KEEP_FRAMES).
+    :returns: the engine's :class:`~webapp.proofing.engine.Decision`, or None when it was dropped.
+    """
+    from webapp.proofing import engine  # face_recognition is heavy: only the deciding process loads it
+
+    challenge = work.challenge
+    if work.frames is None:  # expired in the store: the person is not at fault
+        decision = engine.Decision(passed=False, reason=SYSTEM_BUSY, scores={})
+    else:
+        blink_frames, colour_frames = _unzip_frames(work.frames)
+        decision = _run_engine(challenge, blink_frames, colour_frames, work.reference, policy)
+    result = session.execute(
+        update(Challenge)
+        .where(Challenge.id == challenge.id, Challenge.status == DECIDING,
+               Challenge.deciding_at == challenge.deciding_at)
+        .values(status=PASSED if decision.passed else FAILED, decided_at=now, reason=decision.reason,
+                scores=decision.scores, kept_frames=work.frames if keep_frames and work.frames else None)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return None
+    session.refresh(challenge)
     audit.record(session, "proofing.decide", now, actor_type="user" if challenge.user_id else "public",
                  actor_id=challenge.user_id, subject_type="proofing_challenge", subject_id=challenge.id,
                  citizen_id=challenge.citizen_id, purpose=challenge.purpose, passed=decision.passed,
                  reason=decision.reason, attempt=challenge.attempt)
     return decision
+
+
+def _run_engine(challenge: Challenge, blink_frames: list[bytes], colour_frames: list[bytes],
+                reference: bytes | None, policy: Policy):
+    from webapp.proofing import engine
+
+    try:
+        blink = [engine.decode_frame(data) for data in blink_frames]
+        colour = [engine.decode_frame(data) for data in colour_frames]
+    except engine.BadFrame:
+        return engine.Decision(passed=False, reason=rules.BAD_FRAME, scores={})
+    if reference is None:
+        return engine.Decision(passed=False, reason=NO_PORTRAIT, scores={})
+    # The page ran the checks stored with the challenge; a setting changed in between must not fail it.
+    return engine.decide(blink, colour, ChallengePlan.from_json(challenge.plan),
+                         np.frombuffer(reference, dtype=np.float64),
+                         dataclasses.replace(policy, checks=challenge.check_set))
+
+
+def fail_as_system_busy(session: Session, challenge_id: int, now: datetime, *, store) -> bool:
+    """End one queued or deciding challenge as a system failure (not the person's); False if it was decided."""
+    result = session.execute(
+        update(Challenge).where(Challenge.id == challenge_id, Challenge.status.in_((QUEUED, DECIDING)))
+        .values(status=FAILED, decided_at=now, reason=SYSTEM_BUSY).execution_options(synchronize_session=False))
+    store.delete(session, [challenge_id])
+    if result.rowcount != 1:
+        return False
+    audit.record(session, "proofing.system_busy", now, subject_type="proofing_challenge", subject_id=challenge_id)
+    return True
+
+
+def fail_stale(session: Session, now: datetime, *, store, decision_budget: timedelta,
+               queue_timeout: timedelta, challenge_id: int | None = None) -> int:
+    """Fail as ``system_busy`` every challenge queued longer than ``queue_timeout`` or deciding longer than
+    ``decision_budget`` (its worker died or overran), and drop expired frames. So no challenge stays stuck in
+    ``queued``/``deciding``; none becomes answerable again either (only ``issued`` ones are).
+
+    :param challenge_id: only this one (the status read checks its own challenge).
+    :returns: how many challenges were failed.
+    """
+    stale = select(Challenge.id).where(
+        ((Challenge.status == QUEUED) & (Challenge.queued_at < now - queue_timeout))
+        | ((Challenge.status == DECIDING) & (Challenge.deciding_at < now - decision_budget)))
+    if challenge_id is not None:
+        stale = stale.where(Challenge.id == challenge_id)
+    failed = sum(fail_as_system_busy(session, cid, now, store=store) for cid in session.scalars(stale).all())
+    if challenge_id is None:
+        store.sweep(session, now)
+    return failed
+
+
+def queue_length(session: Session) -> int:
+    """Submissions waiting for or being decided, on every host (the database knows them all)."""
+    return session.scalar(select(func.count()).select_from(Challenge)
+                          .where(Challenge.status.in_((QUEUED, DECIDING)))) or 0
+
+
+def queue_position(session: Session, challenge: Challenge) -> int:
+    """How many queued submissions are ahead of this queued one (0 = next)."""
+    return session.scalar(select(func.count()).select_from(Challenge).where(
+        Challenge.status == QUEUED,
+        (Challenge.queued_at < challenge.queued_at)
+        | ((Challenge.queued_at == challenge.queued_at) & (Challenge.id < challenge.id)))) or 0
+
+
+def submit(session: Session, public_id: str, *, blink_frames: list[bytes], colour_frames: list[bytes],
+           now: datetime, policy: Policy, keep_frames: bool = False):
+    """Queue and decide one attempt in this process, in one go (what a face worker does, without the queue):
+    for callers and tests that want the decision of a challenge at once.
+
+    :returns: the engine's :class:`~webapp.proofing.engine.Decision` (reasons ``used``/``expired`` for a
+        replay or a late submission, ``no_portrait`` when the citizen has no portrait to match).
+    :raises NotFound: unknown public id.
+    :raises InvalidFrames: no frames, too many, or frames the engine would refuse; nothing is written.
+    """
+    store = DatabaseFrames()
+    submission = enqueue(session, public_id, blink_frames=blink_frames, colour_frames=colour_frames, now=now,
+                         store=store, frames_ttl=timedelta(minutes=5))
+    if submission.decision is not None:
+        return submission.decision
+    work = start_deciding(session, submission.challenge.id, now, store=store)
+    return decide(session, work, now=now, policy=policy, keep_frames=keep_frames)
 
 
 def consume(session: Session, public_id: str, *, purpose: str, citizen_id: int, now: datetime) -> Challenge:
@@ -236,7 +513,8 @@ def consume(session: Session, public_id: str, *, purpose: str, citizen_id: int, 
 
 
 def recent_failures(session: Session, citizen_id: int, purpose: str, now: datetime) -> int:
-    """Failed attempts of this citizen and purpose in the last :data:`FAILURE_WINDOW`, since their last pass."""
+    """Failed attempts of this citizen and purpose in the last :data:`FAILURE_WINDOW`, since their last pass,
+    across all their challenges (not counting ``system_busy`` ones)."""
     since = now - FAILURE_WINDOW
     last_pass = session.scalar(
         select(func.max(Challenge.decided_at)).where(
@@ -248,7 +526,9 @@ def recent_failures(session: Session, citizen_id: int, purpose: str, now: dateti
     return session.scalar(
         select(func.count()).select_from(Challenge).where(
             Challenge.citizen_id == citizen_id, Challenge.purpose == purpose, Challenge.status == FAILED,
-            Challenge.decided_at > since)
+            Challenge.decided_at > since,
+            # A system failure (queue too slow, worker died) is not the person's failed try.
+            Challenge.reason.is_distinct_from(SYSTEM_BUSY))
     ) or 0
 
 
@@ -264,14 +544,13 @@ def retry(session: Session, public_id: str, *, now: datetime, policy: Policy, ma
     old = get(session, public_id)
     if old.status in (PASSED, CONSUMED):
         raise DomainError("本次核验已通过，无需重新核验。", status=409, code="already_passed")
-    if old.status == DECIDING:
+    if old.status in (QUEUED, DECIDING):
         raise DomainError("正在核验，请稍候。", status=409, code="deciding")
-    if max_failures and recent_failures(session, old.citizen_id, old.purpose, now) >= max_failures:
-        raise DomainError("核验失败次数过多，请稍后再试或改用其他方式办理。", status=429, code="too_many_failures")
     if old.status == ISSUED:
         # Abandoned mid-way: close it so it cannot be answered any more.
         _claim(session, public_id, EXPIRED)
     # The caller put the old public id into its next_url (so it knows what to consume): swap in the new one.
     return start(session, citizen=old.citizen, purpose=old.purpose, now=now, policy=policy,
-                 next_url=lambda new_id: old.next_url.replace(old.public_id, new_id), fallback_url=old.fallback_url, user_id=old.user_id, rng=rng,
-                 attempt=old.attempt + 1)
+                 next_url=lambda new_id: old.next_url.replace(old.public_id, new_id),
+                 fallback_url=old.fallback_url, user_id=old.user_id, rng=rng, attempt=old.attempt + 1,
+                 max_failures=max_failures)
