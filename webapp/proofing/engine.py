@@ -103,6 +103,14 @@ class BadFrame(ValueError):
     """An upload that is not a usable image (not an image, too big, a decompression bomb...)."""
 
 
+class FrameTooLarge(BadFrame):
+    """More bytes or pixels than the engine needs (a camera frame is far smaller)."""
+
+
+class UnsupportedFormat(BadFrame):
+    """An image, but not JPEG, PNG or WebP."""
+
+
 class PortraitError(ValueError):
     """A portrait that cannot be used as a reference; ``code`` is a rules reason code."""
 
@@ -148,26 +156,26 @@ def _open_header(data: bytes, *, max_bytes: int, max_side: int, max_pixels: int,
     if len(data) == 0:
         raise BadFrame("empty image")
     if len(data) > max_bytes:
-        raise BadFrame(f"image is {len(data)} bytes, at most {max_bytes} accepted")
+        raise FrameTooLarge(f"image is {len(data)} bytes, at most {max_bytes} accepted")
     try:
         with warnings.catch_warnings():
             # Our limits sit far below Pillow's bomb limit; a header over it is refused below as too large.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS))
     except Image.DecompressionBombError as exc:
-        raise BadFrame("image is too large") from exc
+        raise FrameTooLarge("image is too large") from exc
     except UnidentifiedImageError as exc:
-        raise BadFrame("unsupported image format (JPEG, PNG or WebP only)") from exc
+        raise UnsupportedFormat("unsupported image format (JPEG, PNG or WebP only)") from exc
     except Exception as exc:  # noqa: BLE001 - Pillow raises a zoo of types on hostile headers
         raise BadFrame(f"not a readable image: {type(exc).__name__}") from exc
     if image.format not in ALLOWED_FORMATS:
-        raise BadFrame(f"unsupported image format {image.format}")
+        raise UnsupportedFormat(f"unsupported image format {image.format}")
     if check_end and not _complete(bytes(data[-16:]), image.format):
         raise BadFrame("image data is truncated")
     w, h = image.size
     # Checked on the header, before any pixel is decoded: a 2 KB PNG can inflate to gigabytes.
     if w < 1 or h < 1 or w > max_side or h > max_side or w * h > max_pixels:
-        raise BadFrame(f"image is {w}x{h} pixels, too large")
+        raise FrameTooLarge(f"image is {w}x{h} pixels, too large")
     return image
 
 

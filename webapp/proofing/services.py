@@ -237,42 +237,34 @@ def frame_store(queue_url: str) -> DatabaseFrames | RedisFrames:
 
 # --- Cheap checks in the web worker ---------------------------------------------------------------------------
 def check_frame_headers(frames: Sequence[bytes]) -> None:
-    """Refuse frames the engine would not use, from their headers alone (PIL reads the header lazily and decodes
-    nothing here): the format, the mode, and pixel sizes between :data:`rules.MIN_UPLOAD_SIDE` and
-    :data:`rules.MAX_UPLOAD_SIZE`. So a crafted body (e.g. 48 large 1-bit PNGs that inflate to gigabytes) costs
-    the web worker a few header reads, and the face worker never sees anything bigger than a camera frame.
+    """Refuse frames the engine would not use, from their headers alone (:func:`engine.inspect_frame` reads the
+    header lazily and decodes nothing; importing the engine loads no face model): bytes, format, a JPEG or PNG
+    cut short, at most :data:`rules.MAX_UPLOAD_SIZE`; then what a camera canvas produces: a colour mode of
+    :data:`rules.UPLOAD_MODES` (no 1-bit or palette PNG) and at least :data:`rules.MIN_UPLOAD_SIDE` pixels. So a
+    crafted body (e.g. 48 large 1-bit PNGs that inflate to gigabytes) costs the web worker a few header reads,
+    and the face worker never sees anything bigger than a camera frame.
 
     :raises InvalidFrames: with the message to show.
     """
-    from PIL import Image, UnidentifiedImageError
+    from webapp.proofing import engine
 
     longest, shortest = rules.MAX_UPLOAD_SIZE
     for data in frames:
         try:
-            with Image.open(io.BytesIO(data)) as image:
-                image_format, mode, (width, height) = image.format, image.mode, image.size
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+            info = engine.inspect_frame(data)
+        except engine.FrameTooLarge as exc:
+            raise InvalidFrames(f"画面过大（最大 {longest}×{shortest} 像素、{rules.MAX_FRAME_BYTES // 1024} KB），"
+                                "请重新核验。") from exc
+        except engine.UnsupportedFormat as exc:
+            raise InvalidFrames("画面格式不支持，请使用摄像头拍摄的 JPEG、PNG 或 WebP 彩色图片。") from exc
+        except engine.BadFrame as exc:
             raise InvalidFrames(rules.REASON_MESSAGES[rules.BAD_FRAME]) from exc
-        except Exception as exc:  # noqa: BLE001 - Pillow's zoo of errors on hostile headers (struct.error...)
-            raise InvalidFrames(rules.REASON_MESSAGES[rules.BAD_FRAME]) from exc
-        if not _ends_whole(data, image_format):
-            raise InvalidFrames(rules.REASON_MESSAGES[rules.BAD_FRAME])
-        if image_format not in rules.UPLOAD_FORMATS or mode not in rules.UPLOAD_MODES:
+        if info.format not in rules.UPLOAD_FORMATS or info.mode not in rules.UPLOAD_MODES:
             raise InvalidFrames("画面格式不支持，请使用摄像头拍摄的 JPEG、PNG 或 WebP 彩色图片。")
-        if max(width, height) > longest or min(width, height) > shortest:
+        if max(info.width, info.height) > longest or min(info.width, info.height) > shortest:
             raise InvalidFrames(f"画面尺寸过大（最大 {longest}×{shortest} 像素），请重新核验。")
-        if min(width, height) < rules.MIN_UPLOAD_SIDE:
+        if min(info.width, info.height) < rules.MIN_UPLOAD_SIDE:
             raise InvalidFrames(f"画面尺寸过小（至少 {rules.MIN_UPLOAD_SIDE} 像素），请重新核验。")
-
-
-def _ends_whole(data: bytes, image_format: str | None) -> bool:
-    """A frame cut short in transit (the engine refuses it too; checked here so nothing is claimed for it):
-    a canvas ends a JPEG with the EOI marker and a PNG with IEND."""
-    if image_format == "JPEG":
-        return b"\xff\xd9" in data[-16:]
-    if image_format == "PNG":
-        return data.endswith(b"IEND\xaeB`\x82")
-    return True
 
 
 # --- Submission: claim, queue, decide --------------------------------------------------------------------------
