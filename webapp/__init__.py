@@ -42,6 +42,7 @@ def create_app(
         os.makedirs(app.instance_path, exist_ok=True)
     db.init_app(app, session_factory)
     from webapp import queue
+    from webapp.notify import tasks as notify_tasks  # noqa: F401 - registers its jobs and the after-commit hook
     queue.init_app(app)
 
     login_manager.init_app(app)

@@ -128,9 +128,18 @@ class BrokenGateway:
         raise gateways.SmsError("provider down")
 
 
-def test_a_gateway_failure_is_a_clear_error(db_session, clock):
-    with pytest.raises(services.SmsFailed, match="短信发送失败"):
-        send(db_session, clock, gateway=BrokenGateway())
+def test_a_real_provider_is_not_called_inside_the_request_but_queued_after_the_commit(db_session, clock):
+    """Issue 13 point 6: the request records the SMS and leaves it for the queue; nothing reaches the provider
+    (here one that fails) while the transaction is open, and the code is still issued."""
+    row = send(db_session, clock, gateway=BrokenGateway())
+    sms = services.outbox(db_session, phone=PHONE, limit=1)[0]
+    assert row.id and sms.gateway == "broken" and sms.gateway_ref is None
+    assert db_session.info[services.PENDING_NOTICES] == [("sms", sms.id)]
+
+
+def test_the_embedded_outbox_needs_no_job(db_session, clock):
+    send(db_session, clock)
+    assert services.PENDING_NOTICES not in db_session.info or not db_session.info[services.PENDING_NOTICES]
 
 
 def test_notify_writes_the_in_app_message_and_the_sms(db_session, clock):

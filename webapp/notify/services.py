@@ -1,7 +1,8 @@
 """SMS codes, the SMS outbox, in-app messages and Web Push. Services add and flush; the view commits.
 
-Web Push goes out only after the view's commit: :func:`notify` leaves the pushes in ``session.info`` and the
-session factory's ``after_commit`` hook (installed by :func:`init_app`) sends them; a rollback drops them.
+Nothing is sent inside a request: :func:`notify` and :func:`send_sms` record the message and leave what must go
+out (each push, each SMS for a real provider) in ``session.info`` (:data:`PENDING_NOTICES`); after the commit,
+``webapp.notify.tasks`` enqueues one job each on the task queue. A rollback drops them.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from webapp.audit import services as audit
@@ -20,12 +21,8 @@ from webapp.notify import rules
 from webapp.notify.models import Message, PushSubscription, SmsCode, SmsMessage
 from webapp.registry.models import Citizen
 
-_PENDING_PUSH = "suishen.pending_push"
-
-
-class SmsFailed(DomainError):
-    status = 503
-    code = "sms_failed"
+#: ``session.info`` key: ("push", message_id, subscription_id) and ("sms", sms_message_id) to send after commit.
+PENDING_NOTICES = "suishen.pending_notices"
 
 
 class BadCode(DomainError):
@@ -36,20 +33,15 @@ class BadCode(DomainError):
 # --- SMS ----------------------------------------------------------------------------------------------------
 def send_sms(session: Session, phone: str, body: str, purpose: str, now: datetime, *,
              gateway: gateways.SmsGateway | None = None) -> SmsMessage:
-    """Hand a message to the gateway (this app's unless given) and keep it in ``sms_messages`` (the outbox of the
-    embedded gateway).
-
-    :raises SmsFailed: the gateway refused it (nothing is recorded; the caller rolls back)
-    """
+    """Record a message in ``sms_messages`` (the outbox of the embedded gateway, the log of a real one); a real
+    provider gets it from the task queue after the commit (``notify.sms``, retried on a provider error), so a
+    slow provider never holds a request and a rolled-back request sends nothing."""
     gateway = gateway or _sms_gateway()
-    try:
-        ref = gateway.send(phone, body)
-    except gateways.SmsError:
-        raise SmsFailed("短信发送失败，请稍后重试。") from None
-    message = SmsMessage(phone=phone, body=body, purpose=purpose, created_at=now, gateway=gateway.name,
-                         gateway_ref=ref)
+    message = SmsMessage(phone=phone, body=body, purpose=purpose, created_at=now, gateway=gateway.name)
     session.add(message)
     session.flush()
+    if not isinstance(gateway, gateways.OutboxGateway):
+        session.info.setdefault(PENDING_NOTICES, []).append(("sms", message.id))
     return message
 
 
@@ -71,7 +63,6 @@ def request_code(session: Session, gateway: gateways.SmsGateway, *, phone: str, 
 
     :raises TooSoon: within the resend cool-down
     :raises QuotaExceeded: too many codes in the last hour / day
-    :raises SmsFailed: the gateway refused the message
     """
     if purpose not in rules.PURPOSES:
         raise ValueError(purpose)
@@ -134,14 +125,16 @@ def notify(session: Session, citizen: Citizen, body: str, now: datetime, *, url:
     if citizen.phone:
         send_sms(session, citizen.phone, f"【随身证】{body}", purpose, now)
     user_ids = [user_id] if user_id else _user_ids_of(session, citizen.id)
-    subscriptions = session.scalars(select(PushSubscription).where(PushSubscription.user_id.in_(user_ids))).all()
-    pending = session.info.setdefault(_PENDING_PUSH, [])
-    push = current_app.extensions["web_push"] if has_app_context() else None
-    for sub in subscriptions:
-        pending.append((push, {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
-                        {"title": "随身证", "body": body, "url": url or "/messages"}))
     session.flush()
+    pending = session.info.setdefault(PENDING_NOTICES, [])
+    for sub_id in session.scalars(select(PushSubscription.id).where(PushSubscription.user_id.in_(user_ids))):
+        pending.append(("push", message.id, sub_id))
     return message
+
+
+def push_payload(message: Message) -> dict:
+    """What a push shows: the title, the message and where tapping it leads."""
+    return {"title": "随身证", "body": message.body, "url": message.url or "/messages"}
 
 
 def _user_ids_of(session: Session, citizen_id: int) -> list[int]:
@@ -217,19 +210,6 @@ def code_policy() -> rules.CodePolicy:
 def init_app(app: Flask, sms_gateway: gateways.SmsGateway | None = None) -> None:
     app.extensions["sms_gateway"] = sms_gateway or gateways.load_sms_gateway(app.config)
     app.extensions["web_push"] = gateways.WebPush(app.config)
-
-
-@event.listens_for(Session, "after_commit")
-def _send_pending_push(session: Session) -> None:
-    for push, subscription, payload in session.info.pop(_PENDING_PUSH, ()):
-        if push is not None and push.enabled:
-            push.send(subscription, payload)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_pending_push(session: Session, transaction) -> None:
-    if transaction.parent is None:  # the outermost transaction ended without a commit: nobody is notified
-        session.info.pop(_PENDING_PUSH, None)
 
 
 def send_code(session: Session, *, phone: str, purpose: str, now: datetime, deliver: bool = True) -> SmsCode:
