@@ -52,6 +52,8 @@ test: install browser
 bench: install
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python bench/liveness.py
+	$(BIN)/python bench/frames_request.py
+	$(BIN)/python bench/liveness_endpoint.py 6 --workers 1 --preload-engine --env SUISHEN_QUEUE_URL=immediate://
 	$(BIN)/python bench/liveness_eval.py
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/queue_latency.py

@@ -12,6 +12,10 @@ the yardstick of the ratio (goal: a decision <= 2x). ``--preload-engine`` runs g
 executes deploy/gunicorn.conf.py and then imports the engine and calls ``engine.warm_up()`` in the master, before
 the workers fork (what a deciding process must do at start). It prints; it never asserts. The server is stopped
 at the end, whatever happens.
+
+Since decisions run on the task queue, the web worker no longer decides: ``--env SUISHEN_QUEUE_URL=immediate://``
+makes gunicorn's worker run the queue job in-process (the same ``proofing.decide`` job a face worker runs, plus the
+frames request), so its CPU is one whole decision through the real endpoint; ``make bench`` runs it that way.
 """
 from __future__ import annotations
 
