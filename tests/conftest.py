@@ -146,6 +146,17 @@ def csrf_from(html: str) -> str:
     return match.group(1) or match.group(2)
 
 
+def start_proofing_from_page(client, page):
+    """A GET of a calling flow's 实人核验 link creates nothing (issue 12): it shows a page whose CSRF-checked POST to
+    /proofing/start starts the challenge. Press its button; returns the POST's answer (302 to the camera page)."""
+    assert page.status_code == 200, page.status_code
+    html = page.get_data(as_text=True)
+    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    start = client.post("/proofing/start", data={"csrf_token": csrf_from(html), "token": token})
+    assert start.status_code == 302, start.status_code
+    return start
+
+
 class AuthActions:
     """flaskr-style helper: register and log in through the real forms, CSRF included."""
 

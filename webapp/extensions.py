@@ -47,30 +47,28 @@ def seconds_over_limit(spec: str, scope: str, key: str) -> int | None:
     route's limits on every request, which cost about a tenth of a scan (bench/RESULTS.md); this counts the
     same hits in the same place with none of that.
     """
-    if not limiter.enabled:
-        return None
-    strategy = limiter.limiter
-    try:
-        return _count(strategy, spec, scope, key)
-    except (StorageError, *_exceptions_of(strategy)) as error:
-        logging.getLogger(__name__).warning("rate-limit storage unavailable (%s): counting in this worker",
-                                            error.__class__.__name__)
-        return _count(_FALLBACK, spec, scope, key)
+    return _with_fallback(_count, spec, scope, key)
 
 
 def seconds_blocked(spec: str, scope: str, key: str) -> int | None:
     """Whether ``key`` has used up ``spec`` in ``scope``, without counting a hit: None when one more request would
     be allowed, else the seconds until it would be (the Retry-After). Same storage and fallback as
     :func:`seconds_over_limit`."""
+    return _with_fallback(_peek, spec, scope, key)
+
+
+def _with_fallback(operation, spec: str, scope: str, key: str) -> int | None:
+    """Run ``operation`` on Flask-Limiter's configured strategy; on this worker's own memory when its storage
+    cannot answer (logged), so a Redis outage never fails a request."""
     if not limiter.enabled:
         return None
     strategy = limiter.limiter
     try:
-        return _peek(strategy, spec, scope, key)
+        return operation(strategy, spec, scope, key)
     except (StorageError, *_exceptions_of(strategy)) as error:
         logging.getLogger(__name__).warning("rate-limit storage unavailable (%s): counting in this worker",
                                             error.__class__.__name__)
-        return _peek(_FALLBACK, spec, scope, key)
+        return operation(_FALLBACK, spec, scope, key)
 
 
 def _peek(strategy, spec: str, scope: str, key: str) -> int | None:

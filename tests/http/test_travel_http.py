@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, start_proofing_from_page
 from tests.factories import CitizenFactory, UserFactory
 from tests.testdata import face, load_sequence, needs_testdata
 from webapp import tokens
@@ -160,11 +160,9 @@ def test_qr_page_needs_reverify_after_30_minutes_which_does_not_count(client, db
     # 实人核验 again, and the QR page opens again; the quota is untouched. The anonymous GET creates nothing: its
     # page's POST starts the challenge (issue 12: a link anyone can open must not mint challenges).
     start_page = client.get(f"/travel-id/{public_id}/reverify")
-    assert start_page.status_code == 200 and count(db_session, Challenge) == 1
-    html = start_page.get_data(as_text=True)
-    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
-    start = client.post("/proofing/start", data={"csrf_token": csrf_from(html), "token": token})
-    assert start.status_code == 302 and count(db_session, Challenge) == 2
+    assert count(db_session, Challenge) == 1
+    start = start_proofing_from_page(client, start_page)
+    assert count(db_session, Challenge) == 2
     granted = client.get(pass_proofing(client, start.headers["Location"], genuine_frames))
     assert granted.status_code == 302 and granted.headers["Location"] == f"/travel-id/{public_id}"
     assert client.get(f"/travel-id/{public_id}").status_code == 200

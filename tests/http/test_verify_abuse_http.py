@@ -11,6 +11,7 @@ import secrets
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import start_proofing_from_page
 from tests.factories import CitizenFactory
 from tests.http.test_api_verify import assert_documented, bearer, openapi_doc  # noqa: F401 - fixture
 from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
@@ -114,8 +115,7 @@ def test_numeric_code_of_kind_1_gets_the_answer_of_an_unknown_code(app, client, 
 def passed_view_challenge(client, db_session, cert, clock) -> str:
     """A 实人核验 for viewing ``cert`` that ``client``'s browser started and that passed (arranged: the face
     decision is not what this tests)."""
-    start = client.get(f"/travel-id/{cert.public_id}/reverify")
-    assert start.status_code == 302
+    start = start_proofing_from_page(client, client.get(f"/travel-id/{cert.public_id}/reverify"))
     public_id = start.headers["Location"].rsplit("/", 1)[1]
     challenge = db_session.scalar(select(Challenge).where(Challenge.public_id == public_id))
     assert challenge.purpose == PURPOSE_VIEW
