@@ -122,3 +122,16 @@ def test_home_shows_both_service_entries(client):
     assert "温馨服务" in html and "乘坐旅客列车临时身份证明" in html
     assert "我的驾驶证" in html and "业务中心" in html
     assert "演示模式" in html  # the test config runs in demo mode
+
+
+@pytest.mark.parametrize("path, title", [
+    ("/", "随身证"),                               # the home page names only the app (was `随身证 · 随身证`)
+    ("/business", "业务中心 · 随身证"),
+    ("/account/login", "登录 · 随身证"),
+    ("/officer/login", "工作人员登录 · 随身证"),
+    ("/no-such-page", "页面不存在 · 随身证"),
+])
+def test_page_title_is_page_then_app_name_when_served(client, path, title):
+    html = client.get(path).get_data(as_text=True)
+    assert html.count("<title>") == 1
+    assert html.split("<title>")[1].split("</title>")[0] == title
