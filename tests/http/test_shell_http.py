@@ -101,11 +101,12 @@ def test_large_text_mode_toggles_when_posted_with_csrf(client, auth):
     assert 'class="large-text"' not in client.get("/").get_data(as_text=True)
 
 
-def test_production_start_refuses_when_secret_key_is_missing(monkeypatch):
+def test_production_start_refuses_when_secret_key_is_missing(monkeypatch, tmp_path):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.setenv("SUISHEN_ENV", "production")
+    # An empty instance folder: a developer's instance/secret_key (make run) would be read (config.py).
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        create_app({"DATABASE_URL": "sqlite://"})
+        create_app({"DATABASE_URL": "sqlite://"}, instance_path=str(tmp_path))
 
 
 def test_unexpected_error_is_a_clean_500_when_a_view_fails(app, client):
