@@ -39,8 +39,8 @@ def bare_environment(monkeypatch):
     monkeypatch.setenv("SUISHEN_ENV", "production")
 
 
-def test_admin_command_runs_with_instance_secret_key_when_env_has_none(bare_environment, database_url,
-                                                                       session_factory, clock, db_session, tmp_path):
+def test_admin_command_runs_with_instance_secret_key_when_env_has_none(
+        bare_environment, database_url, session_factory, clock, db_session, tmp_path):
     (tmp_path / "secret_key").write_text(FILE_KEY + "\n")
     (tmp_path / "vapid.env").write_text("SUISHEN_VAPID_PUBLIC_KEY=pub-from-file\n"
                                         "SUISHEN_VAPID_PRIVATE_KEY=priv-from-file\nDATABASE_URL=ignored\n")
@@ -66,8 +66,8 @@ def test_environment_wins_over_instance_files_when_both_are_set(bare_environment
 
 
 @pytest.mark.parametrize("file_text", [None, "", "  \n"])
-def test_production_refuses_to_start_when_neither_env_nor_file_has_a_key(bare_environment, database_url,
-                                                                         session_factory, clock, tmp_path, file_text):
+def test_production_refuses_to_start_when_neither_env_nor_file_has_a_key(
+        bare_environment, database_url, session_factory, clock, tmp_path, file_text):
     if file_text is not None:
         (tmp_path / "secret_key").write_text(file_text)
     with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
@@ -126,7 +126,8 @@ def test_demo_passwords_follow_the_secret_key(app, db_session):
     assert all(first[login][0] != second[login][0] for login in first)
 
 
-def test_demo_still_makes_the_officers_when_the_demo_phone_belongs_to_another_account(app, db_session, auth, clock):
+def test_demo_still_makes_the_officers_when_the_demo_phone_belongs_to_another_account(app, db_session, auth,
+                                                                                       clock):
     """In demo mode anyone can register; a visitor who registered the demo phone for another citizen must not
     stop `make run`: a warning, and the rest lands."""
     person = list(registry.iter_demo_people(clock.now().date()))[1]  # 王芳
@@ -142,30 +143,43 @@ def test_demo_still_makes_the_officers_when_the_demo_phone_belongs_to_another_ac
 
 # --- the README's administration examples -------------------------------------------------------------------
 def readme_flask_examples() -> list[str]:
-    """Every `... | flask --app app ...` / `flask --app app ...` example written out in full in the README."""
+    """Every `flask --app app ...` example written out in full in the README, with what may precede it when
+    pasted: `echo '...' | `, `NAME=value ` settings, `.venv/bin/`, `watch -n2 `. Placeholders (`<command>`, `…`)
+    are left out."""
     text = README.read_text(encoding="utf-8").replace("\\|", "|")  # `\|` in a table renders as `|`
-    return re.findall(r"`((?:echo [^`|]+\| )?flask --app app [^`]+)`", text)
+    found = re.findall(r"`((?:echo [^`|]+\| )?(?:watch -n\d+ )?(?:[A-Z_]+=\S+ )*(?:\.venv/bin/)?"
+                       r"flask --app app [^`]+)`", text)
+    return [e for e in found if "<" not in e and "…" not in e]
+
+
+def parse_example(example: str) -> tuple[str | None, list[str]]:
+    """(standard input, the command's arguments after `flask --app app`)."""
+    stdin, _, command = example.rpartition("| ")
+    words = shlex.split(command)
+    if words[0] == "watch":
+        words = words[2:]
+    while "=" in words[0]:
+        words = words[1:]
+    assert words[0] in {"flask", ".venv/bin/flask"} and words[1:3] == ["--app", "app"], example
+    return (shlex.split(stdin)[1] + "\n" if stdin else None), words[3:]
 
 
 def test_readme_officer_create_example_works_when_pasted(app, db_session):
     examples = [e for e in readme_flask_examples() if " officer create " in e]
     assert examples, "the README shows how to create an officer"
     for example in examples:
-        stdin, _, command = example.rpartition("| ")
-        words = shlex.split(command)
-        assert words[:3] == ["flask", "--app", "app"]
-        password = shlex.split(stdin)[1] + "\n" if stdin else None
-        result = run(app, *words[3:], input=password)
+        stdin, args = parse_example(example)
+        result = run(app, *args, input=stdin)
         assert result.exit_code == 0, f"{example}\n{result.output}"
 
 
 def test_readme_every_full_flask_example_names_a_real_command(app):
     cli = app.cli
     ctx = cli.make_context("flask", ["--help"], resilient_parsing=True)
-    examples = [e for e in readme_flask_examples() if "<" not in e]  # not `flask --app app <command>`
-    assert len(examples) >= 2
+    examples = readme_flask_examples()
+    assert len(examples) >= 4, examples
     for example in examples:
-        words = shlex.split(example.rpartition("| ")[2])[3:]
+        _, words = parse_example(example)
         group = cli.get_command(ctx, words[0])
         assert group is not None, example
         if hasattr(group, "get_command") and len(words) > 1 and not words[1].startswith("-"):
