@@ -1,55 +1,70 @@
 # Suishen: two commands on a fresh machine.
-#   make run   - venv, install, migrate, demo data, serve on http://127.0.0.1:8000 with gunicorn and the
-#                face workers (Huey consumer, one per core; queue in instance/queue.db, no Redis needed)
-#   make test  - the same install, then the whole suite (SQLite + PostgreSQL + headless Chromium)
+#   make run   - venv, runtime install (requirements.txt), migrate, demo data and logins, serve on
+#                http://$(HOST):$(PORT) (default 127.0.0.1:8000) with gunicorn and the face workers (Huey
+#                consumer, one per core; queue in instance/queue.db, no Redis needed)
+#   make test  - the same install plus the test tools (requirements-dev.txt), then the whole suite
+#                (SQLite + PostgreSQL + headless Chromium)
+# `make run PORT=8080 HOST=0.0.0.0` serves elsewhere; BASE_URL (the origin put into QR codes) follows
+# HOST:PORT unless set in the environment.
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# Two stamps: the runtime install (what `make run` needs) and the test tools on top (what `make test` needs).
+# Each is redone when its requirements file changes; the dev stamp also when the runtime one is redone.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test install browser migrate demo bench clean
+.PHONY: run test install install-dev browser migrate demo bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(RUN_STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "pip<25"
-	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements.txt
 	# face_recognition's own metadata asks for dlib (an 11-minute compile); dlib-bin provides it prebuilt.
 	$(BIN)/python -m pip install -q --no-deps face-recognition==1.3.0
 	# setuptools >= 82 makes `import face_recognition` quit() with exit 0: prove the import really works.
 	$(BIN)/python -c "import face_recognition; print('face_recognition', face_recognition.__version__, 'ok')" | grep -q ok
-	touch $(STAMP)
+	touch $@
 
-install: $(STAMP)
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
 
-instance/secret_key:
+install: $(RUN_STAMP)
+
+install-dev: $(DEV_STAMP)
+
+instance/secret_key: | $(RUN_STAMP)
 	mkdir -p instance
 	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(48))" > $@
 
 # VAPID keys for Web Push to the installed PWA, made once (like the secret key) and kept out of git.
-instance/vapid.env: | instance/secret_key
-	umask 077 && SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app app push vapid-keys > $@.tmp && mv $@.tmp $@
+# The app reads instance/secret_key and instance/vapid.env itself (webapp/config.py): nothing to export.
+instance/vapid.env: | $(RUN_STAMP) instance/secret_key
+	umask 077 && $(BIN)/flask --app app push vapid-keys > $@.tmp && mv $@.tmp $@
 
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 	@test -x /usr/bin/chromium || { echo "Debian's chromium is needed at /usr/bin/chromium (apt-get install chromium)"; exit 1; }
 
 migrate: install instance/secret_key
-	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app app db upgrade
+	$(BIN)/flask --app app db upgrade
 
+# Demo citizens and licences, a demo citizen account and one officer per role; prints their logins.
 demo: migrate
-	SECRET_KEY=$$(cat instance/secret_key) SUISHEN_DEMO=1 $(BIN)/flask --app app registry demo
+	SUISHEN_DEMO=1 $(BIN)/flask --app app registry demo
 
-run: demo instance/vapid.env
-	env $$(cat instance/vapid.env) SECRET_KEY=$$(cat instance/secret_key) SUISHEN_DEMO=1 \
-	  $(BIN)/python scripts/serve.py --bind $(HOST):$(PORT)
+# The demo logins are printed last, right before the server starts.
+run: instance/vapid.env demo
+	SUISHEN_DEMO=1 $(BIN)/python scripts/serve.py --bind $(HOST):$(PORT)
 
-test: install browser
+test: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install
+bench: install-dev
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python bench/liveness.py
 	$(BIN)/python bench/frames_request.py

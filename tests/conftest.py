@@ -112,6 +112,9 @@ def make_test_config(database_url: str, **overrides) -> dict:
         # (tests/http/test_proofing_queue.py, the e2e servers) run a real consumer on a real queue file.
         "SUISHEN_QUEUE_URL": "immediate://",
         "SUISHEN_QUEUE_WORKERS": 1,
+        # Push off unless a test sets keys: never the developer's instance/vapid.env (config reads it).
+        "SUISHEN_VAPID_PUBLIC_KEY": "",
+        "SUISHEN_VAPID_PRIVATE_KEY": "",
     }
     config.update(overrides)
     return config
@@ -144,6 +147,15 @@ def csrf_from(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "no CSRF token in the page"
     return match.group(1) or match.group(2)
+
+
+DEMO_LOGIN_LINE = re.compile(r"^  (?P<label>.+?)：账号 (?P<login>\S+)  密码 (?P<password>\S+)  登录 (?P<url>\S+)"
+                             r"（(?P<state>新建|已有)）$", re.M)
+
+
+def demo_logins(output: str) -> dict[str, tuple[str, str]]:
+    """{login: (password, 新建|已有)} from the output of `flask --app app registry demo`."""
+    return {m["login"]: (m["password"], m["state"]) for m in DEMO_LOGIN_LINE.finditer(output)}
 
 
 def start_proofing_from_page(client, page):

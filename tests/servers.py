@@ -34,7 +34,9 @@ class WebAndWorkers:
         # must neither refuse applicants as "busy" nor time their decisions out.
         self.env = dict(os.environ, BASE_URL=self.base, SUISHEN_QUEUE_URL=f"sqlite:///{log_dir / 'queue.db'}",
                         SUISHEN_QUEUE_WORKERS=str(queue_workers), SUISHEN_PROOFING_MAX_WAIT="600",
-                        SUISHEN_PROOFING_DECISION_BUDGET="300", **env)
+                        SUISHEN_PROOFING_DECISION_BUDGET="300",
+                        # Push off unless a test sets keys: never the developer's instance/vapid.env.
+                        **{"SUISHEN_VAPID_PUBLIC_KEY": "", "SUISHEN_VAPID_PRIVATE_KEY": "", **env})
         self.queue_workers = queue_workers
         self.web: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None

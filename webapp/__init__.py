@@ -20,9 +20,12 @@ def create_app(
     clock: Clock | None = None,
     session_factory: sessionmaker[Session] | None = None,
     sms_gateway=None,
+    instance_path: str | None = None,
 ) -> Flask:
+    """``instance_path``: the instance folder (default: instance/ next to webapp/), where SQLite, the queue file,
+    secret_key and vapid.env live."""
     app = Flask("webapp", template_folder="../templates", static_folder="../static",
-                instance_relative_config=True)
+                instance_relative_config=True, instance_path=instance_path)
     app.config.update(config_module.DEFAULTS)
     app.config.update(config_module.from_environment(app.instance_path))
     if config:

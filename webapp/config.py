@@ -17,13 +17,50 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+SECRET_KEY_FILE = "secret_key"   # in the instance folder: written once by `make run` (mode 600)
+INSTANCE_ENV_FILE = "vapid.env"  # in the instance folder: `make run` writes the VAPID pair there once
+# Only these settings may come from the instance env file; anything else in it is ignored.
+_INSTANCE_ENV_NAMES = ("SUISHEN_VAPID_PUBLIC_KEY", "SUISHEN_VAPID_PRIVATE_KEY", "SUISHEN_VAPID_SUBJECT")
+
+
+def _read_secret_file(instance_path: str) -> str | None:
+    """The key `make run` wrote to instance/secret_key, so `flask --app app <command>` and the server share it
+    without anyone exporting it by hand. None without the file (or an empty one): never a default key."""
+    try:
+        text = (Path(instance_path) / SECRET_KEY_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return text or None
+
+
+def _read_instance_env(instance_path: str) -> dict[str, str]:
+    """NAME=value lines of instance/vapid.env (the VAPID settings only); the environment wins over them."""
+    try:
+        lines = (Path(instance_path) / INSTANCE_ENV_FILE).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return {}
+    values = {}
+    for line in lines:
+        name, sep, value = line.strip().partition("=")
+        if sep and name in _INSTANCE_ENV_NAMES:
+            values[name] = value.strip()
+    return values
+
+
 def from_environment(instance_path: str) -> dict:
+    """The settings: the environment first; SECRET_KEY and the VAPID keys fall back to the files `make run`
+    writes into the instance folder (instance/secret_key, instance/vapid.env)."""
+    from_files = _read_instance_env(instance_path)
+
+    def env_or_file(name: str, default: str = "") -> str:  # set in the environment (even empty) wins
+        return os.environ[name] if name in os.environ else from_files.get(name, default)
+
     env = os.environ.get("SUISHEN_ENV", PRODUCTION)
     base_url = os.environ.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
     sqlite_path = Path(instance_path) / "suishen.db"
     return {
         "SUISHEN_ENV": env,
-        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or _read_secret_file(instance_path),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{sqlite_path}",
         "BASE_URL": base_url,
         "SUISHEN_DEMO": _bool("SUISHEN_DEMO", False),
@@ -99,9 +136,9 @@ def from_environment(instance_path: str) -> dict:
         "SUISHEN_LOGIN_BACKOFF_MAX": int(os.environ.get("SUISHEN_LOGIN_BACKOFF_MAX", "3600")),
         "SUISHEN_LOGIN_FAILURE_MEMORY": int(os.environ.get("SUISHEN_LOGIN_FAILURE_MEMORY", "86400")),
         # Web Push to the installed PWA (SPEC 5.2): VAPID keys (`flask --app app push vapid-keys` makes a pair).
-        "SUISHEN_VAPID_PUBLIC_KEY": os.environ.get("SUISHEN_VAPID_PUBLIC_KEY", ""),
-        "SUISHEN_VAPID_PRIVATE_KEY": os.environ.get("SUISHEN_VAPID_PRIVATE_KEY", ""),
-        "SUISHEN_VAPID_SUBJECT": os.environ.get("SUISHEN_VAPID_SUBJECT", "mailto:admin@localhost"),
+        "SUISHEN_VAPID_PUBLIC_KEY": env_or_file("SUISHEN_VAPID_PUBLIC_KEY"),
+        "SUISHEN_VAPID_PRIVATE_KEY": env_or_file("SUISHEN_VAPID_PRIVATE_KEY"),
+        "SUISHEN_VAPID_SUBJECT": env_or_file("SUISHEN_VAPID_SUBJECT", "mailto:admin@localhost"),
         # Pushes go only to public push services (SPEC 8, issue 12): https on port 443, a host on this list
         # ("*.x.com" = any sub-domain of x.com) AND every address it resolves to public, checked when a browser
         # subscribes and again right before each push. Empty = any host whose addresses are all public.
@@ -132,7 +169,8 @@ def check(config: dict) -> None:
     """Refuse to start a production app without a real secret."""
     if config["SUISHEN_ENV"] == PRODUCTION and not config.get("SECRET_KEY"):
         raise RuntimeError(
-            "SECRET_KEY is not set. Set SECRET_KEY to a long random value (make run writes one to "
-            "instance/secret_key), or SUISHEN_ENV=development for a throw-away development key."
+            "SECRET_KEY is not set and there is no instance/secret_key. Set SECRET_KEY to a long random value "
+            "(make run writes one to instance/secret_key, which the app and `flask --app app` read), or "
+            "SUISHEN_ENV=development for a throw-away development key."
         )
     config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]

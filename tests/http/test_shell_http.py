@@ -101,11 +101,12 @@ def test_large_text_mode_toggles_when_posted_with_csrf(client, auth):
     assert 'class="large-text"' not in client.get("/").get_data(as_text=True)
 
 
-def test_production_start_refuses_when_secret_key_is_missing(monkeypatch):
+def test_production_start_refuses_when_secret_key_is_missing(monkeypatch, tmp_path):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.setenv("SUISHEN_ENV", "production")
+    # An empty instance folder: a developer's instance/secret_key (make run) would be read (config.py).
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        create_app({"DATABASE_URL": "sqlite://"})
+        create_app({"DATABASE_URL": "sqlite://"}, instance_path=str(tmp_path))
 
 
 def test_unexpected_error_is_a_clean_500_when_a_view_fails(app, client):
@@ -122,3 +123,16 @@ def test_home_shows_both_service_entries(client):
     assert "温馨服务" in html and "乘坐旅客列车临时身份证明" in html
     assert "我的驾驶证" in html and "业务中心" in html
     assert "演示模式" in html  # the test config runs in demo mode
+
+
+@pytest.mark.parametrize("path, title", [
+    ("/", "随身证"),                               # the home page names only the app (was `随身证 · 随身证`)
+    ("/business", "业务中心 · 随身证"),
+    ("/account/login", "登录 · 随身证"),
+    ("/officer/login", "工作人员登录 · 随身证"),
+    ("/no-such-page", "页面不存在 · 随身证"),
+])
+def test_page_title_is_page_then_app_name_when_served(client, path, title):
+    html = client.get(path).get_data(as_text=True)
+    assert html.count("<title>") == 1
+    assert html.split("<title>")[1].split("</title>")[0] == title

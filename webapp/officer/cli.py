@@ -17,7 +17,7 @@ apikey_cli = AppGroup("apikey", help="API keys for gates and third parties.")
 
 def _read_password() -> str:
     """From a terminal: asked twice, hidden. Otherwise the first line of standard input (scripts, pipes)."""
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin  # not click.get_text_stream: deprecated by Click (a warning, an error in tests)
     if stdin.isatty():
         return click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
     return stdin.readline().rstrip("\r\n")

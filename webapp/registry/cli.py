@@ -50,20 +50,25 @@ def import_licences(file: str) -> None:
 
 @registry_cli.command("demo")
 def demo() -> None:
-    """Demo citizens and licences (SUISHEN_DEMO=1 only)."""
+    """Demo citizens and licences, a demo citizen account and one officer per role (SUISHEN_DEMO=1 only)."""
     if not current_app.config["SUISHEN_DEMO"]:
         click.echo("仅演示模式可用：请设置 SUISHEN_DEMO=1。", err=True)
         sys.exit(2)
+    from webapp.registry import demo as demo_data
     from webapp.timeutil import local_date
 
     session = get_session()
     now = current_app.extensions["clock"].now()
-    today = local_date(now)
-    for person in services.iter_demo_people(today):
-        services.upsert_citizen(session, portrait=None, now=now, **person)
-    for row in services.demo_licences(today):
-        services.upsert_licence(session, row, now)
+    logins, warnings = demo_data.write_demo_data(session, secret_key=current_app.config["SECRET_KEY"], now=now)
     session.commit()
-    for person in services.iter_demo_people(today):
-        click.echo(f"{person['name']}  {person['id_number']}  {person['phone']}")
+    click.echo("演示人口库（姓名  身份证号  预留手机号）：")
+    for person in services.iter_demo_people(local_date(now)):
+        click.echo(f"  {person['name']}  {person['id_number']}  {person['phone']}")
+    for warning in warnings:
+        click.echo(f"警告：{warning}", err=True)
+    base = current_app.config["BASE_URL"]
+    click.echo("演示账号（密码由 SECRET_KEY 派生，每次运行相同）：")
+    for login in logins:
+        state = "新建" if login.created else "已有"
+        click.echo(f"  {login.label}：账号 {login.login}  密码 {login.password}  登录 {base}{login.url}（{state}）")
     click.echo("演示数据已写入。可在“演示：登记人像”页面为自己登记人像后体验实人核验。")
