@@ -241,3 +241,44 @@ def test_travel_qr_and_result_pages_fit_360px_in_both_modes(camera_browser, live
         assert_fits_360(page, "申请记录")
         assert_values_on_one_line(page, "申请记录")
     assert errors == []
+
+
+PUBLIC_PAGES = ("/", "/warm-services", "/business", "/offline", "/account/login", "/account/register",
+                "/account/password", "/demo/enrol", "/travel-id/", "/travel-id/paper", "/officer/login",
+                "/no-such-page", "/v/not-a-token")
+HOLDER_PAGES = ("/account/", "/account/verify", "/account/id-card", "/messages", "/licence/", "/travel-id/records")
+OFFICER_PAGES = {"police": ("/officer/", "/officer/scan", "/officer/paper", "/officer/accounts/face-to-face"),
+                 "traffic": ("/officer/scan", "/licence/officer/seize"),
+                 "admin": ("/officer/", "/officer/sms-outbox")}
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["normal", "large-text"])
+def test_every_page_fits_360px_and_keeps_values_whole(browser, live_server, live_db, live_clock, licence_holder,
+                                                      large):
+    """A sweep of the other pages (public, a driver's, each officer role's): no sideways scroll at 360 px and no
+    `.nowrap` value broken, in both modes."""
+    user, licence = licence_holder
+    officers = {role: make_officer(live_db, role, now=live_clock.now()) for role in OFFICER_PAGES}
+    live_db.commit()
+
+    def visit(page, paths):
+        for path in paths:
+            page.goto(path)
+            assert_fits_360(page, path)
+            assert_values_on_one_line(page, path)
+
+    page, errors = open_page(browser, live_server, **SCREEN)
+    if large:
+        use_large_text(page, live_server)
+    visit(page, PUBLIC_PAGES)
+    sign_in(page, user.phone)
+    visit(page, HOLDER_PAGES)
+    assert errors == []
+    for role, paths in OFFICER_PAGES.items():
+        desk, desk_errors = open_page(browser, live_server, **SCREEN)
+        if large:
+            use_large_text(desk, live_server)
+        officer_sign_in(desk, officers[role].username, paths[0])
+        visit(desk, paths)
+        assert desk_errors == []
+        desk.context.close()
