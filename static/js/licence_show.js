@@ -46,6 +46,20 @@ function fitBarcode() {
   bar.style.width = `${(perModule * modules) / dpr}px`;
 }
 
+// The digits under the barcode in their groups of four: a line may break between groups (长辈模式 on a narrow
+// screen), never inside one.
+function showDigits(text) {
+  const parts = [];
+  for (const group of text.split(" ")) {
+    if (parts.length) parts.push(" ");
+    const span = document.createElement("span");
+    span.className = "nowrap";
+    span.textContent = group;
+    parts.push(span);
+  }
+  barText.replaceChildren(...parts);
+}
+
 function onAnswer(resp, body) {
   if (!resp.ok) return;
   offsetMs = Date.parse(body.now) - Date.now();
@@ -64,7 +78,7 @@ function onAnswer(resp, body) {
     bar.src = body.barcode;
     bar.dataset.modules = body.barcode_modules;
     fitBarcode();
-    barText.textContent = body.code_text;
+    showDigits(body.code_text);
     qr.dataset.token = body.token;
     generated.textContent = body.generated_at;
   }
