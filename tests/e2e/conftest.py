@@ -160,12 +160,13 @@ def phone_page(browser, live_server):
     context.close()
 
 
-def shot(page, name: str) -> Path:
-    """Save a screenshot under test-results/ (for a person to look at; CI keeps nothing)."""
+def shot(page, name: str, *, full_page: bool = True) -> Path:
+    """Save a screenshot under test-results/ (for a person to look at; CI keeps nothing): the whole page, or with
+    ``full_page=False`` the first view only (what the phone shows without scrolling)."""
     out = Path(__file__).resolve().parents[2] / "test-results"
     out.mkdir(exist_ok=True)
     path = out / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

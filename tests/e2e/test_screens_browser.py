@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import pytest
 import zxingcpp
 from PIL import Image
 
 from tests import factories
-from tests.e2e.conftest import officer_sign_in, open_page, sign_in, verify_api
+from tests.e2e.conftest import officer_sign_in, open_page, shot, sign_in, verify_api
 from tests.testdata import SEQUENCES, face, needs_testdata
 from tests.verification_support import make_officer
 from webapp import tokens
@@ -42,23 +41,6 @@ NOWRAP_LINES = """els => els.filter(e => e.getClientRects().length && e.textCont
   return {text: e.textContent.trim(), boxes: e.getClientRects().length, spread: Math.max(...tops) - Math.min(...tops),
           height: e.getBoundingClientRect().height, lineHeight, overflow: textRight - right};
 })"""
-
-
-def save_view(page, name: str) -> Path:
-    """The first view only (what the phone shows without scrolling), saved under test-results/."""
-    out = Path(__file__).resolve().parents[2] / "test-results"
-    out.mkdir(exist_ok=True)
-    path = out / f"{name}.png"
-    path.write_bytes(page.screenshot())
-    return path
-
-
-def save_full(page, name: str) -> Path:
-    out = Path(__file__).resolve().parents[2] / "test-results"
-    out.mkdir(exist_ok=True)
-    path = out / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 def use_large_text(page, live_server) -> None:
@@ -117,7 +99,7 @@ def test_licence_front_shows_both_codes_and_both_times_in_the_first_view(browser
 
     assert_above_tab_bar(page, ("#qr-img", "#barcode-img", "#generated-at", "#current-time"))
     # A scanner reads both codes from the first view, as it is on the screen (no scrolling, no cropping).
-    first_view = save_view(page, f"licence-front-first-view-360x780{suffix}")
+    first_view = shot(page, full_page=False, name=f"licence-front-first-view-360x780{suffix}")
     found = {c.format: c.text for c in zxingcpp.read_barcodes(Image.open(first_view))}
     assert set(found) == {zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.Code128}, found
     qr_text, digits = found[zxingcpp.BarcodeFormat.QRCode], found[zxingcpp.BarcodeFormat.Code128]
@@ -133,11 +115,11 @@ def test_licence_front_shows_both_codes_and_both_times_in_the_first_view(browser
     assert_fits_360(page, "正页")
     shown = assert_values_on_one_line(page, "正页", ("#generated-at", "#current-time", "#barcode-text span"))
     assert user.citizen.id_number in shown and licence.record.file_number in shown
-    save_full(page, f"licence-front-360{suffix}")
+    shot(page, f"licence-front-360{suffix}")
     page.get_by_role("tab", name="副页").click()
     assert_fits_360(page, "副页")
     assert_values_on_one_line(page, "副页")
-    save_full(page, f"licence-back-360{suffix}")
+    shot(page, f"licence-back-360{suffix}")
 
     page.goto("/account/")
     assert_fits_360(page, "我的")
@@ -162,7 +144,7 @@ def test_large_text_licence_keeps_numbers_dates_and_times_whole(browser, live_se
     assert rects == 1
     box = id_dd.bounding_box()
     assert box["x"] + box["width"] <= WIDTH
-    save_view(page, "licence-large-text-first-view-360x780")
+    shot(page, full_page=False, name="licence-large-text-first-view-360x780")
     assert errors == []
 
 
@@ -203,7 +185,7 @@ def test_reviewer_queues_fit_360px(browser, live_server, review_queues, large):
         for img in page.locator("#main img").all():
             box = img.bounding_box()
             assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH
-        save_view(page, f"{name}-360x780{suffix}")
+        shot(page, full_page=False, name=f"{name}-360x780{suffix}")
     assert errors == []
 
 
@@ -236,7 +218,7 @@ def test_travel_qr_and_result_pages_fit_360px_in_both_modes(camera_browser, live
         assert_fits_360(page, "乘车身份证明")
         shown = assert_values_on_one_line(page, "乘车身份证明", ("dd.mono",))
         assert any(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", t) for t in shown), shown
-        save_view(page, f"travel-qr-360x780{suffix}")
+        shot(page, full_page=False, name=f"travel-qr-360x780{suffix}")
         page.goto("/travel-id/records")
         assert_fits_360(page, "申请记录")
         assert_values_on_one_line(page, "申请记录")
