@@ -131,10 +131,8 @@ def sign_out(target: str) -> Response:
             principal = current_user._get_current_object()
             session = get_session()
             now = current_app.extensions["clock"].now()
-            if getattr(principal, "is_officer", False):
-                from webapp.officer.services import end_sessions
-            else:
-                from webapp.accounts.services import end_sessions
+            from webapp.accounts.services import end_sessions
+
             end_sessions(session, principal, now, why="logout")
             session.commit()
         logout_user()

@@ -87,15 +87,19 @@ def authenticate(session: Session, *, account: str, password: str, now: datetime
     return user
 
 
-def end_sessions(session: Session, user: User, now: datetime, *, why: str) -> None:
+def end_sessions(session: Session, principal, now: datetime, *, why: str) -> None:
     """End every session of this account opened so far, on every device (auth.load_principal compares the
-    generation each request carries): logging out, a new password, 面签."""
-    session.execute(update(User).where(User.id == user.id)
-                    .values(session_generation=User.session_generation + 1)
+    generation each request carries): logging out, a new password, 面签. ``principal`` is a citizen's
+    :class:`User` or an officer: both tables carry ``session_generation``."""
+    model = type(principal)
+    session.execute(update(model).where(model.id == principal.id)
+                    .values(session_generation=model.session_generation + 1)
                     .execution_options(synchronize_session=False))
-    session.expire(user, ["session_generation"])
-    audit.record(session, "account.sessions_ended", now, actor_type="user", actor_id=user.id,
-                 subject_type="user", subject_id=user.id, citizen_id=user.citizen_id, why=why)
+    session.expire(principal, ["session_generation"])
+    kind, actor = ("officer", "officer") if principal.is_officer else ("account", "user")
+    audit.record(session, f"{kind}.sessions_ended", now, actor_type=actor, actor_id=principal.id,
+                 subject_type=actor, subject_id=principal.id, citizen_id=getattr(principal, "citizen_id", None),
+                 why=why)
 
 
 def set_level(session: Session, user: User, level: str, now: datetime, *, how: str) -> None:

@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -77,16 +77,6 @@ def authenticate(session: Session, *, username: str, password: str, now: datetim
     officer.last_login_at = now
     audit.record(session, "officer.login", now, actor_type="officer", actor_id=officer.id, role=officer.role)
     return officer
-
-
-def end_sessions(session: Session, officer: Officer, now: datetime, *, why: str) -> None:
-    """End every session of this officer opened so far, on every device (see accounts.services.end_sessions)."""
-    session.execute(update(Officer).where(Officer.id == officer.id)
-                    .values(session_generation=Officer.session_generation + 1)
-                    .execution_options(synchronize_session=False))
-    session.expire(officer, ["session_generation"])
-    audit.record(session, "officer.sessions_ended", now, actor_type="officer", actor_id=officer.id,
-                 subject_type="officer", subject_id=officer.id, why=why)
 
 
 def load_officer(session: Session, officer_id: int) -> Officer | None:

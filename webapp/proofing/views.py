@@ -133,12 +133,13 @@ def _over_limits(scope: str, citizen_id: int, ip_spec: str, session_spec: str, c
     return None
 
 
-def expected_wait() -> float:
-    """Seconds a submission made now would wait for its decision (queue length x measured seconds per decision
-    / face workers)."""
+def expected_wait(ahead: int | None = None) -> float:
+    """Seconds a submission would wait for its decision with ``ahead`` submissions before it (default: the whole
+    queue, i.e. one made now): ahead x measured seconds per decision / face workers."""
     config = current_app.config
-    return rules.expected_wait(services.queue_length(get_session()),
-                               queue.decision_seconds(config["SUISHEN_PROOFING_DECISION_SECONDS"]),
+    if ahead is None:
+        ahead = services.queue_length(get_session())
+    return rules.expected_wait(ahead, queue.decision_seconds(config["SUISHEN_PROOFING_DECISION_SECONDS"]),
                                config["SUISHEN_QUEUE_WORKERS"])
 
 
@@ -362,10 +363,8 @@ def _state(challenge: Challenge) -> dict:
         return {"status": "issued", "status_url": status_url}
     if challenge.status == QUEUED:
         position = services.queue_position(session, challenge)
-        config = current_app.config
-        seconds = queue.decision_seconds(config["SUISHEN_PROOFING_DECISION_SECONDS"])
         return {"status": "queued", "status_url": status_url, "position": position, "poll_ms": POLL_MS,
-                "wait_seconds": math.ceil(rules.expected_wait(position, seconds, config["SUISHEN_QUEUE_WORKERS"]))}
+                "wait_seconds": math.ceil(expected_wait(position))}
     if challenge.status == DECIDING:
         return {"status": "deciding", "status_url": status_url, "position": 0, "poll_ms": POLL_MS}
     passed = challenge.status in (PASSED, CONSUMED)
