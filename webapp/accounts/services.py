@@ -60,7 +60,7 @@ def authenticate(session: Session, *, account: str, password: str, now: datetime
     :raises BadCredentials: unknown account or wrong password (one message for both)
     :raises LoginLocked: too many failures in a row for this identifier, known or not (one message for both)
     """
-    account = (account or "").strip().upper()
+    account = registry_rules.normalise_account(account)
 
     def check() -> User:
         user = session.scalar(

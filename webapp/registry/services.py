@@ -67,7 +67,7 @@ def check_identity(session: Session, id_number: str, name: str, now: datetime) -
     """
     resident = rules.parse_resident_id(id_number, local_date(now))
     citizen = find_citizen(session, resident.number)
-    if citizen is None or citizen.name != (name or "").strip():
+    if citizen is None or not rules.same_name(citizen.name, name):
         raise IdentityMismatch("姓名与身份证号不匹配，或未在人口库中查询到该身份信息，请核对后重新输入。")
     return citizen
 
