@@ -295,6 +295,30 @@ def test_records_list_only_own_certificates_of_the_last_month(client, auth, db_s
     assert "本月已申请 2 / 3 次" in html
 
 
+def test_records_list_the_travel_ids_checks_but_not_the_driving_licences_when_both_were_scanned(
+        client, auth, db_session, clock, citizen):
+    from tests.factories import LicenceFactory
+    from webapp.driving_licence import services as licences
+
+    LicenceFactory(citizen=citizen)
+    user = UserFactory(citizen=citizen, level="realperson")
+    cert = issue_direct(db_session, citizen, clock.now())
+    licence = licences.apply(db_session, citizen=citizen, user_id=user.id, photo_source="system", photo=None,
+                             now=clock.now(), cities=None)
+    licences.proven(db_session, licence, clock.now(), None)
+    db_session.commit()
+    secret = client.application.config["SECRET_KEY"]
+    for kind, public_id in (("travel_id", cert.public_id), ("driving_licence", licence.public_id)):
+        text = f"http://localhost/v/{tokens.issue(secret, kind, public_id, clock.now())}"
+        assert client.post("/api/v1/verify", json={"qr": text}).get_json()["valid"] is True
+    assert auth.login(user.phone).status_code == 302
+
+    html = client.get("/travel-id/records").get_data(as_text=True)
+
+    checks = html[html.index('id="checks-title"'):]
+    assert checks.count("<li>") == 1 and "电子临时乘车身份证明" in checks and "电子驾驶证" not in checks
+
+
 def test_registered_users_grant_ends_with_logout(client, auth, db_session, clock, citizen):
     user = UserFactory(citizen=citizen)
     cert = issue_direct(db_session, citizen, clock.now(), user_id=user.id)

@@ -246,13 +246,14 @@ def records():
     rows = [{"cert": c, "state": rules.state(c.status, c.expires_at, now),
              "issued": format_local(c.issued_at), "expires": format_local(c.expires_at)} for c in certs]
     from webapp.officer.services import papers_for
+    from webapp.verification.rules import TRAVEL_ID
     from webapp.verification.services import checks_for
 
     since = rules.records_since(now)
     papers = [{"paper": p, "issued": format_local(p.issued_at)}
               for p in papers_for(get_session(), current_user.citizen_id, current_user.id_number, since)]
     checks = [{"check": c, "at": format_local(c.at, "%Y-%m-%d %H:%M:%S")}
-              for c in checks_for(get_session(), current_user.citizen_id, since)]
+              for c in checks_for(get_session(), current_user.citizen_id, since, credential=TRAVEL_ID)]
     return render_template("travel_id/records.html", rows=rows, labels=rules.STATUS_LABELS,
                            used=services.used_this_month(get_session(), current_user.citizen_id, now),
                            quota=rules.MONTHLY_QUOTA, papers=papers, checks=checks)
