@@ -86,7 +86,7 @@ function init() {
     }
   }
 
-  function fail(text, { retryUrl = null, fallbackUrl = null, failures = null, allowRetry = true, title = null } = {}) {
+  function fail(text, { retryUrl = null, fallbackUrl = null, fallbackMessage = null, allowRetry = true, title = null } = {}) {
     stopCamera();
     if (title) el("proofing-result-title").textContent = title;
     flash.hidden = true;
@@ -97,8 +97,8 @@ function init() {
     if (retryUrl) retryForm.action = retryUrl;
     retryForm.hidden = !allowRetry;
     if (fallback && fallbackUrl) {
-      const count = document.getElementById("proofing-failures");
-      if (count && failures !== null) count.textContent = String(failures);
+      const why = document.getElementById("proofing-fallback-text");
+      if (why && fallbackMessage) why.textContent = fallbackMessage;
       fallback.hidden = false;
     }
     message.focus?.();
@@ -238,7 +238,11 @@ function makeWaiter(cfg, parts = {}) {
     if (options.retryUrl) retryForm.action = options.retryUrl;
     retryForm.hidden = !options.allowRetry;
     const fallback = el("proofing-fallback");
-    if (fallback && options.fallbackUrl) fallback.hidden = false;
+    if (fallback && options.fallbackUrl) {
+      const why = el("proofing-fallback-text");
+      if (why && options.fallbackMessage) why.textContent = options.fallbackMessage;
+      fallback.hidden = false;
+    }
     result.hidden = false;
   }
 
@@ -251,7 +255,7 @@ function makeWaiter(cfg, parts = {}) {
     fail(data.message || "核验未通过，请重试。", {
       retryUrl: data.retry_url,
       fallbackUrl: data.fallback_url,
-      failures: data.failures,
+      fallbackMessage: data.fallback_message,
       allowRetry: Boolean(data.retry_url),
     });
   }

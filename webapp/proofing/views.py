@@ -13,13 +13,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template, request,
+from flask import (Blueprint, Response, current_app, g, jsonify, redirect, render_template, request,
                    session as web_session, url_for)
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 
 from webapp import queue
 from webapp.accounts.rules import is_safe_next
@@ -50,6 +52,11 @@ PUBLIC_ID_PLACEHOLDER = "__proofing_public_id__"
 #: How often the camera page polls the status while queued or deciding, milliseconds.
 POLL_MS = 1000
 BUSY_MESSAGE = "当前核验人数较多，请约 {seconds} 秒后再试。"
+#: A long-lived random cookie naming this browser, so that failed tries are counted per person and device
+#: (rules.failure_refusal): set when this browser first starts a challenge. 400 days is the longest Chrome keeps.
+DEVICE_COOKIE = "suishen_device"
+DEVICE_COOKIE_AGE = timedelta(days=400)
+_DEVICE_TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
 
 
 def _now():
@@ -59,6 +66,32 @@ def _now():
 def policy() -> Policy:
     return Policy.from_setting(current_app.config["SUISHEN_LIVENESS_CHECKS"],
                                current_app.config["SUISHEN_FACE_TOLERANCE"])
+
+
+def _device_token() -> str:
+    token = request.cookies.get(DEVICE_COOKIE, "")
+    if not _DEVICE_TOKEN.fullmatch(token):
+        token = g.get("new_device_token") or secrets.token_urlsafe(16)
+        g.new_device_token = token
+    return token
+
+
+@bp.after_app_request
+def _set_device_cookie(resp: Response) -> Response:
+    token = g.pop("new_device_token", None)
+    if token is not None:
+        resp.set_cookie(DEVICE_COOKIE, token, max_age=int(DEVICE_COOKIE_AGE.total_seconds()), httponly=True,
+                        samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return resp
+
+
+def party_for(citizen_id: int) -> str:
+    """Whose try a new challenge for ``citizen_id`` is: the signed-in account when it is this citizen's, else this
+    browser (an account of someone else applying for a person, or nobody signed in)."""
+    user = current_user
+    if user.is_authenticated and not getattr(user, "is_officer", False) and user.citizen_id == citizen_id:
+        return rules.user_party(user.id)
+    return rules.device_party(_device_token())
 
 
 def remember(public_id: str) -> None:
@@ -108,7 +141,7 @@ def _create(*, citizen: Citizen, purpose: str, next_url: str | Callable[[str], s
     try:
         challenge = services.start(session, citizen=citizen, purpose=purpose, now=now, policy=policy(),
                                    next_url=next_url, fallback_url=fallback_url, user_id=user_id,
-                                   max_failures=_max_failures())
+                                   max_failures=_max_failures(), party=party_for(citizen.id))
     except services.TooManyFailures as exc:
         session.rollback()
         return _refused(exc.user_message, 429, exc.code, fallback_url=fallback_url)
@@ -214,7 +247,8 @@ def page(public_id: str):
     now = _now()
     if challenge.status == PASSED and _safe(challenge.next_url):
         return redirect(challenge.next_url)
-    failures = services.recent_failures(session, challenge.citizen_id, challenge.purpose, now)
+    count = services.failure_count(session, challenge.citizen_id, challenge.purpose, now, challenge.party)
+    refusal = rules.failure_refusal(count, _max_failures())
     plan = ChallengePlan.from_json(challenge.plan)
     open_ = challenge.status == ISSUED and now <= challenge.expires_at
     waiting = challenge.status in (QUEUED, DECIDING)  # reloaded while its decision is pending: poll it
@@ -243,8 +277,9 @@ def page(public_id: str):
     }
     return render_template(
         "proofing/page.html", challenge=challenge, config=config, open_=open_, waiting=waiting,
-        state_message=state_message,
-        failures=failures, max_failures=_max_failures(), fallback_url=_safe(challenge.fallback_url),
+        state_message=state_message, refusal=refusal,
+        fallback_message=rules.failure_message(refusal, count) if refusal else "",
+        fallback_url=_safe(challenge.fallback_url),
         colour_on="colour" in challenge.check_set, plan=plan,
     )
 
@@ -375,8 +410,9 @@ def _state(challenge: Challenge) -> dict:
 
 def _decision_fields(challenge: Challenge, passed: bool, reason: str | None) -> dict:
     """The decision as the page acts on it (the fields of the synchronous answer before the queue)."""
-    failures = services.recent_failures(get_session(), challenge.citizen_id, challenge.purpose, _now())
-    show_fallback = failures >= _max_failures()
+    count = services.failure_count(get_session(), challenge.citizen_id, challenge.purpose, _now(), challenge.party)
+    refusal = rules.failure_refusal(count, _max_failures())
+    show_fallback = refusal is not None
     return {
         "passed": passed,
         "reason": reason,
@@ -385,7 +421,9 @@ def _decision_fields(challenge: Challenge, passed: bool, reason: str | None) -> 
         "retry_url": None if passed or show_fallback
         else url_for("proofing.retry", public_id=challenge.public_id),
         "fallback_url": _safe(challenge.fallback_url) if show_fallback else None,
-        "failures": failures,
+        "fallback_message": rules.failure_message(refusal, count) if show_fallback else None,
+        # This party's own failures: what the person in front of the camera is told (never a stranger's).
+        "failures": count.here,
     }
 
 
@@ -397,7 +435,8 @@ def retry(public_id: str):
         return refused
     session = get_session()
     try:
-        challenge = services.retry(session, public_id, now=_now(), policy=policy(), max_failures=_max_failures())
+        challenge = services.retry(session, public_id, now=_now(), policy=policy(), max_failures=_max_failures(),
+                                   party=party_for(old.citizen_id))
     except services.TooManyFailures as exc:
         session.rollback()
         return _refused(exc.user_message, 429, exc.code, fallback_url=old.fallback_url)
