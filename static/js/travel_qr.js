@@ -1,6 +1,6 @@
 // QR page: a fresh signed token at every 60 s window (and on 刷新), a countdown, and 实人核验 again after
 // 30 minutes. Nothing here is cached: the token endpoint answers no-store.
-import { startRotatingToken } from "./rotating_token.js";
+import { bindRefreshButton, startRotatingToken } from "./rotating_token.js";
 
 const card = document.getElementById("cert");
 const img = document.getElementById("qr-img");
@@ -48,5 +48,5 @@ if (img) {
   const poller = startRotatingToken({
     url: card.dataset.tokenUrl, onAnswer, onTick, onError: () => { countdown.textContent = "网络异常"; },
   });
-  refreshBtn.addEventListener("click", poller.refresh);
+  bindRefreshButton(refreshBtn, poller, img);
 }
