@@ -249,7 +249,9 @@ function makeWaiter(cfg, parts = {}) {
   function decided(data) {
     if (data.passed && data.next_url) {
       show("核验通过，正在跳转…");
-      window.location.assign(data.next_url);
+      // Replace, not push: the camera page of a used challenge has nothing to show again, so Back from what the
+      // pass led to goes to the page before 实人核验 (issue 16).
+      window.location.replace(data.next_url);
       return;
     }
     fail(data.message || "核验未通过，请重试。", {

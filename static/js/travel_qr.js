@@ -14,7 +14,8 @@ let leaving = false;  // navigate once: a second assign() would abort the first 
 function leave(url) {
   if (leaving) return;
   leaving = true;
-  if (url) window.location.assign(url); else window.location.reload();
+  // Replace: the stale QR page must not come back with Back once 实人核验 is asked again.
+  if (url) window.location.replace(url); else window.location.reload();
 }
 
 function onAnswer(resp, body) {

@@ -22,6 +22,7 @@ from flask import (Blueprint, Response, current_app, g, jsonify, redirect, rende
                    session as web_session, url_for)
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from sqlalchemy import select
 
 from webapp import queue
 from webapp.accounts.rules import is_safe_next
@@ -52,6 +53,11 @@ PUBLIC_ID_PLACEHOLDER = "__proofing_public_id__"
 #: How often the camera page polls the status while queued or deciding, milliseconds.
 POLL_MS = 1000
 BUSY_MESSAGE = "当前核验人数较多，请约 {seconds} 秒后再试。"
+USED_UP_MESSAGE = "本次核验已完成并已使用。如需继续办理，请返回业务页面。"
+PASSED_LATER_MESSAGE = "这是之前未通过的一次核验；您随后已重新核验并通过，无需再次核验。"
+#: Flask-session key: where the calling flow's next_url led after a pass ({public id: path}), so the camera page of a
+#: used challenge, reached again with Back or an old link, goes there instead of saying the check is used up.
+OUTCOMES_KEY = "proofing_outcomes"
 #: A long-lived random cookie naming this browser, so that failed tries are counted per person and device
 #: (rules.failure_refusal): set when this browser first starts a challenge. 400 days is the longest Chrome keeps.
 DEVICE_COOKIE = "suishen_device"
@@ -83,6 +89,33 @@ def _set_device_cookie(resp: Response) -> Response:
         resp.set_cookie(DEVICE_COOKIE, token, max_age=int(DEVICE_COOKIE_AGE.total_seconds()), httponly=True,
                         samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
     return resp
+
+
+@bp.after_app_request
+def _remember_outcome(resp: Response) -> Response:
+    """Every calling flow names its challenge ``c`` in its next_url (``…/issue?c=<public id>``) and answers it
+    with a redirect to what the pass produced (the result page, the QR page, 我的). Remember that target for this
+    browser's own challenges: :func:`page` sends a used challenge there (Back from the result must not land on a
+    page saying 该核验已使用)."""
+    public_id = request.args.get("c") if request.method == "GET" and request.blueprint != bp.name else None
+    if public_id and resp.status_code in (302, 303) and resp.location and _owns(public_id):
+        outcomes = {k: v for k, v in web_session.get(OUTCOMES_KEY, {}).items() if k != public_id}
+        outcomes[public_id] = resp.location
+        web_session[OUTCOMES_KEY] = dict(list(outcomes.items())[-SESSION_REMEMBERS:])
+    return resp
+
+
+def _passed_later(challenge: Challenge) -> Challenge | None:
+    """A challenge this browser started after ``challenge`` (重新核验) for the same person and purpose that
+    passed: an earlier failure is then history, not something to redo."""
+    mine = web_session.get(SESSION_KEY, [])
+    later = mine[mine.index(challenge.public_id) + 1:] if challenge.public_id in mine else []
+    if not later:
+        return None
+    return get_session().scalar(
+        select(Challenge).where(Challenge.public_id.in_(later), Challenge.citizen_id == challenge.citizen_id,
+                                Challenge.purpose == challenge.purpose, Challenge.status.in_((PASSED, CONSUMED)))
+        .order_by(Challenge.id.desc()).limit(1))
 
 
 def party_for(citizen_id: int) -> str:
@@ -247,19 +280,26 @@ def page(public_id: str):
     now = _now()
     if challenge.status == PASSED and _safe(challenge.next_url):
         return redirect(challenge.next_url)
+    outcome = web_session.get(OUTCOMES_KEY, {}).get(public_id)
+    if challenge.status == CONSUMED and _safe(outcome):
+        return redirect(outcome)
     count = services.failure_count(session, challenge.citizen_id, challenge.purpose, now, challenge.party)
     refusal = rules.failure_refusal(count, _max_failures())
     plan = ChallengePlan.from_json(challenge.plan)
     open_ = challenge.status == ISSUED and now <= challenge.expires_at
     waiting = challenge.status in (QUEUED, DECIDING)  # reloaded while its decision is pending: poll it
     remaining = max(0, int((challenge.expires_at - now).total_seconds())) if open_ else 0
-    state_message = None
+    state_message = result_title = continue_url = None
     if not open_ and not waiting:
         state_message = {
             FAILED: services.reason_message(challenge.reason),
-            CONSUMED: rules.REASON_MESSAGES[rules.USED],
+            CONSUMED: USED_UP_MESSAGE,
             EXPIRED: rules.REASON_MESSAGES[rules.EXPIRED],
         }.get(challenge.status, rules.REASON_MESSAGES[rules.EXPIRED])
+        result_title = {FAILED: "核验未通过", CONSUMED: "核验已完成"}.get(challenge.status, "核验已超时")
+        later = _passed_later(challenge) if challenge.status != CONSUMED else None
+        if later is not None:  # Back past a failed try to a retry that passed: say so, offer the way on
+            state_message, continue_url = PASSED_LATER_MESSAGE, url_for("proofing.page", public_id=later.public_id)
     config = {
         "plan": json.loads(challenge.plan),
         "checks": sorted(challenge.check_set),
@@ -277,7 +317,8 @@ def page(public_id: str):
     }
     return render_template(
         "proofing/page.html", challenge=challenge, config=config, open_=open_, waiting=waiting,
-        state_message=state_message, refusal=refusal,
+        state_message=state_message, result_title=result_title, continue_url=continue_url,
+        refusal=None if continue_url else refusal,
         fallback_message=rules.failure_message(refusal, count) if refusal else "",
         fallback_url=_safe(challenge.fallback_url),
         colour_on="colour" in challenge.check_set, plan=plan,
