@@ -16,6 +16,7 @@ from tests.verification_support import make_officer
 from webapp.accounts.models import User
 from webapp.officer.models import PaperCertificate
 from webapp.registry import rules as registry_rules
+from webapp.proofing.services import prepare_portrait
 from webapp.registry import services as registry
 
 PORTRAIT = np.zeros(128, dtype=np.float64).tobytes()
@@ -117,7 +118,7 @@ def test_the_registry_import_holds_extension_b_and_minority_names_when_normalise
                         f"{spaced(number_a)},𠮷野,+86 138 0000 1111,,\n"
                         f"{number_b},阿依古丽・买买提,13800002222,,\n", encoding="utf-8")
 
-    report = registry.import_citizens(db_session, csv_file, clock.now())
+    report = registry.import_citizens(db_session, csv_file, clock.now(), prepare_portrait=prepare_portrait)
 
     assert report.errors == [] and report.created == 2
     assert registry.find_citizen(db_session, number_a).name == "𠮷野"
@@ -130,7 +131,7 @@ def test_the_registry_import_says_which_character_of_a_name_it_refuses(db_sessio
     number = registry_rules.make_id_number("110105", date(1980, 1, 2), 11)
     csv_file.write_text(f"id_number,name,phone,address,photo\n{number},李☆,,,\n", encoding="utf-8")
 
-    report = registry.import_citizens(db_session, csv_file, clock.now())
+    report = registry.import_citizens(db_session, csv_file, clock.now(), prepare_portrait=prepare_portrait)
 
     assert report.created == 0 and "姓名中不能包含“☆”" in report.errors[0][1]
 

@@ -4,8 +4,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from webapp.forms import REQUIRED, Form, id_number_field, name_field, phone_field, sms_code_field
 from webapp.registry.rules import normalise_account
+from webapp.web.forms import REQUIRED, Form, id_number_field, name_field, phone_field, sms_code_field
 
 
 class RegisterForm(Form):
@@ -28,10 +28,6 @@ class LoginForm(Form):
     password = PasswordField("密码", validators=[DataRequired(REQUIRED), Length(max=64)],
                              render_kw={"autocomplete": "current-password"})
     submit = SubmitField("登录")
-
-
-class EmptyForm(Form):
-    """A CSRF-protected form with no fields (logout, toggles)."""
 
 
 CODE_HINT = "短信中的 6 位数字验证码"

@@ -5,7 +5,7 @@ from wtforms import StringField, SubmitField
 from wtforms.validators import AnyOf, DataRequired, Length
 
 from webapp.driving_licence import rules
-from webapp.forms import REQUIRED, Form, id_number_field
+from webapp.web.forms import REQUIRED, Form, id_number_field
 
 PHOTO_CHOICES = [(rules.PHOTO_SYSTEM, "使用系统照片（公安人口库照片，推荐）"),
                  (rules.PHOTO_ALBUM, "从相册选择"),

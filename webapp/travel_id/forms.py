@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from wtforms import HiddenField, SubmitField
 
-from webapp.forms import Form, id_number_field, name_field
+from webapp.web.forms import Form, id_number_field, name_field
 
 
 class ApplyForm(Form):

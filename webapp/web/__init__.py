@@ -1,8 +1,23 @@
-"""Cross-cutting web concerns: security headers, caching policy, template globals."""
+"""The web layer: what every domain's views share, and nothing about any one domain.
+
+- :mod:`.auth` — who is signed in (the login loader, ``current_citizen``), the citizen and officer guards (each
+  domain names its own routes' roles), sign-in and sign-out;
+- :mod:`.edge` — the request's ``now()`` and its one ``commit()``;
+- :mod:`.forms` — the base form, the empty CSRF form, shared fields;
+- :mod:`.urls` — safe-next;
+- :mod:`.review` — a reviewer's decision POST;
+- :mod:`.input_guard` — hostile characters refused before any view, routes declaring what they check themselves;
+- :mod:`.errors` — error pages and JSON errors.
+
+This module adds the security headers, the caching policy and the template globals. Domains import from here;
+this package imports from no domain (``create_app`` wires the domain-specific parts in: the loaders, the filters).
+"""
 from __future__ import annotations
 
 from flask import Flask, Response, request
 from flask_login import current_user
+
+from webapp.web import auth, errors, input_guard
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -31,9 +46,9 @@ PUBLIC_PAGE_CACHE = "private, no-cache"
 
 
 def init_app(app: Flask) -> None:
-    from webapp import input_guard
-
     input_guard.init_app(app)
+    errors.register_error_handlers(app)
+    auth.init_app(app)
 
     @app.after_request
     def security_headers(resp: Response) -> Response:
@@ -53,12 +68,6 @@ def init_app(app: Flask) -> None:
             if public:
                 resp.vary.add("Cookie")
         return resp
-
-    from webapp.registry.rules import mask_id_number, mask_name, mask_phone
-
-    app.jinja_env.filters["mask_id"] = mask_id_number
-    app.jinja_env.filters["mask_name"] = mask_name
-    app.jinja_env.filters["mask_phone"] = mask_phone
 
     @app.context_processor
     def template_globals() -> dict:

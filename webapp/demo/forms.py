@@ -4,7 +4,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import Length, Optional
 
-from webapp.forms import Form, id_number_field, name_field, phone_field
+from webapp.web.forms import Form, id_number_field, name_field, phone_field
 
 
 class EnrolForm(Form):
