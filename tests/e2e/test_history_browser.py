@@ -11,6 +11,7 @@ import pytest
 
 from tests import factories
 from tests.e2e.conftest import officer_sign_in, open_page, shot
+from tests.e2e.test_travel_browser import fill_and_apply
 from tests.testdata import SEQUENCES, needs_testdata
 from tests.verification_support import make_officer
 from webapp.accounts.rules import LEVEL_UNVERIFIED
@@ -136,9 +137,7 @@ def test_a_failed_try_reached_by_back_says_the_retry_passed_and_offers_the_way_o
                              geolocation=GUANGZHOU, **SCREEN)
     page.goto("/travel-id/")
     page.locator("#locate-city").filter(has_text="广州").wait_for()
-    page.get_by_label("姓名").fill(s001_citizen.name)
-    page.get_by_label("身份证号").fill(s001_citizen.id_number)
-    page.get_by_role("button", name="立即申请").click()
+    fill_and_apply(page, s001_citizen)
     page.wait_for_url(re.compile(r"/proofing/[A-Za-z0-9_-]+$"))
     first_try = page.url
 
