@@ -135,7 +135,7 @@ def apply():
     session = get_session()
     try:
         services.apply(session, citizen=user.citizen, user_id=user.id, photo_source=form.photo_source.data,
-                       photo=photo, now=_now(), cities=_cities())
+                       photo=photo, now=_now(), cities=_cities(), notifier=edge.notifier())
     except DomainError as exc:
         status = form.refused(session, exc)
         return render_template("driving_licence/index.html", **_index_context(form)), status
@@ -156,7 +156,7 @@ def apply():
 def issue():
     user = current_citizen(CITIZENS_ONLY)
     application = services.issue_after_proofing(get_session(), user.citizen, request.args.get("c", ""), _now(),
-                                                _cities())
+                                                _cities(), edge.notifier())
     edge.commit()
     if application.status == ACTIVE:
         flash("电子驾驶证申领成功。", "success")
@@ -290,7 +290,7 @@ def seize():
         session = get_session()
         try:
             record = services.record_seizure(session, officer=current_user, id_number=form.id_number.data,
-                                             reason=form.reason.data, now=_now())
+                                             reason=form.reason.data, now=_now(), notifier=edge.notifier())
         except DomainError as exc:
             form.refused(session, exc)   # answered 400 below, as every refused submission of this form
         else:
@@ -319,5 +319,6 @@ def _review_page(form: DecisionForm, status: int = 200):
 def decide(public_id: str):
     return decision(
         lambda session, approve, reason: services.decide(session, public_id, approve=approve, reason=reason,
-                                                         reviewer=current_user, now=_now()),
+                                                         reviewer=current_user, now=_now(),
+                                                         notifier=edge.notifier()),
         _review_page, done=("已审核通过。", "已退回申请。"), back="driving_licence.review_queue")
