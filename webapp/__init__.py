@@ -46,6 +46,8 @@ def create_app(
     if app.config["DATABASE_URL"].startswith("sqlite:///") and session_factory is None:
         os.makedirs(app.instance_path, exist_ok=True)
     db.init_app(app, session_factory)
+    from webapp.verification import scan
+    scan.init_app(app)
     from webapp import queue
     from webapp.accounts import services as accounts
     from webapp.notify import tasks as notify_tasks

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.audit import services as audit
-from webapp.driving_licence import rules
+from webapp.driving_licence import photo, rules
 from webapp.driving_licence.models import (ABANDONED, ACTIVE, INVALIDATED, OPEN_STATUSES, PENDING, PROOFING,
                                            REJECTED, ElectronicLicence)
 from webapp.errors import Conflict, DomainError, NotFound, TooSoon
@@ -54,6 +54,22 @@ class PhotoRejected(DomainError):
     def __init__(self, messages: list[str]) -> None:
         super().__init__("；".join(messages))
         self.messages = messages
+
+
+#: Largest album or camera photo read (photo.check_portrait refuses anything larger).
+MAX_PHOTO_BYTES = photo.MAX_UPLOAD_BYTES
+
+
+def checked_photo(citizen: Citizen, data: bytes, *, tolerance: float) -> bytes:
+    """An album or camera photo for the e-licence, after the machine checks (photo.check_portrait: one face, the
+    registry person, the 32×22 mm format, background, colour): the stored 22:32 crop.
+
+    :raises PhotoRejected: with one message per failed check
+    """
+    result = photo.check_portrait(data, citizen.portrait_encoding, tolerance)
+    if not result.passed:
+        raise PhotoRejected(result.messages)
+    return result.jpeg
 
 
 def _facts(record: LicenceRecord | None) -> rules.RecordFacts | None:
