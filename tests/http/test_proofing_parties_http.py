@@ -15,7 +15,7 @@ from tests.conftest import csrf_from
 from tests.factories import CitizenFactory, UserFactory
 from webapp.proofing import rules
 from webapp.proofing.models import FAILED, PASSED, Challenge
-from webapp.proofing.views import DEVICE_COOKIE
+from webapp.proofing.flow import DEVICE_COOKIE
 
 PORTRAIT = np.zeros(128, dtype=np.float64).tobytes()
 GUANGZHOU = {"latitude": "23.13", "longitude": "113.26"}

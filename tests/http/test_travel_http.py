@@ -297,6 +297,7 @@ def test_records_list_only_own_certificates_of_the_last_month(client, auth, db_s
 
 def test_records_list_the_travel_ids_checks_but_not_the_driving_licences_when_both_were_scanned(
         client, auth, db_session, clock, citizen):
+    from tests.conftest import make_notifier
     from tests.factories import LicenceFactory
     from webapp.driving_licence import services as licences
 
@@ -304,8 +305,8 @@ def test_records_list_the_travel_ids_checks_but_not_the_driving_licences_when_bo
     user = UserFactory(citizen=citizen, level="realperson")
     cert = issue_direct(db_session, citizen, clock.now())
     licence = licences.apply(db_session, citizen=citizen, user_id=user.id, photo_source="system", photo=None,
-                             now=clock.now(), cities=None)
-    licences.proven(db_session, licence, clock.now(), None)
+                             now=clock.now(), cities=None, notifier=make_notifier())
+    licences.proven(db_session, licence, clock.now(), None, notifier=make_notifier())
     db_session.commit()
     secret = client.application.config["SECRET_KEY"]
     for kind, public_id in (("travel_id", cert.public_id), ("driving_licence", licence.public_id)):
