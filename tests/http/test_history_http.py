@@ -30,3 +30,19 @@ def test_a_form_shown_again_with_errors_names_its_get_address_when_answering_a_p
 def test_a_page_answering_a_get_names_no_history_address(client):
     assert history_url(client.get("/travel-id/")) is None
     assert history_url(client.get("/account/login")) is None
+
+
+def test_the_start_page_of_a_reverify_link_is_served_as_html(client, db_session, clock):
+    import numpy as np
+
+    from tests.factories import CitizenFactory
+    from webapp.travel_id import services as travel
+
+    citizen = CitizenFactory(portrait=b"jpeg", portrait_encoding=np.zeros(128).tobytes())
+    cert = travel.issue(db_session, citizen=citizen, lat=23.13, lon=113.26, city="广州", now=clock.now(),
+                        user_id=None, challenge_public_id=None)
+    db_session.commit()
+
+    resp = client.get(f"/travel-id/{cert.public_id}/reverify")
+
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
