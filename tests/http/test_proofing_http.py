@@ -11,7 +11,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from tests.factories import CitizenFactory, UserFactory
-from tests.testdata import face, load_sequence, needs_testdata
+from tests.testdata import load_sequence, needs_testdata
 from webapp.accounts.models import User
 from webapp.proofing import rules
 from webapp.proofing.models import FAILED, ISSUED, Challenge
