@@ -7,7 +7,8 @@ At start the app copies static/ once per version into ``instance/static-build/<v
 with the encoding the browser accepts. A URL of the current version (``?v=<digest>``, what ``asset_url`` writes) may
 be cached for a year as immutable: a new release has a new digest, so a new URL. Any other (no ``v``, an older
 ``v``, sw.js's shell list aside) is ``no-cache``: revalidated with its ETag. When the copy cannot be written (a
-read-only instance folder) the files are served from static/ as they are, uncompressed.
+read-only instance folder) the files are served from static/ as they are, uncompressed. (The service worker itself
+is not a static file: the /sw.js route renders templates/shell/sw.js with this version.)
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ KEEP_BUILDS = 3
 def compute_version(static_folder: str) -> str:
     digest = hashlib.sha256()
     root = Path(static_folder)
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != "sw.js"):
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

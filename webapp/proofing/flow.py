@@ -19,12 +19,11 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import current_app, g, redirect, render_template, request, url_for
+from flask import Response, current_app, g, redirect, render_template, request, url_for
 from flask import session as web_session
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from sqlalchemy import select
-from werkzeug.wrappers import Response
 
 from webapp import queue
 from webapp.db import get_session
@@ -143,9 +142,7 @@ def begin(*, citizen: Citizen, purpose: str, next_url: str | Callable[[str], str
         pending[token] = {"citizen_id": citizen.id, "purpose": purpose, "fallback_url": fallback_url,
                           "next_url": next_url(PUBLIC_ID_PLACEHOLDER) if callable(next_url) else next_url}
         web_session[PENDING_KEY] = dict(list(pending.items())[-3:])
-        # text/html: werkzeug's Response defaults to text/plain (the start page showed as its source)
-        return Response(render_template("proofing/start.html", token=token, fallback_url=safe(fallback_url)),
-                        mimetype="text/html")
+        return Response(render_template("proofing/start.html", token=token, fallback_url=safe(fallback_url)))
     return create(citizen=citizen, purpose=purpose, next_url=next_url, fallback_url=fallback_url, user_id=user_id)
 
 
