@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from tests.conftest import csrf_from
 from tests.factories import CitizenFactory
-from tests.verification_support import make_officer
 from webapp.accounts.models import User
 from webapp.officer.models import PaperCertificate
 from webapp.registry import rules as registry_rules
@@ -136,13 +135,10 @@ def test_the_registry_import_says_which_character_of_a_name_it_refuses(db_sessio
     assert report.created == 0 and "姓名中不能包含“☆”" in report.errors[0][1]
 
 
-def test_a_paper_certificate_takes_an_extension_b_name_and_a_spaced_number(client, db_session):
-    from tests.http.test_officer_http import login_officer
-
+def test_a_paper_certificate_takes_an_extension_b_name_and_a_spaced_number(client, db_session, officer_login):
     citizen = CitizenFactory(name="𠮷田")
-    officer = make_officer(db_session, "police")
     db_session.commit()
-    assert login_officer(client, officer).status_code == 302
+    assert officer_login(client, "police").status_code == 302
 
     resp = post_form(client, "/officer/paper", name="𠮷田", id_number=spaced(citizen.id_number),
                      issuing_station="广州南站")

@@ -4,7 +4,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from webapp.registry.rules import normalise_account
+from webapp.normalise import normalise_account
 from webapp.web.forms import REQUIRED, Form, id_number_field, name_field, phone_field, sms_code_field
 
 

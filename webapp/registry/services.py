@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from webapp.db import add_unique
 from webapp.errors import Conflict, DomainError, NotFound
+from webapp.normalise import normalise_id_number
 from webapp.registry import rules
 from webapp.registry.models import Citizen, LicenceRecord
 from webapp.timeutil import local_date
@@ -183,7 +184,7 @@ def upsert_licence(session: Session, row: dict[str, str], now: datetime) -> tupl
 
     :raises BadRow: a field is invalid or the citizen is unknown
     """
-    number = rules.normalise_id_number(row.get("id_number", ""))
+    number = normalise_id_number(row.get("id_number", ""))
     citizen = find_citizen(session, number)
     if citizen is None:
         raise BadRow(f"身份证号 {number or '(空)'} 不在人口库中，请先导入该人员")
