@@ -99,6 +99,12 @@ def create_app(
     app.cli.add_command(registry_cli)
     from webapp.queue_cli import queue_cli
     app.cli.add_command(queue_cli)
+    from webapp import signing
+    from webapp.signing.cli import keys_cli
+    from webapp.signing.views import bp as signing_bp
+    signing.init_app(app)
+    app.register_blueprint(signing_bp)
+    app.cli.add_command(keys_cli)
     return app
 
 

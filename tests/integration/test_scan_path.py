@@ -64,7 +64,7 @@ def arranged(own_database, clock):
 
 
 def scan(app, cert, raw_key, clock):
-    body = {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now()), "context": "entry"}
+    body = {"qr": qr_text(app, cert, clock.now()), "context": "entry"}
     return app.test_client().post(URL, json=body, headers={"Authorization": f"Bearer {raw_key}"})
 
 

@@ -9,7 +9,7 @@ import barcode
 from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for)
 from flask_login import current_user
 
-from webapp import images, qr, tokens
+from webapp import images, qr, signing, tokens
 from webapp.accounts.auth import citizen_required, current_citizen
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.db import get_session
@@ -243,7 +243,7 @@ def token(public_id: str):
     body = {"state": live.code, "state_label": live.label, "usable": live.usable, "now": now.isoformat(),
             "message": licence.status_reason}
     if live.usable:
-        value = tokens.issue(current_app.config["SECRET_KEY"], "driving_licence", licence.public_id, now)
+        value = signing.make_token(licence, now)
         url = f"{current_app.config['BASE_URL']}/v/{value}"
         code = tokens.issue_numeric(current_app.config["SECRET_KEY"], "driving_licence", licence.id, now)
         barcode_uri, modules = _barcode_svg(code)

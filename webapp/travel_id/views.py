@@ -7,7 +7,7 @@ from flask import (Blueprint, current_app, jsonify, redirect, render_template, r
                    session as web_session, url_for)
 from flask_login import current_user
 
-from webapp import qr, tokens
+from webapp import qr, signing, tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.accounts.auth import citizen_required, current_citizen
 from webapp.db import get_session
@@ -179,7 +179,7 @@ def show(public_id: str):
 
 
 def _qr_payload(cert, now: datetime) -> dict:
-    token = tokens.issue(current_app.config["SECRET_KEY"], "travel_id", cert.public_id, now)
+    token = signing.make_token(cert, now)
     url = f"{current_app.config['BASE_URL']}/v/{token}"
     return {"token": token, "url": url, "qr": qr.svg_data_uri(url),
             "refresh_in": round(tokens.seconds_left(now), 3)}

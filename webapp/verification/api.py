@@ -12,6 +12,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 
+from webapp import signing
 from webapp.db import get_session
 from webapp.errors import ServiceUnavailable
 from webapp.extensions import csrf, limiter, seconds_blocked, seconds_over_limit
@@ -195,7 +196,8 @@ def verify():
         return viewer
     result = services.verify(session, qr, now=current_app.extensions["clock"].now(),
                              grace_windows=current_app.config["SUISHEN_QR_GRACE_WINDOWS"],
-                             secret=current_app.config["SECRET_KEY"], viewer=viewer, context=context)
+                             secret=current_app.config["SECRET_KEY"],
+                             keyring=signing.keyring(), viewer=viewer, context=context)
     session.commit()
     resp = jsonify(to_json(result))
     resp.headers["Cache-Control"] = "no-store"

@@ -1,14 +1,15 @@
 """Verify a scanned QR against the server clock and the database, and log every verification.
 
-The token says which kind of credential it is (``claims.kind``); a small resolver table maps each kind to a
-function that finds the credential and says whether it is usable, by the public id of a QR token or by the
-integer id of a barcode's numeric code (``claims.by``).
+The code says which kind of credential it is (``claims.kind``) and its row id (the QR token's status index, the
+barcode's numeric code); a small resolver table maps each kind to a function that finds the credential and says
+whether it is usable.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -17,9 +18,12 @@ from webapp import images, tokens
 from webapp.audit import services as audit
 from webapp.audit.models import AuditEvent
 from webapp.db import DirectStatement
+from webapp.driving_licence import services as licences
 from webapp.errors import DomainError
 from webapp.registry.models import Citizen
 from webapp.registry.rules import SEX_LABELS, age_on, mask_id_number, mask_name
+from webapp.signing import credential_token
+from webapp.signing.keys import KeyRing
 from webapp.timeutil import local_date
 from webapp.travel_id import rules as travel_rules
 from webapp.travel_id.models import TravelCertificate
@@ -35,15 +39,15 @@ class Viewer:
     role: str | None = None
 
     @classmethod
-    def public(cls) -> "Viewer":
+    def public(cls) -> Viewer:
         return cls(rules.VIEWER_PUBLIC)
 
     @classmethod
-    def officer(cls, officer) -> "Viewer":
+    def officer(cls, officer) -> Viewer:
         return cls(rules.VIEWER_OFFICER, officer.id, officer.role)
 
     @classmethod
-    def api_key(cls, key) -> "Viewer":
+    def api_key(cls, key) -> Viewer:
         return cls(rules.VIEWER_APIKEY, key.id)
 
 
@@ -59,7 +63,7 @@ class Person:
     birth_date: date
 
     @classmethod
-    def of(cls, citizen: Citizen) -> "Person":
+    def of(cls, citizen: Citizen) -> Person:
         return cls(id=citizen.id, name=citizen.name, id_number=citizen.id_number, sex=citizen.sex,
                    birth_date=citizen.birth_date)
 
@@ -78,26 +82,18 @@ class Resolved:
     facts: dict[str, Any] = field(default_factory=dict)  # kind-specific: ticket_category, or the licence record
 
 
-Resolver = Callable[[Session, str, datetime], "Resolved | None"]
-IdResolver = Callable[[Session, int, datetime], "Resolved | None"]
+Resolver = Callable[[Session, int, datetime], "Resolved | None"]
 RESOLVERS: dict[str, Resolver] = {}
-ID_RESOLVERS: dict[str, IdResolver] = {}
 
 
-def register_resolver(kind: str, resolver: Resolver, by_id: IdResolver | None = None) -> None:
-    """``resolver`` finds a credential by the public id of its QR token; ``by_id`` by the integer primary key
-    that the barcode's numeric code carries (tokens.issue_numeric)."""
+def register_resolver(kind: str, resolver: Resolver) -> None:
+    """``resolver`` finds a credential of ``kind`` by its integer primary key (what both codes carry)."""
     RESOLVERS[kind] = resolver
-    if by_id is not None:
-        ID_RESOLVERS[kind] = by_id
 
 
 def _find(session: Session, claims: tokens.TokenClaims, now: datetime) -> Resolved | None:
-    if claims.by == "id":
-        by_id = ID_RESOLVERS.get(claims.kind)
-        return by_id(session, int(claims.credential_id), now) if by_id else None
     resolver = RESOLVERS.get(claims.kind)
-    return resolver(session, claims.credential_id, now) if resolver else None
+    return resolver(session, claims.db_id, now) if resolver else None
 
 
 # The travel ID is looked up as one row (certificate joined to its holder) rather than two ORM objects, straight
@@ -109,13 +105,11 @@ _TRAVEL_ROW = (
            _CITIZEN.c.name, _CITIZEN.c.id_number, _CITIZEN.c.sex, _CITIZEN.c.birth_date)
     .join(_CITIZEN, _CITIZEN.c.id == _CERT.c.citizen_id)
 )
-_TRAVEL_BY_PUBLIC_ID = DirectStatement(_TRAVEL_ROW.where(_CERT.c.public_id == bindparam("key")))
 _TRAVEL_BY_ID = DirectStatement(_TRAVEL_ROW.where(_CERT.c.id == bindparam("key")))
 
 
-def _travel_resolved(session: Session, statement: DirectStatement, key: str | int,
-                     now: datetime) -> Resolved | None:
-    row = statement.first(session, {"key": key})
+def _resolve_travel_id(session: Session, cert_id: int, now: datetime) -> Resolved | None:
+    row = _TRAVEL_BY_ID.first(session, {"key": cert_id})
     if row is None:
         return None
     state = travel_rules.state(row.status, row.expires_at, now)
@@ -129,15 +123,7 @@ def _travel_resolved(session: Session, statement: DirectStatement, key: str | in
                     facts={"ticket_category": category})
 
 
-def _resolve_travel_id(session: Session, public_id: str, now: datetime) -> Resolved | None:
-    return _travel_resolved(session, _TRAVEL_BY_PUBLIC_ID, public_id, now)
-
-
-def _resolve_travel_id_by_id(session: Session, cert_id: int, now: datetime) -> Resolved | None:
-    return _travel_resolved(session, _TRAVEL_BY_ID, cert_id, now)
-
-
-register_resolver(rules.TRAVEL_ID, _resolve_travel_id, _resolve_travel_id_by_id)
+register_resolver(rules.TRAVEL_ID, _resolve_travel_id)
 
 
 def _licence_resolved(found) -> Resolved | None:
@@ -151,19 +137,11 @@ def _licence_resolved(found) -> Resolved | None:
                     valid_until=found.licence.record.valid_until, reason=reason, facts=found.facts)
 
 
-def _resolve_driving_licence(session: Session, public_id: str, now: datetime) -> Resolved | None:
-    from webapp.driving_licence import services as licences  # that domain imports nothing from here
-
-    return _licence_resolved(licences.resolve(session, public_id, now))
-
-
-def _resolve_driving_licence_by_id(session: Session, licence_id: int, now: datetime) -> Resolved | None:
-    from webapp.driving_licence import services as licences
-
+def _resolve_driving_licence(session: Session, licence_id: int, now: datetime) -> Resolved | None:
     return _licence_resolved(licences.resolve_by_id(session, licence_id, now))
 
 
-register_resolver(rules.DRIVING_LICENCE, _resolve_driving_licence, _resolve_driving_licence_by_id)
+register_resolver(rules.DRIVING_LICENCE, _resolve_driving_licence)
 
 
 @dataclass(frozen=True)
@@ -209,11 +187,24 @@ def _holder(session: Session, person: Person, fields: frozenset[str], now: datet
                   age=age_on(person.birth_date, local_date(now)), portrait=portrait)
 
 
-def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer: Viewer,
+def read_code(qr_text: str, *, now: datetime, secret: str, keyring: KeyRing,
+              grace_windows: int = tokens.GRACE_WINDOWS) -> tokens.TokenClaims:
+    """The claims of a scanned code: the e-licence barcode's numeric code (HMAC, online only) or the QR's signed
+    token (its URL or the bare token, checked against the published keys).
+
+    :raises tokens.TokenError: malformed, bad_signature, stale, future
+    """
+    if tokens.is_numeric(qr_text):
+        return tokens.check_numeric(secret, tokens.extract(qr_text), now, grace_windows)
+    return credential_token.read(keyring, qr_text, now).claims
+
+
+def verify(session: Session, qr_text: str, *, now: datetime, secret: str, keyring: KeyRing, viewer: Viewer,
            context: str | None = None, grace_windows: int = tokens.GRACE_WINDOWS) -> VerificationResult:
     """Check a scanned code (the QR's URL or bare token, or the barcode's numeric code) and log the verification.
 
-    The check uses the server clock only (``now``). What the result carries is cut to what the viewer may see
+    The check uses the server clock only (``now``) and the database (not the status list: online, the
+    credential's live state decides). What the result carries is cut to what the viewer may see
     of this kind of credential (``rules.visible_fields``): e.g. railway staff get a travel ID's portrait and the
     ticket category of today's travel date, but only the validity of a licence.
 
@@ -225,7 +216,7 @@ def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer
     kind: str | None = None
     found: Resolved | None = None
     try:
-        claims = tokens.check(secret, qr_text, now, grace_windows)
+        claims = read_code(qr_text, now=now, secret=secret, keyring=keyring, grace_windows=grace_windows)
     except tokens.TokenError as exc:
         reason = exc.code
         if reason in (rules.STALE, rules.FUTURE):
