@@ -7,7 +7,7 @@ from datetime import datetime
 
 from werkzeug.security import generate_password_hash
 
-from webapp import signing
+from webapp import signing, tokens
 from webapp.signing import credential_token
 from webapp.signing import rules as signing_rules
 from webapp.signing.keys import KeyRing
@@ -47,7 +47,7 @@ def make_certificate(session, citizen, now: datetime, *, status: str = travel_ru
     return cert
 
 
-def test_ring() -> KeyRing:
+def signing_ring() -> KeyRing:
     """The test run's signing keys (tests/conftest.py makes the folder and names it in the environment)."""
     return KeyRing(os.environ["SUISHEN_SIGNING_KEYS"])
 
@@ -55,7 +55,7 @@ def test_ring() -> KeyRing:
 def signed_token(credential, now: datetime, *, ring: KeyRing | None = None, base: str = "http://localhost",
                  grace_windows: int = 1) -> str:
     """The signed QR token of a travel certificate or an e-licence at ``now``, as the app makes it."""
-    return signing.token_for(ring or test_ring(), credential, now, base_url=base, grace_windows=grace_windows)
+    return signing.token_for(ring or signing_ring(), credential, now, base_url=base, grace_windows=grace_windows)
 
 
 def signed_qr(credential, now: datetime, *, base: str = "http://localhost", **kwargs) -> str:
@@ -67,7 +67,7 @@ def facts_token(facts: signing_rules.CredentialFacts, now: datetime, *, ring: Ke
                 base: str = "http://localhost") -> str:
     """A signed token saying ``facts`` (e.g. of a credential that does not exist)."""
     times = signing_rules.token_times(now)
-    return credential_token.issue((ring or test_ring()).signer(now), facts, times, issuer=base,
+    return credential_token.issue((ring or signing_ring()).signer(now), facts, times, issuer=base,
                                   status_uri=base + signing.STATUS_LIST_PATH)
 
 
@@ -75,6 +75,11 @@ def token_of(app, credential, now: datetime) -> str:
     """The signed QR token of a credential as this app makes it at ``now`` (its keys, BASE_URL and grace)."""
     return signed_token(credential, now, ring=app.extensions[signing.EXTENSION], base=app.config["BASE_URL"],
                         grace_windows=app.config["SUISHEN_QR_GRACE_WINDOWS"])
+
+
+def read_claims(app, text: str, now: datetime) -> tokens.TokenClaims:
+    """What the app reads from a scanned QR text or token at ``now`` (TokenError if it refuses it)."""
+    return credential_token.read(app.extensions[signing.EXTENSION], text, now).claims
 
 
 def qr_text(app, credential, now: datetime) -> str:

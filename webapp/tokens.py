@@ -118,11 +118,11 @@ def _full_window(low_digits: int, current: int) -> int:
 
 
 def check_numeric(secret: str, text: str, now: datetime, grace_windows: int = GRACE_WINDOWS) -> TokenClaims:
-    """Check the barcode's numeric code with the QR token's window, grace, stale and future rules.
+    """Check the barcode's numeric code (as typed, or in a ``/v/`` URL): 60 s window, grace, stale and future.
 
     :raises TokenError: malformed (not 22 digits, unknown kind, id 0), bad_signature, stale, future
     """
-    code = re.sub(r"[ \-]", "", text or "")
+    code = re.sub(r"[ \-]", "", extract(text))
     if len(code) != NUMERIC_LENGTH or not (code.isascii() and code.isdigit()) or code[0] not in NUMERIC_KINDS:
         raise TokenError("malformed")
     kind_digit = code[0]

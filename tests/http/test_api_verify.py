@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -9,10 +10,11 @@ from sqlalchemy import select
 
 from webapp import create_app
 from webapp.audit.models import AuditEvent
+from webapp.signing.rules import CredentialFacts
 from webapp.verification import rules
 from tests.conftest import csrf_from, make_test_config
 from tests.factories import CitizenFactory
-from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
+from tests.verification_support import FAKE_JPEG, facts_token, make_api_key, make_certificate, make_officer, qr_text
 
 URL = "/api/v1/verify"
 
@@ -156,10 +158,8 @@ def test_revoked_certificate(client, app, db_session, api_key, clock, openapi_do
 
 
 def test_not_found(client, app, api_key, clock, openapi_doc):
-    from webapp import tokens
-
-    resp = post(client, {"qr": tokens.issue(app.config["SECRET_KEY"], "travel_id", "Gone12345678", clock.now())},
-                bearer(api_key[1]))
+    gone = CredentialFacts("travel_id", 987_654, "张*", clock.now() + timedelta(hours=1), ticket=("full",))
+    resp = post(client, {"qr": facts_token(gone, clock.now())}, bearer(api_key[1]))
     assert (resp.get_json()["valid"], resp.get_json()["reason"]) == (False, "not_found")
     assert_documented(openapi_doc, resp)
 

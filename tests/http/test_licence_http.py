@@ -13,9 +13,8 @@ from tests.conftest import T0, csrf_from
 from tests.factories import CitizenFactory, LicenceFactory, UserFactory
 from tests.http.test_travel_http import pass_proofing
 from tests.testdata import face, load_sequence, needs_testdata
-from tests.verification_support import make_officer
+from tests.verification_support import make_officer, read_claims, token_of
 from tests.http.test_officer_http import login_officer
-from webapp import tokens
 from webapp.accounts.rules import LEVEL_REALNAME, LEVEL_REALPERSON
 from webapp.driving_licence import services
 from webapp.registry import services as registry
@@ -83,8 +82,8 @@ def test_apply_with_system_photo_through_real_proofing_then_show_and_verify(clie
     assert data["usable"] and data["state_label"] == "正常"
     assert data["qr"].startswith("data:image/svg+xml") and data["barcode"].startswith("data:image/svg+xml;base64,")
     assert data["url"] == f"http://localhost/v/{data['token']}" and 0 < data["refresh_in"] <= 60
-    claims = tokens.check(app.config["SECRET_KEY"], data["token"], T0)
-    assert (claims.kind, claims.credential_id) == ("driving_licence", public_id)
+    claims = read_claims(app, data["token"], T0)
+    assert (claims.kind, claims.db_id) == ("driving_licence", services.get(db_session, public_id).id)
 
     result = verify_api(client, data["url"]).get_json()
     assert result["valid"] is True and result["credential"]["type"] == "driving_licence"
@@ -159,7 +158,7 @@ def test_only_traffic_officers_record_seizures(client, auth, db_session):
 def test_registry_change_invalidates_and_the_holder_is_told_to_reapply(client, auth, db_session, app):
     user = make_user(db_session)
     licence = issue_directly(db_session, user)
-    token = tokens.issue(app.config["SECRET_KEY"], "driving_licence", licence.public_id, T0)
+    token = token_of(app, licence, T0)
     record = user.citizen.licence
     registry.upsert_licence(db_session, {
         "id_number": user.citizen.id_number, "file_number": record.file_number, "class": "B2",

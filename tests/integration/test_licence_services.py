@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tests.conftest import T0
 from tests.factories import CitizenFactory, LicenceFactory
 from tests.testdata import face, needs_testdata
-from webapp import tokens
+from tests.verification_support import signed_token, signing_ring
 from webapp.audit.models import AuditEvent
 from webapp.driving_licence import photo, rules, services
 from webapp.driving_licence.models import (ABANDONED, ACTIVE, INVALIDATED, PENDING, PROOFING, REJECTED,
@@ -141,8 +141,10 @@ def test_registry_import_change_invalidates_on_next_read_when_class_validity_or_
         db_session, record, changes):
     licence = issue(db_session, record)
     registry.upsert_licence(db_session, _import_row(record, **changes), T0 + timedelta(days=1))
+    # The signed status list already names it, before any read has invalidated it (a GET writes nothing).
+    assert services.unusable_ids(db_session) == services.Unusable(invalid=[licence.id], blocked=[])
 
-    found = services.resolve(db_session, licence.public_id, T0 + timedelta(days=1))
+    found = services.resolve_by_id(db_session, licence.id, T0 + timedelta(days=1))
 
     assert licence.status == INVALIDATED and not found.state.usable
     assert "重新申领" in licence.status_reason
@@ -172,13 +174,15 @@ def test_seizure_turns_the_licence_invalid_at_once_and_is_audited(db_session, re
 
 def test_verification_resolver_answers_for_a_licence_token(db_session, record):
     licence = issue(db_session, record)
-    token = tokens.issue(SECRET, "driving_licence", licence.public_id, T0)
+    token = signed_token(licence, T0)
 
-    ok = verification.verify(db_session, token, now=T0, secret=SECRET, viewer=verification.Viewer.public())
+    ok = verification.verify(db_session, token, now=T0, secret=SECRET, keyring=signing_ring(),
+                             viewer=verification.Viewer.public())
     assert ok.valid and ok.credential_type == "driving_licence" and ok.valid_until == date(2031, 5, 1)
 
     services.record_seizure(db_session, officer=OFFICER, id_number=record.citizen.id_number, reason="x", now=T0)
-    seized = verification.verify(db_session, token, now=T0, secret=SECRET,
+    assert services.unusable_ids(db_session) == services.Unusable(invalid=[], blocked=[licence.id])
+    seized = verification.verify(db_session, token, now=T0, secret=SECRET, keyring=signing_ring(),
                                  viewer=verification.Viewer(kind="officer", id=7, role="traffic"))
     assert not seized.valid and seized.reason == "licence_status" and "扣留" in seized.message
     assert seized.facts["licence_class"] == "C1" and seized.facts["record_status"] == "扣留"

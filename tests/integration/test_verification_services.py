@@ -17,7 +17,7 @@ from webapp.verification import rules, services
 from webapp.verification.services import Resolved, Viewer
 from tests.factories import CitizenFactory
 from tests.verification_support import (FAKE_JPEG, facts_token, make_api_key, make_certificate, make_officer,
-                                        signed_qr, test_ring)
+                                        signed_qr, signing_ring)
 
 SECRET = "test-secret-key"
 LICENCE_7 = signing_rules.CredentialFacts("driving_licence", 7, "张*", date(2031, 5, 1), licence_class="C1",
@@ -35,7 +35,7 @@ def cert(db_session, citizen, clock):
 
 
 def verify(db_session, text, clock, viewer=None, context=None):
-    return services.verify(db_session, text, now=clock.now(), secret=SECRET, keyring=test_ring(),
+    return services.verify(db_session, text, now=clock.now(), secret=SECRET, keyring=signing_ring(),
                            viewer=viewer or Viewer.public(), context=context)
 
 

@@ -368,7 +368,7 @@ def unusable_ids(session: Session) -> Unusable:
     not_normal = record.status != LICENCE_STATUS_NORMAL
     rows = session.execute(
         select(lic.id, lic.status, changed.label("changed"))
-        .join(record, record.id == lic.licence_record_id)
+        .join(LicenceRecord.__table__, record.id == lic.licence_record_id)
         .where((lic.status == INVALIDATED) | ((lic.status == ACTIVE) & (changed | not_normal))))
     invalid, blocked = [], []
     for row in rows:

@@ -130,8 +130,13 @@ def _contexts_for(role: str) -> list[tuple[str, list[tuple[str, str]]]]:
 @bp.get("/scan")
 @officer_required("officer.scan")
 def scan():
+    max_age = current_app.config["SUISHEN_OFFLINE_STATUS_MAX_AGE"]
+    # The service worker keeps this page for offline use (static/js/scan.js): nothing in it is personal beyond the
+    # role's contexts, and no flash message is rendered into the copy it keeps (it fetches the page afresh).
     return render_template("officer/scan.html", officer=current_user, groups=_contexts_for(current_user.role),
-                           api_url=url_for("api.verify"))
+                           api_url=url_for("api.verify"), offline_api_url=url_for("api.offline_scans"),
+                           jwks_url=url_for("signing.jwks"), status_list_url=url_for("signing.status"),
+                           status_max_age=max_age, status_max_age_minutes=max_age // 60)
 
 
 @bp.route("/paper", methods=["GET", "POST"])

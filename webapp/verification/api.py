@@ -14,7 +14,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from webapp import signing
 from webapp.db import get_session
-from webapp.errors import ServiceUnavailable
+from webapp.errors import DomainError, ServiceUnavailable
 from webapp.extensions import csrf, limiter, seconds_blocked, seconds_over_limit
 from webapp.officer import rules as officer_rules
 from webapp.officer import services as officer_services
@@ -200,6 +200,79 @@ def verify():
                              keyring=signing.keyring(), viewer=viewer, context=context)
     session.commit()
     resp = jsonify(to_json(result))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+OFFLINE_MAX_BODY = 131072   # 100 scans of a ~330-character QR text each, with room to spare
+_SCAN_FIELDS = {"id", "qr", "context", "scanned_at", "valid", "reason"}
+
+
+def _offline_scan(item) -> services.OfflineScan | str:
+    """The scan an entry of the upload describes, or why it cannot be read."""
+    if not isinstance(item, dict) or not _SCAN_FIELDS >= set(item) or not {"id", "qr", "scanned_at"} <= set(item):
+        return "每条记录须含 id、qr、scanned_at（可选 context、valid、reason）。"
+    scan_id, qr, scanned_at = item["id"], item["qr"], item["scanned_at"]
+    context, valid, reason = item.get("context") or None, item.get("valid", False), item.get("reason")
+    if not isinstance(scan_id, str) or not 1 <= len(scan_id) <= 64:
+        return "id 须为 1 至 64 个字符。"
+    if not isinstance(qr, str) or not qr.strip() or len(qr) > MAX_QR_LENGTH:
+        return "qr 须为扫描到的二维码内容。"
+    if not isinstance(valid, bool) or not (reason is None or (isinstance(reason, str) and len(reason) <= 32)):
+        return "valid 须为布尔值，reason 须为原因代码或 null。"
+    if context is not None and not isinstance(context, str):
+        return "context 无效。"
+    try:
+        at = datetime.fromisoformat(scanned_at) if isinstance(scanned_at, str) and len(scanned_at) <= 40 else None
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        return "scanned_at 须为带时区的 ISO-8601 时间。"
+    return services.OfflineScan(id=scan_id, qr=qr, context=context, scanned_at=at, valid=valid, reason=reason)
+
+
+@bp.post("/verify/offline")
+@limiter.exempt  # counted below, in the same bucket as /verify
+def offline_scans():
+    """Scans an officer's page (or a gate) verified offline, uploaded when it is online again: each is logged at
+    the time it was made, so the holder's 核验记录 shows it. Answers which were recorded, which had been already,
+    and which were refused and why (those are never retried)."""
+    retry_after = seconds_over_limit(*_rate_bucket())
+    if retry_after is not None:
+        raise TooManyRequests(retry_after=retry_after)
+    if request.content_length is not None and request.content_length > OFFLINE_MAX_BODY:
+        return _error(413, "too_large", f"请求体不能超过 {OFFLINE_MAX_BODY} 字节。")
+    request.max_content_length = OFFLINE_MAX_BODY
+    if request.mimetype != "application/json":
+        return _error(400, "wrong_content_type", "请求须为 JSON（Content-Type: application/json）。")
+    data = request.get_json(silent=True)
+    scans = data.get("scans") if isinstance(data, dict) else None
+    if not isinstance(scans, list) or not 1 <= len(scans) <= rules.OFFLINE_UPLOAD_MAX_SCANS:
+        return _error(400, "malformed_json",
+                      f"请求体须为 {{\"scans\": [...]}}，含 1 至 {rules.OFFLINE_UPLOAD_MAX_SCANS} 条记录。")
+    session = get_session()   # one transaction for the whole upload
+    viewer = _viewer()
+    if isinstance(viewer, Response):
+        return viewer
+    if viewer.kind == rules.VIEWER_PUBLIC:
+        return _error(401, "unauthorized", "上传离线核验记录须使用工作人员账号或 API 密钥。",
+                      **{"WWW-Authenticate": 'Bearer realm="suishen"'})
+    now = current_app.extensions["clock"].now()
+    recorded, duplicates, refused = [], [], []
+    for item in scans:
+        scan = _offline_scan(item)
+        item_id = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
+        if isinstance(scan, str):
+            refused.append({"id": item_id, "error": "malformed", "message": scan})
+            continue
+        try:
+            new = services.record_offline_scan(session, scan, viewer=viewer, now=now, keyring=signing.keyring())
+        except DomainError as exc:
+            refused.append({"id": scan.id, "error": exc.code, "message": exc.user_message})
+            continue
+        (recorded if new else duplicates).append(scan.id)
+    session.commit()
+    resp = jsonify({"recorded": recorded, "duplicates": duplicates, "refused": refused})
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

@@ -195,7 +195,7 @@ def read_code(qr_text: str, *, now: datetime, secret: str, keyring: KeyRing,
     :raises tokens.TokenError: malformed, bad_signature, stale, future
     """
     if tokens.is_numeric(qr_text):
-        return tokens.check_numeric(secret, tokens.extract(qr_text), now, grace_windows)
+        return tokens.check_numeric(secret, qr_text, now, grace_windows)
     return credential_token.read(keyring, qr_text, now).claims
 
 
@@ -269,6 +269,65 @@ def _log(session: Session, result: VerificationResult, viewer: Viewer, found: Re
 
 
 @dataclass(frozen=True)
+class OfflineScan:
+    """A scan an officer's page verified offline and uploads later (static/js/scan.js)."""
+
+    id: str                  # made by the page: the same scan uploaded twice is recorded once
+    qr: str
+    context: str | None
+    scanned_at: datetime
+    valid: bool              # what the page showed: 有效, or 无效/无法确认
+    reason: str | None
+
+
+def record_offline_scan(session: Session, scan: OfflineScan, *, viewer: Viewer, now: datetime,
+                        keyring: KeyRing) -> bool:
+    """Log a scan made offline, at the time it was made, on the holder's record (核验记录) when the token is ours.
+    The token is checked again here, at ``scanned_at`` and with any key still on file (a key may have stopped
+    being published since): a token that does not check out is logged with the server's reason, whatever the page
+    said; otherwise the page's verdict is logged (it saw the status list of its time). Returns False when this scan
+    was already recorded.
+
+    :raises DomainError: ``bad_time`` (too old, or ahead of the server's clock), ``bad_context``, ``online_only``
+        (a barcode's numeric code: it is never verified offline)
+    """
+    refusal = rules.offline_time_refusal(scan.scanned_at, now)
+    if refusal:
+        raise DomainError(refusal, code="bad_time")
+    if not rules.is_context(scan.context):
+        raise DomainError("核验场景无效。", code="bad_context")
+    if tokens.is_numeric(scan.qr):
+        raise DomainError("条形码只能联网核验，不接收离线记录。", code="online_only")
+    if _already_recorded(session, scan, viewer):
+        return False
+    kind: str | None = None
+    found: Resolved | None = None
+    valid, reason = scan.valid, (None if scan.valid else scan.reason)
+    if reason is not None and reason not in rules.REASONS and reason not in rules.OFFLINE_REASON_MESSAGES:
+        reason = rules.STATUS_UNKNOWN
+    try:
+        claims = credential_token.read(keyring, scan.qr, scan.scanned_at, any_key_on_file=True).claims
+    except tokens.TokenError as exc:
+        valid, reason, claims = False, exc.code, exc.claims
+    if claims is not None:
+        kind = claims.kind
+        found = _find(session, claims, now)
+    audit.append(session, rules.AUDIT_ACTION, scan.scanned_at, actor_type=viewer.kind, actor_id=viewer.id,
+                 subject_type=kind, subject_id=found.db_id if found else None,
+                 citizen_id=found.citizen.id if found else None, role=viewer.role, context=scan.context,
+                 valid=valid, reason=reason, credential=found.public_id if found else None, offline=True,
+                 scan_id=scan.id, received_at=now.isoformat())
+    return True
+
+
+def _already_recorded(session: Session, scan: OfflineScan, viewer: Viewer) -> bool:
+    same_moment = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == rules.AUDIT_ACTION, AuditEvent.actor_type == viewer.kind,
+        AuditEvent.actor_id == viewer.id, AuditEvent.at == scan.scanned_at))
+    return any(event.detail.get("scan_id") == scan.id for event in same_moment)
+
+
+@dataclass(frozen=True)
 class CheckRecord:
     """One line of the holder's 核验记录."""
 
@@ -278,6 +337,7 @@ class CheckRecord:
     valid: bool
     reason_message: str | None
     credential_label: str | None
+    offline: bool = False     # verified on an officer's device without network, uploaded later
 
 
 def checks_for(session: Session, citizen_id: int, since: datetime, limit: int = 50) -> list[CheckRecord]:
@@ -290,5 +350,6 @@ def checks_for(session: Session, citizen_id: int, since: datetime, limit: int = 
     return [CheckRecord(at=e.at, verifier=rules.verifier_label(e.actor_type, e.detail.get("role")),
                         context_label=rules.CONTEXT_LABELS.get(e.detail.get("context") or ""),
                         valid=bool(e.detail.get("valid")), reason_message=rules.reason_message(e.detail.get("reason")),
-                        credential_label=rules.CREDENTIAL_LABELS.get(e.subject_type or ""))
+                        credential_label=rules.CREDENTIAL_LABELS.get(e.subject_type or ""),
+                        offline=bool(e.detail.get("offline")))
             for e in events]
