@@ -1,9 +1,12 @@
 """Arrange helpers for the verifying tests: officers, API keys, travel certificates and their QR text."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
+import sys
 from datetime import datetime
+from pathlib import Path
 
 from werkzeug.security import generate_password_hash
 
@@ -85,3 +88,14 @@ def read_claims(app, text: str, now: datetime) -> tokens.TokenClaims:
 def qr_text(app, credential, now: datetime) -> str:
     """The QR's text (``<BASE_URL>/v/<token>``) of a credential at ``now``."""
     return f"{app.config['BASE_URL']}/v/{token_of(app, credential, now)}"
+
+
+def load_offline_verifier():
+    """scripts/offline_verify.py as a module (it is a standalone script, not part of the package)."""
+    if "offline_verify" not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "scripts" / "offline_verify.py"
+        spec = importlib.util.spec_from_file_location("offline_verify", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["offline_verify"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["offline_verify"]

@@ -15,6 +15,7 @@ from webapp import tokens
 from tests.verification_support import read_claims
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.driving_licence import services as licences
+from webapp.driving_licence.models import ElectronicLicence
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -68,6 +69,7 @@ def test_apply_show_front_and_back_verify_the_qr_then_seizure_turns_it_red(camer
     assert verify_api(live_server, digits)["valid"] is True
     claims = read_claims(live_server.app, text, live_clock.now())
     assert (claims.kind, claims.db_id) == ("driving_licence", numeric.db_id)
+    assert live_db.get(ElectronicLicence, claims.db_id).public_id == public_id
     answer = verify_api(live_server, text)
     assert answer["valid"] is True and answer["credential"]["type"] == "driving_licence"
 

@@ -16,6 +16,7 @@ from tests.e2e.conftest import open_page, shot
 from tests.testdata import SEQUENCES, needs_testdata
 from tests.verification_support import read_claims
 from webapp.travel_id import services as travel
+from webapp.travel_id.models import TravelCertificate
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -85,7 +86,7 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
     assert match.group(1) == img.get_attribute("data-token")
     claims = read_claims(live_server.app, first, live_clock.now())
     cert_id = claims.db_id
-    assert claims.kind == "travel_id"
+    assert claims.kind == "travel_id" and live_db.get(TravelCertificate, cert_id).public_id == public_id
     assert 0 <= int(page.locator("#qr-countdown").inner_text()) <= 60
 
     # The 60 s countdown elapses on both clocks: the page fetches a token of a new window by itself.
