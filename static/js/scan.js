@@ -50,6 +50,7 @@ function render(kind, body) {
   const reason = el("verdict-reason");
   const details = el("verdict-body");
   mark.textContent = { valid: "有效", invalid: "无效", unknown: "状态无法确认" }[kind];
+  mark.classList.toggle("verdict__mark--phrase", Boolean(body.offline) && kind !== "valid");
   if (body.offline) {
     mark.textContent = body.offline.mark;
     if (body.offline.sub) {
@@ -62,6 +63,7 @@ function render(kind, body) {
   reason.textContent = body.message || "";
   show(reason, kind !== "valid" && Boolean(body.message));
   show(el("verdict-offline"), Boolean(body.offline));
+  show(el("verdict-compare"), !body.offline);   // offline there is no registry portrait to compare
   const cred = body.credential;
   show(details, Boolean(cred && cred.holder));
   if (cred && cred.holder) {
@@ -74,7 +76,7 @@ function render(kind, body) {
     show(el("verdict-id"), Boolean(cred.holder.id_number_masked));
     show(el("verdict-id-dt"), Boolean(cred.holder.id_number_masked));
     el("verdict-status").textContent = detail.status_label || cred.status || "";
-    el("verdict-status").classList.toggle("verdict__bad", !body.valid);
+    el("verdict-status").classList.toggle("verdict__bad", kind !== "valid");
     const until = detail.valid_until_text || ("valid_until" in cred ? cred.valid_until || "长期" : "");
     el("verdict-until").textContent = until;
     const portrait = el("verdict-portrait");
