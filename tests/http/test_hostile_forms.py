@@ -220,7 +220,7 @@ POST_ROUTES: dict[str, Post] = {
              ("wrong types", {"photo_source": "system"}, {}, "请选择照片来源并上传照片"),
              ("missing file", {"photo_source": "album"}, {}, "请选择或拍摄一张照片")],
         uploads={"album": {"photo_source": "album"}, "camera": {"photo_source": "camera"}}),
-    "registry.enrol": Post(
+    "demo.enrol": Post(
         "/demo/enrol", fields={"name": "李四", "phone": "13900000077", "with_licence": "y"},
         files={"portrait": GOOD_JPEG},
         bad=[("missing", {}, {}, REQUIRED),

@@ -4,29 +4,24 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from webapp import images
-from webapp.accounts import auth, rules, services
-from webapp.accounts.forms import (EmptyForm, FaceToFaceForm, IdCardForm, LoginForm, RealnameForm, RegisterForm,
-                                   ResetPasswordForm)
+from webapp.accounts import rules, services
+from webapp.accounts.forms import FaceToFaceForm, IdCardForm, LoginForm, RealnameForm, RegisterForm, ResetPasswordForm
 from webapp.db import get_session
 from webapp.errors import DomainError
 from webapp.extensions import limiter
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
-from webapp.officer.forms import DecisionForm
-from webapp.officer.views import decision, officer_required
 from webapp.registry.rules import InvalidIdNumber, mask_phone
+from webapp.roles import ROLE_POLICE, ROLE_REVIEWER, ROLE_TRAFFIC
 from webapp.timeutil import format_deadline, format_local
+from webapp.web import auth, edge
+from webapp.web.auth import officer_required
+from webapp.web.forms import DecisionForm, EmptyForm
+from webapp.web.review import decision
+from webapp.web.urls import next_target
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
-
-
-def _now():
-    return current_app.extensions["clock"].now()
-
-
-def _next_target() -> str:
-    target = request.args.get("next") or request.form.get("next")
-    return target if rules.is_safe_next(target) else url_for("shell.home")
+_now = edge.now
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -46,10 +41,10 @@ def register():
             field = {"weak_password": form.password}.get(exc.code)
             (field.errors if field else form.form_errors).append(exc.user_message)
         else:
-            session.commit()
+            edge.commit()
             auth.start_session(user)
             flash("注册成功。完成实人核验后可使用全部功能。", "success")
-            return redirect(_next_target())
+            return redirect(next_target(url_for("shell.home")))
     status = 400 if form.is_submitted() else 200
     return render_template("accounts/register.html", form=form), status
 
@@ -73,7 +68,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    return auth.sign_out(url_for("shell.home"))
+    return auth.sign_out(url_for("shell.home"), services.end_sessions)
 
 
 @bp.get("/")
@@ -125,7 +120,7 @@ def verify_done():
         flash(exc.user_message, "danger")
         return redirect(url_for("accounts.profile"))
     services.set_level(session, current_user, rules.LEVEL_REALPERSON, now, how="liveness")
-    session.commit()
+    edge.commit()
     flash("实人认证成功，您现在可以使用全部功能。", "success")
     return redirect(url_for("accounts.profile"))
 
@@ -143,7 +138,7 @@ def _code_sent(send, on_sent: str):
     except DomainError as exc:  # TooSoon, QuotaExceeded, SmsFailed, a refusal
         session.rollback()
         return exc.user_message
-    session.commit()
+    edge.commit()
     flash(on_sent, "success")
     return None
 
@@ -172,10 +167,10 @@ def realname():
             try:
                 services.confirm_realname(session, user, form.code.data, _now())
             except DomainError as exc:
-                session.commit()  # a wrong code still counts against the code's tries
+                edge.commit()  # a wrong code still counts against the code's tries
                 form.code.errors.append(exc.user_message)
             else:
-                session.commit()
+                edge.commit()
                 flash("实名认证成功。账号功能受限，完成实人认证后可使用全部功能。", "success")
                 return redirect(url_for("accounts.profile"))
     status = 400 if form.is_submitted() else 200
@@ -214,10 +209,10 @@ def reset_password():
             except ValueError as exc:
                 form.phone.errors.append(str(exc))
             except DomainError as exc:
-                session.commit()  # a wrong code still counts against its tries
+                edge.commit()  # a wrong code still counts against its tries
                 (form.password if exc.code == "weak_password" else form.code).errors.append(exc.user_message)
             else:
-                session.commit()
+                edge.commit()
                 flash("密码已设置，请使用新密码登录。", "success")
                 return redirect(url_for("accounts.login"))
     status = 400 if form.is_submitted() and (form.errors or form.form_errors) else 200
@@ -246,7 +241,7 @@ def id_card():
         except DomainError as exc:
             status = form.refused(session, exc)
         else:
-            session.commit()
+            edge.commit()
             flash("身份证照片已提交，审核结果将通过短信和消息通知您。", "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/id_card.html", form=form, refusal=refusal, review=review), status
@@ -257,7 +252,7 @@ desk = Blueprint("account_desk", __name__, url_prefix="/officer/accounts")
 
 
 @desk.get("/reviews")
-@officer_required("account_desk.reviews")
+@officer_required(ROLE_REVIEWER)
 def reviews():
     return _reviews_page(DecisionForm())
 
@@ -277,7 +272,7 @@ def _reviews_page(form: DecisionForm, status: int = 200):
 
 
 @desk.post("/reviews/<public_id>")
-@officer_required("account_desk.decide")
+@officer_required(ROLE_REVIEWER)
 def decide(public_id: str):
     return decision(
         lambda session, approve, reason: services.decide_identity_review(
@@ -286,7 +281,8 @@ def decide(public_id: str):
 
 
 @desk.route("/face-to-face", methods=["GET", "POST"])
-@officer_required("account_desk.face_to_face")
+# 面签 is done at the 公安交管 window (and the station police window).
+@officer_required(ROLE_TRAFFIC, ROLE_POLICE)
 def face_to_face():
     """面签: the officer registers (or raises to 实人认证) the account of the person at the window."""
     form = FaceToFaceForm()
@@ -305,7 +301,7 @@ def face_to_face():
         except DomainError as exc:
             status = form.refused(session, exc)
         else:
-            session.commit()
+            edge.commit()
             flash(f"面签完成：{user.citizen.name}（{mask_phone(user.phone)}）的账号已实人认证。"
                   + ("已发送短信提示其设置登录密码。" if created else ""), "success")
             return redirect(url_for("account_desk.face_to_face"))

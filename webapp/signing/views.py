@@ -7,19 +7,16 @@ from webapp import signing
 from webapp.db import get_session
 from webapp.errors import ServiceUnavailable
 from webapp.signing import keys, rules, services, status_list
+from webapp.web import edge
 
 bp = Blueprint("signing", __name__)
 
 JWKS_MAX_AGE = 300      # seconds; a new key is published SUISHEN_OFFLINE_STATUS_MAX_AGE before it signs
 
 
-def _now():
-    return current_app.extensions["clock"].now()
-
-
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    resp = jsonify(keys.jwks(signing.keyring().published(_now())))
+    resp = jsonify(keys.jwks(signing.keyring().published(edge.now())))
     resp.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
     resp.headers["Access-Control-Allow-Origin"] = "*"
     return resp
@@ -28,7 +25,7 @@ def jwks():
 @bp.get(signing.STATUS_LIST_PATH)
 def status():
     """The status list token as of now (its ``iat``), signed by the current key."""
-    now = _now()
+    now = edge.now()
     try:
         key = signing.keyring().signer(now)
     except keys.NoSigningKey as exc:
