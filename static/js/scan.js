@@ -199,20 +199,22 @@ async function verifyHere(text, context) {
 }
 
 let uploading = false;
+const UPLOAD_BATCH = 20;          // the API takes at most this many scans per request
 async function uploadQueue() {
-  const scans = queued();
-  if (!scans.length || uploading || !navigator.onLine) return;
+  if (uploading || !navigator.onLine || !queued().length) return;
   uploading = true;
   try {
-    const resp = await fetch(root.dataset.offlineApi, {
-      method: "POST", credentials: "same-origin", cache: "no-store",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ scans }),
-    });
-    if (resp.ok) {
+    for (let scans = queued().slice(0, UPLOAD_BATCH); scans.length; scans = queued().slice(0, UPLOAD_BATCH)) {
+      const resp = await fetch(root.dataset.offlineApi, {
+        method: "POST", credentials: "same-origin", cache: "no-store",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ scans }),
+      });
+      if (!resp.ok) break;             // signed out, or the server cannot tell yet: try again later
       const answer = await resp.json();
-      const done = new Set([...answer.recorded, ...answer.duplicates, ...answer.refused.map((r) => r.id)]);
-      setQueued(queued().filter((scan) => !done.has(scan.id)));
+      const sent = new Set(scans.map((scan) => scan.id));  // recorded, duplicate or refused for good
+      setQueued(queued().filter((scan) => !sent.has(scan.id)));
+      if (!answer.recorded) break;
     }
   } catch (err) {
     // still offline: the next try comes with the "online" event or the timer

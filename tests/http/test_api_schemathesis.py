@@ -73,6 +73,9 @@ def test_generated_requests_get_documented_answers_never_a_5xx(api_schema, raw_k
             # Each case is sent anonymously (the public subset) and with a valid API key; a generated
             # Authorization header of its own is kept in the first call.
             for credentials in (None, {"Authorization": f"Bearer {raw_key}"}):
+                if (credentials and mode is GenerationMode.NEGATIVE and case.headers
+                        and "Authorization" in case.headers):
+                    continue  # the case's fault is its own credentials (a required key, negated): ours would mend it
                 # schemathesis' negative_data_rejection does not count 413 as a rejection; a body over the
                 # documented limit *is* rejected with it, so negative cases are held to 400/401/413 here instead.
                 response = case.call_and_validate(headers=credentials, excluded_checks=excluded)

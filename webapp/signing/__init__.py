@@ -16,9 +16,10 @@ from datetime import datetime
 
 from flask import Flask, current_app
 
+from webapp.config import PRODUCTION
 from webapp.errors import ServiceUnavailable
 from webapp.signing import credential_token, rules, services
-from webapp.signing.keys import KeyRing, NoSigningKey
+from webapp.signing.keys import KeyRing, NoSigningKey, signer_at
 
 EXTENSION = "signing"
 STATUS_LIST_PATH = "/status-list"
@@ -26,6 +27,18 @@ STATUS_LIST_PATH = "/status-list"
 
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = KeyRing(app.config["SUISHEN_SIGNING_KEYS"], app.config["SUISHEN_QR_GRACE_WINDOWS"])
+
+
+def check_keys(app: Flask) -> None:
+    """Refuse to serve in production without a key that can sign now (the QR pages would answer 503): `make run`
+    creates one; elsewhere run `flask --app app keys init` once and give every web host the same folder.
+
+    :raises RuntimeError: production, and no key in the folder can sign at the app clock's now
+    """
+    ring: KeyRing = app.extensions[EXTENSION]
+    if app.config["SUISHEN_ENV"] == PRODUCTION and signer_at(ring.keys(), app.extensions["clock"].now()) is None:
+        raise RuntimeError(f"No QR signing key in {ring.directory}: run `flask --app app keys init` (make run does) "
+                           "or set SUISHEN_SIGNING_KEYS to the folder the other web hosts use.")
 
 
 def keyring() -> KeyRing:

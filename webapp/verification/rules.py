@@ -41,7 +41,7 @@ OFFLINE_REASON_MESSAGES = {
 # from further ahead than one window of clock skew.
 OFFLINE_UPLOAD_MAX_AGE = timedelta(days=7)
 OFFLINE_UPLOAD_MAX_AHEAD = timedelta(seconds=60)
-OFFLINE_UPLOAD_MAX_SCANS = 100
+OFFLINE_UPLOAD_MAX_SCANS = 20   # per request: the page sends a longer queue in several
 
 # Where the check happens. Codes are the API's `context` values; labels are shown and logged.
 CONTEXTS = {

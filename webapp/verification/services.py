@@ -288,14 +288,12 @@ def record_offline_scan(session: Session, scan: OfflineScan, *, viewer: Viewer, 
     said; otherwise the page's verdict is logged (it saw the status list of its time). Returns False when this scan
     was already recorded.
 
-    :raises DomainError: ``bad_time`` (too old, or ahead of the server's clock), ``bad_context``, ``online_only``
-        (a barcode's numeric code: it is never verified offline)
+    :raises DomainError: ``bad_time`` (too old, or ahead of the server's clock), ``online_only`` (a barcode's
+        numeric code: it is never verified offline)
     """
     refusal = rules.offline_time_refusal(scan.scanned_at, now)
     if refusal:
         raise DomainError(refusal, code="bad_time")
-    if not rules.is_context(scan.context):
-        raise DomainError("核验场景无效。", code="bad_context")
     if tokens.is_numeric(scan.qr):
         raise DomainError("条形码只能联网核验，不接收离线记录。", code="online_only")
     if _already_recorded(session, scan, viewer):
