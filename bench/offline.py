@@ -31,13 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cbor2  # noqa: E402
-import segno  # noqa: E402
-from PIL import Image  # noqa: E402
+import cbor2
+import segno
+from PIL import Image
 
-from webapp import create_app, migrate  # noqa: E402
-from webapp.signing import credential_token, keys, rules  # noqa: E402
-from webapp.signing.keys import KeyRing  # noqa: E402
+from webapp import create_app, migrate
+from webapp.signing import credential_token, keys, rules
+from webapp.signing.keys import KeyRing
 
 BASE = "https://suishen.example.cn"
 CHROMIUM = os.environ.get("SUISHEN_CHROMIUM", "/usr/bin/chromium")
@@ -97,9 +97,9 @@ def bench_offline_and_api(n: int, workdir: Path) -> dict:
                       "SUISHEN_SIGNING_KEYS": str(keydir), "RATELIMIT_ENABLED": False, "BASE_URL": BASE,
                       "SUISHEN_QUEUE_URL": "immediate://", "SUISHEN_VAPID_PUBLIC_KEY": "",
                       "SUISHEN_VAPID_PRIVATE_KEY": ""})
-    from webapp.db import get_session
     from tests import factories
     from tests.verification_support import make_api_key, make_certificate, qr_text
+    from webapp.db import get_session
 
     with app.app_context():
         session = get_session()
@@ -148,8 +148,8 @@ def bench_qr(page, key, workdir: Path) -> list[str]:
     for size in ((24, 32), (32, 40)):
         jpeg = portrait(size)
         variants.append((f"travel ID + {size[0]}x{size[1]} portrait ({len(jpeg)} B)", travel, jpeg))
-    lines = ["| token | URL chars | QR version (M) | modules | jsQR @ 320 px: read, median ms | "
-             "@ 213 px: read, median ms |", "|---|---|---|---|---|---|"]
+    lines = [("| token | URL chars | QR version (M) | modules | jsQR @ 320 px: read, median ms | "
+              "@ 213 px: read, median ms |"), "|---|---|---|---|---|---|"]
     for name, facts, extra in variants:
         urls = [f"{BASE}/v/{token_with(key, facts, now + timedelta(minutes=i), extra)}" for i in range(20)]
         code = segno.make_qr(urls[0], error="m", mask=0)
@@ -226,8 +226,8 @@ def main() -> None:
     load = os.getloadavg()
     lines = [
         f"## Offline verification ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, bench/offline.py)",
-        f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}; load average "
-        f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}.",
+        (f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}; load "
+         f"average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}."),
         "",
         "| one verification | median |",
         "|---|---|",

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import cbor2
-from cwt import COSE, COSEKey
+from cwt import COSE, COSEKey, DecodeError, VerifyError
 
 ISS, EXP, NBF, IAT, STATUS, STATUS_LIST, CREDENTIAL = 1, 4, 5, 6, 65535, 65533, -65537
 SKEW = 60                       # seconds of clock skew allowed, as the issuer allows
@@ -65,19 +65,23 @@ class Trust:
                 self.status = zlib.decompress(claims[STATUS_LIST]["lst"])
 
     def _kid(self, raw: bytes) -> bytes | None:
+        """The kid of a tagged ES256 COSE_Sign1 (protected header), else None."""
         try:
             message = cbor2.loads(raw)
-            header = cbor2.loads(message.value[0]) if message.tag == 18 else {}
-        except Exception:
+            header = cbor2.loads(message.value[0]) if message.tag == 18 else None
+        except (cbor2.CBORDecodeError, ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError):
             return None
-        return header.get(4) if header.get(1) == -7 else None
+        if not isinstance(header, dict) or header.get(1) != -7 or not isinstance(header.get(4), bytes):
+            return None
+        return header[4]
 
     def _verified(self, raw: bytes) -> dict | None:
         key = self.keys.get(self._kid(raw) or b"")
         try:
-            return cbor2.loads(COSE.new().decode(raw, key)) if key else None
-        except Exception:
+            claims = cbor2.loads(COSE.new().decode(raw, key)) if key else None
+        except (VerifyError, DecodeError, cbor2.CBORDecodeError, ValueError, TypeError):
             return None
+        return claims if isinstance(claims, dict) else None
 
     def state(self, idx: int) -> int:
         per_byte = 8 // self.status_bits
@@ -136,7 +140,7 @@ def verify(text: str, trust: Trust, now: float | None = None, status_max_age: fl
 def fetch(base: str, store: Path) -> None:
     store.mkdir(parents=True, exist_ok=True)
     for path, name in (("/.well-known/jwks.json", "jwks.json"), ("/status-list", "status-list.cwt")):
-        with urllib.request.urlopen(base.rstrip("/") + path, timeout=10) as answer:  # noqa: S310 - the issuer's URL
+        with urllib.request.urlopen(base.rstrip("/") + path, timeout=10) as answer:
             (store / name).write_bytes(answer.read())
 
 

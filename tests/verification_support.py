@@ -11,12 +11,12 @@ from pathlib import Path
 from werkzeug.security import generate_password_hash
 
 from webapp import signing, tokens
-from webapp.signing import credential_token
-from webapp.signing import rules as signing_rules
-from webapp.signing.keys import KeyRing
 from webapp.officer import rules as officer_rules
 from webapp.officer.models import Officer
 from webapp.officer.services import create_api_key
+from webapp.signing import credential_token
+from webapp.signing import rules as signing_rules
+from webapp.signing.keys import KeyRing
 from webapp.travel_id import rules as travel_rules
 from webapp.travel_id.models import TravelCertificate
 

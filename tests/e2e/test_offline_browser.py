@@ -13,16 +13,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests import factories
+from tests.e2e.conftest import PHONE, officer_sign_in, open_page, shot, sign_in, wait_until
+from tests.verification_support import (
+    FAKE_JPEG,
+    load_offline_verifier,
+    make_certificate,
+    make_officer,
+    qr_text,
+    signed_qr,
+)
 from webapp.audit.models import AuditEvent
 from webapp.registry.rules import mask_name
 from webapp.signing import keys
 from webapp.signing.keys import KeyRing
 from webapp.timeutil import format_local
 from webapp.verification import rules
-from tests import factories
-from tests.e2e.conftest import PHONE, officer_sign_in, open_page, shot, sign_in, wait_until
-from tests.verification_support import (FAKE_JPEG, load_offline_verifier, make_certificate, make_officer, qr_text,
-                                        signed_qr)
 
 pytestmark = pytest.mark.e2e
 JSQR = Path(__file__).resolve().parents[2] / "static" / "vendor" / "jsQR-1.4.0.js"

@@ -9,16 +9,22 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from webapp.audit.models import AuditEvent
-from webapp.signing import keys
-from webapp.signing.keys import KeyRing
-from webapp.verification import rules
 from tests.conftest import csrf_from
 from tests.factories import CitizenFactory, UserFactory
 from tests.http.test_licence_http import issue_directly, make_user
 from tests.http.test_officer_http import login_officer
-from tests.verification_support import (load_offline_verifier, make_api_key, make_certificate, make_officer,
-                                        qr_text, signed_qr)
+from tests.verification_support import (
+    load_offline_verifier,
+    make_api_key,
+    make_certificate,
+    make_officer,
+    qr_text,
+    signed_qr,
+)
+from webapp.audit.models import AuditEvent
+from webapp.signing import keys
+from webapp.signing.keys import KeyRing
+from webapp.verification import rules
 
 offline_verify = load_offline_verifier()
 

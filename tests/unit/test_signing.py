@@ -174,7 +174,7 @@ def test_status_index_names_kind_and_row_of_both_credentials_in_one_list():
 
 def test_status_list_token_is_a_signed_cwt_with_typ_iat_ttl_and_the_compressed_list(ring):
     body = status_list.issue(ring.signer(T0), {20: 1, 21: 2}, T0, uri=BASE + "/status-list")
-    protected, _, payload, _ = cbor2.loads(body).value
+    protected, _, _payload, _ = cbor2.loads(body).value
     assert cbor2.loads(protected) == {1: -7, 4: ring.signer(T0).kid_bytes, 16: "application/statuslist+cwt"}
     claims = credential_token.verify_signature(body, ring.signer(T0))
     assert claims[2] == BASE + "/status-list" and claims[6] == int(T0.timestamp()) and claims[65534] == 60
@@ -236,3 +236,13 @@ def test_a_late_offline_scan_is_read_with_a_key_no_longer_published(tmp_path):
         credential_token.read(ring, token, later)
     with pytest.raises(tokens.TokenError, match="stale"):   # the key checks out; the token is two hours old
         credential_token.read(ring, token, later, any_key_on_file=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400) | st.binary(max_size=300).map(credential_token.b64encode))
+def test_the_offline_verifier_script_refuses_any_text_cleanly_when_it_is_not_a_token(text):
+    from tests.verification_support import load_offline_verifier
+
+    verifier = load_offline_verifier()
+    result = verifier.verify(text, verifier.Trust({"keys": []}, None), T0.timestamp())
+    assert result.verdict in {"invalid", "unknown"} and result.reason in {"malformed", "status_unknown"}
