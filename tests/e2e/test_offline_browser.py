@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tests import factories
-from tests.e2e.conftest import PHONE, officer_sign_in, open_page, shot, sign_in, wait_until
+from tests.e2e.conftest import PHONE, make_licence_holder, officer_sign_in, open_page, shot, sign_in, wait_until
 from tests.verification_support import (
     FAKE_JPEG,
     load_offline_verifier,
@@ -36,18 +36,8 @@ JSQR = Path(__file__).resolve().parents[2] / "static" / "vendor" / "jsQR-1.4.0.j
 
 @pytest.fixture
 def holder(live_db, live_clock):
-    """A driver with an active e-licence (issued directly) and the account to show it."""
-    from webapp.accounts.rules import LEVEL_REALPERSON
-    from webapp.driving_licence import services as licences
-
-    citizen = factories.CitizenFactory(name="张驾驶", portrait=FAKE_JPEG)
-    factories.LicenceFactory(citizen=citizen, licence_class="C1")
-    user = factories.UserFactory(citizen=citizen, level=LEVEL_REALPERSON)
-    licence = licences.apply(live_db, citizen=citizen, user_id=user.id, photo_source="system", photo=None,
-                             now=live_clock.now(), cities=None)
-    licences.proven(live_db, licence, live_clock.now(), None)
-    live_db.commit()
-    return user, licence
+    """A driver with an active e-licence (issued directly) and the account to show it; no real face needed."""
+    return make_licence_holder(live_db, live_clock.now(), FAKE_JPEG)
 
 
 def jsqr_read(browser, png: bytes, width: int | None = None) -> dict:
