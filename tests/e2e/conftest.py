@@ -20,7 +20,7 @@ from webapp.db import make_engine, make_session_factory
 from webapp.extensions import limiter
 import webapp.models  # noqa: F401
 from tests import factories
-from tests.conftest import create_database, pg_reachable, make_test_config
+from tests.conftest import create_database, make_notifier, make_test_config, pg_reachable
 from tests.queue_support import ThreadConsumer, truncate_all
 
 CHROMIUM = os.environ.get("SUISHEN_CHROMIUM", "/usr/bin/chromium")
@@ -179,8 +179,8 @@ def make_licence_holder(live_db, now, portrait: bytes, encoding=None):
     factories.LicenceFactory(citizen=citizen, points=3, licence_class="C1")
     user = factories.UserFactory(citizen=citizen, level=LEVEL_REALPERSON)
     licence = licences.apply(live_db, citizen=citizen, user_id=user.id, photo_source="system", photo=None,
-                             now=now, cities=None)
-    licences.proven(live_db, licence, now, None)
+                             now=now, cities=None, notifier=make_notifier())
+    licences.proven(live_db, licence, now, None, notifier=make_notifier())
     live_db.commit()
     return user, licence
 

@@ -132,7 +132,7 @@ def test_any_text_is_refused_cleanly_when_it_is_not_a_token(text):
 def test_qr_of_a_token_url_stays_a_small_version(ring):
     """Signature and claims cost QR size: the URL of a travel ID's and a licence's token at BASE is version 13
     (69 modules) at error level M, against version 5 of the old HMAC token (bench/RESULTS.md, offline_qr.py)."""
-    from webapp import qr
+    from webapp import codes as qr
 
     for facts in (TRAVEL, LICENCE):
         url = f"{BASE}/v/{make(ring, facts)}"

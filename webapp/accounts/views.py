@@ -11,6 +11,7 @@ from webapp.errors import DomainError
 from webapp.extensions import limiter
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
+from webapp.proofing import flow as proofing
 from webapp.registry.rules import InvalidIdNumber, mask_phone
 from webapp.roles import ROLE_POLICE, ROLE_REVIEWER, ROLE_TRAFFIC
 from webapp.timeutil import format_deadline, format_local
@@ -82,44 +83,37 @@ def profile():
                            unread=notices.unread_count(session, user.citizen_id))
 
 
-# 实人认证 through the reusable proofing step (liveness + face match against the registry portrait).
-REALPERSON_PURPOSE = "account_realperson"
-
-
 @bp.get("/verify")
+@edge.writes_on_get("the 实人认证 link of 我的 starts the signed-in citizen's challenge (single-use, 60 s)")
 @auth.citizen_required
 def verify():
-    from webapp.proofing import services as proofing, views as proofing_views
-
     if current_user.level == rules.LEVEL_REALPERSON:
         flash("您的账号已完成实人认证。", "info")
         return redirect(url_for("accounts.profile"))
     if current_user.citizen.portrait_encoding is None:
         flash(proofing.NO_PORTRAIT_MESSAGE, "warning")
         return redirect(url_for("accounts.profile"))
-    return proofing_views.begin(
-        citizen=current_user.citizen, purpose=REALPERSON_PURPOSE, user_id=current_user.id,
+    response = proofing.begin(
+        citizen=current_user.citizen, purpose=services.REALPERSON_PURPOSE, user_id=current_user.id,
         next_url=lambda public_id: url_for("accounts.verify_done", c=public_id),
         # When the face check keeps failing: 实名认证 by SMS (and from there the ID-card review or 面签).
         fallback_url=url_for("accounts.realname") if current_user.level == rules.LEVEL_UNVERIFIED
         else url_for("accounts.id_card"))
+    edge.commit()
+    return response
 
 
 @bp.get("/verify/done")
+@edge.writes_on_get("the camera page's next step after a pass (a GET redirect) consumes the single-use pass")
 @auth.citizen_required
 def verify_done():
-    from webapp.proofing import services as proofing
-
     session = get_session()
-    now = _now()
     try:
-        proofing.consume(session, request.args.get("c", ""), purpose=REALPERSON_PURPOSE,
-                         citizen_id=current_user.citizen_id, now=now)
+        services.complete_realperson(session, current_user, request.args.get("c", ""), _now())
     except DomainError as exc:
         session.rollback()
         flash(exc.user_message, "danger")
         return redirect(url_for("accounts.profile"))
-    services.set_level(session, current_user, rules.LEVEL_REALPERSON, now, how="liveness")
     edge.commit()
     flash("实人认证成功，您现在可以使用全部功能。", "success")
     return redirect(url_for("accounts.profile"))
@@ -127,7 +121,7 @@ def verify_done():
 
 # --- 实名认证 by SMS: a limited account (SPEC 5.1) --------------------------------------------------------------
 def _code_minutes() -> int:
-    return int(notices.code_policy().ttl.total_seconds() // 60)
+    return int(edge.notifier().code_policy.ttl.total_seconds() // 60)
 
 
 def _code_sent(send, on_sent: str):
@@ -157,7 +151,7 @@ def realname():
     if form.validate_on_submit() and not refusal:
         session = get_session()
         if form.send.data:
-            error = _code_sent(lambda: services.send_realname_code(session, user, _now()),
+            error = _code_sent(lambda: services.send_realname_code(session, user, _now(), edge.notifier()),
                                f"验证码已发送至 {mask_phone(user.phone)}，{_code_minutes()} 分钟内有效。")
             if error:
                 form.code.errors.append(error)
@@ -165,7 +159,7 @@ def realname():
                 return redirect(url_for("accounts.realname"))
         else:
             try:
-                services.confirm_realname(session, user, form.code.data, _now())
+                services.confirm_realname(session, user, form.code.data, _now(), edge.notifier())
             except DomainError as exc:
                 edge.commit()  # a wrong code still counts against the code's tries
                 form.code.errors.append(exc.user_message)
@@ -174,8 +168,8 @@ def realname():
                 flash("实名认证成功。账号功能受限，完成实人认证后可使用全部功能。", "success")
                 return redirect(url_for("accounts.profile"))
     status = 400 if form.is_submitted() else 200
-    wait = 0 if refusal else notices.cooldown_left(get_session(), phone=user.phone,
-                                                   purpose=sms_rules.PURPOSE_REALNAME, now=_now())
+    wait = 0 if refusal else edge.notifier().cooldown_left(get_session(), phone=user.phone,
+                                                           purpose=sms_rules.PURPOSE_REALNAME, now=_now())
     return render_template("accounts/realname.html", form=form, refusal=refusal, wait=wait,
                            phone=mask_phone(user.citizen.phone or "")), status
 
@@ -191,7 +185,7 @@ def reset_password():
         if form.send.data:
             error = None
             try:
-                error = _code_sent(lambda: services.send_reset_code(session, form.phone.data, _now()),
+                error = _code_sent(lambda: services.send_reset_code(session, form.phone.data, _now(), edge.notifier()),
                                    f"如该手机号已注册，验证码已发送，{_code_minutes()} 分钟内有效。")
             except ValueError as exc:
                 session.rollback()
@@ -199,13 +193,13 @@ def reset_password():
             if error:
                 form.phone.errors.append(error)
             else:
-                wait = notices.code_policy().resend_cooldown.total_seconds()
+                wait = edge.notifier().code_policy.resend_cooldown.total_seconds()
         elif not form.code.data or not form.password.data:
             form.form_errors.append("请填写短信验证码和新密码。")
         else:
             try:
                 services.reset_password(session, phone=form.phone.data, code=form.code.data,
-                                        password=form.password.data, now=_now())
+                                        password=form.password.data, now=_now(), notifier=edge.notifier())
             except ValueError as exc:
                 form.phone.errors.append(str(exc))
             except DomainError as exc:
@@ -276,7 +270,8 @@ def _reviews_page(form: DecisionForm, status: int = 200):
 def decide(public_id: str):
     return decision(
         lambda session, approve, reason: services.decide_identity_review(
-            session, public_id, approve=approve, reason=reason, reviewer=current_user, now=_now()),
+            session, public_id, approve=approve, reason=reason, reviewer=current_user, now=_now(),
+            notifier=edge.notifier()),
         _reviews_page, done=("已审核通过，账号已实人认证。", "已退回，申请人将收到不通过原因。"), back="account_desk.reviews")
 
 
@@ -291,7 +286,8 @@ def face_to_face():
         session = get_session()
         try:
             user, created = services.face_to_face(session, officer=current_user, id_number=form.id_number.data,
-                                                  name=form.name.data, phone=form.phone.data, now=_now())
+                                                  name=form.name.data, phone=form.phone.data, now=_now(),
+                                                  notifier=edge.notifier())
         except InvalidIdNumber as exc:
             session.rollback()
             form.id_number.errors.append(str(exc))

@@ -21,7 +21,7 @@ from webapp.officer import rules as officer_rules
 from webapp.officer import services as officer_services
 from webapp.roles import SCAN_ROLES
 from webapp.timeutil import format_local
-from webapp.verification import rules, services
+from webapp.verification import rules, scan, services
 from webapp.web import edge
 from webapp.web.input_guard import checks_own_body, hostile_text
 
@@ -196,7 +196,7 @@ def verify():
         context = None
     if context is not None and (not isinstance(context, str) or not rules.is_context(context)):
         return _error(400, "bad_context", "context 无效，可选值：" + "、".join(rules.CONTEXT_LABELS) + "。")
-    session = get_session(autocommit=True)
+    session = scan.session()  # first, so the whole scan runs on it (autocommit on PostgreSQL)
     viewer = _viewer()
     if isinstance(viewer, Response):
         return viewer
@@ -276,17 +276,17 @@ def offline_scans():
                       **{"WWW-Authenticate": 'Bearer realm="suishen"'})
     now = edge.now()
     recorded, duplicates, refused = [], [], []
-    for scan in scans:
-        if any(hostile_text(text) for text in (scan.id, scan.qr, scan.context or "", scan.reason or "")):
-            refused.append({"id": None if hostile_text(scan.id) else scan.id, "error": "bad_characters",
+    for item in scans:
+        if any(hostile_text(text) for text in (item.id, item.qr, item.context or "", item.reason or "")):
+            refused.append({"id": None if hostile_text(item.id) else item.id, "error": "bad_characters",
                             "message": "记录含无效字符（控制字符等），不予接收。"})
             continue
         try:
-            new = services.record_offline_scan(session, scan, viewer=viewer, now=now, keyring=signing.keyring())
+            new = services.record_offline_scan(session, item, viewer=viewer, now=now, keyring=signing.keyring())
         except DomainError as exc:
-            refused.append({"id": scan.id, "error": exc.code, "message": exc.user_message})
+            refused.append({"id": item.id, "error": exc.code, "message": exc.user_message})
             continue
-        (recorded if new else duplicates).append(scan.id)
+        (recorded if new else duplicates).append(item.id)
     edge.commit()
     resp = jsonify({"recorded": recorded, "duplicates": duplicates, "refused": refused})
     resp.headers["Cache-Control"] = "no-store"
