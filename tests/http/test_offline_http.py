@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.conftest import csrf_from
 from tests.factories import CitizenFactory, UserFactory
 from tests.http.test_licence_http import issue_directly, make_user
-from tests.http.test_officer_http import login_officer
+from tests.conftest import log_officer_in as login_officer
 from tests.verification_support import (
     load_offline_verifier,
     make_api_key,
