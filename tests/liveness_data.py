@@ -26,6 +26,7 @@ look at.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -44,7 +45,7 @@ from webapp.proofing import rules
 from webapp.proofing.rules import ChallengePlan, FlashStep
 
 #: Bump when the generator changes: the cache is keyed on it.
-VERSION = 3
+VERSION = 4
 GENUINE = ("still", "natural", "weak_light", "close", "slow_camera")
 ATTACKS = ("printed_photo", "screen_photo", "replay_video", "animated_still", "uniform_tint", "early_tint",
            "another_person", "face_swap")
@@ -107,7 +108,7 @@ def base(identity: str) -> tuple[dict[float, np.ndarray], np.ndarray]:
 
 def landmarks(image: np.ndarray) -> np.ndarray:
     """dlib's 68 landmarks of the one face in ``image``, as (x, y) rows."""
-    import face_recognition.api as api
+    from face_recognition import api
 
     frame = np.ascontiguousarray(image.astype(np.uint8))
     rect = api.face_detector(frame, 1)[0]
@@ -164,7 +165,7 @@ class Head:
         """How much a pixel moves with the head: 1 on the head and hair, 0 on the background."""
         u, v = (x - self.cx) / (1.3 * self.a), (y - self.cy + 0.25 * self.b) / (1.45 * self.b)
         r = np.sqrt(u * u + v * v)
-        return np.clip((1.12 - r) / 0.3, 0, 1)
+        return np.clip((1.3 - r) / 0.55, 0, 1) ** 1.5
 
     def face_light(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Share of the screen's light the skin gets: 1 where it faces the screen, less towards the edges."""
@@ -477,7 +478,7 @@ def sample(kind: str, identity: str, index: int) -> Sample:
     or :data:`CAPABLE`; the victim (whose portrait is matched) is always ``identity``."""
     rng = _rng(kind, identity, index)
     plan = random_plan(rng)
-    turn = math.radians(float(rng.uniform(20, 30))) * (1 if plan.turn == "left" else -1)
+    turn = math.radians(float(rng.uniform(15, 25))) * (1 if plan.turn == "left" else -1)
     rtt = (300, 900) if kind == "slow_camera" else (30, 250)
     clock = session_clock(plan, rng, rtt=rtt)
     genuine = kind in GENUINE
@@ -557,10 +558,8 @@ def cached_sample(kind: str, identity: str, index: int) -> Sample:
     """:func:`sample`, kept in :func:`cache_dir` (derived from the shared photos; never in the repository)."""
     path = cache_dir() / f"{kind}-{identity}-{index}.pickle"
     if path.is_file():
-        try:
-            return pickle.loads(path.read_bytes())  # noqa: S301 - our own cache file
-        except Exception:  # noqa: BLE001 - a stale or torn cache file: build it again
-            pass
+        with contextlib.suppress(Exception):  # a stale or torn cache file: build it again
+            return pickle.loads(path.read_bytes())
     made = sample(kind, identity, index)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -48,7 +48,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from webapp.proofing import rules
-from webapp.proofing.rules import ChallengePlan, Policy
+from webapp.proofing.rules import ChallengePlan, FlashTimeline, Policy
 
 #: Per-frame scans rescale the window so the previous face is this wide: HOG finds faces >= 80 px, so the face
 #: may shrink by a quarter between two frames and still be found (lost, it is found by a whole-frame scan).
@@ -166,7 +166,7 @@ def _open_header(data: bytes, *, max_bytes: int, max_side: int, max_pixels: int,
         raise FrameTooLarge("image is too large") from exc
     except UnidentifiedImageError as exc:
         raise UnsupportedFormat("unsupported image format (JPEG, PNG or WebP only)") from exc
-    except Exception as exc:  # noqa: BLE001 - Pillow raises a zoo of types on hostile headers
+    except Exception as exc:
         raise BadFrame(f"not a readable image: {type(exc).__name__}") from exc
     if image.format not in ALLOWED_FORMATS:
         raise UnsupportedFormat(f"unsupported image format {image.format}")
@@ -210,7 +210,7 @@ def _decode(
             height = max(1, round(image.height * width / image.width))
             image = image.resize((width, height), Image.Resampling.BILINEAR)
         array = np.asarray(image, dtype=np.uint8)
-    except Exception as exc:  # noqa: BLE001 - see the comment above
+    except Exception as exc:
         raise BadFrame(f"not a readable image: {type(exc).__name__}") from exc
     return np.ascontiguousarray(array)
 
@@ -474,12 +474,121 @@ def _encode(frame: np.ndarray, box: Box) -> np.ndarray:
     return np.array(api.face_encoder.compute_face_descriptor(frame, shape, 1))
 
 
+_PARTS = {"chin": (0, 17), "left_eyebrow": (17, 22), "right_eyebrow": (22, 27), "nose_bridge": (27, 31),
+          "nose_tip": (31, 36), "left_eye": (36, 42), "right_eye": (42, 48)}
+
+
+def _landmarks(frame: np.ndarray, box: Box) -> np.ndarray:
+    """dlib's 68 landmarks in ``box`` as a (68, 2) array of (x, y)."""
+    t, r, b, l = box
+    api = _models()
+    shape = api.pose_predictor_68_point(frame, api.dlib.rectangle(l, t, r, b))
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+
+def _named(points: np.ndarray) -> dict[str, np.ndarray]:
+    """The parts of 68 landmarks by face_recognition's names (what the rules read)."""
+    return {name: points[a:b] for name, (a, b) in _PARTS.items()}
+
+
+def _depth(points: list[np.ndarray], yaws: list[float], turn: str | None) -> float:
+    """How far the landmarks of the most turned frames are from any plane's motion (rules.planar_residual): the
+    median over the three frames turned furthest (the asked way, or either way without a turn) from the frontal
+    frame of the start."""
+    if len(points) < 2:
+        return 0.0
+    start = yaws[: rules.TURN_START_FRAMES]
+    middle = statistics.median(start)
+    reference = points[min(range(len(start)), key=lambda i: abs(start[i] - middle))]
+    sign = {"left": 1.0, "right": -1.0}.get(turn or "", 0.0)
+    away = [(sign * (y - middle) if sign else abs(y - middle), i) for i, y in enumerate(yaws)]
+    furthest = [i for _, i in sorted(away, reverse=True)[:3]]
+    return float(statistics.median(rules.planar_residual(reference, points[i]) for i in furthest))
+
+
+def _background_mask(frame: np.ndarray, boxes: Sequence[Box]) -> np.ndarray | None:
+    """Pixels (every 4th row and column) of the background: outside every face box grown by
+    LIGHT_BACKGROUND_MARGIN of its width, above the lowest chin, neither clipped nor black in ``frame``."""
+    h, w = frame.shape[:2]
+    keep = np.zeros((h, w), dtype=bool)
+    keep[: max(b for _, _, b, _ in boxes), :] = True
+    for box in boxes:
+        t, r, b, l = _grow(box, rules.LIGHT_BACKGROUND_MARGIN)
+        keep[max(0, t):max(0, b), max(0, l):max(0, r)] = False
+    keep = keep[::4, ::4]
+    small = frame[::4, ::4]
+    keep &= (small.max(axis=2) < 250) & (small.astype(np.float32) @ _LUMA.astype(np.float32) > 15)
+    return keep if keep.mean() >= rules.LIGHT_MIN_BACKGROUND_SHARE else None
+
+
+def _mean_where(frame: np.ndarray, mask: np.ndarray) -> tuple[float, float, float]:
+    pixels = frame[::4, ::4][mask]
+    sums = pixels.sum(axis=0, dtype=np.int64)
+    return (float(sums[0] / len(pixels)), float(sums[1] / len(pixels)), float(sums[2] / len(pixels)))
+
+
+def _eye_windows(frame: np.ndarray, box: Box, eyes: np.ndarray, side: float) -> tuple[float, float, float]:
+    """Mean colour of square windows of ``side`` pixels around both eyes (positions relative to the face box)."""
+    t, r, _, l = box
+    width = max(r - l, 1)
+    total, count = np.zeros(3), 0
+    for ex, ey in eyes:
+        x, y = l + ex * width, t + ey * width
+        half = max(1, round(side / 2))
+        window = frame[max(0, round(y) - half):round(y) + half + 1, max(0, round(x) - half):round(x) + half + 1]
+        total += window.reshape(-1, 3).sum(axis=0)
+        count += window.shape[0] * window.shape[1]
+    return tuple(float(v) for v in total / max(count, 1))
+
+
+def _flash(frames: list[np.ndarray], boxes: list[Box], face: list[tuple[float, float, float]],
+           last_points: np.ndarray, last_box: Box, plan: ChallengePlan, timeline: FlashTimeline, policy: Policy,
+           scores: dict) -> tuple[bool, bool]:
+    """The colour check (the face follows the revealed colours) and the reflected-light check; fills ``scores``."""
+    per = plan.frames_per_colour
+    steps = [i // per for i in range(len(frames))]
+    steady = [i for i in range(len(frames)) if timeline.steady(i)]
+    shown = [plan.colours[steps[i]] for i in steady]
+    face_steady = [face[i] for i in steady]
+    correlation = rules.colour_correlation(face_steady, shown)
+    amplitude = rules.colour_amplitude(face_steady, shown)
+    colour_ok = rules.colour_passes(correlation, amplitude, policy)
+    onset = rules.light_onset(face, steps, timeline)
+    mask = _background_mask(frames[0], boxes)
+    background = None
+    if mask is not None:
+        background = rules.background_ratio(face_steady, [_mean_where(frames[i], mask) for i in steady], shown)
+    eye_width = float(np.linalg.norm(last_points[39] - last_points[36])
+                      + np.linalg.norm(last_points[45] - last_points[42])) / 2
+    eyes = None
+    if eye_width >= rules.LIGHT_EYE_MIN_WIDTH:
+        t, _, _, l = last_box
+        width = max(_box_width(last_box), 1)
+        centres = (np.array([last_points[36:42].mean(axis=0), last_points[42:48].mean(axis=0)]) - [l, t]) / width
+        eye_means = [_eye_windows(frames[i], boxes[i], centres, 0.45 * eye_width * _box_width(boxes[i]) / width)
+                     for i in steady]
+        eyes = rules.eye_ratio(face_steady, eye_means, shown)
+    scores.update(
+        colour_correlation=_r(correlation),
+        colour_amplitude=_r(amplitude, 2),
+        # Frames are not kept, so keep the series: thresholds can be re-tuned on real traffic.
+        colour_means=[[_r(v, 2) for v in mean] for mean in face],
+        colour_ages_ms=[_r(a, 1) for a in timeline.ages_ms],
+        light_onset=_r(onset, 3) if np.isfinite(onset) else None,
+        light_background_ratio=None if background is None else _r(min(background, 99.0), 3),
+        light_eye_width=_r(eye_width, 1),
+        light_eye_ratio=None if eyes is None else _r(eyes, 3),
+    )
+    return colour_ok, rules.light_passes(onset, background, eyes, policy)
+
+
 def decide(
     blink_frames: Sequence[np.ndarray],
     colour_frames: Sequence[np.ndarray],
     plan: ChallengePlan,
     reference: np.ndarray | Sequence[float] | None,
     policy: Policy,
+    timeline: FlashTimeline | None = None,
 ) -> Decision:
     """Decide one liveness + face-match attempt.
 
@@ -487,16 +596,21 @@ def decide(
     ``bad_frame``), exactly one face in every frame (the anchors and breaks searched whole, the others in a
     window around the face, see the module docstring) (``no_face``, or ``too_dark`` when the faceless
     frame is dark; ``several_faces``), light (``too_dark``), the same person throughout
-    (``not_same_person``), blink (``no_blink``), turn (``no_turn``), colour (``colour_mismatch``), face
-    match against ``reference`` (``face_mismatch``; also when ``reference`` is None). Checks missing
-    from ``policy.checks`` are measured where cheap but not enforced; the match always runs. Once
-    every frame has one face the remaining checks are all measured, so ``scores`` shows every margin.
+    (``not_same_person``), blink (``no_blink``), turn (``no_turn``), depth (``flat_face``: the landmarks of the
+    turn fit one homography), flash timing (``flash_timing``: the capture times do not fit the steps the server
+    revealed), colour (``colour_mismatch``), reflected light (``light_implausible``: it did not start with the
+    steps, the background took as much of it as the face, or large eyes showed no catch light), face match against
+    ``reference`` (``face_mismatch``; also when ``reference`` is None). Checks missing from ``policy.checks`` are
+    measured where cheap but not enforced; the match always runs. Once every frame has one face the remaining
+    checks are all measured, so ``scores`` shows every margin.
 
     :param blink_frames: RGB frames captured while the user was asked to blink (and turn).
-    :param colour_frames: ``plan.colour_frame_count`` RGB frames captured in order while the screen
-        showed ``plan.shown_colours()``; may be empty when ``"colour"`` is not in ``policy.checks``.
+    :param colour_frames: ``plan.colour_frame_count`` RGB frames captured in order, ``plan.frames_per_colour``
+        per flash step; may be empty when ``"colour"`` is not in ``policy.checks``.
     :param plan: the challenge the page was given.
     :param reference: the 128-d encoding of the registry portrait.
+    :param timeline: the colour frames placed on the revealed steps (:func:`rules.flash_timeline`); without it, or
+        with a problem in it, the colour check fails.
     """
     started_wall, started_cpu = time.perf_counter(), time.process_time()
     timings: dict[str, float] = {}
@@ -576,13 +690,16 @@ def decide(
     t0 = time.perf_counter()
     ears: list[float] = []
     yaws: list[float] = []
+    points: list[np.ndarray] = []
     lumas: list[float] = []
     colour_means: list[tuple[float, float, float]] = []
     for index, (frame, box) in enumerate(zip(frames, boxes)):
         if index < n_blink:
-            runs = _models().face_landmarks(frame, [_grow(box, g) for g in LANDMARK_BOX_GROWTH])
-            ears.append(statistics.fmean(rules.mean_eye_aspect_ratio(lm) for lm in runs))
-            yaws.append(statistics.fmean(rules.yaw_ratio(lm) for lm in runs))
+            runs = [_landmarks(frame, _grow(box, g)) for g in LANDMARK_BOX_GROWTH]
+            points.append(sum(runs) / len(runs))
+            named = [_named(run) for run in runs]
+            ears.append(statistics.fmean(rules.mean_eye_aspect_ratio(lm) for lm in named))
+            yaws.append(statistics.fmean(rules.yaw_ratio(lm) for lm in named))
         lumas.append(rules.luma(_region_mean(frame, box, 0.0)))
         if index >= n_blink:
             colour_means.append(_region_mean(frame, box, COLOUR_BOX_INSET))
@@ -608,22 +725,17 @@ def decide(
         shift = rules.turn_shift(yaws, plan.turn)
         scores["turn_shift"] = _r(shift)
         turned = shift >= policy.turn_min_yaw
-    colour_ok = True
+    depth = _depth(points, yaws, plan.turn)
+    scores["depth_residual"] = _r(depth)
+    colour_ok = light_ok = True
+    timing_ok = timeline is not None and timeline.ok
+    if timeline is not None and not timeline.ok:
+        scores["flash_timing"] = timeline.problem
     if n_colour:
-        if n_colour == plan.colour_frame_count:
-            shown = plan.shown_colours()
-            correlation = rules.colour_correlation(colour_means, shown)
-            amplitude = rules.colour_amplitude(colour_means, shown)
-            scores.update(
-                colour_correlation=_r(correlation),
-                colour_amplitude=_r(amplitude, 2),
-                # Frames are not kept, so keep the series: thresholds can be re-tuned on real traffic.
-                colour_means=[[_r(v, 2) for v in mean] for mean in colour_means],
-            )
-            colour_ok = rules.colour_passes(correlation, amplitude, policy)
-        else:
-            colour_ok = False
-
+        colour_ok = light_ok = False
+        if n_colour == plan.colour_frame_count and timing_ok:
+            colour_ok, light_ok = _flash(frames[n_blink:], boxes[n_blink:], colour_means, points[-1],
+                                         boxes[n_blink - 1], plan, timeline, policy, scores)
     # --- encodings: first and last frame, plus the frame after each of the biggest breaks in the track ---
     t0 = time.perf_counter()
     jumps = [_jump(boxes[i - 1], boxes[i]) for i in range(1, len(boxes))]
@@ -663,8 +775,14 @@ def decide(
         return finish(rules.NO_BLINK)
     if "turn" in policy.checks and not turned:
         return finish(rules.NO_TURN)
+    if "depth" in policy.checks and not rules.depth_passes(depth, policy):
+        return finish(rules.FLAT_FACE)
+    if colour_on and not timing_ok:
+        return finish(rules.FLASH_TIMING)
     if colour_on and not colour_ok:
         return finish(rules.COLOUR_MISMATCH)
+    if "reflection" in policy.checks and not light_ok:
+        return finish(rules.LIGHT_IMPLAUSIBLE)
     if match_distance is None or match_distance > policy.tolerance:
         return finish(rules.FACE_MISMATCH)
     return finish(None)
