@@ -25,17 +25,17 @@ import argparse
 import statistics
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from tests import liveness_data as data  # noqa: E402
-from tests.testdata import HAVE_TESTDATA, TESTDATA, face, fixture, load_sequence  # noqa: E402
-from webapp.proofing import engine, rules  # noqa: E402
+from tests import liveness_data as data
+from tests.testdata import HAVE_TESTDATA, TESTDATA, face, fixture, load_sequence
+from webapp.proofing import engine, rules
 
 DEFAULT = rules.Policy.from_setting(rules.DEFAULT_CHECKS_SETTING)
 
@@ -98,7 +98,7 @@ def main() -> None:
     if args.tune_only:
         halves.pop("test")
     rows: list[tuple[data.Sample, engine.Decision]] = []
-    for half, indices in halves.items():
+    for indices in halves.values():
         for kind in kinds:
             for identity in data.IDENTITIES:
                 for index in indices:

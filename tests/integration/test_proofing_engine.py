@@ -23,6 +23,10 @@ from webapp.proofing.rules import ChallengePlan, Policy
 PLAN = ChallengePlan(colours=("red", "yellow", "blue", "green"), frames_per_colour=4)
 BLINK_MATCH = Policy.from_setting("blink,match", rules.DEFAULT_TOLERANCE)  # what a fake camera can do
 DEFAULT = Policy.from_setting(rules.DEFAULT_CHECKS_SETTING, rules.DEFAULT_TOLERANCE)
+COLOUR_MATCH = Policy.from_setting("blink,colour,match", rules.DEFAULT_TOLERANCE)
+#: The shared colour_flash_* sequences as an honest page would have grabbed them: 4 frames per step at the capture
+#: ages (the tinted one is tinted from each step's first frame, so only the colour check, not reflection, fits it).
+TIMELINE = rules.FlashTimeline(ages_ms=tuple(float(a) for a in rules.CAPTURE_AGES_MS) * 4, offset_ms=0.0)
 
 
 def jpeg(array: np.ndarray, quality: int = 90, **save) -> bytes:
@@ -99,17 +103,27 @@ def test_genuine_user_passes_when_frames_are_320x240(sequence, portrait, name, r
 
 
 @needs_testdata
-def test_genuine_user_passes_all_checks_when_colour_reflection_follows_plan(sequence, portrait):
+def test_colour_passes_when_the_reflection_follows_the_revealed_steps(sequence, portrait):
     decision = engine.decide(
         sequence("genuine_blink_meds_s001")[:20],
         sequence("colour_flash_tinted"),
         PLAN,
         portrait("meds-aa-S001-02.jpg"),
-        DEFAULT,
+        COLOUR_MATCH,
+        TIMELINE,
     )
     assert decision.passed, decision.scores
     assert decision.scores["colour_correlation"] >= rules.COLOUR_MIN_CORRELATION
     assert decision.scores["colour_amplitude"] >= rules.COLOUR_MIN_AMPLITUDE
+
+
+@needs_testdata
+@pytest.mark.parametrize("timeline", [None, rules.FlashTimeline(problem="the page sent no capture times")],
+                         ids=["none", "problem"])
+def test_flash_timing_fails_when_the_capture_times_do_not_fit_the_reveals(sequence, portrait, timeline):
+    decision = engine.decide(sequence("genuine_blink_meds_s001")[:20], sequence("colour_flash_tinted"), PLAN,
+                             portrait("meds-aa-S001-02.jpg"), COLOUR_MATCH, timeline)
+    assert decision.reason == rules.FLASH_TIMING, decision.scores
 
 
 # --- Attacks ------------------------------------------------------------------------------------------------
@@ -157,7 +171,8 @@ def test_colour_check_fails_when_reflection_follows_another_order(sequence, port
         sequence("colour_flash_tinted"),
         plan,
         portrait("meds-aa-S001-02.jpg"),
-        DEFAULT,
+        COLOUR_MATCH,
+        TIMELINE,
     )
     assert decision.reason == rules.COLOUR_MISMATCH, decision.scores
     assert decision.scores["colour_correlation"] < rules.COLOUR_MIN_CORRELATION
@@ -170,7 +185,8 @@ def test_colour_check_fails_when_face_reflects_no_screen_light(sequence, portrai
         sequence("colour_flash_control"),
         PLAN,
         portrait("meds-aa-S001-02.jpg"),
-        DEFAULT,
+        COLOUR_MATCH,
+        TIMELINE,
     )
     assert decision.reason == rules.COLOUR_MISMATCH, decision.scores
     assert decision.scores["colour_amplitude"] < rules.COLOUR_MIN_AMPLITUDE
@@ -362,7 +378,8 @@ def test_scores_are_json_and_explain_the_decision_when_decided(sequence, portrai
         sequence("colour_flash_tinted"),
         PLAN,
         portrait("meds-aa-S001-02.jpg"),
-        DEFAULT,
+        COLOUR_MATCH,
+        TIMELINE,
     )
     scores = json.loads(json.dumps(decision.scores))
     for key in (
