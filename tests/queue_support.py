@@ -44,7 +44,7 @@ class BlockingStandInEngine:
         self.release = threading.Event()
         self.passed, self.reason = passed, reason
 
-    def __call__(self, blink, colour, plan, reference, policy):
+    def __call__(self, blink, colour, plan, reference, policy, timeline=None):
         from webapp.proofing.engine import Decision
 
         self.started.set()
@@ -56,7 +56,7 @@ class DyingStandInEngine:
     """A stand-in for ``engine.decide`` whose worker dies mid-decision (SystemExit is not an error a job can
     catch): the challenge is left ``deciding`` with nobody working on it, as after a kill -9."""
 
-    def __call__(self, blink, colour, plan, reference, policy):
+    def __call__(self, blink, colour, plan, reference, policy, timeline=None):
         raise SystemExit("stand-in worker killed")
 
 

@@ -140,11 +140,12 @@ function init() {
       const [r, g, b] = shown.rgb;
       flash.style.backgroundColor = `rgb(${r}, ${g}, ${b})`;
       flashText.textContent = `请保持不动（${shown.name}）`;
+      flash.hidden = false;
       const painted = clock();
       timing.steps.push([sent, received, painted]);
       for (const age of cfg.captureAgesMs) {
         await sleepUntil(painted + age);
-        into.push(await grab(timing.frames));
+        into.push(grab(timing.frames)); // drawn now; encoded in the background (toBlob copies the canvas first)
       }
       await sleepUntil(painted + shown.hold_ms);
     }
@@ -206,9 +207,10 @@ function init() {
 
       if (colourOn) {
         say("请保持不动，屏幕将闪烁颜色", steps.indexOf("炫彩检测"));
-        flash.hidden = false;
-        await flashSteps(colour, timing);
+        const pending = [];
+        await flashSteps(pending, timing);
         flash.hidden = true;
+        colour.push(...(await Promise.all(pending)));
       }
 
       stopCamera();

@@ -501,7 +501,7 @@ def _run_engine(challenge: Challenge, blink_frames: list[bytes], colour_frames: 
     return engine.decide(blink, colour, ChallengePlan.from_json(challenge.plan),
                          np.frombuffer(reference, dtype=np.float64),
                          dataclasses.replace(policy, checks=challenge.check_set),
-                         timeline(challenge, timing) if colour else None)
+                         timeline=timeline(challenge, timing) if colour else None)
 
 
 def fail_as_system_busy(session: Session, challenge_id: int, now: datetime, *, store) -> bool:
