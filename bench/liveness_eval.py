@@ -22,6 +22,7 @@ fake camera runs). It prints; it never asserts.
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import sys
 import time
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np
+from PIL import Image
 
 from tests import liveness_data as data
 from tests.testdata import HAVE_TESTDATA, TESTDATA, face, fixture, load_sequence
@@ -188,10 +190,12 @@ def shared(portraits: dict[str, np.ndarray]) -> None:
              "wrong person": {"wrong_person_blink": "meds-aa-S001-02.jpg"}}
     print()
     print("=== Shared fixed sequences, policy blink,match (a fake camera), 20-frame windows ===")
+    margins: dict[str, list[float]] = {}
     for group, sequences in cases.items():
         tried = accepted = 0
         for name, portrait in sequences.items():
             frames = [engine.decode_frame(b) for b in load_sequence(name)]
+            small = [engine.decode_frame(_jpeg(np.asarray(Image.fromarray(f).resize((320, 240))))) for f in frames]
             levels = fixture(name).get("levels") or []
             size = 20 if len(frames) >= 30 else rules.MIN_FRAMES
             for start in range(0, len(frames) - size + 1, 2):
@@ -199,12 +203,25 @@ def shared(portraits: dict[str, np.ndarray]) -> None:
                 if group == "genuine" and not any(
                         v >= 1.0 and 0.0 in window[:j] and 0.0 in window[j + 1:] for j, v in enumerate(window)):
                     continue  # no complete blink in the window: refusing it is right
-                d = engine.decide(frames[start:start + size], [], plan, portraits[portrait], policy)
-                tried += 1
-                accepted += d.passed
+                for frames_at in (frames, small):
+                    d = engine.decide(frames_at[start:start + size], [], plan, portraits[portrait], policy)
+                    tried += 1
+                    accepted += d.passed
+                    margins.setdefault(group, []).append(d.scores["ear_min_ratio"])
         rate = "BPCER" if group == "genuine" else "accepted"
         shown = tried - accepted if group == "genuine" else accepted
-        print(f"  {group:<24} {rate} {shown}/{tried}")
+        print(f"  {group:<24} {rate} {shown}/{tried}   EAR minimum / baseline {min(margins[group]):.2f}.."
+              f"{max(margins[group]):.2f}")
+    attacks = margins["printed photo"] + margins["replay video, no blink"]
+    print(f"  blink margins (640 and 320 px): genuine deepest {max(margins['genuine']):.2f} "
+          f"({rules.BLINK_CLOSED_RATIO - max(margins['genuine']):+.2f}), attacks shallowest {min(attacks):.2f} "
+          f"({min(attacks) - rules.BLINK_CLOSED_RATIO:+.2f}) against {rules.BLINK_CLOSED_RATIO}")
+
+
+def _jpeg(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
 
 
 if __name__ == "__main__":
