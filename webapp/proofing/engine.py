@@ -8,8 +8,10 @@ Cost (see ``bench/liveness.py``): on the bench machine a whole-frame HOG scan of
 (detection with one upsample, then an encoding) ~0.19 s. A decision follows the face instead of looking for it
 in every frame:
 
-* **Anchors.** The first and the last frame get a whole-frame scan (faces down to 1/8 of the frame width) and
-  an encoding; the match (against the portrait) and the same-person check compare those.
+* **Anchors.** The first and the last frame get a whole-frame scan (faces down to 1/8 of the frame width). When
+  the face was followed from one to the other without a break (below), it is one person by continuity and a single
+  encoding, of the most frontal open-eyed frame, serves the match; otherwise the first and the last frame and the
+  frames after the breaks are encoded, and the same-person check compares them all.
 * **Following.** Every frame in between is scanned only in a window around the previous frame's face box
   (grown by ``TRACK_MARGIN`` of its width), rescaled so the face is ~``TRACK_FACE_PX`` wide (~2-4 ms). It must
   hold exactly one face; a face lost, or two in the window, sends that frame to a whole-frame scan.
@@ -31,8 +33,9 @@ What following cannot see, and what covers it:
   0.84, which only costs an encoding), so the frame after it is encoded and compared. With more than
   ``MAX_JUMPS_ENCODED`` breaks, a swap at a smaller one is caught only if the other face is still there in the
   last frame.
-* A gradual morph from one face into another (digital injection, not a camera): no single break; the anchors'
-  encodings still compare the first face with the last.
+* A gradual morph from one face into another (digital injection, not a camera): no single break, so one
+  encoding: only the face matched is checked. A camera cannot morph a face; an injector capable of it is beyond
+  what a browser can stop (docs/liveness.md).
 """
 from __future__ import annotations
 
@@ -499,6 +502,15 @@ def _named(points: np.ndarray) -> dict[str, np.ndarray]:
     return {name: points[a:b] for name, (a, b) in _PARTS.items()}
 
 
+def _frontal_frame(ears: list[float], yaws: list[float]) -> int:
+    """The blink-phase frame to encode alone: eyes open (EAR at least 90 % of the median), the head nearest its
+    starting yaw; the latest of equals."""
+    baseline = rules.blink_baseline(ears)
+    start = statistics.median(yaws[: rules.TURN_START_FRAMES])
+    candidates = [i for i, e in enumerate(ears) if e >= 0.9 * baseline] or list(range(len(ears)))
+    return min(candidates, key=lambda i: (round(abs(yaws[i] - start), 2), -i))
+
+
 def _depth(points: list[np.ndarray], yaws: list[float], turn: str | None) -> float:
     """How far the landmarks of the most turned frames are from any plane's motion (rules.planar_residual): the
     median over the three frames turned furthest (the asked way, or either way without a turn) from the frontal
@@ -775,10 +787,13 @@ def decide(
     )
     scores["max_jump"] = _r(max(jumps, default=0.0), 2)
     scores["max_picture_change"] = _r(max(changes, default=0.0), 3)
-    encode_at = {0, len(frames) - 1}
-    for size, index in breaks[:MAX_JUMPS_ENCODED]:
-        if size > 1.0:
-            encode_at.add(index)
+    after_breaks = {index for size, index in breaks[:MAX_JUMPS_ENCODED] if size > 1.0}
+    if after_breaks:
+        encode_at = {0, len(frames) - 1} | after_breaks
+    else:
+        # One face followed without a break from the first frame to the last: the same person throughout by
+        # continuity, so one encoding, of the most frontal open-eyed frame, serves the match.
+        encode_at = {_frontal_frame(ears, yaws) if ears else len(frames) - 1}
     encode_at_sorted = sorted(encode_at)
     encodings = [_encode(frames[i], boxes[i]) for i in encode_at_sorted]
     timings["encode"] = (time.perf_counter() - t0) * 1000
