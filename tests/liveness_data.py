@@ -13,7 +13,8 @@ times and the server's reveal times) that can:
   (long latency, slow network).
 * **attacks**, one species each: ``printed_photo``, ``screen_photo``, ``replay_video`` (a recorded genuine session
   of another plan on a screen), ``animated_still`` (the still with warped eyelids, injected, the face tinted with
-  each revealed colour), ``uniform_tint`` (the same, the whole frame tinted: issue 15's attack), ``early_tint`` (a
+  each revealed colour; ``animated_still_close``: the same 1.35x larger, eyes big enough for the catch-light
+  check), ``uniform_tint`` (the same, the whole frame tinted: issue 15's attack), ``early_tint`` (a
   3-D face injected, tinted the moment a colour is revealed), ``another_person``, ``face_swap`` (another person's
   live head with the victim's face pasted over it, as a 2-D swap does).
 
@@ -47,8 +48,8 @@ from webapp.proofing.rules import ChallengePlan, FlashStep
 #: Bump when the generator changes: the cache is keyed on it.
 VERSION = 4
 GENUINE = ("still", "natural", "weak_light", "close", "slow_camera")
-ATTACKS = ("printed_photo", "screen_photo", "replay_video", "animated_still", "uniform_tint", "early_tint",
-           "another_person", "face_swap")
+ATTACKS = ("printed_photo", "screen_photo", "replay_video", "animated_still", "animated_still_close", "uniform_tint",
+           "early_tint", "another_person", "face_swap")
 #: The capable injector: a 3-D face with light, catch lights and latency as a camera has them. It is what the
 #: genuine generator makes, so no check of this engine can refuse it (docs/liveness.md: what a browser cannot stop).
 CAPABLE = ("capable_injector",)
@@ -518,8 +519,10 @@ def sample(kind: str, identity: str, index: int) -> Sample:
         rec_turn = math.radians(22.0) * (1 if recorded.turn == "left" else -1)
         options.update(motion=Motion(sway=math.radians(1.0), shift=0.4, turn=rec_turn), light="face",
                        light_plan=(recorded, paints))
-    elif kind == "animated_still":
+    elif kind in ("animated_still", "animated_still_close"):
         options.update(motion=still, light="tint_face")
+        if kind == "animated_still_close":  # eyes large enough for the catch-light check
+            options["zoom"] = 1.35
     elif kind == "uniform_tint":
         if rng.random() < 0.5:
             options.update(motion=still, light="none", uniform_alpha=0.1)  # blended toward the colour
