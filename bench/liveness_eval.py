@@ -45,15 +45,15 @@ DEFAULT = rules.Policy.from_setting(rules.DEFAULT_CHECKS_SETTING)
 #: setting, and the attack species it is meant to stop (tuning looks at those).
 TUNED = {
     "turn": ("turn_shift", True, "TURN_MIN_YAW", ("printed_photo", "screen_photo", "animated_still",
-                                                  "uniform_tint")),
+                                                  "animated_still_close", "uniform_tint")),
     "depth": ("depth_residual", True, "DEPTH_MIN_RESIDUAL", ("printed_photo", "screen_photo", "animated_still",
-                                                             "uniform_tint", "face_swap")),
+                                                             "animated_still_close", "uniform_tint")),
     "colour correlation": ("colour_correlation", True, "COLOUR_MIN_CORRELATION", ("replay_video",)),
     "colour amplitude": ("colour_amplitude", True, "COLOUR_MIN_AMPLITUDE", ("screen_photo", "face_swap")),
     "light onset": ("light_onset", False, "LIGHT_MAX_ONSET", ("early_tint",)),
     "light background": ("light_background_ratio", False, "LIGHT_MAX_BACKGROUND_RATIO", ("uniform_tint",
                                                                                           "printed_photo")),
-    "light eyes": ("light_eye_ratio", True, "LIGHT_MIN_EYE_RATIO", ("animated_still",)),
+    "light eyes": ("light_eye_ratio", True, "LIGHT_MIN_EYE_RATIO", ("animated_still_close",)),
 }
 
 #: What each check refuses on its own, from the scores (for the "which check stops it" table).
