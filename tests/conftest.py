@@ -15,10 +15,14 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import sessionmaker
 
+from webapp import config as app_config
 from webapp import create_app, migrate
+from webapp.accounts import services as accounts
 from webapp.clock import FrozenClock
 from webapp.db import make_engine
 from webapp.extensions import limiter
+from webapp.notify import tasks as notify_tasks
+from webapp.notify.notifier import Notifier
 from tests import factories
 
 PG_ADMIN_URL = os.environ.get("SUISHEN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -120,6 +124,18 @@ def make_test_config(database_url: str, **overrides) -> dict:
     return config
 
 
+def make_notifier() -> Notifier:
+    """A Notifier as create_app builds one (the embedded SMS outbox, push off), for services a test calls outside a
+    request; what it queues after a commit goes to the task queue of the last app made."""
+    settings = {**app_config.DEFAULTS, **app_config.from_environment("/nonexistent"), **make_test_config("")}
+    return Notifier.from_config(settings, accounts_of=accounts.user_ids_of, enqueue=notify_tasks.enqueue)
+
+
+@pytest.fixture
+def notifier() -> Notifier:
+    return make_notifier()
+
+
 @pytest.fixture
 def app(database_url, session_factory, clock):
     app = create_app(make_test_config(database_url), clock=clock, session_factory=session_factory)
@@ -208,7 +224,7 @@ def s001_portrait():
     Only for tests marked ``needs_testdata``: the genuine S001 sequences match it.
     """
     from tests.testdata import face
-    from webapp.registry.services import prepare_portrait
+    from webapp.proofing.services import prepare_portrait
 
     return prepare_portrait(face("meds-aa-S001-02.jpg"))
 

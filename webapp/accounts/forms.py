@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from webapp.forms import Form
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-REQUIRED = "此项为必填项。"
+from webapp.web.forms import REQUIRED, Form
 
 
 class RegisterForm(Form):
@@ -30,10 +29,6 @@ class LoginForm(Form):
     password = PasswordField("密码", validators=[DataRequired(REQUIRED), Length(max=64)],
                              render_kw={"autocomplete": "current-password"})
     submit = SubmitField("登录")
-
-
-class EmptyForm(Form):
-    """A CSRF-protected form with no fields (logout, toggles)."""
 
 
 CODE_HINT = "短信中的 6 位数字验证码"

@@ -4,10 +4,12 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp import images
 from webapp.accounts import rules, throttle
 from webapp.accounts.models import IdentityReview, User
 from webapp.audit import services as audit
@@ -15,8 +17,12 @@ from webapp.db import add_unique
 from webapp.errors import Conflict, DomainError, NotFound
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
+from webapp.notify.notifier import Notifier
+from webapp.proofing import engine
+from webapp.proofing import services as proofing
 from webapp.registry import rules as registry_rules
 from webapp.registry import services as registry
+from webapp.workdays import review_due
 
 # A hash to compare against when the account does not exist, so both paths take the same time.
 _DUMMY_HASH = generate_password_hash("not-a-password-0")
@@ -87,6 +93,11 @@ def authenticate(session: Session, *, account: str, password: str, now: datetime
     return user
 
 
+def user_ids_of(session: Session, citizen_id: int) -> list[int]:
+    """The accounts of a citizen (the Notifier pushes to their browsers)."""
+    return list(session.scalars(select(User.id).where(User.citizen_id == citizen_id)))
+
+
 def end_sessions(session: Session, principal, now: datetime, *, why: str) -> None:
     """End every session of this account opened so far, on every device (auth.load_principal compares the
     generation each request carries): logging out, a new password, 面签. ``principal`` is a citizen's
@@ -102,6 +113,20 @@ def end_sessions(session: Session, principal, now: datetime, *, why: str) -> Non
                  why=why)
 
 
+# 实人认证 through the reusable proofing step (liveness + face match against the registry portrait).
+REALPERSON_PURPOSE = "account_realperson"
+
+
+def complete_realperson(session: Session, user: User, challenge_public_id: str, now: datetime) -> None:
+    """实人认证 by 刷脸: the citizen passed the proofing step started for it; use the pass (once) and raise the
+    account to the full level.
+
+    :raises NotProven: no usable pass of this citizen for 实人认证 (unknown, used, failed, too old)
+    """
+    proofing.consume(session, challenge_public_id, purpose=REALPERSON_PURPOSE, citizen_id=user.citizen_id, now=now)
+    set_level(session, user, rules.LEVEL_REALPERSON, now, how=rules.BY_LIVENESS)
+
+
 def set_level(session: Session, user: User, level: str, now: datetime, *, how: str) -> None:
     if level not in rules.LEVELS:
         raise ValueError(level)
@@ -113,7 +138,7 @@ def set_level(session: Session, user: User, level: str, now: datetime, *, how: s
 
 
 # --- 实名认证 by SMS (limited account) and 忘记密码 -----------------------------------------------------------
-def send_realname_code(session: Session, user: User, now: datetime) -> str:
+def send_realname_code(session: Session, user: User, now: datetime, notifier: Notifier) -> str:
     """Send the 实名认证 code to the phone on file; returns it masked for the page.
 
     :raises DomainError: the account cannot use SMS (see rules.realname_refusal); TooSoon / QuotaExceeded
@@ -121,20 +146,20 @@ def send_realname_code(session: Session, user: User, now: datetime) -> str:
     refusal = rules.realname_refusal(user.level, user.phone, user.citizen.phone)
     if refusal:
         raise DomainError(refusal, code="realname_refused")
-    notices.send_code(session, phone=user.phone, purpose=sms_rules.PURPOSE_REALNAME, now=now)
+    notifier.send_code(session, phone=user.phone, purpose=sms_rules.PURPOSE_REALNAME, now=now)
     return registry_rules.mask_phone(user.phone)
 
 
-def confirm_realname(session: Session, user: User, code: str, now: datetime) -> None:
+def confirm_realname(session: Session, user: User, code: str, now: datetime, notifier: Notifier) -> None:
     """:raises DomainError: refused; BadCode: wrong, expired or used code"""
     refusal = rules.realname_refusal(user.level, user.phone, user.citizen.phone)
     if refusal:
         raise DomainError(refusal, code="realname_refused")
-    notices.check_code(session, phone=user.phone, purpose=sms_rules.PURPOSE_REALNAME, code=code, now=now)
+    notifier.check_code(session, phone=user.phone, purpose=sms_rules.PURPOSE_REALNAME, code=code, now=now)
     set_level(session, user, rules.LEVEL_REALNAME, now, how=rules.BY_SMS)
 
 
-def send_reset_code(session: Session, phone: str, now: datetime) -> None:
+def send_reset_code(session: Session, phone: str, now: datetime, notifier: Notifier) -> None:
     """A code to set a new password goes only to a registered phone. A phone without an account goes through
     the very same steps (cool-down, quota, a code row whose tries count, one SMS, which says there is no
     account): neither the page, nor a second request, nor the work done tells who has an account.
@@ -143,16 +168,17 @@ def send_reset_code(session: Session, phone: str, now: datetime) -> None:
     """
     phone = registry_rules.validate_phone(phone)
     registered = session.scalar(select(User.id).where(User.phone == phone)) is not None
-    notices.send_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, now=now, deliver=registered)
+    notifier.send_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, now=now, deliver=registered)
 
 
-def reset_password(session: Session, *, phone: str, code: str, password: str, now: datetime) -> User:
+def reset_password(session: Session, *, phone: str, code: str, password: str, now: datetime,
+                   notifier: Notifier) -> User:
     """:raises ValueError: phone format; DomainError: weak password; BadCode: wrong/expired/used code"""
     phone = registry_rules.validate_phone(phone)
     problem = rules.password_problem(password)
     if problem:
         raise DomainError(problem, code="weak_password")
-    notices.check_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, code=code, now=now)
+    notifier.check_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, code=code, now=now)
     user = session.scalar(select(User).where(User.phone == phone))
     if user is None:  # a code exists only for a registered phone; the account was removed since
         raise notices.BadCode("验证码无效，请重新获取。")
@@ -166,9 +192,7 @@ def reset_password(session: Session, *, phone: str, code: str, password: str, no
 
 
 # --- 实人认证 by manual review of the ID card ---------------------------------------------------------------
-def _id_card_image(data: bytes, side: str) -> "np.ndarray":  # noqa: F821 - numpy only when used
-    from webapp.proofing import engine
-
+def _id_card_image(data: bytes, side: str) -> np.ndarray:
     if len(data) > rules.ID_CARD_MAX_BYTES:
         raise DomainError(f"{side}照片超过 10 MB，请压缩后重新上传。", code="too_large")
     try:
@@ -183,10 +207,6 @@ def submit_id_card(session: Session, user: User, *, front: bytes, back: bytes, n
 
     :raises DomainError: wrong level, unreadable images; Conflict: a review is already pending
     """
-    from webapp import images
-    from webapp.proofing import engine
-    from webapp.workdays import review_due
-
     refusal = rules.id_card_refusal(user.level)
     if refusal:
         raise DomainError(refusal, code="id_card_refused")
@@ -220,7 +240,7 @@ def identity_review_queue(session: Session) -> list[IdentityReview]:
 
 
 def decide_identity_review(session: Session, public_id: str, *, approve: bool, reason: str, reviewer,
-                           now: datetime) -> IdentityReview:
+                           now: datetime, notifier: Notifier) -> IdentityReview:
     """Approve (the account becomes 实人认证) or reject with a reason; the holder is told by SMS, in-app
     message and Web Push. A review already decided (by another reviewer) is refused.
 
@@ -247,7 +267,7 @@ def decide_identity_review(session: Session, public_id: str, *, approve: bool, r
         body = "您提交的身份证照片已审核通过，账号已完成实人认证，可使用全部功能。"
     else:
         body = f"您提交的身份证照片未通过审核：{reason}。请重新上传或到公安交管窗口面签。"
-    notices.notify(session, user.citizen, body, now, url="/account/", purpose="identity_review", user_id=user.id)
+    notifier.notify(session, user.citizen, body, now, url="/account/", purpose="identity_review", user_id=user.id)
     audit.record(session, "account.id_card_review", now, actor_type="officer", actor_id=reviewer.id,
                  subject_type="identity_review", subject_id=review.id, citizen_id=user.citizen_id,
                  approved=approve, reason=reason or None, late=now > review.due_at)
@@ -255,8 +275,8 @@ def decide_identity_review(session: Session, public_id: str, *, approve: bool, r
 
 
 # --- 面签 at a police window -------------------------------------------------------------------------------
-def face_to_face(session: Session, *, officer, id_number: str, name: str, phone: str, now: datetime
-                 ) -> tuple[User, bool]:
+def face_to_face(session: Session, *, officer, id_number: str, name: str, phone: str, now: datetime,
+                 notifier: Notifier) -> tuple[User, bool]:
     """The officer has checked the person against the ID card and the registry portrait: create a full account
     (or raise an existing one to 实人认证). A new account has no password yet: an SMS tells the holder to set
     one with a code to this phone. Returns (user, created).
@@ -283,5 +303,5 @@ def face_to_face(session: Session, *, officer, id_number: str, name: str, phone:
     body = "您已在公安交管窗口完成面签，账号已实人认证。"
     if created:
         body += f"请在随身证登录页点击“忘记密码”，用本手机号 {registry_rules.mask_phone(phone)} 获取验证码设置登录密码。"
-    notices.send_sms(session, phone, f"【随身证】{body}", "face_to_face", now)
+    notifier.send_sms(session, phone, f"【随身证】{body}", "face_to_face", now)
     return user, created

@@ -4,29 +4,25 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from webapp import images
-from webapp.accounts import auth, rules, services
-from webapp.accounts.forms import (EmptyForm, FaceToFaceForm, IdCardForm, LoginForm, RealnameForm, RegisterForm,
-                                   ResetPasswordForm)
+from webapp.accounts import rules, services
+from webapp.accounts.forms import FaceToFaceForm, IdCardForm, LoginForm, RealnameForm, RegisterForm, ResetPasswordForm
 from webapp.db import get_session
 from webapp.errors import DomainError
 from webapp.extensions import limiter
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
-from webapp.officer.forms import DecisionForm
-from webapp.officer.views import decision, officer_required
+from webapp.proofing import flow as proofing
 from webapp.registry.rules import InvalidIdNumber, mask_phone
+from webapp.roles import ROLE_POLICE, ROLE_REVIEWER, ROLE_TRAFFIC
 from webapp.timeutil import format_deadline, format_local
+from webapp.web import auth, edge
+from webapp.web.auth import officer_required
+from webapp.web.forms import DecisionForm, EmptyForm
+from webapp.web.review import decision
+from webapp.web.urls import next_target
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
-
-
-def _now():
-    return current_app.extensions["clock"].now()
-
-
-def _next_target() -> str:
-    target = request.args.get("next") or request.form.get("next")
-    return target if rules.is_safe_next(target) else url_for("shell.home")
+_now = edge.now
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -46,10 +42,10 @@ def register():
             field = {"weak_password": form.password}.get(exc.code)
             (field.errors if field else form.form_errors).append(exc.user_message)
         else:
-            session.commit()
+            edge.commit()
             auth.start_session(user)
             flash("注册成功。完成实人核验后可使用全部功能。", "success")
-            return redirect(_next_target())
+            return redirect(next_target(url_for("shell.home")))
     status = 400 if form.is_submitted() else 200
     return render_template("accounts/register.html", form=form), status
 
@@ -73,7 +69,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    return auth.sign_out(url_for("shell.home"))
+    return auth.sign_out(url_for("shell.home"), services.end_sessions)
 
 
 @bp.get("/")
@@ -87,52 +83,45 @@ def profile():
                            unread=notices.unread_count(session, user.citizen_id))
 
 
-# 实人认证 through the reusable proofing step (liveness + face match against the registry portrait).
-REALPERSON_PURPOSE = "account_realperson"
-
-
 @bp.get("/verify")
+@edge.writes_on_get("the 实人认证 link of 我的 starts the signed-in citizen's challenge (single-use, 60 s)")
 @auth.citizen_required
 def verify():
-    from webapp.proofing import services as proofing, views as proofing_views
-
     if current_user.level == rules.LEVEL_REALPERSON:
         flash("您的账号已完成实人认证。", "info")
         return redirect(url_for("accounts.profile"))
     if current_user.citizen.portrait_encoding is None:
         flash(proofing.NO_PORTRAIT_MESSAGE, "warning")
         return redirect(url_for("accounts.profile"))
-    return proofing_views.begin(
-        citizen=current_user.citizen, purpose=REALPERSON_PURPOSE, user_id=current_user.id,
+    response = proofing.begin(
+        citizen=current_user.citizen, purpose=services.REALPERSON_PURPOSE, user_id=current_user.id,
         next_url=lambda public_id: url_for("accounts.verify_done", c=public_id),
         # When the face check keeps failing: 实名认证 by SMS (and from there the ID-card review or 面签).
         fallback_url=url_for("accounts.realname") if current_user.level == rules.LEVEL_UNVERIFIED
         else url_for("accounts.id_card"))
+    edge.commit()
+    return response
 
 
 @bp.get("/verify/done")
+@edge.writes_on_get("the camera page's next step after a pass (a GET redirect) consumes the single-use pass")
 @auth.citizen_required
 def verify_done():
-    from webapp.proofing import services as proofing
-
     session = get_session()
-    now = _now()
     try:
-        proofing.consume(session, request.args.get("c", ""), purpose=REALPERSON_PURPOSE,
-                         citizen_id=current_user.citizen_id, now=now)
+        services.complete_realperson(session, current_user, request.args.get("c", ""), _now())
     except DomainError as exc:
         session.rollback()
         flash(exc.user_message, "danger")
         return redirect(url_for("accounts.profile"))
-    services.set_level(session, current_user, rules.LEVEL_REALPERSON, now, how="liveness")
-    session.commit()
+    edge.commit()
     flash("实人认证成功，您现在可以使用全部功能。", "success")
     return redirect(url_for("accounts.profile"))
 
 
 # --- 实名认证 by SMS: a limited account (SPEC 5.1) --------------------------------------------------------------
 def _code_minutes() -> int:
-    return int(notices.code_policy().ttl.total_seconds() // 60)
+    return int(edge.notifier().code_policy.ttl.total_seconds() // 60)
 
 
 def _code_sent(send, on_sent: str):
@@ -143,7 +132,7 @@ def _code_sent(send, on_sent: str):
     except DomainError as exc:  # TooSoon, QuotaExceeded, SmsFailed, a refusal
         session.rollback()
         return exc.user_message
-    session.commit()
+    edge.commit()
     flash(on_sent, "success")
     return None
 
@@ -162,7 +151,7 @@ def realname():
     if form.validate_on_submit() and not refusal:
         session = get_session()
         if form.send.data:
-            error = _code_sent(lambda: services.send_realname_code(session, user, _now()),
+            error = _code_sent(lambda: services.send_realname_code(session, user, _now(), edge.notifier()),
                                f"验证码已发送至 {mask_phone(user.phone)}，{_code_minutes()} 分钟内有效。")
             if error:
                 form.code.errors.append(error)
@@ -170,17 +159,17 @@ def realname():
                 return redirect(url_for("accounts.realname"))
         else:
             try:
-                services.confirm_realname(session, user, form.code.data, _now())
+                services.confirm_realname(session, user, form.code.data, _now(), edge.notifier())
             except DomainError as exc:
-                session.commit()  # a wrong code still counts against the code's tries
+                edge.commit()  # a wrong code still counts against the code's tries
                 form.code.errors.append(exc.user_message)
             else:
-                session.commit()
+                edge.commit()
                 flash("实名认证成功。账号功能受限，完成实人认证后可使用全部功能。", "success")
                 return redirect(url_for("accounts.profile"))
     status = 400 if form.is_submitted() else 200
-    wait = 0 if refusal else notices.cooldown_left(get_session(), phone=user.phone,
-                                                   purpose=sms_rules.PURPOSE_REALNAME, now=_now())
+    wait = 0 if refusal else edge.notifier().cooldown_left(get_session(), phone=user.phone,
+                                                           purpose=sms_rules.PURPOSE_REALNAME, now=_now())
     return render_template("accounts/realname.html", form=form, refusal=refusal, wait=wait,
                            phone=mask_phone(user.citizen.phone or "")), status
 
@@ -196,7 +185,7 @@ def reset_password():
         if form.send.data:
             error = None
             try:
-                error = _code_sent(lambda: services.send_reset_code(session, form.phone.data, _now()),
+                error = _code_sent(lambda: services.send_reset_code(session, form.phone.data, _now(), edge.notifier()),
                                    f"如该手机号已注册，验证码已发送，{_code_minutes()} 分钟内有效。")
             except ValueError as exc:
                 session.rollback()
@@ -204,20 +193,20 @@ def reset_password():
             if error:
                 form.phone.errors.append(error)
             else:
-                wait = notices.code_policy().resend_cooldown.total_seconds()
+                wait = edge.notifier().code_policy.resend_cooldown.total_seconds()
         elif not form.code.data or not form.password.data:
             form.form_errors.append("请填写短信验证码和新密码。")
         else:
             try:
                 services.reset_password(session, phone=form.phone.data, code=form.code.data,
-                                        password=form.password.data, now=_now())
+                                        password=form.password.data, now=_now(), notifier=edge.notifier())
             except ValueError as exc:
                 form.phone.errors.append(str(exc))
             except DomainError as exc:
-                session.commit()  # a wrong code still counts against its tries
+                edge.commit()  # a wrong code still counts against its tries
                 (form.password if exc.code == "weak_password" else form.code).errors.append(exc.user_message)
             else:
-                session.commit()
+                edge.commit()
                 flash("密码已设置，请使用新密码登录。", "success")
                 return redirect(url_for("accounts.login"))
     status = 400 if form.is_submitted() and (form.errors or form.form_errors) else 200
@@ -246,7 +235,7 @@ def id_card():
         except DomainError as exc:
             status = form.refused(session, exc)
         else:
-            session.commit()
+            edge.commit()
             flash("身份证照片已提交，审核结果将通过短信和消息通知您。", "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/id_card.html", form=form, refusal=refusal, review=review), status
@@ -257,7 +246,7 @@ desk = Blueprint("account_desk", __name__, url_prefix="/officer/accounts")
 
 
 @desk.get("/reviews")
-@officer_required("account_desk.reviews")
+@officer_required(ROLE_REVIEWER)
 def reviews():
     return _reviews_page(DecisionForm())
 
@@ -277,16 +266,18 @@ def _reviews_page(form: DecisionForm, status: int = 200):
 
 
 @desk.post("/reviews/<public_id>")
-@officer_required("account_desk.decide")
+@officer_required(ROLE_REVIEWER)
 def decide(public_id: str):
     return decision(
         lambda session, approve, reason: services.decide_identity_review(
-            session, public_id, approve=approve, reason=reason, reviewer=current_user, now=_now()),
+            session, public_id, approve=approve, reason=reason, reviewer=current_user, now=_now(),
+            notifier=edge.notifier()),
         _reviews_page, done=("已审核通过，账号已实人认证。", "已退回，申请人将收到不通过原因。"), back="account_desk.reviews")
 
 
 @desk.route("/face-to-face", methods=["GET", "POST"])
-@officer_required("account_desk.face_to_face")
+# 面签 is done at the 公安交管 window (and the station police window).
+@officer_required(ROLE_TRAFFIC, ROLE_POLICE)
 def face_to_face():
     """面签: the officer registers (or raises to 实人认证) the account of the person at the window."""
     form = FaceToFaceForm()
@@ -295,7 +286,8 @@ def face_to_face():
         session = get_session()
         try:
             user, created = services.face_to_face(session, officer=current_user, id_number=form.id_number.data,
-                                                  name=form.name.data, phone=form.phone.data, now=_now())
+                                                  name=form.name.data, phone=form.phone.data, now=_now(),
+                                                  notifier=edge.notifier())
         except InvalidIdNumber as exc:
             session.rollback()
             form.id_number.errors.append(str(exc))
@@ -305,7 +297,7 @@ def face_to_face():
         except DomainError as exc:
             status = form.refused(session, exc)
         else:
-            session.commit()
+            edge.commit()
             flash(f"面签完成：{user.citizen.name}（{mask_phone(user.phone)}）的账号已实人认证。"
                   + ("已发送短信提示其设置登录密码。" if created else ""), "success")
             return redirect(url_for("account_desk.face_to_face"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Mapping
 
-from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES
+from webapp.registry.rules import LICENCE_CLASSES, LICENCE_STATUS_NORMAL, LICENCE_STATUSES
 from webapp.timeutil import local_date, to_local
 from webapp.workdays import is_workday, review_due  # noqa: F401 - part of this module's rules
 
@@ -253,3 +253,31 @@ def plan_crop(image_size: tuple[int, int], chin_y: float, brow_y: float, jaw_lef
             return Crop(top=round(top), left=round(left), height=round(crop_h), width=round(crop_w),
                         head_height_mm=head_mm, head_width_mm=(jaw_right - jaw_left) / px_per_mm)
     return None
+
+
+# 准驾车型代号规定 (GA/T 驾驶证式样, abridged): printed on the back page.
+CLASS_RULES = {
+    "A1": "大型客车，准驾 A3、B1、B2、C1、C2、C3、C4、M",
+    "A2": "重型牵引挂车，准驾 B1、B2、C1、C2、C3、C4、C6、M",
+    "A3": "城市公交车，准驾 C1、C2、C3、C4",
+    "B1": "中型客车，准驾 C1、C2、C3、C4、M",
+    "B2": "大型货车，准驾 C1、C2、C3、C4、M",
+    "C1": "小型汽车，准驾 C2、C3",
+    "C2": "小型自动挡汽车",
+    "C3": "低速载货汽车，准驾 C4",
+    "C4": "三轮汽车",
+    "C5": "残疾人专用小型自动挡载客汽车",
+    "C6": "轻型牵引挂车",
+    "D": "普通三轮摩托车，准驾 E、F",
+    "E": "普通二轮摩托车，准驾 F",
+    "F": "轻便摩托车",
+    "M": "轮式专用机械车",
+    "N": "无轨电车",
+    "P": "有轨电车",
+}
+assert set(CLASS_RULES) == set(LICENCE_CLASSES)
+
+
+def class_rules(licence_class: str) -> list[tuple[str, str]]:
+    """The 准驾车型 rows a licence of ``licence_class`` (e.g. "A2D") prints on its back page, in the table's order."""
+    return [(code, CLASS_RULES[code]) for code in CLASS_RULES if code in licence_class]

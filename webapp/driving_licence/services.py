@@ -2,33 +2,40 @@
 
 Services take the session and ``now``; they add and flush, never commit.
 
-Invalidation is checked on read (:func:`refresh`), not hooked into the registry import: the driver registry is
-the traffic police's system of record and can change by any route (our CSV import today, a feed or another
-service tomorrow). Comparing the e-licence's snapshot with the record whenever the e-licence is shown, polled or
-verified catches every change, and the first read after the change marks it invalidated, audits it and tells the
-holder — no scan can ever see a stale licence as valid.
+An e-licence keeps a snapshot of its record's class, validity and issuing authority. When the record changes, the
+change itself invalidates the e-licences of it (:func:`invalidate_changed`: status, audit row, the holder told),
+as an explicit step of the registry import (:func:`import_records`) and of a new application. Reading never
+writes: the driver registry is the traffic police's system of record and could change by a route that takes no
+such step, so :func:`state` also compares the snapshot with the record as it is now, and a show, a poll or a scan
+of a changed licence answers 已失效 from current data without writing anything.
 """
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.audit import services as audit
-from webapp.driving_licence import rules
+from webapp.driving_licence import photo, rules
 from webapp.driving_licence.models import (ABANDONED, ACTIVE, INVALIDATED, OPEN_STATUSES, PENDING, PROOFING,
                                            REJECTED, ElectronicLicence)
 from webapp.errors import Conflict, DomainError, NotFound, TooSoon
 from webapp.notify import services as notices
 from webapp.notify.models import Message
+from webapp.notify.notifier import Notifier
+from webapp.proofing import services as proofing
+from webapp.registry import services as registry
 from webapp.registry.models import Citizen, LicenceRecord
 from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES, normalise_id_number
 from webapp.timeutil import format_deadline, format_local, local_date
 
+#: The 实人核验 purpose of an application (proofing.services.consume checks it).
+PURPOSE_APPLY = "licence_apply"
 SEIZED = "扣留"
 assert SEIZED in LICENCE_STATUSES
 # A due instant is 00:00 of the next day; people read "before 23:59 of the working day".
@@ -47,6 +54,22 @@ class PhotoRejected(DomainError):
     def __init__(self, messages: list[str]) -> None:
         super().__init__("；".join(messages))
         self.messages = messages
+
+
+#: Largest album or camera photo read (photo.check_portrait refuses anything larger).
+MAX_PHOTO_BYTES = photo.MAX_UPLOAD_BYTES
+
+
+def checked_photo(citizen: Citizen, data: bytes, *, tolerance: float) -> bytes:
+    """An album or camera photo for the e-licence, after the machine checks (photo.check_portrait: one face, the
+    registry person, the 32×22 mm format, background, colour): the stored 22:32 crop.
+
+    :raises PhotoRejected: with one message per failed check
+    """
+    result = photo.check_portrait(data, citizen.portrait_encoding, tolerance)
+    if not result.passed:
+        raise PhotoRejected(result.messages)
+    return result.jpeg
 
 
 def _facts(record: LicenceRecord | None) -> rules.RecordFacts | None:
@@ -77,7 +100,7 @@ def _snapshot_of(record: LicenceRecord) -> dict[str, object]:
 
 
 def apply(session: Session, *, citizen: Citizen, user_id: int | None, photo_source: str, photo: bytes | None,
-          now: datetime, cities: frozenset[str] | None) -> ElectronicLicence:
+          now: datetime, cities: frozenset[str] | None, notifier: Notifier) -> ElectronicLicence:
     """Start an application (status ``proofing``: 实人核验 comes next). A previous unfinished application of the
     same citizen is abandoned; an active e-licence or one under review refuses a new one.
 
@@ -94,10 +117,12 @@ def apply(session: Session, *, citizen: Citizen, user_id: int | None, photo_sour
         photo = citizen.portrait
     if photo is None:
         raise DomainError("请选择照片。", code="no_photo")
-    for existing in session.scalars(select(ElectronicLicence).where(
-            ElectronicLicence.citizen_id == citizen.id, ElectronicLicence.status.in_(OPEN_STATUSES))):
+    for existing in list(session.scalars(select(ElectronicLicence).where(
+            ElectronicLicence.citizen_id == citizen.id, ElectronicLicence.status.in_(OPEN_STATUSES)))):
         if existing.status == PROOFING:
             existing.status = ABANDONED
+        elif existing.status == ACTIVE and _changed(existing):
+            _invalidate(session, existing, now, notifier)  # its record changed by a route that did not say so
         elif existing.status == ACTIVE:
             raise Conflict("您已领取电子驾驶证，无需重复申领。", code="already_active")
         else:
@@ -125,7 +150,7 @@ def pending_application(session: Session, citizen_id: int) -> ElectronicLicence 
 
 
 def proven(session: Session, application: ElectronicLicence, now: datetime,
-           cities: frozenset[str] | None) -> ElectronicLicence:
+           cities: frozenset[str] | None, notifier: Notifier) -> ElectronicLicence:
     """实人核验 passed: a system-photo application is clean and issued at once; an album/camera photo goes to a
     reviewer (what a machine cannot check: bareheaded, recent), due within 1 working day.
 
@@ -136,19 +161,34 @@ def proven(session: Session, application: ElectronicLicence, now: datetime,
         raise Conflict("该申请已处理，请返回“我的驾驶证”查看。", code="not_proofing")
     check_eligible(session, application.citizen, now, cities)
     if application.photo_source == rules.PHOTO_SYSTEM:
-        _issue(session, application, now)
+        _issue(session, application, now, notifier)
     else:
         application.status = PENDING
         application.review_due_at = rules.review_due(now)
         audit.record(session, "licence.queue", now, subject_type="electronic_licence", subject_id=application.id,
                      citizen_id=application.citizen_id, due=application.review_due_at.isoformat())
-        notify(session, application.citizen, now,
-               f"您的电子驾驶证申领已提交审核，预计 {format_deadline(application.review_due_at)} 前完成。")
+        _tell(notifier, session, application.citizen, now,
+              f"您的电子驾驶证申领已提交审核，预计 {format_deadline(application.review_due_at)} 前完成。")
     session.flush()
     return application
 
 
-def _issue(session: Session, application: ElectronicLicence, now: datetime) -> None:
+def issue_after_proofing(session: Session, citizen: Citizen, challenge_public_id: str, now: datetime,
+                         cities: frozenset[str] | None, notifier: Notifier) -> ElectronicLicence:
+    """The applicant came back from 实人核验: use the pass (once) and go on with the application (:func:`proven`).
+
+    :raises DomainError: no application waiting for 实人核验 (code ``no_pending_application``)
+    :raises NotProven: no usable pass of this citizen for an application
+    :raises NotEligible, Conflict: see :func:`proven`
+    """
+    application = pending_application(session, citizen.id)
+    if application is None:
+        raise DomainError("申请已失效，请重新申领。", code="no_pending_application")
+    proofing.consume(session, challenge_public_id, purpose=PURPOSE_APPLY, citizen_id=citizen.id, now=now)
+    return proven(session, application, now, cities, notifier)
+
+
+def _issue(session: Session, application: ElectronicLicence, now: datetime, notifier: Notifier) -> None:
     application.status = ACTIVE
     application.issued_at = now
     application.decided_at = now
@@ -156,7 +196,7 @@ def _issue(session: Session, application: ElectronicLicence, now: datetime) -> N
         application.photo_changed_at = now
     audit.record(session, "licence.issue", now, subject_type="electronic_licence", subject_id=application.id,
                  citizen_id=application.citizen_id, photo_source=application.photo_source)
-    notify(session, application.citizen, now, "您的电子驾驶证已申领成功，可在“我的驾驶证”中出示使用。")
+    _tell(notifier, session, application.citizen, now, "您的电子驾驶证已申领成功，可在“我的驾驶证”中出示使用。")
 
 
 def current(session: Session, citizen_id: int) -> ElectronicLicence | None:
@@ -173,21 +213,53 @@ def get(session: Session, public_id: str) -> ElectronicLicence:
     return found
 
 
-def refresh(session: Session, licence: ElectronicLicence, now: datetime) -> ElectronicLicence:
-    """Invalidate an active e-licence whose record's class, validity or issuing authority changed (see the
-    module docstring for why this is checked on read), audit it and tell the holder to re-apply."""
-    if licence.status != ACTIVE:
-        return licence
-    changed = rules.changed_fields(licence.snapshot(), _snapshot_of(licence.record))
-    if changed:
-        licence.status = INVALIDATED
-        licence.decided_at = now
-        licence.status_reason = rules.invalidation_message(changed)
-        audit.record(session, "licence.invalidate", now, subject_type="electronic_licence", subject_id=licence.id,
-                     citizen_id=licence.citizen_id, fields=changed)
-        notify(session, licence.citizen, now, licence.status_reason)
-        session.flush()
-    return licence
+def _changed(licence: ElectronicLicence) -> list[str]:
+    """The snapshot fields the licence's record no longer agrees with (class, validity, issuing authority)."""
+    return rules.changed_fields(licence.snapshot(), _snapshot_of(licence.record))
+
+
+def _invalidate(session: Session, licence: ElectronicLicence, now: datetime, notifier: Notifier) -> None:
+    changed = _changed(licence)
+    licence.status = INVALIDATED
+    licence.decided_at = now
+    licence.status_reason = rules.invalidation_message(changed)
+    audit.record(session, "licence.invalidate", now, subject_type="electronic_licence", subject_id=licence.id,
+                 citizen_id=licence.citizen_id, fields=changed)
+    _tell(notifier, session, licence.citizen, now, licence.status_reason)
+
+
+def invalidate_changed(session: Session, records: list[LicenceRecord], now: datetime,
+                       notifier: Notifier) -> list[ElectronicLicence]:
+    """The step of a registry change: every active e-licence of ``records`` whose record's class, validity or
+    issuing authority changed becomes invalidated, is audited, and its holder is told to re-apply.
+
+    :returns: the e-licences invalidated
+    """
+    record_ids = [record.id for record in records]
+    if not record_ids:
+        return []
+    invalidated = [licence for licence in session.scalars(select(ElectronicLicence).where(
+        ElectronicLicence.licence_record_id.in_(record_ids), ElectronicLicence.status == ACTIVE))
+        if _changed(licence)]
+    for licence in invalidated:
+        _invalidate(session, licence, now, notifier)
+    session.flush()
+    return invalidated
+
+
+def import_records(session: Session, path: Path, now: datetime, notifier: Notifier) -> registry.ImportReport:
+    """The registry's licence import (``registry import-licences``) with its consequence for e-licences: a record
+    whose class, validity or issuing authority changed invalidates its e-licence (:func:`invalidate_changed`)."""
+    report = registry.import_licences(session, path, now)
+    invalidate_changed(session, report.records, now, notifier)
+    return report
+
+
+def status_reason(licence: ElectronicLicence) -> str | None:
+    """Why the e-licence is not usable, as its holder reads it (None when nothing is to be said)."""
+    if licence.status == ACTIVE and _changed(licence):
+        return rules.invalidation_message(_changed(licence))
+    return licence.status_reason
 
 
 @dataclass(frozen=True)
@@ -200,8 +272,9 @@ class LicenceState:
 
 
 def state(licence: ElectronicLicence, now: datetime) -> LicenceState:
-    """Live state: the e-licence's own status first, then the record's status, then the validity dates."""
-    if licence.status == INVALIDATED:
+    """Live state, from current data: the e-licence's own status first (and whether its record changed since it
+    was issued), then the record's status, then the validity dates."""
+    if licence.status == INVALIDATED or (licence.status == ACTIVE and _changed(licence)):
         return LicenceState(False, INVALIDATED, "已失效")
     if licence.status != ACTIVE:
         return LicenceState(False, licence.status, {PENDING: "审核中", REJECTED: "未通过审核",
@@ -256,7 +329,8 @@ def replace_photo(session: Session, licence: ElectronicLicence, *, source: str, 
     return licence
 
 
-def record_seizure(session: Session, *, officer, id_number: str, reason: str, now: datetime) -> LicenceRecord:
+def record_seizure(session: Session, *, officer, id_number: str, reason: str, now: datetime,
+                   notifier: Notifier) -> LicenceRecord:
     """A traffic officer records 扣留 of a licence (the paper licence is kept): the record's status becomes
     扣留, so every e-licence of it turns invalid at once (the state is read live).
 
@@ -275,8 +349,8 @@ def record_seizure(session: Session, *, officer, id_number: str, reason: str, no
     audit.record(session, "licence.seize", now, actor_type="officer", actor_id=officer.id,
                  subject_type="licence_record", subject_id=record.id, citizen_id=record.citizen_id,
                  previous=previous, reason=(reason or "").strip()[:200], role=officer.role)
-    notify(session, record.citizen, now, "您的机动车驾驶证已被公安交管部门扣留，电子驾驶证暂停使用。"
-                                         "请按处罚决定书接受处理。")
+    _tell(notifier, session, record.citizen, now, "您的机动车驾驶证已被公安交管部门扣留，电子驾驶证暂停使用。"
+                                                 "请按处罚决定书接受处理。")
     session.flush()
     return record
 
@@ -287,8 +361,8 @@ def review_queue(session: Session) -> list[ElectronicLicence]:
                                 .order_by(ElectronicLicence.review_due_at, ElectronicLicence.id)))
 
 
-def decide(session: Session, public_id: str, *, approve: bool, reason: str, reviewer, now: datetime
-           ) -> ElectronicLicence:
+def decide(session: Session, public_id: str, *, approve: bool, reason: str, reviewer, now: datetime,
+           notifier: Notifier) -> ElectronicLicence:
     """A reviewer approves (issue) or rejects (with a reason the applicant is told) an application.
 
     :raises Conflict: not waiting for review
@@ -299,14 +373,14 @@ def decide(session: Session, public_id: str, *, approve: bool, reason: str, revi
         raise Conflict("该申请不在待审核状态。", code="not_pending")
     reason = (reason or "").strip()
     if approve:
-        _issue(session, application, now)
+        _issue(session, application, now, notifier)
     else:
         if not reason:
             raise DomainError("请填写不通过的原因。", code="reason_required")
         application.status = REJECTED
         application.decided_at = now
         application.status_reason = reason[:500]
-        notify(session, application.citizen, now, f"您的电子驾驶证申领未通过审核：{reason}。请修改后重新申领。")
+        _tell(notifier, session, application.citizen, now, f"您的电子驾驶证申领未通过审核：{reason}。请修改后重新申领。")
     audit.record(session, "licence.review", now, actor_type="officer", actor_id=reviewer.id,
                  subject_type="electronic_licence", subject_id=application.id, citizen_id=application.citizen_id,
                  approved=approve, reason=reason or None, late=now > application.review_due_at)
@@ -314,9 +388,9 @@ def decide(session: Session, public_id: str, *, approve: bool, reason: str, revi
     return application
 
 
-def notify(session: Session, citizen: Citizen, now: datetime, body: str) -> Message:
-    """An e-licence notice: in-app message, SMS to the phone on file, Web Push (notify domain)."""
-    return notices.notify(session, citizen, body, now, url="/licence/", purpose="licence")
+def _tell(notifier: Notifier, session: Session, citizen: Citizen, now: datetime, body: str) -> Message:
+    """An e-licence notice: in-app message, SMS to the phone on file, Web Push (sent after the commit)."""
+    return notifier.notify(session, citizen, body, now, url="/licence/", purpose="licence")
 
 
 def messages_for(session: Session, citizen_id: int, limit: int = 20) -> list[Message]:
@@ -333,8 +407,8 @@ class Resolution:
 
 
 def resolve(session: Session, public_id: str, now: datetime) -> Resolution | None:
-    """Find an e-licence by public id (the QR token's) for a verifier, invalidating it first if its record
-    changed."""
+    """Find an e-licence by public id (the QR token's) for a verifier; its state is read from current data
+    (:func:`state`), nothing is written."""
     licence = session.scalar(select(ElectronicLicence).where(ElectronicLicence.public_id == public_id))
     return _resolution(session, licence, now)
 
@@ -347,7 +421,6 @@ def resolve_by_id(session: Session, licence_id: int, now: datetime) -> Resolutio
 def _resolution(session: Session, licence: ElectronicLicence | None, now: datetime) -> Resolution | None:
     if licence is None or licence.status in (PROOFING, ABANDONED):
         return None
-    refresh(session, licence, now)
     record = licence.record
     live = state(licence, now)
     facts = {"licence_class": record.licence_class, "file_number": record.file_number,

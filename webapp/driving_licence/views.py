@@ -2,60 +2,30 @@
 rotating QR and Code128), photo replacement, the traffic officer's 扣留 and the reviewer's queue."""
 from __future__ import annotations
 
-import base64
-from datetime import datetime
-
-import barcode
 from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for)
 from flask_login import current_user
 
-from webapp import images, qr, tokens
-from webapp.accounts.auth import citizen_required, current_citizen
-from webapp.accounts.rules import LEVEL_REALPERSON
+from webapp import codes, images
 from webapp.db import get_session
-from webapp.driving_licence import photo as photo_checks
 from webapp.driving_licence import rules, services
 from webapp.driving_licence.forms import PHOTO_CHOICES, ApplyForm, PhotoForm, SeizeForm
-from webapp.driving_licence.models import ACTIVE, PENDING, ElectronicLicence
+from webapp.driving_licence.models import ACTIVE, INVALIDATED, PENDING, ElectronicLicence
 from webapp.errors import DomainError, NotFound, TooSoon
 from webapp.extensions import limiter
-from webapp.officer.forms import DecisionForm
-from webapp.officer.views import decision, officer_required
-from webapp.proofing import services as proofing
-from webapp.proofing import views as proofing_views
-from webapp.registry.rules import LICENCE_CLASSES, SEX_LABELS
+from webapp.proofing import flow as proofing
+from webapp.registry.rules import SEX_LABELS
+from webapp.roles import ROLE_REVIEWER, ROLE_TRAFFIC
 from webapp.timeutil import format_deadline, format_local, to_local
+from webapp.web import edge
+from webapp.web.auth import citizen_required, current_citizen, officer_required
+from webapp.web.forms import DecisionForm
+from webapp.web.review import decision
 
 bp = Blueprint("driving_licence", __name__, url_prefix="/licence")
 CITIZENS_ONLY = "请使用个人账号办理驾驶证业务。"  # what an officer session is told on a citizen page
 
-PURPOSE_APPLY = "licence_apply"
 APPLY_RATE_LIMIT = "10 per minute;30 per hour"
-# 准驾车型代号规定 (GA/T 驾驶证式样, abridged): printed on the back page.
-CLASS_RULES = {
-    "A1": "大型客车，准驾 A3、B1、B2、C1、C2、C3、C4、M",
-    "A2": "重型牵引挂车，准驾 B1、B2、C1、C2、C3、C4、C6、M",
-    "A3": "城市公交车，准驾 C1、C2、C3、C4",
-    "B1": "中型客车，准驾 C1、C2、C3、C4、M",
-    "B2": "大型货车，准驾 C1、C2、C3、C4、M",
-    "C1": "小型汽车，准驾 C2、C3",
-    "C2": "小型自动挡汽车",
-    "C3": "低速载货汽车，准驾 C4",
-    "C4": "三轮汽车",
-    "C5": "残疾人专用小型自动挡载客汽车",
-    "C6": "轻型牵引挂车",
-    "D": "普通三轮摩托车，准驾 E、F",
-    "E": "普通二轮摩托车，准驾 F",
-    "F": "轻便摩托车",
-    "M": "轮式专用机械车",
-    "N": "无轨电车",
-    "P": "有轨电车",
-}
-assert set(CLASS_RULES) == set(LICENCE_CLASSES)
-
-
-def _now() -> datetime:
-    return current_app.extensions["clock"].now()
+_now = edge.now
 
 
 def _cities() -> frozenset[str] | None:
@@ -79,13 +49,11 @@ def _uploaded(form) -> bytes | DomainError:
         return DomainError("请选择或拍摄一张照片。", code="no_photo")
     if not images.upload_type_ok(upload):
         return DomainError(images.BAD_TYPE_MESSAGE, code="bad_type")
-    data = upload.read(photo_checks.MAX_UPLOAD_BYTES + 1)
-    citizen = current_user.citizen
-    result = photo_checks.check_portrait(data, citizen.portrait_encoding,
-                                         current_app.config["SUISHEN_FACE_TOLERANCE"])
-    if not result.passed:
-        return services.PhotoRejected(result.messages)
-    return result.jpeg
+    try:
+        return services.checked_photo(current_user.citizen, upload.read(services.MAX_PHOTO_BYTES + 1),
+                                      tolerance=current_app.config["SUISHEN_FACE_TOLERANCE"])
+    except services.PhotoRejected as exc:
+        return exc
 
 
 def _index_context(form: ApplyForm) -> dict:
@@ -93,17 +61,15 @@ def _index_context(form: ApplyForm) -> dict:
     now = _now()
     user = current_user
     licence = services.current(session, user.citizen_id)
-    if licence is not None:
-        services.refresh(session, licence, now)
-        session.commit()
+    live = services.state(licence, now) if licence else None
     refusal = None
-    if licence is None or licence.status not in (ACTIVE, PENDING):
+    if licence is None or licence.status not in (ACTIVE, PENDING) or live.code == INVALIDATED:
         try:
             services.check_eligible(session, user.citizen, now, _cities())
         except services.NotEligible as exc:
             refusal = exc.user_message
     return {"form": form, "licence": licence, "refusal": refusal,
-            "live": services.state(licence, now) if licence else None,
+            "live": live,
             "due": format_deadline(licence.review_due_at) if licence else None,
             "messages": [{"body": m.body, "at": format_local(m.created_at)}
                          for m in services.messages_for(session, user.citizen_id, 5)],
@@ -115,7 +81,7 @@ def _index_context(form: ApplyForm) -> dict:
 def index():
     """我的驾驶证: the e-licence, or why it cannot be applied for, or the application."""
     user = current_citizen(CITIZENS_ONLY)
-    if user.level != LEVEL_REALPERSON:
+    if not user.is_realperson:
         return render_template("driving_licence/need_verify.html")
     return render_template("driving_licence/index.html", **_index_context(ApplyForm()))
 
@@ -125,7 +91,7 @@ def index():
 @limiter.limit(APPLY_RATE_LIMIT)
 def apply():
     user = current_citizen(CITIZENS_ONLY)
-    if user.level != LEVEL_REALPERSON:
+    if not user.is_realperson:
         return render_template("driving_licence/need_verify.html"), 403
     form = ApplyForm()
     if not form.validate_on_submit():
@@ -139,34 +105,29 @@ def apply():
     session = get_session()
     try:
         services.apply(session, citizen=user.citizen, user_id=user.id, photo_source=form.photo_source.data,
-                       photo=photo, now=_now(), cities=_cities())
+                       photo=photo, now=_now(), cities=_cities(), notifier=edge.notifier())
     except DomainError as exc:
         status = form.refused(session, exc)
         return render_template("driving_licence/index.html", **_index_context(form)), status
-    session.flush()
     try:
-        return proofing_views.begin(
-            citizen=user.citizen, purpose=PURPOSE_APPLY, user_id=user.id,
+        response = proofing.begin(
+            citizen=user.citizen, purpose=services.PURPOSE_APPLY, user_id=user.id,
             next_url=lambda c: url_for("driving_licence.issue", c=c),
             fallback_url=url_for("driving_licence.index"))
     except proofing.NoPortrait:
-        session.rollback()
         raise DomainError(proofing.NO_PORTRAIT_MESSAGE, status=409) from None
+    edge.commit()  # the application and its 实人核验 challenge, together
+    return response
 
 
 @bp.get("/issue")
+@edge.writes_on_get("the camera page's next step after a pass (a GET redirect) consumes the single-use pass")
 @citizen_required
 def issue():
     user = current_citizen(CITIZENS_ONLY)
-    session = get_session()
-    now = _now()
-    application = services.pending_application(session, user.citizen_id)
-    if application is None:
-        raise DomainError("申请已失效，请重新申领。", code="no_pending_application")
-    proofing.consume(session, request.args.get("c", ""), purpose=PURPOSE_APPLY, citizen_id=user.citizen_id,
-                     now=now)
-    services.proven(session, application, now, _cities())
-    session.commit()
+    application = services.issue_after_proofing(get_session(), user.citizen, request.args.get("c", ""), _now(),
+                                                _cities(), edge.notifier())
+    edge.commit()
     if application.status == ACTIVE:
         flash("电子驾驶证申领成功。", "success")
         return redirect(url_for("driving_licence.show", public_id=application.public_id))
@@ -183,7 +144,7 @@ def _show_context(licence: ElectronicLicence) -> dict:
         "live": services.state(licence, now),
         "photo": images.jpeg_data_uri(licence.photo),
         "valid_until": f"{record.valid_until:%Y-%m-%d}" if record.valid_until else "长期",
-        "class_rules": [(code, CLASS_RULES[code]) for code in CLASS_RULES if code in record.licence_class],
+        "class_rules": rules.class_rules(record.licence_class),
         "replace_from": services.photo_replaceable_from(licence),
         "replace_from_text": format_local(services.photo_replaceable_from(licence), "%Y-%m-%d %H:%M"),
         "can_replace": now >= services.photo_replaceable_from(licence),
@@ -197,35 +158,11 @@ def _show_context(licence: ElectronicLicence) -> dict:
 def show(public_id: str):
     """出示: 正页 and 副页. Never cached (no-store), logged in only; the code and the clock move."""
     licence = _own(public_id)
-    session = get_session()
-    services.refresh(session, licence, _now())
-    session.commit()
-    if licence.status != ACTIVE:
+    if licence.status != ACTIVE or services.state(licence, _now()).code == INVALIDATED:
         return redirect(url_for("driving_licence.index"))
     resp = current_app.make_response(render_template("driving_licence/show.html", **_show_context(licence)))
     resp.headers["Cache-Control"] = "no-store"
     return resp
-
-
-def _barcode_svg(text: str) -> tuple[str, int]:
-    """Code128 of the numeric code (22 digits, set C: 156 modules) as a compact SVG data URI: python-barcode
-    encodes, we draw one rect per bar in module units with a viewBox, so it scales to the screen width (its
-    SVGWriter draws fixed millimetres, ~4× larger). Also returns the width in modules, quiet zones included, so
-    the page can size it to a whole number of device pixels per module."""
-    modules = barcode.Code128(text).build()[0]
-    bars, x = [], 0
-    while x < len(modules):
-        if modules[x] == "1":
-            run = len(modules[x:]) - len(modules[x:].lstrip("1"))
-            bars.append(f'<rect x="{x + 10}" width="{run}" height="60"/>')
-            x += run
-        else:
-            x += 1
-    width = len(modules) + 20  # 10-module quiet zones
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} 60" preserveAspectRatio="none" '
-           f'shape-rendering="crispEdges"><rect width="{width}" height="60" fill="#fff"/>'
-           f'<g fill="#000">{"".join(bars)}</g></svg>')
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii"), width
 
 
 @bp.get("/<public_id>/token")
@@ -235,21 +172,14 @@ def token(public_id: str):
     """What the show page polls every 60 s: the live state and, when usable, a fresh token as QR (the URL, for
     any phone camera) and the numeric code as Code128 (short enough to scan at phone size) and as digits."""
     licence = _own(public_id)
-    session = get_session()
     now = _now()
-    services.refresh(session, licence, now)
-    session.commit()
     live = services.state(licence, now)
     body = {"state": live.code, "state_label": live.label, "usable": live.usable, "now": now.isoformat(),
-            "message": licence.status_reason}
+            "message": services.status_reason(licence)}
     if live.usable:
-        value = tokens.issue(current_app.config["SECRET_KEY"], "driving_licence", licence.public_id, now)
-        url = f"{current_app.config['BASE_URL']}/v/{value}"
-        code = tokens.issue_numeric(current_app.config["SECRET_KEY"], "driving_licence", licence.id, now)
-        barcode_uri, modules = _barcode_svg(code)
-        body.update(token=value, url=url, qr=qr.svg_data_uri(url),
-                    code=code, code_text=tokens.group_digits(code), barcode=barcode_uri, barcode_modules=modules,
-                    refresh_in=round(tokens.seconds_left(now), 3),
+        secret = current_app.config["SECRET_KEY"]
+        body.update(codes.qr_fields(secret, current_app.config["BASE_URL"], "driving_licence", licence.public_id, now),
+                    **codes.barcode_fields(secret, "driving_licence", licence.id, now),
                     generated_at=to_local(now).strftime("%Y-%m-%d %H:%M:%S"))
     return jsonify(body)
 
@@ -280,7 +210,7 @@ def replace_photo(public_id: str):
     except DomainError as exc:
         session.rollback()
         return _photo_refused(licence, [exc.user_message], exc.status)
-    session.commit()
+    edge.commit()
     flash("照片已更换。", "success")
     return redirect(url_for("driving_licence.show", public_id=public_id))
 
@@ -297,7 +227,7 @@ def _photo_refused(licence: ElectronicLicence, messages: list[str], status: int)
 
 # --- Officers -------------------------------------------------------------------------------------------
 @bp.route("/officer/seize", methods=["GET", "POST"])
-@officer_required("driving_licence.seize")
+@officer_required(ROLE_TRAFFIC)
 def seize():
     """A traffic officer records 扣留 of a driving licence; the holder's e-licence turns red at once."""
     form = SeizeForm()
@@ -305,18 +235,18 @@ def seize():
         session = get_session()
         try:
             record = services.record_seizure(session, officer=current_user, id_number=form.id_number.data,
-                                             reason=form.reason.data, now=_now())
+                                             reason=form.reason.data, now=_now(), notifier=edge.notifier())
         except DomainError as exc:
             form.refused(session, exc)   # answered 400 below, as every refused submission of this form
         else:
-            session.commit()
+            edge.commit()
             flash(f"已登记扣留：{record.citizen.name}（档案编号 {record.file_number}）。", "success")
             return redirect(url_for("driving_licence.seize"))
     return render_template("driving_licence/seize.html", form=form), 400 if form.is_submitted() else 200
 
 
 @bp.get("/review")
-@officer_required("driving_licence.review_queue")
+@officer_required(ROLE_REVIEWER)
 def review_queue():
     return _review_page(DecisionForm())
 
@@ -330,9 +260,10 @@ def _review_page(form: DecisionForm, status: int = 200):
 
 
 @bp.post("/review/<public_id>")
-@officer_required("driving_licence.decide")
+@officer_required(ROLE_REVIEWER)
 def decide(public_id: str):
     return decision(
         lambda session, approve, reason: services.decide(session, public_id, approve=approve, reason=reason,
-                                                         reviewer=current_user, now=_now()),
+                                                         reviewer=current_user, now=_now(),
+                                                         notifier=edge.notifier()),
         _review_page, done=("已审核通过。", "已退回申请。"), back="driving_licence.review_queue")

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from webapp.forms import Form
-from wtforms import PasswordField, StringField, SubmitField, TextAreaField
+from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from webapp.officer import rules
-
-REQUIRED = "此项为必填项。"
+from webapp.web.forms import REQUIRED, Form
 
 
 class OfficerLoginForm(Form):
@@ -27,10 +25,3 @@ class PaperForm(Form):
                                   render_kw={"placeholder": "如：广州南站"})
     submit = SubmitField("登记并打印")
 
-
-class DecisionForm(Form):
-    """A reviewer's decision (licence photo, ID-card review): approve, or reject with a reason the applicant reads."""
-
-    reason = TextAreaField("不通过原因", validators=[Length(max=500, message="不通过原因最多 500 字。")])
-    approve = SubmitField("审核通过")
-    reject = SubmitField("不通过")
