@@ -150,7 +150,7 @@ def _read_frames(field: str) -> list[bytes] | str:
 @bp.post("/<public_id>/flash")
 def flash(public_id: str):
     """The colour of the next flash step (JSON ``{"step": k}``), told only when the page must show it."""
-    if not _owns(public_id):
+    if not flow.owns(public_id):
         return _bad("该核验不属于当前浏览器会话，请从业务页面重新发起核验。", 403, "forbidden")
     body = request.get_json(silent=True)
     session = get_session()
@@ -160,7 +160,7 @@ def flash(public_id: str):
     except DomainError as exc:
         session.rollback()
         return _bad(exc.user_message, exc.status, exc.code)
-    session.commit()
+    edge.commit()
     return jsonify(step)
 
 
