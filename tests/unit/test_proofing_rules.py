@@ -575,3 +575,10 @@ def test_planar_residual_is_large_when_a_face_with_depth_turns():
     residual = rules.planar_residual(project(xy, z, 0.0), project(xy, z, 0.4))
     assert residual > rules.DEPTH_MIN_RESIDUAL
     assert rules.depth_passes(residual) and not rules.depth_passes(0.0)
+
+
+def test_the_app_default_is_the_rules_default_when_nothing_is_set(monkeypatch, tmp_path):
+    from webapp.config import from_environment
+
+    monkeypatch.delenv("SUISHEN_LIVENESS_CHECKS", raising=False)
+    assert from_environment(str(tmp_path))["SUISHEN_LIVENESS_CHECKS"] == rules.DEFAULT_CHECKS_SETTING
