@@ -53,7 +53,8 @@ TUNED = {
     "light onset": ("light_onset", False, "LIGHT_MAX_ONSET", ("early_tint",)),
     "light background": ("light_background_ratio", False, "LIGHT_MAX_BACKGROUND_RATIO", ("uniform_tint",
                                                                                           "printed_photo")),
-    "light eyes": ("light_eye_ratio", True, "LIGHT_MIN_EYE_RATIO", ("animated_still_close",)),
+    "light eyes": ("light_eye_correlation", True, "LIGHT_MIN_EYE_CORRELATION", ("animated_still_close",)),
+    "eye catch light": ("light_eye_ratio", True, None, ("animated_still_close",)),
 }
 
 #: What each check refuses on its own, from the scores (for the "which check stops it" table).
@@ -62,7 +63,7 @@ def refusals(d: engine.Decision, plan: rules.ChallengePlan) -> dict[str, bool]:
     p = DEFAULT
     onset = s.get("light_onset")
     background = s.get("light_background_ratio")
-    eyes = s.get("light_eye_ratio")
+    eyes = s.get("light_eye_correlation")
     timing = "flash_timing" not in s and "colour_correlation" in s
     return {
         "faces": d.reason in (rules.NO_FACE, rules.SEVERAL_FACES, rules.TOO_DARK, rules.BAD_FRAME),
@@ -119,7 +120,7 @@ def main() -> None:
         a = [d.scores.get(key) for s, d in train if s.kind in targets]
         g = [v for v in g if v is not None]
         a = [v for v in a if v is not None]
-        current = getattr(rules, setting)
+        current = getattr(rules, setting) if setting else "(a score, not enforced)"
         if not g:
             print(f"{check:<20} no genuine score")
             continue

@@ -45,7 +45,7 @@ def test_genuine_user_passes_every_default_check_when_turning_in_the_screen_ligh
     assert s["light_onset"] <= rules.LIGHT_MAX_ONSET
     assert s["light_background_ratio"] <= rules.LIGHT_MAX_BACKGROUND_RATIO
     if kind == "close":  # eyes large enough: the catch light is measured
-        assert s["light_eye_ratio"] >= rules.LIGHT_MIN_EYE_RATIO
+        assert s["light_eye_correlation"] >= rules.LIGHT_MIN_EYE_CORRELATION
 
 
 @pytest.mark.parametrize(

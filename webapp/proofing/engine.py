@@ -597,7 +597,8 @@ def _flash(frames: list[np.ndarray], boxes: list[Box], face: list[tuple[float, f
         centres = (np.array([last_points[36:42].mean(axis=0), last_points[42:48].mean(axis=0)]) - [l, t]) / width
         eye_means = [_eye_windows(frames[i], boxes[i], centres, 0.45 * eye_width * _box_width(boxes[i]) / width)
                      for i in steady]
-        eyes = rules.eye_ratio(face_steady, eye_means, shown)
+        eyes = rules.colour_correlation(eye_means, shown)
+        scores["light_eye_ratio"] = _r(rules.eye_ratio(face_steady, eye_means, shown), 3)
     scores.update(
         colour_correlation=_r(correlation),
         colour_amplitude=_r(amplitude, 2),
@@ -607,7 +608,7 @@ def _flash(frames: list[np.ndarray], boxes: list[Box], face: list[tuple[float, f
         light_onset=_r(onset, 3) if np.isfinite(onset) else None,
         light_background_ratio=None if background is None else _r(min(background, 99.0), 3),
         light_eye_width=_r(eye_width, 1),
-        light_eye_ratio=None if eyes is None else _r(eyes, 3),
+        light_eye_correlation=None if eyes is None else _r(eyes, 3),
     )
     return colour_ok, rules.light_passes(onset, background, eyes, policy)
 

@@ -24,8 +24,17 @@ from webapp import images
 from webapp.audit import services as audit
 from webapp.errors import DomainError, NotFound
 from webapp.proofing import engine, rules
-from webapp.proofing.models import (CONSUMED, DECIDING, EXPIRED, FAILED, ISSUED, PASSED, QUEUED, Challenge,
-                                    QueuedFrames)
+from webapp.proofing.models import (
+    CONSUMED,
+    DECIDING,
+    EXPIRED,
+    FAILED,
+    ISSUED,
+    PASSED,
+    QUEUED,
+    Challenge,
+    QueuedFrames,
+)
 from webapp.proofing.rules import ChallengePlan, Policy
 from webapp.registry.models import Citizen
 
