@@ -132,6 +132,11 @@ def main() -> None:
               f"{(min(a) if a else float('nan')):.3f}..{(max(a) if a else float('nan')):.3f} (n={len(a)}); "
               f"separable attacks' closest {best_attack if best_attack is None else round(best_attack, 3)}; "
               f"suggested {suggestion if suggestion is None else round(suggestion, 3)}; {setting} = {current}")
+    refused = [(s, d) for s, d in train if s.genuine and not d.passed]
+    accepted = [(s, d) for s, d in train if s.kind in data.ATTACKS and d.passed]
+    print(f"training half with the rules' thresholds: genuine refused {len(refused)}/"
+          f"{sum(s.genuine for s, _ in train)} {[(s.kind, s.identity, s.index, d.reason) for s, d in refused]}; "
+          f"attacks accepted {len(accepted)}/{sum(s.kind in data.ATTACKS for s, _ in train)}")
     if args.tune_only:
         report(train, "training half")
         return
