@@ -77,7 +77,8 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_HEADERS_ENABLED": _bool("RATELIMIT_HEADERS_ENABLED", False),
         "SESSION_COOKIE_SECURE": _bool("SUISHEN_SECURE_COOKIES", base_url.startswith("https://")),
         "SUISHEN_PROXY_COUNT": int(os.environ.get("SUISHEN_PROXY_COUNT", "0")),
-        "SUISHEN_LIVENESS_CHECKS": os.environ.get("SUISHEN_LIVENESS_CHECKS", "blink,colour,match"),
+        # rules.DEFAULT_CHECKS_SETTING (docs/liveness.md says what each stops); a fake camera runs blink,match
+        "SUISHEN_LIVENESS_CHECKS": os.environ.get("SUISHEN_LIVENESS_CHECKS", "blink,turn,colour,reflection,depth,match"),
         "SUISHEN_FACE_TOLERANCE": float(os.environ.get("SUISHEN_FACE_TOLERANCE", "0.6")),
         "SUISHEN_KEEP_FRAMES": _bool("SUISHEN_KEEP_FRAMES", False),
         "SUISHEN_PROOFING_MAX_FAILURES": int(os.environ.get("SUISHEN_PROOFING_MAX_FAILURES", "3")),
