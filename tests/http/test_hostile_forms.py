@@ -274,6 +274,9 @@ POST_ROUTES: dict[str, Post] = {
         bad=[("missing", {}, {}, "推送订阅无效"), ("wrong types", {"endpoint": ["x"]}, {}, "推送订阅无效")]),
     "api.verify": Post("/api/v1/verify", csrf_exempt="JSON only, no cookie form can post it; generated cases in "
                                                      "test_api_schemathesis.py"),
+    "api.offline_scans": Post("/api/v1/verify/offline",
+                              csrf_exempt="JSON only, like /api/v1/verify; malformed uploads in test_offline_http.py, "
+                                          "generated cases in test_api_schemathesis.py"),
 }
 
 
