@@ -31,13 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cbor2
-import segno
-from PIL import Image
+import cbor2  # noqa: E402
+import segno  # noqa: E402
+from PIL import Image  # noqa: E402
 
-from webapp import create_app, migrate
-from webapp.signing import credential_token, keys, rules
-from webapp.signing.keys import KeyRing
+from webapp import create_app, migrate  # noqa: E402
+from webapp.signing import credential_token, keys, rules  # noqa: E402
+from webapp.signing.keys import KeyRing  # noqa: E402
 
 BASE = "https://suishen.example.cn"
 CHROMIUM = os.environ.get("SUISHEN_CHROMIUM", "/usr/bin/chromium")

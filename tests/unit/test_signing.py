@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from webapp import tokens
 from webapp.signing import credential_token, keys, rules, status_list
 from webapp.signing.keys import KeyRing
+from webapp.travel_id import rules as travel_rules
 
 T0 = datetime(2026, 11, 20, 2, 0, 0, tzinfo=UTC)  # 10:00 in Beijing, on a window boundary
 BASE = "http://127.0.0.1:8000"
@@ -142,13 +143,13 @@ def test_qr_of_a_token_url_stays_a_small_version(ring):
 # --- Ticket category over the token's life ------------------------------------------------------------------
 
 def test_ticket_category_is_one_code_when_no_birthday_falls_in_the_tokens_life():
-    assert rules.ticket_over(date(2016, 6, 1), rules.token_times(T0)) == (("child",), None)
+    assert travel_rules.ticket_over(date(2016, 6, 1), rules.token_times(T0)) == (("child",), None)
 
 
 def test_ticket_category_changes_at_a_beijing_midnight_birthday_inside_the_tokens_life():
     # 23:59:30 Beijing on 2026-11-19; the holder turns 14 on 2026-11-20.
     at = datetime(2026, 11, 19, 15, 59, 30, tzinfo=UTC)
-    ticket, midnight = rules.ticket_over(date(2012, 11, 20), rules.token_times(at))
+    ticket, midnight = travel_rules.ticket_over(date(2012, 11, 20), rules.token_times(at))
     assert ticket == ("child", "full") and midnight == datetime(2026, 11, 19, 16, 0, tzinfo=UTC)
     facts = rules.CredentialFacts(rules.TRAVEL_ID, 1, "张*", at + timedelta(hours=24), ticket=ticket,
                                   ticket_changes_at=midnight)

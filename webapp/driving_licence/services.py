@@ -435,7 +435,8 @@ class Unusable:
 
 def unusable_ids(session: Session) -> Unusable:
     """Issued e-licences that cannot be used now, read without invalidating anything (a GET writes nothing):
-    a changed record counts as invalid here already, as :func:`refresh` will make it on the next read."""
+    a changed record counts as invalid here already, as :func:`state` reads it and the change's own step
+    (:func:`invalidate_changed`) writes it."""
     record, lic = LicenceRecord.__table__.c, ElectronicLicence.__table__.c
     changed = or_(*(lic[name].is_distinct_from(record[name]) for name in rules.SNAPSHOT_FIELDS))
     not_normal = record.status != LICENCE_STATUS_NORMAL

@@ -58,7 +58,7 @@ def service_worker():
                   + [url_for("static", filename=f) for f in SCAN_MODULES])
     body = render_template("shell/sw.js", version=version, shell=shell, offline_url=url_for("shell.offline"),
                            scan_url=url_for("verification.scan"), scan_files=scan_files,
-                           trust_urls=[url_for("signing.jwks"), url_for("signing.status")],
+                           trust_urls=[url_for("signing.jwks"), url_for("verification.status_list")],
                            logout_url=url_for("officer.logout"))
     resp = Response(body, mimetype="text/javascript")
     resp.headers["Cache-Control"] = "no-cache"

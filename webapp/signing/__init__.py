@@ -7,8 +7,10 @@ Two entry points for the web layer:
 - :func:`read_token` — a scanned token checked against the published keys and the clock.
 
 Beneath them: ``rules`` (claims, times, status packing; no I/O), ``keys`` (the key folder), ``credential_token``
-(COSE/CWT through the ``cwt`` library), ``status_list`` (the signed list), ``services`` (reads credentials),
-``views`` (``/.well-known/jwks.json``, ``/status-list``), ``cli`` (``keys init|list|rotate|prune``).
+(COSE/CWT through the ``cwt`` library), ``status_list`` (the signed list), ``views`` (``/.well-known/jwks.json``),
+``cli`` (``keys init|list|rotate|prune``). This package reads no credential domain: a credential says what its
+token carries itself (``token_facts``, on TravelCertificate and ElectronicLicence), and the status list's states
+are read by verification, which serves ``/status-list`` (the domains' views make tokens, so they sit above this).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from flask import Flask, current_app
 
 from webapp.config import PRODUCTION
 from webapp.errors import ServiceUnavailable
-from webapp.signing import credential_token, rules, services
+from webapp.signing import credential_token, rules
 from webapp.signing.keys import KeyRing, NoSigningKey, signer_at
 
 EXTENSION = "signing"
@@ -50,8 +52,9 @@ def status_list_uri() -> str:
 
 
 def make_token(credential, now: datetime) -> str:
-    """The signed token of a travel certificate or an e-licence (``TravelCertificate``/``ElectronicLicence``) for
-    the current 60 s window: the QR text is ``f"{BASE_URL}/v/{token}"``.
+    """The signed token of a travel certificate or an e-licence (anything with ``token_facts(times)``:
+    ``TravelCertificate``, ``ElectronicLicence``) for the current 60 s window: the QR text is
+    ``f"{BASE_URL}/v/{token}"``.
 
     :raises ServiceUnavailable: no signing key can sign now (none was created: `flask --app app keys init`)
     """
@@ -71,7 +74,7 @@ def token_for(ring: KeyRing, credential, now: datetime, *, base_url: str,
     :raises NoSigningKey: no key of ``ring`` can sign at ``now``
     """
     times = rules.token_times(now, grace_windows)
-    return credential_token.issue(ring.signer(now), services.facts_of(credential, times), times, issuer=base_url,
+    return credential_token.issue(ring.signer(now), credential.token_facts(times), times, issuer=base_url,
                                   status_uri=base_url + STATUS_LIST_PATH)
 
 

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from webapp import tokens
-from webapp.timeutil import LOCAL_TZ, local_date
-from webapp.travel_id import rules as travel_rules
 
 WINDOW = tokens.WINDOW                # the QR's 60 s window (the Code128's numeric code keeps its own, online)
 GRACE_WINDOWS = tokens.GRACE_WINDOWS
@@ -55,7 +53,8 @@ TRAVEL_ID = "travel_id"
 DRIVING_LICENCE = "driving_licence"
 KIND_CODES = {TRAVEL_ID: 1, DRIVING_LICENCE: 2}
 KINDS = {code: kind for kind, code in KIND_CODES.items()}
-TICKET_CODES = {travel_rules.TICKET_FREE: 0, travel_rules.TICKET_CHILD: 1, travel_rules.TICKET_FULL: 2}
+# The travel ID's ticket categories (travel_id.rules.TICKET_*) on the wire; travel_id.rules checks they match.
+TICKET_CODES = {"free": 0, "child": 1, "full": 2}
 TICKETS = {code: name for name, code in TICKET_CODES.items()}
 EPOCH_DAY = date(1970, 1, 1)
 
@@ -124,18 +123,6 @@ class CredentialFacts:
     @property
     def status_index(self) -> int:
         return status_index(self.kind, self.db_id)
-
-
-def ticket_over(birth: date, times: TokenTimes) -> tuple[tuple[str, ...], datetime | None]:
-    """The ticket category by age on the travel date for every local date the token lives in (two at most):
-    one category, or the two and the midnight between them when a birthday changes it."""
-    first = local_date(datetime.fromtimestamp(times.nbf, UTC))
-    last = local_date(datetime.fromtimestamp(times.exp, UTC))
-    before = travel_rules.ticket_category(birth, first).code
-    after = travel_rules.ticket_category(birth, last).code
-    if before == after:
-        return (before,), None
-    return (before, after), datetime.combine(last, time(0), LOCAL_TZ).astimezone(UTC)
 
 
 def credential_claim(facts: CredentialFacts) -> list[Any]:

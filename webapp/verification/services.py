@@ -6,7 +6,6 @@ e-licence by its own domain's service.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -22,9 +21,11 @@ from webapp.errors import DomainError
 from webapp.registry.models import Citizen
 from webapp.registry.rules import SEX_LABELS, age_on, mask_id_number, mask_name
 from webapp.signing import credential_token
+from webapp.signing import rules as signing_rules
 from webapp.signing.keys import KeyRing
 from webapp.timeutil import local_date
 from webapp.travel_id import rules as travel_rules
+from webapp.travel_id import services as travel
 from webapp.verification import rules, scan
 
 
@@ -308,6 +309,19 @@ class CheckRecord:
     reason_message: str | None
     credential_label: str | None
     offline: bool = False     # verified on an officer's device without network, uploaded later
+
+
+def status_states(session: Session, now: datetime) -> dict[int, int]:
+    """{status index: state} of every credential an offline verifier must refuse now (the signed status list); the
+    rest are valid."""
+    states = {signing_rules.status_index(signing_rules.TRAVEL_ID, cert_id): signing_rules.STATE_INVALID
+              for cert_id in travel.withdrawn_ids(session, now)}
+    unusable = licences.unusable_ids(session)
+    states.update((signing_rules.status_index(signing_rules.DRIVING_LICENCE, i), signing_rules.STATE_INVALID)
+                  for i in unusable.invalid)
+    states.update((signing_rules.status_index(signing_rules.DRIVING_LICENCE, i), signing_rules.STATE_SUSPENDED)
+                  for i in unusable.blocked)
+    return states
 
 
 def checks_for(session: Session, citizen_id: int, since: datetime, limit: int = 50) -> list[CheckRecord]:
