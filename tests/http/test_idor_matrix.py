@@ -54,6 +54,7 @@ IDENTIFIED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "account_desk.decide": ("POST", "/officer/accounts/reviews/{review}", (roles.ROLE_REVIEWER,)),
     "proofing.page": ("GET", "/proofing/{challenge}", ("holder",)),
     "proofing.frames": ("POST", "/proofing/{challenge}/frames", ()),
+    "proofing.flash": ("POST", "/proofing/{challenge}/flash", ()),
     "proofing.retry": ("POST", "/proofing/{challenge}/retry", ()),
     "proofing.status": ("GET", "/proofing/{challenge}/status", ("holder",)),
 }
