@@ -2,8 +2,8 @@
 #   make run   - venv, runtime install (requirements.txt), migrate, demo data and logins, serve on
 #                http://$(HOST):$(PORT) (default 127.0.0.1:8000) with gunicorn and the face workers (Huey
 #                consumer, one per core; queue in instance/queue.db, no Redis needed)
-#   make test  - the same install plus the test tools (requirements-dev.txt), then the whole suite
-#                (SQLite + PostgreSQL + headless Chromium)
+#   make test  - the same install plus the test tools (requirements-dev.txt), then `ruff check` and the whole
+#                suite (SQLite + PostgreSQL + headless Chromium)
 # `make run PORT=8080 HOST=0.0.0.0` serves elsewhere; BASE_URL (the origin put into QR codes) follows
 # HOST:PORT unless set in the environment.
 PYTHON ?= python3.11
@@ -57,11 +57,17 @@ migrate: install instance/secret_key
 demo: migrate
 	SUISHEN_DEMO=1 $(BIN)/flask --app app registry demo
 
+# The private keys that sign the QR tokens (offline verification, issue 17): the first one is made once, like the
+# secret key, in instance/signing_keys/ (mode 600); `flask --app app keys rotate` adds the next.
+instance/signing_keys: | $(RUN_STAMP) instance/secret_key
+	$(BIN)/flask --app app keys init
+
 # The demo logins are printed last, right before the server starts.
-run: instance/vapid.env demo
+run: instance/vapid.env instance/signing_keys demo
 	SUISHEN_DEMO=1 $(BIN)/python scripts/serve.py --bind $(HOST):$(PORT)
 
 test: install-dev browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install-dev
@@ -73,6 +79,7 @@ bench: install-dev
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/queue_latency.py
 	$(BIN)/python bench/proofing_load.py --record
+	$(BIN)/python bench/offline.py --record
 
 clean:
 	rm -rf $(VENV) test-results .pytest_cache

@@ -6,12 +6,17 @@ Under CI (``CI=true``) an unreachable PostgreSQL is a failure, not a skip.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import sessionmaker
 
@@ -21,13 +26,29 @@ from webapp.accounts import services as accounts
 from webapp.clock import FrozenClock
 from webapp.db import make_engine
 from webapp.extensions import limiter
+from webapp.signing import keys as signing_keys
 from webapp.notify import tasks as notify_tasks
 from webapp.notify.notifier import Notifier
 from tests import factories
+from tests.verification_support import OFFICER_PASSWORD, make_officer
+
+# Property tests check properties, not timing: the first example of a cold run pays imports and caches (the holiday
+# schedule, compiled patterns) on a machine other processes load, which Hypothesis' 200 ms deadline reported as a
+# flaky failure. The per-test settings inherit this profile.
+settings.register_profile("suishen", deadline=None)
+settings.load_profile("suishen")
 
 PG_ADMIN_URL = os.environ.get("SUISHEN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 # A Friday, 10:00 in Beijing.
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+
+# QR tokens are signed with a key of the test run's own, never the developer's instance/signing_keys: one folder
+# per test process, made at import and named in the environment, so the servers that tests start as processes
+# (tests/servers.py) sign with the same key. It signs from 2000 on, so frozen and live clocks alike can use it.
+TEST_SIGNING_KEYS = Path(tempfile.mkdtemp(prefix="suishen-test-keys-"))
+signing_keys.init_keys(TEST_SIGNING_KEYS, datetime(2000, 1, 1, tzinfo=timezone.utc))
+os.environ["SUISHEN_SIGNING_KEYS"] = str(TEST_SIGNING_KEYS)
+atexit.register(shutil.rmtree, TEST_SIGNING_KEYS, ignore_errors=True)
 
 
 def pg_reachable() -> bool:
@@ -37,7 +58,7 @@ def pg_reachable() -> bool:
             conn.execute(text("SELECT 1"))
         engine.dispose()
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever fails, it is not reachable
         return False
 
 
@@ -119,6 +140,7 @@ def make_test_config(database_url: str, **overrides) -> dict:
         # Push off unless a test sets keys: never the developer's instance/vapid.env (config reads it).
         "SUISHEN_VAPID_PUBLIC_KEY": "",
         "SUISHEN_VAPID_PRIVATE_KEY": "",
+        "SUISHEN_SIGNING_KEYS": str(TEST_SIGNING_KEYS),
     }
     config.update(overrides)
     return config
@@ -215,6 +237,30 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+def log_officer_in(client, officer, *, password: str = OFFICER_PASSWORD, next: str | None = None):
+    """An officer signs in through the real sign-in form (CSRF on); the answer of the form. The one way the tests
+    do it: through the ``officer_login`` fixture, or from tables of routes built when a module is imported."""
+    token = csrf_from(client.get("/officer/login").get_data(as_text=True))
+    data = {"csrf_token": token, "username": officer.username, "password": password}
+    if next:
+        data["next"] = next
+    return client.post("/officer/login", data=data)
+
+
+@pytest.fixture
+def officer_login(db_session):
+    """``officer_login(client, officer, password=…, next=…)`` signs an officer in on a test client (see
+    :func:`log_officer_in`); given a role name instead of an officer, it first makes and commits one of that role."""
+
+    def login(client, officer, **kwargs):
+        if isinstance(officer, str):
+            officer = make_officer(db_session, officer)
+            db_session.commit()
+        return log_officer_in(client, officer, **kwargs)
+
+    return login
 
 
 @pytest.fixture(scope="session")

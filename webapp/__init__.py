@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import config as config_module
-from webapp import db, workdays
-from webapp.clock import Clock, SystemClock
-from webapp.extensions import csrf, limiter, login_manager
+if TYPE_CHECKING:
+    from webapp.clock import Clock
 
 
 def create_app(
@@ -20,13 +18,20 @@ def create_app(
     clock: Clock | None = None,
     session_factory: sessionmaker[Session] | None = None,
     sms_gateway=None,
+    face_engine=None,
     instance_path: str | None = None,
 ) -> Flask:
     """``instance_path``: the instance folder (default: instance/ next to webapp/), where SQLite, the queue file,
-    secret_key and vapid.env live.
+    secret_key and vapid.env live. ``face_engine``: what decides 实人核验 in the face workers
+    (proofing.services.run_face_engine); a test of something else (queue states) passes a stand-in, named as such.
 
     The composition root: the one place that imports every domain (inside this function, so importing a small
     module such as ``webapp.tokens`` stays cheap) and wires them together."""
+    from webapp import config as config_module
+    from webapp import db, workdays
+    from webapp.clock import SystemClock
+    from webapp.extensions import csrf, limiter, login_manager
+
     app = Flask("webapp", template_folder="../templates", static_folder="../static",
                 instance_relative_config=True, instance_path=instance_path)
     app.config.update(config_module.DEFAULTS)
@@ -53,6 +58,8 @@ def create_app(
     from webapp.notify import tasks as notify_tasks
     from webapp.notify.notifier import Notifier
     queue.init_app(app)
+    from webapp.proofing import services as proofing
+    app.extensions["face_engine"] = face_engine or proofing.run_face_engine
     # What services say to people goes through this one object; it sends after the commit, on the task queue.
     app.extensions["notifier"] = Notifier.from_config(app.config, sms_gateway=sms_gateway,
                                                       accounts_of=accounts.user_ids_of, enqueue=notify_tasks.enqueue)
@@ -61,10 +68,11 @@ def create_app(
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from webapp import assets, web
+    from webapp import assets, signing, web
     from webapp.registry.rules import mask_id_number, mask_name, mask_phone
     web.init_app(app)
     assets.init_app(app)
+    signing.init_app(app)
     app.jinja_env.filters.update(mask_id=mask_id_number, mask_name=mask_name, mask_phone=mask_phone)
 
     from webapp.accounts.models import User
@@ -85,13 +93,16 @@ def create_app(
     from webapp.proofing.views import bp as proofing_bp
     from webapp.queue_cli import queue_cli
     from webapp.shell.views import bp as shell_bp
+    from webapp.signing.cli import keys_cli
+    from webapp.signing.views import bp as signing_bp
     from webapp.travel_id.views import bp as travel_bp
     from webapp.verification.api import bp as api_bp
     from webapp.verification.views import bp as verification_bp
 
     for blueprint in (shell_bp, accounts_bp, demo_bp, travel_bp, proofing_bp, officer_bp, api_bp,
-                      verification_bp, licence_bp, account_desk_bp, notify_bp):
+                      verification_bp, licence_bp, account_desk_bp, notify_bp, signing_bp):
         app.register_blueprint(blueprint)
-    for group in (sms_cli, push_cli, officer_cli, apikey_cli, db_cli, workdays_cli, registry_cli, queue_cli):
+    for group in (sms_cli, push_cli, officer_cli, apikey_cli, db_cli, workdays_cli, registry_cli, queue_cli,
+                  keys_cli):
         app.cli.add_command(group)
     return app

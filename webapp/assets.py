@@ -1,4 +1,5 @@
-"""Static asset versioning: one digest over the shipped files names the service-worker cache and busts URLs."""
+"""Static asset versioning: one digest over the files under static/ names the service-worker cache and busts URLs.
+(The service worker itself is not a static file: the /sw.js route renders templates/shell/sw.js with this version.)"""
 from __future__ import annotations
 
 import hashlib
@@ -8,12 +9,16 @@ from flask import Flask, url_for
 
 SHELL_FILES = ("css/app.css", "js/app.js", "icons/icon-192.png", "icons/icon-512.png",
                "icons/icon-maskable-512.png", "icons/apple-touch-icon.png")
+# What the officer scan page needs offline (templates/verification/scan.html names these with ?v=), and the modules its
+# scripts import by relative URL (without ?v=). The service worker keeps them once an officer opened the page.
+SCAN_FILES = ("css/verify.css", "vendor/jsQR-1.4.0.js", "vendor/zxing-library-0.23.0.min.js", "js/scan.js")
+SCAN_MODULES = ("js/offline_verify.js", "vendor/tiny-cbor-0.3.6/cbor.js", "vendor/tiny-cbor-0.3.6/cbor_internal.js")
 
 
 def compute_version(static_folder: str) -> str:
     digest = hashlib.sha256()
     root = Path(static_folder)
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != "sw.js"):
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

@@ -18,6 +18,7 @@ def _bool(name: str, default: bool) -> bool:
 
 
 SECRET_KEY_FILE = "secret_key"   # in the instance folder: written once by `make run` (mode 600)
+SIGNING_KEYS_DIR = "signing_keys"  # in the instance folder: the QR tokens' private keys (`keys init`, `make run`)
 INSTANCE_ENV_FILE = "vapid.env"  # in the instance folder: `make run` writes the VAPID pair there once
 # Only these settings may come from the instance env file; anything else in it is ignored.
 _INSTANCE_ENV_NAMES = ("SUISHEN_VAPID_PUBLIC_KEY", "SUISHEN_VAPID_PRIVATE_KEY", "SUISHEN_VAPID_SUBJECT")
@@ -72,7 +73,7 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         # X-RateLimit-Limit/Remaining/Reset on every limited answer cost two extra storage round trips per request
         # (Flask-Limiter re-reads the window after counting the hit); nothing documented or shipped reads them.
-        # A refused request still gets 429 with Retry-After (errors.py) either way.
+        # A refused request still gets 429 with Retry-After (webapp/web/errors.py) either way.
         "RATELIMIT_HEADERS_ENABLED": _bool("RATELIMIT_HEADERS_ENABLED", False),
         "SESSION_COOKIE_SECURE": _bool("SUISHEN_SECURE_COOKIES", base_url.startswith("https://")),
         "SUISHEN_PROXY_COUNT": int(os.environ.get("SUISHEN_PROXY_COUNT", "0")),
@@ -120,6 +121,11 @@ def from_environment(instance_path: str) -> dict:
         # A scanned QR is accepted in its own 60 s window and this many windows after (a gate's delay).
         "SUISHEN_QR_GRACE_WINDOWS": int(os.environ.get("SUISHEN_QR_GRACE_WINDOWS", "1")),
         "SUISHEN_QR_RATE_LIMIT": os.environ.get("SUISHEN_QR_RATE_LIMIT", "30 per minute"),
+        # Offline verification (issue 17): the folder of the private keys that sign QR tokens (outside the
+        # database; every web host needs the same files), and how old the cached status list may be before the
+        # officer scan page answers 无法确认 offline; `keys rotate` publishes a new key this long before it signs.
+        "SUISHEN_SIGNING_KEYS": os.environ.get("SUISHEN_SIGNING_KEYS") or str(Path(instance_path) / SIGNING_KEYS_DIR),
+        "SUISHEN_OFFLINE_STATUS_MAX_AGE": int(os.environ.get("SUISHEN_OFFLINE_STATUS_MAX_AGE", "3600")),
         # SMS (SPEC 5.1, 8): the gateway ('outbox' = the embedded outbox table, or 'package.module:Class'),
         # code lifetime, resend cool-down, per-phone caps and wrong tries; plus a per-IP limit on the send route.
         "SUISHEN_SMS_GATEWAY": os.environ.get("SUISHEN_SMS_GATEWAY", "outbox"),
@@ -146,8 +152,8 @@ def from_environment(instance_path: str) -> dict:
         "SUISHEN_PUSH_ALLOWED_HOSTS": os.environ.get(
             "SUISHEN_PUSH_ALLOWED_HOSTS",
             "fcm.googleapis.com,updates.push.services.mozilla.com,*.push.apple.com,*.notify.windows.com"),
-        # Seconds to connect to a push service, and again to read its answer (a push runs after the request's
-        # commit, so a stalled push service must not hold a worker long).
+        # Seconds to connect to a push service, and again to read its answer (a push is a job on the task queue,
+        # notify.push, run by the face workers: a stalled push service must not hold one long).
         "SUISHEN_PUSH_TIMEOUT": float(os.environ.get("SUISHEN_PUSH_TIMEOUT", "5")),
         # The operator's State Council holiday schedule (JSON, same shape as webapp/data/workday_schedule.json).
         "SUISHEN_WORKDAY_SCHEDULE": os.environ.get("SUISHEN_WORKDAY_SCHEDULE", ""),

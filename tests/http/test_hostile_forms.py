@@ -24,9 +24,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 import webapp.models  # noqa: F401 - every table in the metadata
-from tests.conftest import csrf_from, make_notifier
+from tests.conftest import csrf_from, log_officer_in, make_notifier
 from tests.factories import PASSWORD, CitizenFactory, LicenceFactory, UserFactory
-from tests.http.test_officer_http import login_officer
 from tests.verification_support import FAKE_JPEG, make_officer
 from webapp.accounts.models import IdentityReview
 from webapp.accounts.rules import LEVEL_REALNAME, LEVEL_REALPERSON
@@ -143,7 +142,7 @@ def as_realname(client, world: World) -> None:
 
 def as_officer(role: str) -> Callable:
     def sign_in(client, world: World) -> None:
-        assert login_officer(client, world.officers[role]).status_code == 302
+        assert log_officer_in(client, world.officers[role]).status_code == 302
     return sign_in
 
 
@@ -279,6 +278,9 @@ POST_ROUTES: dict[str, Post] = {
         bad=[("missing", {}, {}, "推送订阅无效"), ("wrong types", {"endpoint": ["x"]}, {}, "推送订阅无效")]),
     "api.verify": Post("/api/v1/verify", csrf_exempt="JSON only, no cookie form can post it; generated cases in "
                                                      "test_api_schemathesis.py"),
+    "api.offline_scans": Post("/api/v1/verify/offline",
+                              csrf_exempt="JSON only, like /api/v1/verify; malformed uploads in test_offline_http.py, "
+                                          "generated cases in test_api_schemathesis.py"),
 }
 
 

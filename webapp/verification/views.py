@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, url_for
 from flask_login import current_user
 
+from webapp import signing
 from webapp.db import get_session
 from webapp.extensions import limiter
 from webapp.officer.services import papers_for
@@ -27,7 +28,8 @@ def public(token: str):
     session = get_session()
     result = services.verify(session, token, now=edge.now(),
                              grace_windows=current_app.config["SUISHEN_QR_GRACE_WINDOWS"],
-                             secret=current_app.config["SECRET_KEY"], viewer=services.Viewer.public())
+                             secret=current_app.config["SECRET_KEY"],
+                             keyring=signing.keyring(), viewer=services.Viewer.public())
     edge.commit()
     # The page is the same for everyone who opens the link, officers included: the public subset only.
     return render_template("verification/public.html", result=result,
@@ -43,8 +45,13 @@ def _contexts_for(role: str) -> list[tuple[str, list[tuple[str, str]]]]:
 @bp.get("/officer/scan")
 @officer_required(*SCAN_ROLES)
 def scan():
+    max_age = current_app.config["SUISHEN_OFFLINE_STATUS_MAX_AGE"]
+    # The service worker keeps this page for offline use (static/js/scan.js): nothing in it is personal beyond the
+    # role's contexts, and no flash message is rendered into the copy it keeps (it fetches the page afresh).
     return render_template("verification/scan.html", officer=current_user, groups=_contexts_for(current_user.role),
-                           api_url=url_for("api.verify"))
+                           api_url=url_for("api.verify"), offline_api_url=url_for("api.offline_scans"),
+                           jwks_url=url_for("signing.jwks"), status_list_url=url_for("signing.status"),
+                           status_max_age=max_age, status_max_age_minutes=max_age // 60)
 
 
 @bp.get("/travel-id/records")

@@ -7,7 +7,8 @@
 - :mod:`.urls` — safe-next;
 - :mod:`.review` — a reviewer's decision POST;
 - :mod:`.input_guard` — hostile characters refused before any view, routes declaring what they check themselves;
-- :mod:`.errors` — error pages and JSON errors.
+- :mod:`.errors` — error pages and JSON errors;
+- :mod:`.declare` — how a route declares something to the layer, next to the route.
 
 This module adds the security headers, the caching policy and the template globals. Domains import from here;
 this package imports from no domain (``create_app`` wires the domain-specific parts in: the loaders, the filters).
