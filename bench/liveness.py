@@ -20,13 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import face_recognition
-import numpy as np
-from PIL import Image
+import face_recognition  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
-from tests import liveness_data
-from tests.testdata import HAVE_TESTDATA, TESTDATA, face, load_sequence
-from webapp.proofing import engine, rules
+from tests import liveness_data  # noqa: E402
+from tests.testdata import HAVE_TESTDATA, TESTDATA, face, load_sequence  # noqa: E402
+from webapp.proofing import engine, rules  # noqa: E402
 
 PLAN = rules.ChallengePlan(colours=("red", "yellow", "blue", "green"), frames_per_colour=4)
 

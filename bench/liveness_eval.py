@@ -32,12 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np
-from PIL import Image
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
-from tests import liveness_data as data
-from tests.testdata import HAVE_TESTDATA, TESTDATA, face, fixture, load_sequence
-from webapp.proofing import engine, rules
+from tests import liveness_data as data  # noqa: E402
+from tests.testdata import HAVE_TESTDATA, TESTDATA, face, fixture, load_sequence  # noqa: E402
+from webapp.proofing import engine, rules  # noqa: E402
 
 DEFAULT = rules.Policy.from_setting(rules.DEFAULT_CHECKS_SETTING)
 

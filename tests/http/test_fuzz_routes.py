@@ -92,6 +92,7 @@ def _good_path_values(world: World, cert_public_id: str) -> dict[str, dict[str, 
         "account_desk.decide": {"public_id": world.review_public_id},
         "proofing.page": {"public_id": world.challenge_public_id},
         "proofing.frames": {"public_id": world.challenge_public_id},
+        "proofing.flash": {"public_id": world.challenge_public_id},
         "proofing.retry": {"public_id": world.challenge_public_id},
         **{f"travel_id.{name}": {"public_id": cert_public_id}
            for name in ("show", "result", "token", "reverify", "granted")},

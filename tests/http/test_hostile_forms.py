@@ -237,6 +237,10 @@ POST_ROUTES: dict[str, Post] = {
         json_errors=True,
         bad=[("missing", {}, {}, "没有收到画面"), ("wrong types", {"blink": "not a file"}, {}, "没有收到画面")],
         uploads={"blink": {}}),
+    "proofing.flash": Post(
+        "/proofing/{challenge}/flash", who=owns_challenge, json_body=True, json_errors=True, fields={"step": 0},
+        bad=[("missing", {}, {}, "炫彩步骤无效"), ("wrong types", {"step": "0"}, {}, "炫彩步骤无效"),
+             ("too long", {"step": 10 ** 40}, {}, "炫彩步骤无效")]),
     "proofing.retry": Post("/proofing/{challenge}/retry", who=owns_challenge),
     "proofing.start": Post(
         "/proofing/start", fields={"token": "not-pending"},

@@ -81,6 +81,7 @@ IDENTIFIED: dict[str, Row] = {
                                LOGIN),
     "proofing.page": Row("GET", "/proofing/{challenge}", ("holder",), 200, 403, 403, 403),
     "proofing.frames": Row("POST", "/proofing/{challenge}/frames", ("holder",), 400, 403, 403, 403),
+    "proofing.flash": Row("POST", "/proofing/{challenge}/flash", ("holder",), 400, 403, 403, 403),
     "proofing.retry": Row("POST", "/proofing/{challenge}/retry", ("holder",), PROOFING, 403, 403, 403),
     "proofing.status": Row("GET", "/proofing/{challenge}/status", ("holder",), 200, 403, 403, 403),
 }

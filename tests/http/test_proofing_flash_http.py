@@ -44,7 +44,7 @@ def test_the_page_learns_each_colour_only_at_its_step(app, client, auth, db_sess
 
     told = []
     for step in range(4):
-        assert reveal(client, public_id, token, step + 1).status_code == 409  # never ahead of time
+        assert reveal(client, public_id, token, step + 1).status_code in (400, 409)  # never ahead of time
         clock.advance(milliseconds=plan.holds_ms[step])
         answer = reveal(client, public_id, token, step)
         assert answer.status_code == 200
@@ -62,15 +62,15 @@ def test_asking_again_for_the_current_step_keeps_its_first_instant(client, auth,
     clock.advance(seconds=1)
     assert reveal(client, public_id, token, 0).get_json() == first
     assert len(challenge_of(db_session, public_id).reveals) == 1
-    assert reveal(client, public_id, token, 0 - 1).status_code == 409
+    assert reveal(client, public_id, token, 2).status_code == 409  # not the next one
 
 
 @pytest.mark.parametrize("body", [{"step": "0"}, {"step": True}, {"step": 4}, {}, None], ids=str)
-def test_a_bad_step_is_refused_with_a_clear_409_and_nothing_recorded(client, auth, db_session, body):
+def test_a_bad_step_is_refused_with_a_clear_400_and_nothing_recorded(client, auth, db_session, body):
     public_id, token = begin(client, auth, user_with_portrait())
     resp = client.post(f"/proofing/{public_id}/flash", json=body,
                        headers={"X-CSRFToken": token, "Accept": "application/json"})
-    assert resp.status_code == 409 and resp.get_json()["error"] == "flash_step"
+    assert resp.status_code == 400 and resp.get_json()["error"] == "bad_step"
     assert "炫彩" in resp.get_json()["message"]
     assert challenge_of(db_session, public_id).reveals is None
 

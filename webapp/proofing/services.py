@@ -231,8 +231,11 @@ def reveal_step(session: Session, public_id: str, step: object, now: datetime) -
     instant.
 
     :raises NotFound: unknown public id.
+    :raises DomainError: 400 ``bad_step`` when ``step`` is not a step number of the plan.
     :raises FlashStepRefused: the challenge is not open, has no flash, or ``step`` is not the next one.
     """
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < len(rules.COLOURS):
+        raise DomainError("炫彩步骤无效，请重新核验。", status=400, code="bad_step")
     challenge = get(session, public_id)
     if challenge.status != ISSUED or now > challenge.expires_at:
         raise FlashStepRefused("该核验已结束，请重新核验。")
@@ -240,8 +243,8 @@ def reveal_step(session: Session, public_id: str, step: object, now: datetime) -
         raise FlashStepRefused("本次核验不含炫彩检测。")
     plan = ChallengePlan.from_json(challenge.plan)
     reveals = list(challenge.reveals or [])
-    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < len(plan.colours):
-        raise FlashStepRefused("炫彩步骤无效，请重新核验。")
+    if step >= len(plan.colours):
+        raise DomainError("炫彩步骤无效，请重新核验。", status=400, code="bad_step")
     if step == len(reveals):
         reveals.append(now.timestamp() * 1000)
         challenge.reveals = reveals  # a new list: the JSON column sees the change
