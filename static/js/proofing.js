@@ -90,7 +90,7 @@ function init() {
     }
   }
 
-  function fail(text, { retryUrl = null, fallbackUrl = null, failures = null, allowRetry = true, title = null } = {}) {
+  function fail(text, { retryUrl = null, fallbackUrl = null, fallbackMessage = null, allowRetry = true, title = null } = {}) {
     stopCamera();
     if (title) el("proofing-result-title").textContent = title;
     flash.hidden = true;
@@ -101,8 +101,8 @@ function init() {
     if (retryUrl) retryForm.action = retryUrl;
     retryForm.hidden = !allowRetry;
     if (fallback && fallbackUrl) {
-      const count = document.getElementById("proofing-failures");
-      if (count && failures !== null) count.textContent = String(failures);
+      const why = document.getElementById("proofing-fallback-text");
+      if (why && fallbackMessage) why.textContent = fallbackMessage;
       fallback.hidden = false;
     }
     message.focus?.();
@@ -271,20 +271,26 @@ function makeWaiter(cfg, parts = {}) {
     if (options.retryUrl) retryForm.action = options.retryUrl;
     retryForm.hidden = !options.allowRetry;
     const fallback = el("proofing-fallback");
-    if (fallback && options.fallbackUrl) fallback.hidden = false;
+    if (fallback && options.fallbackUrl) {
+      const why = el("proofing-fallback-text");
+      if (why && options.fallbackMessage) why.textContent = options.fallbackMessage;
+      fallback.hidden = false;
+    }
     result.hidden = false;
   }
 
   function decided(data) {
     if (data.passed && data.next_url) {
       show("核验通过，正在跳转…");
-      window.location.assign(data.next_url);
+      // Replace, not push: the camera page of a used challenge has nothing to show again, so Back from what the
+      // pass led to goes to the page before 实人核验 (issue 16).
+      window.location.replace(data.next_url);
       return;
     }
     fail(data.message || "核验未通过，请重试。", {
       retryUrl: data.retry_url,
       fallbackUrl: data.fallback_url,
-      failures: data.failures,
+      fallbackMessage: data.fallback_message,
       allowRetry: Boolean(data.retry_url),
     });
   }

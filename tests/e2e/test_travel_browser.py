@@ -58,8 +58,8 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
 
     # 温馨服务 → 乘坐旅客列车临时身份证明: the located city, then 立即申请 is enabled.
     open_apply_page(page)
-    page.locator("#locate-city").filter(has_text="广州").wait_for()
-    assert page.locator("#locate-help").is_hidden()
+    page.locator("#locate-city").filter(has_text="广州").wait_for()  # allowed before: located without a click
+    assert "已确认所在城市" in page.locator("#locate-help").inner_text()
     page.get_by_label("姓名").fill(s001_citizen.name)
     page.get_by_label("身份证号").fill(s001_citizen.id_number)
     shot(page, "travel-apply-360")
@@ -138,7 +138,9 @@ def test_denied_location_explains_how_to_enable_it_and_keeps_apply_disabled(brow
 
     open_apply_page(page)
     help_text = page.locator("#locate-help")
-    help_text.wait_for(state="visible")
+    assert page.locator("#locate-city").inner_text() == "尚未定位"  # nothing asked on load (issue 16 audit)
+    page.get_by_role("button", name="获取定位").click()
+    page.locator("#locate-city").filter(has_text="定位权限未开启").wait_for()
 
     assert "定位" in help_text.inner_text() and "设置" in help_text.inner_text()
     assert page.get_by_role("button", name="重新定位").is_visible()

@@ -295,6 +295,31 @@ def test_records_list_only_own_certificates_of_the_last_month(client, auth, db_s
     assert "本月已申请 2 / 3 次" in html
 
 
+def test_records_list_the_travel_ids_checks_but_not_the_driving_licences_when_both_were_scanned(
+        client, auth, db_session, clock, citizen):
+    from tests.conftest import make_notifier
+    from tests.factories import LicenceFactory
+    from webapp.driving_licence import services as licences
+
+    LicenceFactory(citizen=citizen)
+    user = UserFactory(citizen=citizen, level="realperson")
+    cert = issue_direct(db_session, citizen, clock.now())
+    licence = licences.apply(db_session, citizen=citizen, user_id=user.id, photo_source="system", photo=None,
+                             now=clock.now(), cities=None, notifier=make_notifier())
+    licences.proven(db_session, licence, clock.now(), None, notifier=make_notifier())
+    db_session.commit()
+    secret = client.application.config["SECRET_KEY"]
+    for kind, public_id in (("travel_id", cert.public_id), ("driving_licence", licence.public_id)):
+        text = f"http://localhost/v/{tokens.issue(secret, kind, public_id, clock.now())}"
+        assert client.post("/api/v1/verify", json={"qr": text}).get_json()["valid"] is True
+    assert auth.login(user.phone).status_code == 302
+
+    html = client.get("/travel-id/records").get_data(as_text=True)
+
+    checks = html[html.index('id="checks-title"'):]
+    assert checks.count("<li>") == 1 and "电子临时乘车身份证明" in checks and "电子驾驶证" not in checks
+
+
 def test_registered_users_grant_ends_with_logout(client, auth, db_session, clock, citizen):
     user = UserFactory(citizen=citizen)
     cert = issue_direct(db_session, citizen, clock.now(), user_id=user.id)
@@ -351,3 +376,47 @@ def test_verified_users_apply_with_their_own_identity_whatever_is_posted(client,
     assert resp.status_code == 302
     challenge = db_session.scalar(select(Challenge))
     assert (challenge.citizen_id, challenge.user_id, challenge.purpose) == (citizen.id, user.id, "travel_id_apply")
+
+
+# --- re-verification says why (issue 16) ------------------------------------------------------------------------
+def test_reverify_in_a_new_browser_says_why_and_that_it_costs_no_application(app, db_session, clock, citizen):
+    cert = issue_direct(db_session, citizen, clock.now())
+    db_session.commit()
+    other_browser = app.test_client()
+
+    shown = other_browser.get(f"/travel-id/{cert.public_id}", follow_redirects=True)
+
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and rules.REVERIFY_IN_NEW_BROWSER in html and "不占用申请次数" in html
+    assert 'name="token"' in html  # the start page of 实人核验, whose button creates the challenge
+
+
+def test_reverify_after_30_minutes_says_why_on_the_camera_page_when_signed_in(client, auth, db_session, clock,
+                                                                              citizen):
+    user = UserFactory(citizen=citizen, level="realperson")
+    cert = issue_direct(db_session, citizen, clock.now(), user_id=user.id)
+    db_session.commit()
+    assert auth.login(user.phone).status_code == 302
+    grant(client, cert.public_id, clock.now())
+    clock.advance(minutes=30)
+
+    first = client.get(f"/travel-id/{cert.public_id}")
+    camera = client.get(first.headers["Location"], follow_redirects=True)
+
+    assert first.headers["Location"].endswith("/reverify")
+    html = camera.get_data(as_text=True)
+    assert "/proofing/" in camera.request.path and rules.REVERIFY_AFTER_30_MINUTES in html
+    assert "不占用申请次数" in html
+
+
+def test_reverify_goes_back_to_the_qr_page_when_the_grant_still_holds(client, db_session, clock, citizen):
+    cert = issue_direct(db_session, citizen, clock.now())
+    db_session.commit()
+    grant(client, cert.public_id, clock.now())
+    clock.advance(minutes=29, seconds=59)
+    before = db_session.scalar(select(func.count()).select_from(Challenge))
+
+    resp = client.get(f"/travel-id/{cert.public_id}/reverify")
+
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/travel-id/{cert.public_id}")
+    assert db_session.scalar(select(func.count()).select_from(Challenge)) == before

@@ -582,3 +582,30 @@ def test_the_app_default_is_the_rules_default_when_nothing_is_set(monkeypatch, t
 
     monkeypatch.delenv("SUISHEN_LIVENESS_CHECKS", raising=False)
     assert from_environment(str(tmp_path))["SUISHEN_LIVENESS_CHECKS"] == rules.DEFAULT_CHECKS_SETTING
+
+
+# --- Failures per person and device (issue 16) ----------------------------------------------------------------
+@pytest.mark.parametrize("here, elsewhere, trusted, expected", [
+    (2, 0, False, None),
+    (3, 0, False, rules.FAILED_HERE),
+    (3, 0, True, rules.FAILED_HERE),       # the holder's own failures stop them too
+    (0, 9, True, None),                    # a stranger's never stop the holder's account or phone
+    (0, 2, False, None),
+    (0, 3, False, rules.FAILED_ELSEWHERE),  # ... but stop a new device: the cap across devices stays
+    (1, 2, False, rules.FAILED_ELSEWHERE),
+])
+def test_failure_refusal_when_counts_are_on_either_side_of_the_cap(here, elsewhere, trusted, expected):
+    count = rules.FailureCount(here=here, elsewhere=elsewhere, trusted=trusted)
+    assert rules.failure_refusal(count, 3) == expected
+    assert rules.failure_refusal(count, 0) is None  # no cap configured
+
+
+def test_failure_message_tells_only_this_partys_count_when_refused():
+    assert rules.failure_message(rules.FAILED_HERE, rules.FailureCount(here=3, elsewhere=7)).startswith("您已连续 3 次")
+    elsewhere = rules.failure_message(rules.FAILED_ELSEWHERE, rules.FailureCount(here=0, elsewhere=3))
+    assert "您已连续" not in elsewhere and "其他设备" in elsewhere
+
+
+def test_a_device_party_is_a_digest_of_its_cookie_when_stored():
+    party = rules.device_party("some-cookie-value-0123456789")
+    assert party.startswith(rules.PARTY_DEVICE) and "some-cookie" not in party and len(party) <= 64

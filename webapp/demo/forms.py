@@ -2,17 +2,16 @@ from __future__ import annotations
 
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import Length, Optional
 
-from webapp.web.forms import REQUIRED, Form
+from webapp.web.forms import Form, id_number_field, name_field, phone_field
 
 
 class EnrolForm(Form):
-    name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=30)])
-    id_number = StringField("身份证号", validators=[Optional(), Length(max=24)],
-                            description="建议留空，由系统生成一个演示号码；已在人口库中的号码不能登记")
-    phone = StringField("手机号码", validators=[DataRequired(REQUIRED), Length(max=20)],
-                        render_kw={"inputmode": "tel"})
+    name = name_field()
+    id_number = id_number_field(required=False,
+                                description="建议留空，由系统生成一个演示号码；已在人口库中的号码不能登记")
+    phone = phone_field()
     address = StringField("住址", validators=[Optional(), Length(max=120)])
     portrait = FileField("人像照片", validators=[
         FileRequired("请拍摄或选择一张本人正面照片。"),

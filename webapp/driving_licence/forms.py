@@ -5,7 +5,7 @@ from wtforms import StringField, SubmitField
 from wtforms.validators import AnyOf, DataRequired, Length
 
 from webapp.driving_licence import rules
-from webapp.web.forms import REQUIRED, Form
+from webapp.web.forms import REQUIRED, Form, id_number_field
 
 PHOTO_CHOICES = [(rules.PHOTO_SYSTEM, "使用系统照片（公安人口库照片，推荐）"),
                  (rules.PHOTO_ALBUM, "从相册选择"),
@@ -31,7 +31,6 @@ class PhotoForm(Form):
 
 
 class SeizeForm(Form):
-    id_number = StringField("驾驶证号（身份证号）", validators=[DataRequired(REQUIRED), Length(max=24)],
-                            render_kw={"autocomplete": "off", "maxlength": 18})
+    id_number = id_number_field("驾驶证号（身份证号）")
     reason = StringField("扣留依据（处罚决定书/强制措施凭证编号）", validators=[DataRequired(REQUIRED), Length(max=200)])
     submit = SubmitField("登记扣留")

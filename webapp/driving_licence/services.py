@@ -31,7 +31,8 @@ from webapp.notify.notifier import Notifier
 from webapp.proofing import services as proofing
 from webapp.registry import services as registry
 from webapp.registry.models import Citizen, LicenceRecord
-from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES, normalise_id_number
+from webapp.normalise import normalise_id_number
+from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES
 from webapp.timeutil import format_deadline, format_local, local_date
 
 #: The 实人核验 purpose of an application (proofing.services.consume checks it).

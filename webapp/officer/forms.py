@@ -4,7 +4,7 @@ from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from webapp.officer import rules
-from webapp.web.forms import REQUIRED, Form
+from webapp.web.forms import REQUIRED, Form, id_number_field, name_field
 
 
 class OfficerLoginForm(Form):
@@ -16,11 +16,8 @@ class OfficerLoginForm(Form):
 
 
 class PaperForm(Form):
-    name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=30)],
-                       render_kw={"autocomplete": "off"})
-    id_number = StringField("身份证号", validators=[DataRequired(REQUIRED), Length(max=24)],
-                            render_kw={"autocomplete": "off", "maxlength": 18},
-                            description="仅限居民身份证号码，须与旅客出示的身份证明材料核对一致")
+    name = name_field(autocomplete="off")
+    id_number = id_number_field(description="仅限居民身份证号码，须与旅客出示的身份证明材料核对一致")
     issuing_station = StringField("发证车站", validators=[DataRequired(REQUIRED), Length(max=rules.STATION_MAX)],
                                   render_kw={"placeholder": "如：广州南站"})
     submit = SubmitField("登记并打印")

@@ -50,6 +50,9 @@ class Challenge(Base):
     next_url: Mapped[str] = mapped_column(String(512))
     fallback_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
+    #: Whose try it is (rules.user_party / rules.device_party): failures are counted per party (issue 16). NULL for
+    #: challenges from before, and for callers that name none (counted as anonymous devices).
+    party: Mapped[str | None] = mapped_column(String(64), nullable=True)
     kept_frames: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     #: When the frames request handed it to the queue, and when a face worker started deciding it.
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -7,6 +7,7 @@ measured on the real sequences in ``shared/testdata`` (see ``bench/liveness_eval
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -747,3 +748,65 @@ def expected_wait(waiting: int, seconds_per_decision: float, workers: int) -> fl
     """
     workers = max(1, workers)
     return (waiting // workers + 1) * max(0.0, seconds_per_decision)
+
+
+# --- Failed tries: whose they are (issue 16) ------------------------------------------------------------------
+# A failed 实人核验 belongs to a *party*: the signed-in account of the citizen being checked ("user:<id>"), or else
+# the browser it was tried in ("device:<digest of a long-lived random cookie>"). The person in front of the camera
+# is told of, and stopped by, only their own party's failures; a stranger trying someone's identity elsewhere never
+# makes the holder read "您已连续 3 次未通过". Against that stranger the cap still holds across devices: clearing
+# cookies makes a new device, so the failures of every anonymous device count together against a device that is
+# not the holder's. The holder's are their signed-in account (one per citizen) and a device where this citizen
+# passed 实人核验 within TRUSTED_DEVICE_MEMORY; only their own failures stop those.
+PARTY_USER = "user:"
+PARTY_DEVICE = "device:"
+#: A device where the citizen passed 实人核验 this recently is the holder's (a phone kept for a few years, asked
+#: for 实人核验 every few weeks or months).
+TRUSTED_DEVICE_MEMORY = timedelta(days=180)
+#: Why a new challenge is refused: this party failed too often, or (a device not the holder's) the anonymous
+#: devices together did.
+FAILED_HERE = "here"
+FAILED_ELSEWHERE = "elsewhere"
+FAILED_HERE_MESSAGE = "您已连续 {failures} 次未通过人脸核验。可改用其他方式办理，或稍后再试。"
+FAILED_ELSEWHERE_MESSAGE = ("近 1 小时内，该身份信息在其他设备上未通过人脸核验的次数过多（并非本设备上的操作）。"
+                            "为保护您的身份，暂停在新设备上核验：请在曾经核验通过的设备上办理、登录本人账号后办理，"
+                            "或稍后再试、改用其他方式办理。")
+
+
+def user_party(user_id: int) -> str:
+    return f"{PARTY_USER}{user_id}"
+
+
+def device_party(device_token: str) -> str:
+    """The stored party of a browser: a digest of its cookie (the cookie itself is a bearer value, never stored)."""
+    return PARTY_DEVICE + hashlib.sha256(device_token.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class FailureCount:
+    """Failed tries of one citizen and purpose in the window, seen from one party."""
+
+    here: int            # this party's own failures: what the person in front of the camera is told
+    elsewhere: int = 0   # anonymous devices other than this party (a stranger's, or the holder's on another phone)
+    trusted: bool = True  # this party is the holder's (their account, or a device they passed on)
+
+
+def failure_refusal(count: FailureCount, max_failures: int) -> str | None:
+    """FAILED_HERE, FAILED_ELSEWHERE or None (a new challenge may start). ``max_failures`` 0 means no cap.
+
+    >>> failure_refusal(FailureCount(here=0, elsewhere=5, trusted=True), 3) is None
+    True
+    >>> failure_refusal(FailureCount(here=1, elsewhere=2, trusted=False), 3)
+    'elsewhere'
+    """
+    if not max_failures:
+        return None
+    if count.here >= max_failures:
+        return FAILED_HERE
+    if not count.trusted and count.here + count.elsewhere >= max_failures:
+        return FAILED_ELSEWHERE
+    return None
+
+
+def failure_message(refusal: str, count: FailureCount) -> str:
+    return FAILED_HERE_MESSAGE.format(failures=count.here) if refusal == FAILED_HERE else FAILED_ELSEWHERE_MESSAGE

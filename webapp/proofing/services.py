@@ -108,13 +108,16 @@ class InvalidFrames(DomainError):
 
 
 class TooManyFailures(DomainError):
-    """The citizen failed this purpose too often lately: no new challenge (whoever asks for it)."""
+    """This party failed this purpose too often lately, or (a device not the holder's) the anonymous devices
+    together did: no new challenge. ``refusal`` says which (rules.FAILED_HERE / FAILED_ELSEWHERE)."""
 
     status = 429
     code = "too_many_failures"
 
-    def __init__(self) -> None:
-        super().__init__(TOO_MANY_FAILURES_MESSAGE)
+    def __init__(self, refusal: str = rules.FAILED_HERE) -> None:
+        super().__init__(TOO_MANY_FAILURES_MESSAGE if refusal == rules.FAILED_HERE
+                         else rules.FAILED_ELSEWHERE_MESSAGE)
+        self.refusal = refusal
 
 
 class NotProven(DomainError):
@@ -130,7 +133,8 @@ def _public_id() -> str:
 
 def start(session: Session, *, citizen: Citizen, purpose: str, now: datetime, policy: Policy,
           next_url: str | Callable[[str], str], fallback_url: str | None, user_id: int | None = None,
-          rng: random.Random | None = None, attempt: int = 1, max_failures: int = 0) -> Challenge:
+          rng: random.Random | None = None, attempt: int = 1, max_failures: int = 0,
+          party: str | None = None) -> Challenge:
     """Issue a new single-use challenge for ``citizen``.
 
     :param purpose: what the pass will be used for, e.g. ``"account_realperson"``; :func:`consume` checks it.
@@ -140,14 +144,18 @@ def start(session: Session, *, citizen: Citizen, purpose: str, now: datetime, po
     :param fallback_url: the calling flow's other way (window, paper route), offered after repeated failures.
     :param rng: ``random.SystemRandom()`` unless a test passes a seeded one.
     :param max_failures: SUISHEN_PROOFING_MAX_FAILURES; 0 = no cap. Counted per citizen and purpose across
-        challenges (:func:`recent_failures`), so a fresh challenge from the calling flow is refused as a retry is.
+        challenges (:func:`failure_count`), so a fresh challenge from the calling flow is refused as a retry is.
+    :param party: whose try this is (``rules.user_party`` / ``rules.device_party``); failures are counted per
+        party (rules.failure_refusal). None: every failure of the citizen and purpose counts as this caller's.
     :raises NoPortrait: the citizen has no registry portrait, so no face match could ever pass.
-    :raises TooManyFailures: ``max_failures`` failed attempts of this purpose in the window.
+    :raises TooManyFailures: ``max_failures`` failed attempts of this party (or of anonymous devices, for a
+        device that is not the holder's) and purpose in the window.
     """
     if citizen.portrait_encoding is None:
         raise NoPortrait()
-    if max_failures and recent_failures(session, citizen.id, purpose, now) >= max_failures:
-        raise TooManyFailures()
+    refusal = rules.failure_refusal(failure_count(session, citizen.id, purpose, now, party), max_failures)
+    if refusal is not None:
+        raise TooManyFailures(refusal)
     rng = rng or random.SystemRandom()
     plan = rules.make_challenge_plan(rng, policy)
     public_id = _public_id()
@@ -155,7 +163,7 @@ def start(session: Session, *, citizen: Citizen, purpose: str, now: datetime, po
         public_id=public_id, purpose=purpose, citizen_id=citizen.id, user_id=user_id, plan=plan.to_json(),
         checks=",".join(sorted(policy.checks)), status=ISSUED, issued_at=now,
         expires_at=now + rules.CHALLENGE_TTL, next_url=next_url(public_id) if callable(next_url) else next_url,
-        fallback_url=fallback_url, attempt=attempt,
+        fallback_url=fallback_url, attempt=attempt, party=party,
     )
     session.add(challenge)
     session.flush()
@@ -631,28 +639,52 @@ def consume(session: Session, public_id: str, *, purpose: str, citizen_id: int, 
     raise NotProven("实人核验结果已过期（须在 5 分钟内完成后续步骤），请重新核验。", code="expired")
 
 
-def recent_failures(session: Session, citizen_id: int, purpose: str, now: datetime) -> int:
-    """Failed attempts of this citizen and purpose in the last :data:`FAILURE_WINDOW`, since their last pass,
-    across all their challenges (not counting ``system_busy`` ones)."""
+def _failures_since(session: Session, citizen_id: int, purpose: str, now: datetime) -> datetime:
+    """Failures count over the last :data:`FAILURE_WINDOW`, since the citizen's last pass of this purpose."""
     since = now - FAILURE_WINDOW
     last_pass = session.scalar(
         select(func.max(Challenge.decided_at)).where(
             Challenge.citizen_id == citizen_id, Challenge.purpose == purpose,
             Challenge.status.in_((PASSED, CONSUMED)), Challenge.decided_at >= since)
     )
-    if last_pass is not None:
-        since = last_pass
-    return session.scalar(
-        select(func.count()).select_from(Challenge).where(
+    return last_pass if last_pass is not None else since
+
+
+def failure_count(session: Session, citizen_id: int, purpose: str, now: datetime,
+                  party: str | None = None) -> rules.FailureCount:
+    """Failed attempts of this citizen and purpose in the last :data:`FAILURE_WINDOW`, since their last pass,
+    across all their challenges (not counting ``system_busy`` ones), seen from ``party``: its own, those of
+    anonymous devices other than it, and whether it is the holder's (a signed-in account of this citizen, or a
+    device where the citizen passed within rules.TRUSTED_DEVICE_MEMORY). ``party`` None: every failure is "here"."""
+    by_party = session.execute(
+        select(Challenge.party, func.count()).where(
             Challenge.citizen_id == citizen_id, Challenge.purpose == purpose, Challenge.status == FAILED,
-            Challenge.decided_at > since,
+            Challenge.decided_at > _failures_since(session, citizen_id, purpose, now),
             # A system failure (queue too slow, worker died) is not the person's failed try.
             Challenge.reason.is_distinct_from(SYSTEM_BUSY))
-    ) or 0
+        .group_by(Challenge.party)).all()
+    if party is None:
+        return rules.FailureCount(here=sum(n for _p, n in by_party))
+    here = sum(n for p, n in by_party if p == party)
+    # Another account is never another party of this citizen (one account per citizen): what is not this party
+    # and not an account is an anonymous device.
+    elsewhere = sum(n for p, n in by_party if p != party and not (p or "").startswith(rules.PARTY_USER))
+    trusted = party.startswith(rules.PARTY_USER) or session.scalar(
+        select(Challenge.id).where(
+            Challenge.citizen_id == citizen_id, Challenge.party == party,
+            Challenge.status.in_((PASSED, CONSUMED)),
+            Challenge.decided_at >= now - rules.TRUSTED_DEVICE_MEMORY).limit(1)) is not None
+    return rules.FailureCount(here=here, elsewhere=elsewhere, trusted=trusted)
+
+
+def recent_failures(session: Session, citizen_id: int, purpose: str, now: datetime,
+                    party: str | None = None) -> int:
+    """This party's failed attempts (:func:`failure_count`'s ``here``): what the person is told."""
+    return failure_count(session, citizen_id, purpose, now, party).here
 
 
 def retry(session: Session, public_id: str, *, now: datetime, policy: Policy, max_failures: int,
-          rng: random.Random | None = None) -> Challenge:
+          rng: random.Random | None = None, party: str | None = None) -> Challenge:
     """A new challenge for the same citizen, purpose and URLs as ``public_id``, with ``attempt + 1``.
 
     Where the old public id appears in ``next_url`` it is replaced by the new one.
@@ -672,4 +704,4 @@ def retry(session: Session, public_id: str, *, now: datetime, policy: Policy, ma
     return start(session, citizen=old.citizen, purpose=old.purpose, now=now, policy=policy,
                  next_url=lambda new_id: old.next_url.replace(old.public_id, new_id),
                  fallback_url=old.fallback_url, user_id=old.user_id, rng=rng, attempt=old.attempt + 1,
-                 max_failures=max_failures)
+                 max_failures=max_failures, party=party or old.party)

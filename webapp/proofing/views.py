@@ -14,7 +14,7 @@ import logging
 import math
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask import session as web_session
 
 from webapp.db import get_session
@@ -36,6 +36,11 @@ bp = Blueprint("proofing", __name__, url_prefix="/proofing")
 FRAME_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 #: How often the camera page polls the status while queued or deciding, milliseconds.
 POLL_MS = 1000
+USED_UP_MESSAGE = "本次核验已完成并已使用。如需继续办理，请返回业务页面。"
+PASSED_LATER_MESSAGE = "这是之前未通过的一次核验；您随后已重新核验并通过，无需再次核验。"
+#: Flask-session key: where the calling flow's next_url led after a pass ({public id: path}), so the camera page of a
+#: used challenge, reached again with Back or an old link, goes there instead of saying the check is used up.
+OUTCOMES_KEY = "proofing_outcomes"
 
 
 _now = edge.now
@@ -54,6 +59,29 @@ def refused(exc: flow.Refused) -> Response:
     resp.status_code = exc.status
     if exc.retry_after is not None:
         resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
+
+
+@bp.after_app_request
+def _set_device_cookie(resp: Response) -> Response:
+    token = g.pop("new_device_token", None)
+    if token is not None:
+        resp.set_cookie(flow.DEVICE_COOKIE, token, max_age=int(flow.DEVICE_COOKIE_AGE.total_seconds()),
+                        httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return resp
+
+
+@bp.after_app_request
+def _remember_outcome(resp: Response) -> Response:
+    """Every calling flow names its challenge ``c`` in its next_url (``…/issue?c=<public id>``) and answers it
+    with a redirect to what the pass produced (the result page, the QR page, 我的). Remember that target for this
+    browser's own challenges: :func:`page` sends a used challenge there (Back from the result must not land on a
+    page saying 该核验已使用). Only the Flask session is written."""
+    public_id = request.args.get("c") if request.method == "GET" and request.blueprint != bp.name else None
+    if public_id and resp.status_code in (302, 303) and resp.location and flow.owns(public_id):
+        outcomes = {k: v for k, v in web_session.get(OUTCOMES_KEY, {}).items() if k != public_id}
+        outcomes[public_id] = resp.location
+        web_session[OUTCOMES_KEY] = dict(list(outcomes.items())[-flow.SESSION_REMEMBERS:])
     return resp
 
 
@@ -92,18 +120,26 @@ def page(public_id: str):
     now = _now()
     if challenge.status == PASSED and safe(challenge.next_url):
         return redirect(challenge.next_url)
-    failures = services.recent_failures(session, challenge.citizen_id, challenge.purpose, now)
+    outcome = web_session.get(OUTCOMES_KEY, {}).get(public_id)
+    if challenge.status == CONSUMED and safe(outcome):
+        return redirect(outcome)
+    count = services.failure_count(session, challenge.citizen_id, challenge.purpose, now, challenge.party)
+    refusal = rules.failure_refusal(count, flow.max_failures())
     plan = ChallengePlan.from_json(challenge.plan)
     open_ = challenge.status == ISSUED and now <= challenge.expires_at
     waiting = challenge.status in (QUEUED, DECIDING)  # reloaded while its decision is pending: poll it
     remaining = max(0, int((challenge.expires_at - now).total_seconds())) if open_ else 0
-    state_message = None
+    state_message = result_title = continue_url = None
     if not open_ and not waiting:
         state_message = {
             FAILED: services.reason_message(challenge.reason),
-            CONSUMED: rules.REASON_MESSAGES[rules.USED],
+            CONSUMED: USED_UP_MESSAGE,
             EXPIRED: rules.REASON_MESSAGES[rules.EXPIRED],
         }.get(challenge.status, rules.REASON_MESSAGES[rules.EXPIRED])
+        result_title = {FAILED: "核验未通过", CONSUMED: "核验已完成"}.get(challenge.status, "核验已超时")
+        later = flow.passed_later(challenge) if challenge.status != CONSUMED else None
+        if later is not None:  # Back past a failed try to a retry that passed: say so, offer the way on
+            state_message, continue_url = PASSED_LATER_MESSAGE, url_for("proofing.page", public_id=later.public_id)
     config = {
         # Not the colours: the page learns each one when it must show it (:func:`flash`).
         "plan": {"blinks": plan.blinks, "turn": plan.turn, "steps": len(plan.colours)},
@@ -120,8 +156,10 @@ def page(public_id: str):
     }
     return render_template(
         "proofing/page.html", challenge=challenge, config=config, open_=open_, waiting=waiting,
-        state_message=state_message,
-        failures=failures, max_failures=flow.max_failures(), fallback_url=safe(challenge.fallback_url),
+        state_message=state_message, result_title=result_title, continue_url=continue_url,
+        refusal=None if continue_url else refusal,
+        fallback_message=rules.failure_message(refusal, count) if refusal else "",
+        fallback_url=safe(challenge.fallback_url),
         colour_on="colour" in challenge.check_set, plan=plan,
     )
 
@@ -274,8 +312,9 @@ def _state(challenge: Challenge) -> dict:
 
 def _decision_fields(challenge: Challenge, passed: bool, reason: str | None) -> dict:
     """The decision as the page acts on it (the fields of the synchronous answer before the queue)."""
-    failures = services.recent_failures(get_session(), challenge.citizen_id, challenge.purpose, _now())
-    show_fallback = failures >= flow.max_failures()
+    count = services.failure_count(get_session(), challenge.citizen_id, challenge.purpose, _now(), challenge.party)
+    refusal = rules.failure_refusal(count, flow.max_failures())
+    show_fallback = refusal is not None
     return {
         "passed": passed,
         "reason": reason,
@@ -284,7 +323,9 @@ def _decision_fields(challenge: Challenge, passed: bool, reason: str | None) -> 
         "retry_url": None if passed or show_fallback
         else url_for("proofing.retry", public_id=challenge.public_id),
         "fallback_url": safe(challenge.fallback_url) if show_fallback else None,
-        "failures": failures,
+        "fallback_message": rules.failure_message(refusal, count) if show_fallback else None,
+        # This party's own failures: what the person in front of the camera is told (never a stranger's).
+        "failures": count.here,
     }
 
 
@@ -294,7 +335,7 @@ def retry(public_id: str):
     flow.admit(old.citizen_id)
     try:
         challenge = services.retry(get_session(), public_id, now=_now(), policy=flow.policy(),
-                                   max_failures=flow.max_failures())
+                                   max_failures=flow.max_failures(), party=flow.party_for(old.citizen_id))
     except services.TooManyFailures as exc:
         raise flow.Refused(exc.user_message, 429, exc.code, fallback_url=old.fallback_url) from None
     edge.commit()

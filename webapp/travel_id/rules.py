@@ -44,6 +44,18 @@ def needs_reverify(granted_at: datetime | None, now: datetime) -> bool:
     return granted_at is None or now - granted_at >= REVERIFY_AFTER
 
 
+REVERIFY_AFTER_30_MINUTES = "距上次实人核验已超过 30 分钟，为保障安全，请重新进行实人核验后出示（不占用申请次数）。"
+REVERIFY_IN_NEW_BROWSER = ("本浏览器还没有核验过您的身份（如换了手机或浏览器、退出了登录、清除了浏览数据），"
+                           "请先进行实人核验再查看（不占用申请次数）。")
+
+
+def reverify_reason(granted_at: datetime | None, now: datetime) -> str | None:
+    """Why the QR page asks for 实人核验 again, in words for the person (None: it does not, the grant holds)."""
+    if granted_at is None:
+        return REVERIFY_IN_NEW_BROWSER
+    return REVERIFY_AFTER_30_MINUTES if needs_reverify(granted_at, now) else None
+
+
 def records_since(now: datetime) -> datetime:
     """Start of the 申请记录 period: the same local day and time one calendar month earlier."""
     local = to_local(now)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import (Blueprint, current_app, jsonify, redirect, render_template, request,
+from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request,
                    session as web_session, url_for)
 from flask_login import current_user
 
@@ -196,6 +196,11 @@ def token(public_id: str):
                     "POST starts it)")
 def reverify(public_id: str):
     cert = services.get(get_session(), public_id)
+    reason = rules.reverify_reason(_granted_at(public_id), _now())
+    if reason is None:  # still granted (back/forward to an old 重新核验 link, or a second tab): nothing to redo
+        return redirect(url_for("travel_id.show", public_id=public_id))
+    # Said on the page that follows (the start page or the camera page): why again, and that it costs no quota.
+    flash(reason, "info")
     try:
         response = proofing.begin(
             citizen=cert.citizen, purpose=services.PURPOSE_VIEW,

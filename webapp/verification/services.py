@@ -324,12 +324,19 @@ def status_states(session: Session, now: datetime) -> dict[int, int]:
     return states
 
 
-def checks_for(session: Session, citizen_id: int, since: datetime, limit: int = 50) -> list[CheckRecord]:
-    """Who verified this citizen's credentials since an instant, newest first (role labels, never names)."""
+def checks_for(session: Session, citizen_id: int, since: datetime, limit: int = 50, *,
+               credential: str | None = None) -> list[CheckRecord]:
+    """Who verified this citizen's credentials since an instant, newest first (role labels, never names).
+
+    :param credential: only checks of this credential type (``rules.TRAVEL_ID`` for the travel-ID 申请记录, which
+        must not list the driving licence's), or every type
+    """
+    query = select(AuditEvent).where(AuditEvent.citizen_id == citizen_id, AuditEvent.action == rules.AUDIT_ACTION,
+                                     AuditEvent.at >= since)
+    if credential is not None:
+        query = query.where(AuditEvent.subject_type == credential)
     events = session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.citizen_id == citizen_id, AuditEvent.action == rules.AUDIT_ACTION,
-               AuditEvent.at >= since)
+        query
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit))
     return [CheckRecord(at=e.at, verifier=rules.verifier_label(e.actor_type, e.detail.get("role")),
                         context_label=rules.CONTEXT_LABELS.get(e.detail.get("context") or ""),

@@ -72,7 +72,7 @@ def records():
     papers = [{"paper": p, "issued": format_local(p.issued_at)}
               for p in papers_for(session, current_user.citizen_id, current_user.id_number, since)]
     checks = [{"check": c, "at": format_local(c.at, "%Y-%m-%d %H:%M:%S")}
-              for c in services.checks_for(session, current_user.citizen_id, since)]
+              for c in services.checks_for(session, current_user.citizen_id, since, credential=rules.TRAVEL_ID)]
     return render_template("verification/records.html", rows=rows, labels=travel_rules.STATUS_LABELS,
                            used=travel.used_this_month(session, current_user.citizen_id, now),
                            quota=travel_rules.MONTHLY_QUOTA, papers=papers, checks=checks)
