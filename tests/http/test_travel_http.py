@@ -308,9 +308,10 @@ def test_records_list_the_travel_ids_checks_but_not_the_driving_licences_when_bo
                              now=clock.now(), cities=None, notifier=make_notifier())
     licences.proven(db_session, licence, clock.now(), None, notifier=make_notifier())
     db_session.commit()
-    secret = client.application.config["SECRET_KEY"]
-    for kind, public_id in (("travel_id", cert.public_id), ("driving_licence", licence.public_id)):
-        text = f"http://localhost/v/{tokens.issue(secret, kind, public_id, clock.now())}"
+    from tests.verification_support import qr_text
+
+    for credential in (cert, licence):
+        text = qr_text(client.application, credential, clock.now())
         assert client.post("/api/v1/verify", json={"qr": text}).get_json()["valid"] is True
     assert auth.login(user.phone).status_code == 302
 
