@@ -63,8 +63,13 @@ migrate: install instance/secret_key
 demo: migrate
 	SUISHEN_DEMO=1 $(BIN)/flask --app app registry demo
 
+# The private keys that sign the QR tokens (offline verification, issue 17): the first one is made once, like the
+# secret key, in instance/signing_keys/ (mode 600); `flask --app app keys rotate` adds the next.
+instance/signing_keys: | $(RUN_STAMP) instance/secret_key
+	$(BIN)/flask --app app keys init
+
 # The demo logins are printed last, right before the server starts.
-run: instance/vapid.env demo
+run: instance/vapid.env instance/signing_keys demo
 	SUISHEN_DEMO=1 $(BIN)/python scripts/serve.py --bind $(HOST):$(PORT)
 
 test: install-dev browser
@@ -80,6 +85,7 @@ bench: install-dev
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/queue_latency.py
 	$(BIN)/python bench/proofing_load.py --record
+	$(BIN)/python bench/offline.py --record
 
 # pip-compile keeps each pin that still fits the ranges (add a package, change a range: only that moves) unless
 # UPGRADE=1. pip and setuptools are pinned too (--allow-unsafe): setuptools' range is part of the face_recognition

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'b4f1d2c3e5a6'
-down_revision = 'a7e3c91d2b04'
+down_revision = 'b91f0c2d7e15'
 branch_labels = None
 depends_on = None
 

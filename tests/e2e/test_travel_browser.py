@@ -14,8 +14,9 @@ from PIL import Image
 from tests import factories
 from tests.e2e.conftest import open_page, shot
 from tests.testdata import SEQUENCES, needs_testdata
-from webapp import tokens
+from tests.verification_support import read_claims
 from webapp.travel_id import services as travel
+from webapp.travel_id.models import TravelCertificate
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -54,7 +55,6 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
                                                                     live_clock, s001_citizen):
     browser = camera_browser(SEQUENCES / "genuine_blink_meds_s001.y4m")
     page, errors = open_page(browser, live_server, permissions=["geolocation", "camera"], geolocation=GUANGZHOU)
-    secret = live_server.app.config["SECRET_KEY"]
 
     # 温馨服务 → 乘坐旅客列车临时身份证明: the located city, then 立即申请 is enabled.
     open_apply_page(page)
@@ -84,8 +84,9 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
     match = re.fullmatch(re.escape(live_server.url) + r"/v/(\S+)", first)
     assert match, first
     assert match.group(1) == img.get_attribute("data-token")
-    claims = tokens.check(secret, first, live_clock.now())
-    assert (claims.kind, claims.credential_id) == ("travel_id", public_id)
+    claims = read_claims(live_server.app, first, live_clock.now())
+    cert_id = claims.db_id
+    assert claims.kind == "travel_id" and live_db.get(TravelCertificate, cert_id).public_id == public_id
     assert 0 <= int(page.locator("#qr-countdown").inner_text()) <= 60
 
     # The 60 s countdown elapses on both clocks: the page fetches a token of a new window by itself.
@@ -94,8 +95,8 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
     page.locator(f"#qr-img[data-token]:not([data-token='{match.group(1)}'])").wait_for()
     second = decode_qr(page)
     assert second != first
-    second_claims = tokens.check(secret, second, live_clock.now())
-    assert second_claims.credential_id == public_id and second_claims.window > claims.window
+    second_claims = read_claims(live_server.app, second, live_clock.now())
+    assert second_claims.db_id == cert_id and second_claims.window > claims.window
 
     # 刷新 asks for a token at once, without waiting for the countdown (a gate refused a stale code).
     live_server.clock.advance(seconds=60)
@@ -104,7 +105,7 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
     assert answered.value.status == 200
     page.locator(f"#qr-img[data-token]:not([data-token='{second.rsplit('/v/', 1)[1]}'])").wait_for()
     third = decode_qr(page)
-    assert tokens.check(secret, third, live_clock.now()).window > second_claims.window
+    assert read_claims(live_server.app, third, live_clock.now()).window > second_claims.window
 
     # 30 minutes on the page: 实人核验 again (not counted).
     live_server.clock.advance(minutes=30)

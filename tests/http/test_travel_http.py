@@ -17,7 +17,7 @@ from werkzeug.test import encode_multipart
 from tests.conftest import csrf_from, start_proofing_from_page
 from tests.factories import CitizenFactory, UserFactory
 from tests.testdata import load_sequence, needs_testdata
-from webapp import tokens
+from tests.verification_support import read_claims
 from webapp.proofing.models import Challenge
 from webapp.travel_id import rules, services
 from webapp.travel_id.models import TravelCertificate
@@ -131,8 +131,8 @@ def test_apply_proof_result_qr_and_token_when_everything_is_right(app, client, d
     assert token_resp.status_code == 200 and token_resp.headers["Cache-Control"] == "no-store"
     assert body["state"] == "valid" and 0 < body["refresh_in"] <= 60
     assert body["url"] == f"{app.config['BASE_URL']}/v/{body['token']}"
-    claims = tokens.check(app.config["SECRET_KEY"], body["url"], clock.now())
-    assert (claims.kind, claims.credential_id) == ("travel_id", public_id)
+    claims = read_claims(app, body["url"], clock.now())
+    assert (claims.kind, claims.db_id) == ("travel_id", services.get(db_session, public_id).id)
     assert body["qr"].startswith("data:image/svg+xml")
     svg = unquote(body["qr"].split(",", 1)[1]) if ";base64" not in body["qr"][:40] \
         else base64.b64decode(body["qr"].split(",", 1)[1]).decode()
@@ -308,9 +308,10 @@ def test_records_list_the_travel_ids_checks_but_not_the_driving_licences_when_bo
                              now=clock.now(), cities=None, notifier=make_notifier())
     licences.proven(db_session, licence, clock.now(), None, notifier=make_notifier())
     db_session.commit()
-    secret = client.application.config["SECRET_KEY"]
-    for kind, public_id in (("travel_id", cert.public_id), ("driving_licence", licence.public_id)):
-        text = f"http://localhost/v/{tokens.issue(secret, kind, public_id, clock.now())}"
+    from tests.verification_support import qr_text
+
+    for credential in (cert, licence):
+        text = qr_text(client.application, credential, clock.now())
         assert client.post("/api/v1/verify", json={"qr": text}).get_json()["valid"] is True
     assert auth.login(user.phone).status_code == 302
 

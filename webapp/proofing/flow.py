@@ -142,7 +142,8 @@ def begin(*, citizen: Citizen, purpose: str, next_url: str | Callable[[str], str
         pending[token] = {"citizen_id": citizen.id, "purpose": purpose, "fallback_url": fallback_url,
                           "next_url": next_url(PUBLIC_ID_PLACEHOLDER) if callable(next_url) else next_url}
         web_session[PENDING_KEY] = dict(list(pending.items())[-3:])
-        return Response(render_template("proofing/start.html", token=token, fallback_url=safe(fallback_url)))
+        return Response(render_template("proofing/start.html", token=token, fallback_url=safe(fallback_url)),
+                        mimetype="text/html")
     return create(citizen=citizen, purpose=purpose, next_url=next_url, fallback_url=fallback_url, user_id=user_id)
 
 

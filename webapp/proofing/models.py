@@ -57,6 +57,9 @@ class Challenge(Base):
     #: When the frames request handed it to the queue, and when a face worker started deciding it.
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     deciding_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: When the server revealed each flash step to the page (epoch ms, its clock; issue 15): the colours are told
+    #: one step at a time, and the decision checks the page's capture times against these.
+    reveals: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
 
     citizen: Mapped[Citizen] = relationship()
 

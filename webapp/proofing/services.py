@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
+import math
 import random
 import secrets
 import zipfile
@@ -22,8 +24,17 @@ from webapp import images
 from webapp.audit import services as audit
 from webapp.errors import DomainError, NotFound
 from webapp.proofing import engine, rules
-from webapp.proofing.models import (CONSUMED, DECIDING, EXPIRED, FAILED, ISSUED, PASSED, QUEUED, Challenge,
-                                    QueuedFrames)
+from webapp.proofing.models import (
+    CONSUMED,
+    DECIDING,
+    EXPIRED,
+    FAILED,
+    ISSUED,
+    PASSED,
+    QUEUED,
+    Challenge,
+    QueuedFrames,
+)
 from webapp.proofing.rules import ChallengePlan, Policy
 from webapp.registry.models import Citizen
 
@@ -185,23 +196,107 @@ def _claim(session: Session, public_id: str, status: str) -> bool:
     return result.rowcount == 1
 
 
-def _zip_frames(blink: Sequence[bytes], colour: Sequence[bytes]) -> bytes:
+def _zip_frames(blink: Sequence[bytes], colour: Sequence[bytes], timing: dict | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for phase, frames in (("blink", blink), ("colour", colour)):
             for index, data in enumerate(frames, 1):
                 archive.writestr(f"{phase}/{index:03d}.img", data)
+        if timing is not None:
+            archive.writestr("timing.json", json.dumps(timing))
     return buffer.getvalue()
 
 
-def _unzip_frames(data: bytes) -> tuple[list[bytes], list[bytes]]:
+def _unzip_frames(data: bytes) -> tuple[list[bytes], list[bytes], dict | None]:
     phases: dict[str, list[bytes]] = {"blink": [], "colour": []}
+    timing = None
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for name in sorted(archive.namelist()):
             phase = name.split("/", 1)[0]
             if phase in phases:
                 phases[phase].append(archive.read(name))
-    return phases["blink"], phases["colour"]
+            elif name == "timing.json":
+                timing = json.loads(archive.read(name))
+    return phases["blink"], phases["colour"], timing
+
+
+# --- The flash, revealed step by step ------------------------------------------------------------------------
+#: Most bytes of the page's timing report (4 steps x 3 times + 16 frame times: ~0.5 KB).
+MAX_TIMING_BYTES = 4096
+
+
+class FlashStepRefused(DomainError):
+    status = 409
+    code = "flash_step"
+
+
+def reveal_step(session: Session, public_id: str, step: object, now: datetime) -> dict:
+    """Tell the page the colour of flash step ``step`` (and how long to hold it), and record when (issue 15).
+
+    The page learns each colour only when it must show it; the server keeps the instant of each reveal, and the
+    decision checks the page's capture times against them (:func:`rules.flash_timeline`). A step is revealed once,
+    in order; asking again for the last revealed one (a retried request) gets the same answer and keeps the first
+    instant.
+
+    :raises NotFound: unknown public id.
+    :raises DomainError: 400 ``bad_step`` when ``step`` is not a step number of the plan.
+    :raises FlashStepRefused: the challenge is not open, has no flash, or ``step`` is not the next one.
+    """
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < len(rules.COLOURS):
+        raise DomainError("炫彩步骤无效，请重新核验。", status=400, code="bad_step")
+    challenge = get(session, public_id)
+    if challenge.status != ISSUED or now > challenge.expires_at:
+        raise FlashStepRefused("该核验已结束，请重新核验。")
+    if "colour" not in challenge.check_set:
+        raise FlashStepRefused("本次核验不含炫彩检测。")
+    plan = ChallengePlan.from_json(challenge.plan)
+    reveals = list(challenge.reveals or [])
+    if step >= len(plan.colours):
+        raise DomainError("炫彩步骤无效，请重新核验。", status=400, code="bad_step")
+    if step == len(reveals):
+        reveals.append(now.timestamp() * 1000)
+        challenge.reveals = reveals  # a new list: the JSON column sees the change
+        session.flush()
+    elif step != len(reveals) - 1:
+        raise FlashStepRefused("炫彩步骤顺序不对，请重新核验。")
+    return plan.step(step)
+
+
+def parse_timing(raw: str | None) -> dict | None:
+    """The page's timing report (``{"steps": [[sent, received, painted], ...], "frames": [t, ...]}``, page clock, ms)
+    checked for shape only; None when absent. Whether the times fit is the decision's (:func:`rules.flash_timeline`).
+
+    :raises InvalidFrames: not JSON of that shape, or too long.
+    """
+    if raw is None or raw == "":
+        return None
+    message = "炫彩时间数据无效，请重新核验。"
+    if len(raw) > MAX_TIMING_BYTES:
+        raise InvalidFrames(message)
+    try:
+        timing = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidFrames(message) from exc
+    steps, frames = (timing.get("steps"), timing.get("frames")) if isinstance(timing, dict) else (None, None)
+    if (not isinstance(steps, list) or not isinstance(frames, list) or len(steps) > 16
+            or len(frames) > rules.MAX_FRAMES
+            or not all(isinstance(s, list) and len(s) == 3 for s in steps)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                       for v in [*frames, *(x for s in steps for x in s)])):
+        raise InvalidFrames(message)
+    return {"steps": steps, "frames": frames}
+
+
+def timeline(challenge: Challenge, timing: dict | None) -> rules.FlashTimeline:
+    """The colour frames of ``challenge`` placed on the steps the server revealed (rules.flash_timeline)."""
+    if timing is None:
+        return rules.FlashTimeline(problem="the page sent no capture times")
+    if challenge.queued_at is None:
+        return rules.FlashTimeline(problem="not submitted")
+    plan = ChallengePlan.from_json(challenge.plan)
+    steps = [rules.FlashStep(*map(float, step)) for step in timing["steps"]]
+    return rules.flash_timeline(plan, challenge.reveals or [], steps, [float(t) for t in timing["frames"]],
+                                challenge.queued_at.timestamp() * 1000)
 
 
 # --- The transient frames store ------------------------------------------------------------------------------
@@ -313,7 +408,7 @@ def _closed(reason: str):
 
 
 def enqueue(session: Session, public_id: str, *, blink_frames: list[bytes], colour_frames: list[bytes],
-            now: datetime, store, frames_ttl: timedelta) -> Submission:
+            now: datetime, store, frames_ttl: timedelta, timing: dict | None = None) -> Submission:
     """The frames request's share of a submission: cheap checks, claim the challenge, store the frames.
 
     A challenge is submitted at most once: it is claimed with an atomic ``UPDATE … WHERE status='issued'``
@@ -321,6 +416,7 @@ def enqueue(session: Session, public_id: str, *, blink_frames: list[bytes], colo
     submission after ``expires_at`` gets ``expired``, whatever happens to the decision later.
 
     :param store: the transient frames store (:func:`frame_store`).
+    :param timing: the page's capture times of the flash (:func:`parse_timing`), kept with the frames.
     :param frames_ttl: how long the frames may wait (the queue timeout); they are deleted by the decision.
     :raises NotFound: unknown public id.
     :raises InvalidFrames: no frames, too many, or a frame whose header the engine would refuse; nothing is
@@ -348,7 +444,7 @@ def enqueue(session: Session, public_id: str, *, blink_frames: list[bytes], colo
     session.refresh(challenge)
     challenge.queued_at = now
     session.flush()
-    store.put(session, challenge, _zip_frames(blink_frames, colour_frames), now + frames_ttl)
+    store.put(session, challenge, _zip_frames(blink_frames, colour_frames, timing), now + frames_ttl)
     session.flush()
     audit.record(session, "proofing.queued", now, subject_type="proofing_challenge", subject_id=challenge.id,
                  citizen_id=challenge.citizen_id, purpose=challenge.purpose, attempt=challenge.attempt)
@@ -388,10 +484,12 @@ def start_deciding(session: Session, challenge_id: int, now: datetime, *, store)
 
 
 def run_face_engine(blink_frames: list[bytes], colour_frames: list[bytes], plan: ChallengePlan,
-                    reference: bytes | None, policy: Policy) -> engine.Decision:
+                    reference: bytes | None, policy: Policy,
+                    flash: rules.FlashTimeline | None = None) -> engine.Decision:
     """The face engine (webapp/proofing/engine.py): decode the frames, then liveness and the face match against the
-    registry encoding (``reference``, float64 bytes; None: the citizen has none). Loads the face models on first
-    use, which only a deciding process does."""
+    registry encoding (``reference``, float64 bytes; None: the citizen has none), the colour frames placed on the
+    revealed flash steps by ``flash`` (:func:`timeline`). Loads the face models on first use, which only a
+    deciding process does."""
     try:
         blink = [engine.decode_frame(data) for data in blink_frames]
         colour = [engine.decode_frame(data) for data in colour_frames]
@@ -399,12 +497,13 @@ def run_face_engine(blink_frames: list[bytes], colour_frames: list[bytes], plan:
         return engine.Decision(passed=False, reason=rules.BAD_FRAME, scores={})
     if reference is None:
         return engine.Decision(passed=False, reason=NO_PORTRAIT, scores={})
-    return engine.decide(blink, colour, plan, np.frombuffer(reference, dtype=np.float64), policy)
+    return engine.decide(blink, colour, plan, np.frombuffer(reference, dtype=np.float64), policy, timeline=flash)
 
 
 #: What decides an attempt, as :func:`run_face_engine` does; tests of something else (a clock boundary, queue
 #: states) pass a stand-in engine named as such, so they do not run dlib.
-FaceEngine = Callable[[list[bytes], list[bytes], ChallengePlan, "bytes | None", Policy], engine.Decision]
+FaceEngine = Callable[[list[bytes], list[bytes], ChallengePlan, "bytes | None", Policy, "rules.FlashTimeline | None"],
+                      engine.Decision]
 
 
 def decide(session: Session, work: Work, *, now: datetime, policy: Policy, keep_frames: bool = False,
@@ -423,10 +522,11 @@ def decide(session: Session, work: Work, *, now: datetime, policy: Policy, keep_
     if work.frames is None:  # expired in the store: the person is not at fault
         decision = engine.Decision(passed=False, reason=SYSTEM_BUSY, scores={})
     else:
-        blink_frames, colour_frames = _unzip_frames(work.frames)
+        blink_frames, colour_frames, timing = _unzip_frames(work.frames)
         # The page ran the checks stored with the challenge; a setting changed in between must not fail it.
         decision = face_engine(blink_frames, colour_frames, ChallengePlan.from_json(challenge.plan), work.reference,
-                               dataclasses.replace(policy, checks=challenge.check_set))
+                               dataclasses.replace(policy, checks=challenge.check_set),
+                               timeline(challenge, timing) if colour_frames else None)
     result = session.execute(
         update(Challenge)
         .where(Challenge.id == challenge.id, Challenge.status == DECIDING,
@@ -491,7 +591,8 @@ def queue_position(session: Session, challenge: Challenge) -> int:
 
 
 def submit(session: Session, public_id: str, *, blink_frames: list[bytes], colour_frames: list[bytes],
-           now: datetime, policy: Policy, keep_frames: bool = False, face_engine: FaceEngine = run_face_engine):
+           now: datetime, policy: Policy, keep_frames: bool = False, face_engine: FaceEngine = run_face_engine,
+           timing: dict | None = None):
     """Queue and decide one attempt in this process, in one go (what a face worker does, without the queue):
     for callers and tests that want the decision of a challenge at once.
 
@@ -502,7 +603,7 @@ def submit(session: Session, public_id: str, *, blink_frames: list[bytes], colou
     """
     store = DatabaseFrames()
     submission = enqueue(session, public_id, blink_frames=blink_frames, colour_frames=colour_frames, now=now,
-                         store=store, frames_ttl=timedelta(minutes=5))
+                         store=store, frames_ttl=timedelta(minutes=5), timing=timing)
     if submission.decision is not None:
         return submission.decision
     work = start_deciding(session, submission.challenge.id, now, store=store)

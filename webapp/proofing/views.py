@@ -10,7 +10,6 @@ first (``flow.admit``): per-IP, per-session and per-citizen counts, the failure 
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 from datetime import timedelta
@@ -142,13 +141,12 @@ def page(public_id: str):
         if later is not None:  # Back past a failed try to a retry that passed: say so, offer the way on
             state_message, continue_url = PASSED_LATER_MESSAGE, url_for("proofing.page", public_id=later.public_id)
     config = {
-        "plan": json.loads(challenge.plan),
+        # Not the colours: the page learns each one when it must show it (:func:`flash`).
+        "plan": {"blinks": plan.blinks, "turn": plan.turn, "steps": len(plan.colours)},
         "checks": sorted(challenge.check_set),
-        "colourRgb": {name: list(rgb) for name, rgb in rules.COLOUR_RGB.items()},
-        "colourNames": rules.COLOUR_NAMES,
         "turnNames": rules.TURN_NAMES,
-        "settleMs": int(rules.COLOUR_SETTLE.total_seconds() * 1000),
-        "framesPerColour": plan.frames_per_colour,
+        "captureAgesMs": list(rules.CAPTURE_AGES_MS[: plan.frames_per_colour]),
+        "flashUrl": url_for("proofing.flash", public_id=public_id),
         "minFrames": rules.MIN_FRAMES,
         "maxFrames": rules.MAX_FRAMES,
         "remainingSeconds": remaining,
@@ -187,6 +185,23 @@ def _read_frames(field: str) -> list[bytes] | str:
     return frames
 
 
+@bp.post("/<public_id>/flash")
+def flash(public_id: str):
+    """The colour of the next flash step (JSON ``{"step": k}``), told only when the page must show it."""
+    if not flow.owns(public_id):
+        return _bad("该核验不属于当前浏览器会话，请从业务页面重新发起核验。", 403, "forbidden")
+    body = request.get_json(silent=True)
+    session = get_session()
+    try:
+        step = services.reveal_step(session, public_id, body.get("step") if isinstance(body, dict) else None,
+                                    _now())
+    except DomainError as exc:
+        session.rollback()
+        return _bad(exc.user_message, exc.status, exc.code)
+    edge.commit()
+    return jsonify(step)
+
+
 @bp.post("/<public_id>/frames")
 @checks_own_body("ownership, rate limits and the content type before the multipart body is parsed; only the image "
                  "parts are read, their names never used (rules.MAX_FRAME_BYTES, check_frame_headers)")
@@ -220,8 +235,9 @@ def frames(public_id: str):
     config = current_app.config
     store = _frame_store()
     try:
+        timing = services.parse_timing(request.form.get("timing"))
         submission = services.enqueue(session, public_id, blink_frames=blink, colour_frames=colour, now=now,
-                                      store=store,
+                                      store=store, timing=timing,
                                       frames_ttl=timedelta(seconds=config["SUISHEN_PROOFING_QUEUE_TIMEOUT"]))
     except DomainError as exc:
         session.rollback()

@@ -6,10 +6,11 @@ month turns at 00:00 Beijing time on the 1st, whatever the server's own zone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from webapp.registry.rules import age_on
-from webapp.timeutil import to_local
+from webapp.signing.rules import TICKET_CODES, TokenTimes
+from webapp.timeutil import LOCAL_TZ, local_date, to_local
 
 MONTHLY_QUOTA = 3                        # successful applications per ID number per natural month
 VALIDITY = timedelta(hours=24)           # from issue
@@ -113,3 +114,19 @@ def in_service_area(city: str | None, country_code: str | None, cities: frozense
     if country_code != "CN":
         return False
     return not cities or (city is not None and city in cities)
+
+
+def ticket_over(birth: date, times: TokenTimes) -> tuple[tuple[str, ...], datetime | None]:
+    """The ticket category by age on the travel date for every local date a signed token lives in (two at most):
+    one category, or the two and the midnight between them when a birthday changes it (what its claim says)."""
+    first = local_date(datetime.fromtimestamp(times.nbf, UTC))
+    last = local_date(datetime.fromtimestamp(times.exp, UTC))
+    before = ticket_category(birth, first).code
+    after = ticket_category(birth, last).code
+    if before == after:
+        return (before,), None
+    return (before, after), datetime.combine(last, time(0), LOCAL_TZ).astimezone(UTC)
+
+
+# The signed token carries the ticket category as a code of its own (webapp.signing.rules).
+assert set(TICKET_CODES) == {TICKET_FREE, TICKET_CHILD, TICKET_FULL}

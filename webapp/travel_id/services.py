@@ -153,3 +153,10 @@ def records(session: Session, citizen_id: int, now: datetime) -> list[TravelCert
         select(TravelCertificate).where(TravelCertificate.citizen_id == citizen_id,
                                         TravelCertificate.issued_at >= since)
         .order_by(TravelCertificate.issued_at.desc())))
+
+
+def withdrawn_ids(session: Session, now: datetime) -> list[int]:
+    """Row ids of certificates withdrawn (revoked) and not yet past their validity: what the signed status list
+    names (an expired one needs no entry: its tokens carry the validity end)."""
+    return list(session.scalars(select(TravelCertificate.id).where(
+        TravelCertificate.status == rules.STATUS_REVOKED, TravelCertificate.expires_at > now)))

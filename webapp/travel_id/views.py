@@ -187,8 +187,7 @@ def token(public_id: str):
     body = {"state": state, "state_label": rules.STATUS_LABELS[state],
             "reverify_in": int((_granted_at(public_id) + rules.REVERIFY_AFTER - now).total_seconds())}
     if state == "valid":
-        body.update(codes.qr_fields(current_app.config["SECRET_KEY"], current_app.config["BASE_URL"], "travel_id",
-                                    cert.public_id, now))
+        body.update(codes.qr_fields(cert, now))
     return jsonify(body)
 
 
