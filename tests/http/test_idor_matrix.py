@@ -39,9 +39,9 @@ PUBLIC = {
 
 # The answers. 200/400/403/404 are statuses; LOGIN = a redirect to the citizen or officer sign-in page, REVERIFY = to
 # the certificate's 重新核验 page, PROOFING = to a camera page (a challenge started for whoever asks).
-LOGIN, REVERIFY, PROOFING = "login", "reverify", "proofing"
+LOGIN, REVERIFY, PROOFING, QR_PAGE = "login", "reverify", "proofing", "qr page"
 REDIRECTS = {LOGIN: r"^/(account|officer)/login\?next=", REVERIFY: r"^/travel-id/[^/]+/reverify$",
-             PROOFING: r"^/proofing/[\w-]{40,}$"}
+             PROOFING: r"^/proofing/[\w-]{40,}$", QR_PAGE: r"^/travel-id/[\w-]+$"}
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,10 @@ IDENTIFIED: dict[str, Row] = {
     "travel_id.result": Row("GET", "/travel-id/{cert}/result", ("holder",), 200, REVERIFY, REVERIFY, REVERIFY),
     "travel_id.token": Row("GET", "/travel-id/{cert}/token", ("holder",), 200, 403, 403, 403),
     # Starts 实人核验 for the certificate's citizen: only their face can pass it (the non-registered flow). A signed-in
-    # citizen's GET starts it at once; anyone else gets the page whose POST starts it.
+    # citizen's GET starts it at once; anyone else gets the page whose POST starts it. The browser whose grant still
+    # holds (A's) goes back to the QR page: nothing to redo (issue 16, an old 重新核验 link reached by Back).
     "travel_id.reverify": Row("GET", "/travel-id/{cert}/reverify", ("anyone",),
-                              {"A": PROOFING, "B": PROOFING, "officer": 200, "anonymous": 200}, 0, 0, 0),
+                              {"A": QR_PAGE, "B": PROOFING, "officer": 200, "anonymous": 200}, 0, 0, 0),
     # The grant needs a passed challenge started in this browser: A's is not passed, everyone else has none.
     "travel_id.granted": Row("GET", "/travel-id/{cert}/granted?c={challenge}", (), 0, 403, 403, 403),
     "driving_licence.show": Row("GET", "/licence/{licence}", ("holder",), 200, 404, 403, LOGIN),
