@@ -56,7 +56,8 @@ def create_app(
     from webapp.notify import services as notify
     notify.init_app(app, sms_gateway)
 
-    from webapp import assets, web
+    from webapp import assets, i18n, web
+    i18n.init_app(app)
     web.init_app(app)
     assets.init_app(app)
 

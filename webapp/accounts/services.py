@@ -28,8 +28,9 @@ class BadCredentials(DomainError):
 
 
 def register(session: Session, *, phone: str, password: str, name: str, id_number: str,
-             now: datetime) -> User:
-    """Create an unverified account for a registry citizen.
+             now: datetime, locale: str | None = None) -> User:
+    """Create an unverified account for a registry citizen; ``locale``: the language they registered in (their
+    SMS and messages are written in it).
 
     :raises InvalidIdNumber: the ID number is invalid (checked first)
     :raises IdentityMismatch: name and number do not match the registry
@@ -45,7 +46,7 @@ def register(session: Session, *, phone: str, password: str, name: str, id_numbe
     if session.scalar(select(User.id).where(User.phone == phone)) is not None:
         raise Conflict("该手机号已注册，请直接登录或更换手机号。")
     user = User(phone=phone, password_hash=generate_password_hash(password), citizen=citizen,
-                level=rules.LEVEL_UNVERIFIED, created_at=now)
+                level=rules.LEVEL_UNVERIFIED, created_at=now, locale=locale)
     # A concurrent double-submit gets past the checks above; the unique constraints decide.
     add_unique(session, user, "该手机号或身份证号已注册，请直接登录。")
     audit.record(session, "account.register", now, actor_type="user", actor_id=user.id,
@@ -54,8 +55,9 @@ def register(session: Session, *, phone: str, password: str, name: str, id_numbe
 
 
 def authenticate(session: Session, *, account: str, password: str, now: datetime,
-                 policy: rules.ThrottlePolicy = rules.ThrottlePolicy()) -> User:
-    """Sign in with phone number or ID number, under the per-identifier throttle (throttle.guarded).
+                 policy: rules.ThrottlePolicy = rules.ThrottlePolicy(), locale: str | None = None) -> User:
+    """Sign in with phone number or ID number, under the per-identifier throttle (throttle.guarded); ``locale``:
+    the language signed in with, kept for the SMS and messages sent to them later.
 
     :raises BadCredentials: unknown account or wrong password (one message for both)
     :raises LoginLocked: too many failures in a row for this identifier, known or not (one message for both)
@@ -82,9 +84,17 @@ def authenticate(session: Session, *, account: str, password: str, now: datetime
     user = throttle.guarded(session, rules.throttle_key("citizen", account), policy=policy, now=now, check=check,
                             refused=BadCredentials)
     user.last_login_at = now
+    if locale is not None:
+        remember_locale(session, user, locale)
     audit.record(session, "account.login", now, actor_type="user", actor_id=user.id,
                  citizen_id=user.citizen_id)
     return user
+
+
+def remember_locale(session: Session, user: User, locale: str) -> None:
+    """The language later SMS, messages and pushes to this holder are written in."""
+    user.locale = locale
+    session.flush()
 
 
 def end_sessions(session: Session, principal, now: datetime, *, why: str) -> None:
@@ -272,7 +282,7 @@ def face_to_face(session: Session, *, officer, id_number: str, name: str, phone:
     created = user is None
     if created:
         user = User(phone=phone, password_hash=rules.UNUSABLE_PASSWORD, citizen=citizen,
-                    level=rules.LEVEL_UNVERIFIED, created_at=now)
+                    level=rules.LEVEL_UNVERIFIED, created_at=now, locale=locale)
         add_unique(session, user, "该申请人刚刚完成了注册，请刷新后重试。")
     set_level(session, user, rules.LEVEL_REALPERSON, now, how=rules.BY_FACE_TO_FACE)
     if not created:
