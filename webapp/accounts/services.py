@@ -282,7 +282,7 @@ def face_to_face(session: Session, *, officer, id_number: str, name: str, phone:
     created = user is None
     if created:
         user = User(phone=phone, password_hash=rules.UNUSABLE_PASSWORD, citizen=citizen,
-                    level=rules.LEVEL_UNVERIFIED, created_at=now, locale=locale)
+                    level=rules.LEVEL_UNVERIFIED, created_at=now)
         add_unique(session, user, "该申请人刚刚完成了注册，请刷新后重试。")
     set_level(session, user, rules.LEVEL_REALPERSON, now, how=rules.BY_FACE_TO_FACE)
     if not created:
