@@ -16,16 +16,17 @@ from pathlib import Path
 
 from babel.messages.extract import extract
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, force_locale, get_locale, gettext
 from flask_login import current_user
 
 from webapp import lazytext
+from webapp.lazytext import DEFAULT_LOCALE
 from webapp.accounts import services as accounts
 from webapp.accounts.rules import is_safe_next
 from webapp.db import get_session
 from webapp.extensions import csrf
 
-DEFAULT_LOCALE = "zh_CN"
 #: locale → (the tag of the cookie, ``lang`` and ``Accept-Language``, the language's own name for the switch)
 LANGUAGES = {"zh_CN": ("zh-CN", "中文"), "en": ("en", "English")}
 _BY_TAG = {tag: locale for locale, (tag, _name) in LANGUAGES.items()}
@@ -97,7 +98,16 @@ def set_language():
     return resp
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON (jsonify, ``tojson``) with every lazy text as its translation; by itself it would write the
+    Chinese characters of the ``str``."""
+
+    def dumps(self, obj, **kwargs) -> str:
+        return super().dumps(lazytext.translated(obj), **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    app.json = JSONProvider(app)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     babel.init_app(app, locale_selector=select_locale)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from webapp.db import get_session
 from webapp.errors import DomainError, ServiceUnavailable
 from webapp.extensions import login_manager
+from webapp.lazytext import _l
 
 _LOADERS: dict[str, Callable[[int], object | None]] = {}
 GENERATION = "_generation"  # the Flask-session key of the account's session generation at sign-in
@@ -72,9 +73,9 @@ def _end_revoked_session() -> None:
 @login_manager.unauthorized_handler
 def unauthorized():
     if g.get("principal_unavailable"):
-        raise ServiceUnavailable("系统暂时无法连接数据库，请稍后再试。")
+        raise ServiceUnavailable(_l("系统暂时无法连接数据库，请稍后再试。"))
     if request.path.startswith("/api/"):
-        raise DomainError("需要登录或 API 密钥。", status=401, code="unauthorized")
+        raise DomainError(_l("需要登录或 API 密钥。"), status=401, code="unauthorized")
     flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(url_for(login_manager.login_view, next=request.full_path.rstrip("?")))
 
@@ -137,7 +138,7 @@ def sign_out(target: str) -> Response:
             session.commit()
         logout_user()
         web_session.clear()
-        flash("已退出登录。", "info")
+        flash(_l("已退出登录。"), "info")
     return redirect(target)
 
 
@@ -152,7 +153,7 @@ def init_app(app: Flask) -> None:
     register_loader("o", lambda pk: load_officer(get_session(), pk))
 
 
-def current_citizen(message: str = "请使用个人账号办理。"):
+def current_citizen(message: str = _l("请使用个人账号办理。")):
     """The signed-in citizen's account for a citizen page (after login_required); an officer session gets 403
     with ``message`` (officers have no citizen record)."""
     from flask_login import current_user
@@ -164,7 +165,7 @@ def current_citizen(message: str = "请使用个人账号办理。"):
     return current_user
 
 
-CITIZEN_ONLY_MESSAGE = "工作人员账号不能办理个人业务，请退出后使用个人账号登录。"
+CITIZEN_ONLY_MESSAGE = _l("工作人员账号不能办理个人业务，请退出后使用个人账号登录。")
 
 
 def citizen_required(view):

@@ -23,33 +23,34 @@ from webapp.officer.forms import DecisionForm
 from webapp.officer.views import decision, officer_required
 from webapp.proofing import services as proofing
 from webapp.proofing import views as proofing_views
-from webapp.registry.rules import LICENCE_CLASSES, SEX_LABELS
+from webapp.registry.rules import LICENCE_CLASSES, SEX_LABELS, licence_status_label
 from webapp.timeutil import format_deadline, format_local, to_local
+from webapp.lazytext import _l
 
 bp = Blueprint("driving_licence", __name__, url_prefix="/licence")
-CITIZENS_ONLY = "请使用个人账号办理驾驶证业务。"  # what an officer session is told on a citizen page
+CITIZENS_ONLY = _l("请使用个人账号办理驾驶证业务。")  # what an officer session is told on a citizen page
 
 PURPOSE_APPLY = "licence_apply"
 APPLY_RATE_LIMIT = "10 per minute;30 per hour"
 # 准驾车型代号规定 (GA/T 驾驶证式样, abridged): printed on the back page.
 CLASS_RULES = {
-    "A1": "大型客车，准驾 A3、B1、B2、C1、C2、C3、C4、M",
-    "A2": "重型牵引挂车，准驾 B1、B2、C1、C2、C3、C4、C6、M",
-    "A3": "城市公交车，准驾 C1、C2、C3、C4",
-    "B1": "中型客车，准驾 C1、C2、C3、C4、M",
-    "B2": "大型货车，准驾 C1、C2、C3、C4、M",
-    "C1": "小型汽车，准驾 C2、C3",
-    "C2": "小型自动挡汽车",
-    "C3": "低速载货汽车，准驾 C4",
-    "C4": "三轮汽车",
-    "C5": "残疾人专用小型自动挡载客汽车",
-    "C6": "轻型牵引挂车",
-    "D": "普通三轮摩托车，准驾 E、F",
-    "E": "普通二轮摩托车，准驾 F",
-    "F": "轻便摩托车",
-    "M": "轮式专用机械车",
-    "N": "无轨电车",
-    "P": "有轨电车",
+    "A1": _l("大型客车，准驾 A3、B1、B2、C1、C2、C3、C4、M"),
+    "A2": _l("重型牵引挂车，准驾 B1、B2、C1、C2、C3、C4、C6、M"),
+    "A3": _l("城市公交车，准驾 C1、C2、C3、C4"),
+    "B1": _l("中型客车，准驾 C1、C2、C3、C4、M"),
+    "B2": _l("大型货车，准驾 C1、C2、C3、C4、M"),
+    "C1": _l("小型汽车，准驾 C2、C3"),
+    "C2": _l("小型自动挡汽车"),
+    "C3": _l("低速载货汽车，准驾 C4"),
+    "C4": _l("三轮汽车"),
+    "C5": _l("残疾人专用小型自动挡载客汽车"),
+    "C6": _l("轻型牵引挂车"),
+    "D": _l("普通三轮摩托车，准驾 E、F"),
+    "E": _l("普通二轮摩托车，准驾 F"),
+    "F": _l("轻便摩托车"),
+    "M": _l("轮式专用机械车"),
+    "N": _l("无轨电车"),
+    "P": _l("有轨电车"),
 }
 assert set(CLASS_RULES) == set(LICENCE_CLASSES)
 
@@ -67,7 +68,7 @@ def _own(public_id: str) -> ElectronicLicence:
     user = current_citizen(CITIZENS_ONLY)
     licence = services.get(get_session(), public_id)
     if licence.citizen_id != user.citizen_id:
-        raise NotFound("未找到该电子驾驶证。")
+        raise NotFound(_l("未找到该电子驾驶证。"))
     return licence
 
 
@@ -76,7 +77,7 @@ def _uploaded(form) -> bytes | DomainError:
     source = form.photo_source.data
     upload = (form.album if source == rules.PHOTO_ALBUM else form.camera).data
     if upload is None or not getattr(upload, "filename", ""):
-        return DomainError("请选择或拍摄一张照片。", code="no_photo")
+        return DomainError(_l("请选择或拍摄一张照片。"), code="no_photo")
     if not images.upload_type_ok(upload):
         return DomainError(images.BAD_TYPE_MESSAGE, code="bad_type")
     data = upload.read(photo_checks.MAX_UPLOAD_BYTES + 1)
@@ -162,15 +163,15 @@ def issue():
     now = _now()
     application = services.pending_application(session, user.citizen_id)
     if application is None:
-        raise DomainError("申请已失效，请重新申领。", code="no_pending_application")
+        raise DomainError(_l("申请已失效，请重新申领。"), code="no_pending_application")
     proofing.consume(session, request.args.get("c", ""), purpose=PURPOSE_APPLY, citizen_id=user.citizen_id,
                      now=now)
     services.proven(session, application, now, _cities())
     session.commit()
     if application.status == ACTIVE:
-        flash("电子驾驶证申领成功。", "success")
+        flash(_l("电子驾驶证申领成功。"), "success")
         return redirect(url_for("driving_licence.show", public_id=application.public_id))
-    flash("申请已提交审核。", "info")
+    flash(_l("申请已提交审核。"), "info")
     return redirect(url_for("driving_licence.index"))
 
 
@@ -182,7 +183,8 @@ def _show_context(licence: ElectronicLicence) -> dict:
         "licence": licence, "record": record, "citizen": citizen, "sex": SEX_LABELS.get(citizen.sex, ""),
         "live": services.state(licence, now),
         "photo": images.jpeg_data_uri(licence.photo),
-        "valid_until": f"{record.valid_until:%Y-%m-%d}" if record.valid_until else "长期",
+        "valid_until": f"{record.valid_until:%Y-%m-%d}" if record.valid_until else _l("长期"),
+        "record_status": licence_status_label(record.status),
         "class_rules": [(code, CLASS_RULES[code]) for code in CLASS_RULES if code in record.licence_class],
         "replace_from": services.photo_replaceable_from(licence),
         "replace_from_text": format_local(services.photo_replaceable_from(licence), "%Y-%m-%d %H:%M"),
@@ -261,7 +263,7 @@ def replace_photo(public_id: str):
     licence = _own(public_id)
     form = PhotoForm()
     if not form.validate_on_submit():
-        return _photo_refused(licence, ["请选择照片来源并上传照片。"], 400)
+        return _photo_refused(licence, [_l("请选择照片来源并上传照片。")], 400)
     try:
         # Before reading and face-checking an upload that could not be used anyway.
         services.check_photo_replaceable(licence, _now())
@@ -281,7 +283,7 @@ def replace_photo(public_id: str):
         session.rollback()
         return _photo_refused(licence, [exc.user_message], exc.status)
     session.commit()
-    flash("照片已更换。", "success")
+    flash(_l("照片已更换。"), "success")
     return redirect(url_for("driving_licence.show", public_id=public_id))
 
 
@@ -310,7 +312,8 @@ def seize():
             form.refused(session, exc)   # answered 400 below, as every refused submission of this form
         else:
             session.commit()
-            flash(f"已登记扣留：{record.citizen.name}（档案编号 {record.file_number}）。", "success")
+            flash(_l("已登记扣留：%(name)s（档案编号 %(file_number)s）。", name=record.citizen.name,
+                     file_number=record.file_number), "success")
             return redirect(url_for("driving_licence.seize"))
     return render_template("driving_licence/seize.html", form=form), 400 if form.is_submitted() else 200
 
@@ -335,4 +338,4 @@ def decide(public_id: str):
     return decision(
         lambda session, approve, reason: services.decide(session, public_id, approve=approve, reason=reason,
                                                          reviewer=current_user, now=_now()),
-        _review_page, done=("已审核通过。", "已退回申请。"), back="driving_licence.review_queue")
+        _review_page, done=(_l("已审核通过。"), _l("已退回申请。")), back="driving_licence.review_queue")

@@ -20,6 +20,7 @@ from webapp.notify import gateway as gateways
 from webapp.notify import rules
 from webapp.notify.models import Message, PushSubscription, SmsCode, SmsMessage
 from webapp.registry.models import Citizen
+from webapp.lazytext import DEFAULT_LOCALE, LazyText, _l, render
 
 #: ``session.info`` key: ("push", message_id, subscription_id) and ("sms", sms_message_id) to send after commit.
 PENDING_NOTICES = "suishen.pending_notices"
@@ -31,13 +32,18 @@ class BadCode(DomainError):
 
 
 # --- SMS ----------------------------------------------------------------------------------------------------
-def send_sms(session: Session, phone: str, body: str, purpose: str, now: datetime, *,
-             gateway: gateways.SmsGateway | None = None) -> SmsMessage:
+def send_sms(session: Session, phone: str, body: str | LazyText, purpose: str, now: datetime, *,
+             gateway: gateways.SmsGateway | None = None, locale: str | None = None) -> SmsMessage:
     """Record a message in ``sms_messages`` (the outbox of the embedded gateway, the log of a real one); a real
     provider gets it from the task queue after the commit (``notify.sms``, retried on a provider error), so a
-    slow provider never holds a request and a rolled-back request sends nothing."""
+    slow provider never holds a request and a rolled-back request sends nothing.
+
+    :param locale: the language the text is written in (the recipient's; None: the request's, e.g. a code the
+        person asking for it reads)
+    """
     gateway = gateway or _sms_gateway()
-    message = SmsMessage(phone=phone, body=body, purpose=purpose, created_at=now, gateway=gateway.name)
+    message = SmsMessage(phone=phone, body=render(body, locale), purpose=purpose, created_at=now,
+                         gateway=gateway.name)
     session.add(message)
     session.flush()
     if not isinstance(gateway, gateways.OutboxGateway):
@@ -83,7 +89,7 @@ def request_code(session: Session, gateway: gateways.SmsGateway, *, phone: str, 
                   attempts=0)
     session.add(row)
     body = rules.code_text(code, purpose, policy.ttl) if deliver else rules.no_account_text(purpose)
-    send_sms(session, phone, body, purpose, now, gateway=gateway)
+    send_sms(session, phone, signed(body), purpose, now, gateway=gateway)
     return row
 
 
@@ -98,33 +104,38 @@ def consume_code(session: Session, *, phone: str, purpose: str, code: str, polic
                                                SmsCode.used_at.is_(None))
                          .order_by(SmsCode.created_at.desc(), SmsCode.id.desc()).limit(1))
     if row is None:
-        raise BadCode("验证码无效，请先获取验证码。")
+        raise BadCode(_l("验证码无效，请先获取验证码。"))
     if now >= row.expires_at:
-        raise BadCode("验证码已过期，请重新获取。")
+        raise BadCode(_l("验证码已过期，请重新获取。"))
     if row.attempts >= policy.max_attempts:
-        raise BadCode("验证码错误次数过多，请重新获取。")
+        raise BadCode(_l("验证码错误次数过多，请重新获取。"))
     if not rules.well_formed(code) or not secrets.compare_digest(
             row.digest, rules.code_digest(rules.code_key(secret), phone, purpose, code)):
         left = policy.max_attempts - row.attempts - 1
         # Counted in the database, so parallel guesses cannot share one attempt.
         session.execute(update(SmsCode).where(SmsCode.id == row.id).values(attempts=SmsCode.attempts + 1))
-        raise BadCode(f"验证码错误，还可尝试 {left} 次。" if left > 0 else "验证码错误次数过多，请重新获取。")
+        raise BadCode(_l("验证码错误，还可尝试 %(left)s 次。", left=left) if left > 0
+                      else _l("验证码错误次数过多，请重新获取。"))
     claimed = session.execute(update(SmsCode).where(SmsCode.id == row.id, SmsCode.used_at.is_(None))
                               .values(used_at=now)).rowcount
     if claimed != 1:  # a concurrent request used it first
-        raise BadCode("验证码已使用，请重新获取。")
+        raise BadCode(_l("验证码已使用，请重新获取。"))
 
 
 # --- In-app messages, SMS and Web Push ---------------------------------------------------------------------
-def notify(session: Session, citizen: Citizen, body: str, now: datetime, *, url: str | None = None,
+def notify(session: Session, citizen: Citizen, body: str | LazyText, now: datetime, *, url: str | None = None,
            purpose: str = "notice", user_id: int | None = None) -> Message:
     """One notice to a citizen: an in-app message, an SMS to the phone on file, and Web Push to every browser
-    of their account that allowed it (sent after commit)."""
-    message = Message(citizen_id=citizen.id, phone=citizen.phone or "", body=body, url=url, created_at=now)
+    of their account that allowed it (sent after commit), all written in the language of their account
+    (``User.locale``; zh-CN without one)."""
+    accounts = _accounts_of(session, citizen.id)
+    user_ids = [user_id] if user_id else [account_id for account_id, _locale in accounts]
+    locale = next((account_locale for _id, account_locale in accounts if account_locale), None)
+    text = render(body, locale or DEFAULT_LOCALE)
+    message = Message(citizen_id=citizen.id, phone=citizen.phone or "", body=text, url=url, created_at=now)
     session.add(message)
     if citizen.phone:
-        send_sms(session, citizen.phone, f"【随身证】{body}", purpose, now)
-    user_ids = [user_id] if user_id else _user_ids_of(session, citizen.id)
+        send_sms(session, citizen.phone, signed(text), purpose, now)
     session.flush()
     pending = session.info.setdefault(PENDING_NOTICES, [])
     for sub_id in session.scalars(select(PushSubscription.id).where(PushSubscription.user_id.in_(user_ids))):
@@ -137,10 +148,17 @@ def push_payload(message: Message) -> dict:
     return {"title": "随身证", "body": message.body, "url": message.url or "/messages"}
 
 
-def _user_ids_of(session: Session, citizen_id: int) -> list[int]:
+def signed(body: str | LazyText, locale: str | None = None) -> str:
+    """An SMS as it is sent, in ``locale`` (None: the request's language): the sender's signature (the app's
+    name, the same in every language) before the text."""
+    return rules.SMS_SIGNATURE + render(body, locale)
+
+
+def _accounts_of(session: Session, citizen_id: int) -> list[tuple[int, str | None]]:
+    """(id, locale) of the citizen's accounts."""
     from webapp.accounts.models import User  # accounts imports notify, not the other way round at load time
 
-    return list(session.scalars(select(User.id).where(User.citizen_id == citizen_id)))
+    return [tuple(row) for row in session.execute(select(User.id, User.locale).where(User.citizen_id == citizen_id))]
 
 
 def messages_for(session: Session, citizen_id: int, limit: int = 20) -> list[Message]:
@@ -167,7 +185,7 @@ def subscribe(session: Session, user_id: int, *, endpoint: str, p256dh: str, aut
     :raises DomainError: an endpoint this server will not send to, or keys of the wrong shape (nothing written)
     """
     if not (20 <= len(p256dh) <= 200 and 8 <= len(auth) <= 64):
-        raise DomainError("推送订阅无效：密钥格式不正确。请在浏览器中关闭后重新开启消息推送。",
+        raise DomainError(_l("推送订阅无效：密钥格式不正确。请在浏览器中关闭后重新开启消息推送。"),
                           code="bad_subscription")
     try:
         check_endpoint(endpoint)

@@ -11,9 +11,10 @@ from webapp.notify import services
 from webapp.officer.views import officer_required
 from webapp.registry.rules import mask_phone
 from webapp.timeutil import format_local
+from webapp.lazytext import _l
 
 bp = Blueprint("notify", __name__)
-CITIZENS_ONLY = "请使用个人账号查看消息。"  # what an officer session is told on a citizen page
+CITIZENS_ONLY = _l("请使用个人账号查看消息。")  # what an officer session is told on a citizen page
 
 
 @bp.get("/messages")
@@ -34,11 +35,11 @@ def messages():
 def _subscription_json() -> tuple[str, str, str]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise DomainError("推送订阅无效。", code="bad_subscription")
+        raise DomainError(_l("推送订阅无效。"), code="bad_subscription")
     keys = body.get("keys") if isinstance(body.get("keys"), dict) else {}
     endpoint, p256dh, auth = body.get("endpoint"), keys.get("p256dh"), keys.get("auth")
     if not all(isinstance(v, str) for v in (endpoint, p256dh, auth)):
-        raise DomainError("推送订阅无效。", code="bad_subscription")
+        raise DomainError(_l("推送订阅无效。"), code="bad_subscription")
     return endpoint, p256dh, auth
 
 
@@ -67,7 +68,7 @@ def unsubscribe():
     body = request.get_json(silent=True)
     endpoint = body.get("endpoint") if isinstance(body, dict) else None
     if not isinstance(endpoint, str):
-        raise DomainError("推送订阅无效。", code="bad_subscription")
+        raise DomainError(_l("推送订阅无效。"), code="bad_subscription")
     session = get_session()
     services.unsubscribe(session, user.id, endpoint)
     session.commit()

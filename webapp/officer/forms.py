@@ -5,32 +5,33 @@ from wtforms import PasswordField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from webapp.officer import rules
+from webapp.lazytext import _l
 
-REQUIRED = "此项为必填项。"
+REQUIRED = _l("此项为必填项。")
 
 
 class OfficerLoginForm(Form):
-    username = StringField("工号/用户名", validators=[DataRequired(REQUIRED), Length(max=32)],
+    username = StringField(_l("工号/用户名"), validators=[DataRequired(REQUIRED), Length(max=32)],
                            render_kw={"autocomplete": "username", "autocapitalize": "none"})
-    password = PasswordField("密码", validators=[DataRequired(REQUIRED), Length(max=64)],
+    password = PasswordField(_l("密码"), validators=[DataRequired(REQUIRED), Length(max=64)],
                              render_kw={"autocomplete": "current-password"})
-    submit = SubmitField("登录")
+    submit = SubmitField(_l("登录"))
 
 
 class PaperForm(Form):
-    name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=30)],
+    name = StringField(_l("姓名"), validators=[DataRequired(REQUIRED), Length(max=30)],
                        render_kw={"autocomplete": "off"})
-    id_number = StringField("身份证号", validators=[DataRequired(REQUIRED), Length(max=24)],
+    id_number = StringField(_l("身份证号"), validators=[DataRequired(REQUIRED), Length(max=24)],
                             render_kw={"autocomplete": "off", "maxlength": 18},
-                            description="仅限居民身份证号码，须与旅客出示的身份证明材料核对一致")
-    issuing_station = StringField("发证车站", validators=[DataRequired(REQUIRED), Length(max=rules.STATION_MAX)],
-                                  render_kw={"placeholder": "如：广州南站"})
-    submit = SubmitField("登记并打印")
+                            description=_l("仅限居民身份证号码，须与旅客出示的身份证明材料核对一致"))
+    issuing_station = StringField(_l("发证车站"), validators=[DataRequired(REQUIRED), Length(max=rules.STATION_MAX)],
+                                  render_kw={"placeholder": _l("如：广州南站")})
+    submit = SubmitField(_l("登记并打印"))
 
 
 class DecisionForm(Form):
     """A reviewer's decision (licence photo, ID-card review): approve, or reject with a reason the applicant reads."""
 
-    reason = TextAreaField("不通过原因", validators=[Length(max=500, message="不通过原因最多 500 字。")])
-    approve = SubmitField("审核通过")
-    reject = SubmitField("不通过")
+    reason = TextAreaField(_l("不通过原因"), validators=[Length(max=500, message=_l("不通过原因最多 500 字。"))])
+    approve = SubmitField(_l("审核通过"))
+    reject = SubmitField(_l("不通过"))

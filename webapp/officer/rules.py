@@ -5,6 +5,7 @@ import hashlib
 import re
 
 from webapp.accounts.rules import password_problem as _citizen_password_problem
+from webapp.lazytext import _l
 
 ROLE_RAILWAY = "railway"    # 铁路工作人员: verify travel IDs
 ROLE_POLICE = "police"      # 车站公安（公安制证窗口）: verify both, issue the paper certificate
@@ -13,11 +14,11 @@ ROLE_REVIEWER = "reviewer"  # 审核员: back-office reviews
 ROLE_ADMIN = "admin"        # 管理员
 ROLES = (ROLE_RAILWAY, ROLE_POLICE, ROLE_TRAFFIC, ROLE_REVIEWER, ROLE_ADMIN)
 ROLE_LABELS = {
-    ROLE_RAILWAY: "铁路工作人员",
-    ROLE_POLICE: "车站公安",
-    ROLE_TRAFFIC: "交警",
-    ROLE_REVIEWER: "审核员",
-    ROLE_ADMIN: "管理员",
+    ROLE_RAILWAY: _l("铁路工作人员"),
+    ROLE_POLICE: _l("车站公安"),
+    ROLE_TRAFFIC: _l("交警"),
+    ROLE_REVIEWER: _l("审核员"),
+    ROLE_ADMIN: _l("管理员"),
 }
 
 # Who may use the scan page / verify with an officer session, and who may record paper certificates.
@@ -45,13 +46,13 @@ PAPER_SERIAL_PREFIX = "ZM"
 def officer_password_problem(password: str) -> str | None:
     """Why an officer password is too weak (stricter than a citizen's: at least 10 characters), or None."""
     if len(password) < OFFICER_PASSWORD_MIN:
-        return f"密码至少 {OFFICER_PASSWORD_MIN} 位。"
+        return _l("密码至少 %(n)s 位。", n=OFFICER_PASSWORD_MIN)
     return _citizen_password_problem(password)
 
 
 def username_problem(username: str) -> str | None:
     if not _USERNAME_RE.match(username or ""):
-        return "用户名须为 3–32 位小写字母、数字、点、下划线或连字符，并以字母开头。"
+        return _l("用户名须为 3–32 位小写字母、数字、点、下划线或连字符，并以字母开头。")
     return None
 
 

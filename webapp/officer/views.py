@@ -17,6 +17,7 @@ from webapp.officer.forms import DecisionForm, OfficerLoginForm, PaperForm
 from webapp.registry.rules import InvalidIdNumber
 from webapp.timeutil import format_local
 from webapp.verification import rules as verification_rules
+from webapp.lazytext import _l
 
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
@@ -63,13 +64,13 @@ def officer_required(endpoint: str):
         def wrapped(*args, **kwargs):
             authenticated = current_user.is_authenticated
             if g.get("principal_unavailable"):
-                raise ServiceUnavailable("系统暂时无法连接数据库，请稍后再试。")
+                raise ServiceUnavailable(_l("系统暂时无法连接数据库，请稍后再试。"))
             if not authenticated:
-                flash("请使用工作人员账号登录。", "info")
+                flash(_l("请使用工作人员账号登录。"), "info")
                 return redirect(url_for("officer.login", next=request.full_path.rstrip("?")))
             officer = current_officer()
             if officer is None or officer.role not in roles:
-                raise Forbidden("您的账号无权访问此页面。")
+                raise Forbidden(_l("您的账号无权访问此页面。"))
             return view(*args, **kwargs)
 
         wrapped.officer_roles = roles
@@ -88,7 +89,7 @@ def login():
         done, refusal = sign_in(
             lambda: services.authenticate(get_session(), username=form.username.data, password=form.password.data,
                                           now=_now(), policy=ThrottlePolicy.from_config(current_app.config)),
-            fresh_session=True, message=lambda officer: f"已登录（{officer.role_label}）。",
+            fresh_session=True, message=lambda officer: _l("已登录（%(role)s）。", role=officer.role_label),
             default_target=url_for("officer.home"))
         if done:
             return done
@@ -111,13 +112,13 @@ def home():
 
 
 HOME_ENTRIES = (
-    ("officer.scan", "扫码核验", "核验电子临时乘车身份证明、电子驾驶证"),
-    ("officer.paper", "纸质临时乘车身份证明", "登记在公安制证窗口开具的纸质证明并打印"),
-    ("driving_licence.seize", "扣留驾驶证", "登记扣留，持证人的电子驾驶证立即显示扣留状态"),
-    ("account_desk.face_to_face", "面签注册", "为到窗口办理的申请人注册账号并完成实人认证"),
-    ("driving_licence.review_queue", "电子驾驶证审核", "审核使用相册或拍照照片的申领，1 个工作日内办结"),
-    ("account_desk.reviews", "身份证照片审核", "审核上传身份证照片申请实人认证的账号，1 个工作日内办结"),
-    ("notify.outbox", "短信发件箱", "查看系统发出的短信（内置短信网关）"),
+    ("officer.scan", _l("扫码核验"), _l("核验电子临时乘车身份证明、电子驾驶证")),
+    ("officer.paper", _l("纸质临时乘车身份证明"), _l("登记在公安制证窗口开具的纸质证明并打印")),
+    ("driving_licence.seize", _l("扣留驾驶证"), _l("登记扣留，持证人的电子驾驶证立即显示扣留状态")),
+    ("account_desk.face_to_face", _l("面签注册"), _l("为到窗口办理的申请人注册账号并完成实人认证")),
+    ("driving_licence.review_queue", _l("电子驾驶证审核"), _l("审核使用相册或拍照照片的申领，1 个工作日内办结")),
+    ("account_desk.reviews", _l("身份证照片审核"), _l("审核上传身份证照片申请实人认证的账号，1 个工作日内办结")),
+    ("notify.outbox", _l("短信发件箱"), _l("查看系统发出的短信（内置短信网关）")),
 )
 
 
@@ -152,7 +153,7 @@ def paper():
             (field.errors if field else form.form_errors).append(exc.user_message)
         else:
             session.commit()
-            flash("已登记纸质临时乘车身份证明。", "success")
+            flash(_l("已登记纸质临时乘车身份证明。"), "success")
             return redirect(url_for("officer.paper_print", serial=record.serial))
     status = 400 if form.is_submitted() else 200
     return render_template("officer/paper.html", form=form), status
@@ -163,7 +164,8 @@ def paper():
 def paper_print(serial: str):
     record = services.get_paper(get_session(), serial)
     return render_template("officer/paper_print.html", paper=record,
-                           issued=format_local(record.issued_at, "%Y年%m月%d日 %H:%M"))
+                           # the date as the certificate writes it in each language
+                           issued=format_local(record.issued_at, str(_l("%Y年%m月%d日 %H:%M"))))
 
 
 def decision(decide, page, *, done: tuple[str, str], back: str):
@@ -172,7 +174,7 @@ def decision(decide, page, *, done: tuple[str, str], back: str):
     message; a decision commits and goes back to the queue with ``done`` = (approved, rejected) message."""
     form = DecisionForm()
     if not form.validate_on_submit():
-        flash(form.reason.errors[0] if form.reason.errors else "请求无效，请刷新后重试。", "danger")
+        flash(form.reason.errors[0] if form.reason.errors else _l("请求无效，请刷新后重试。"), "danger")
         return page(DecisionForm(), 400)
     session = get_session()
     approve = bool(form.approve.data)

@@ -14,6 +14,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import timedelta
+from webapp.lazytext import _l
 
 # --- Reason codes (stored with each attempt; shown to the user through REASON_MESSAGES) -------------
 NO_FACE = "no_face"
@@ -30,18 +31,18 @@ EXPIRED = "expired"
 USED = "used"
 
 REASON_MESSAGES: dict[str, str] = {
-    NO_FACE: "未检测到人脸，请将面部完整置于取景框内并正对镜头，然后重试。",
-    SEVERAL_FACES: "检测到多张人脸，请确保画面中只有您本人，然后重试。",
-    NOT_SAME_PERSON: "前后不是同一人，请由本人全程面对镜头完成核验。",
-    NO_BLINK: "未检测到眨眼，请正对镜头，听到提示后自然地眨一眨眼，然后重试。",
-    TOO_DARK: "光线太暗，请到光线充足的地方、避免背光，然后重试。",
-    COLOUR_MISMATCH: "炫彩校验未通过，请调高屏幕亮度、让面部靠近屏幕，闪光过程中保持不动，然后重试。",
-    NO_TURN: "未检测到转头，请按提示方向缓慢转头，再转回正面，然后重试。",
-    FACE_MISMATCH: "与登记照片不是同一人，请确认由本人进行核验；多次失败可改用其他方式办理。",
-    TOO_FEW_FRAMES: "采集的画面不足，请保持网络畅通、核验完成前不要离开页面，然后重试。",
-    BAD_FRAME: "图像无法识别，请重新拍摄。",
-    EXPIRED: "核验已超时，请重新开始。",
-    USED: "该核验已使用，请重新发起核验。",
+    NO_FACE: _l("未检测到人脸，请将面部完整置于取景框内并正对镜头，然后重试。"),
+    SEVERAL_FACES: _l("检测到多张人脸，请确保画面中只有您本人，然后重试。"),
+    NOT_SAME_PERSON: _l("前后不是同一人，请由本人全程面对镜头完成核验。"),
+    NO_BLINK: _l("未检测到眨眼，请正对镜头，听到提示后自然地眨一眨眼，然后重试。"),
+    TOO_DARK: _l("光线太暗，请到光线充足的地方、避免背光，然后重试。"),
+    COLOUR_MISMATCH: _l("炫彩校验未通过，请调高屏幕亮度、让面部靠近屏幕，闪光过程中保持不动，然后重试。"),
+    NO_TURN: _l("未检测到转头，请按提示方向缓慢转头，再转回正面，然后重试。"),
+    FACE_MISMATCH: _l("与登记照片不是同一人，请确认由本人进行核验；多次失败可改用其他方式办理。"),
+    TOO_FEW_FRAMES: _l("采集的画面不足，请保持网络畅通、核验完成前不要离开页面，然后重试。"),
+    BAD_FRAME: _l("图像无法识别，请重新拍摄。"),
+    EXPIRED: _l("核验已超时，请重新开始。"),
+    USED: _l("该核验已使用，请重新发起核验。"),
 }
 
 # --- Challenge -----------------------------------------------------------------------------------
@@ -49,7 +50,7 @@ REASON_MESSAGES: dict[str, str] = {
 CHALLENGE_TTL = timedelta(seconds=60)
 #: Screen colours of the 炫彩 flash, and the RGB (0–255) the page must paint full-screen for each.
 COLOURS: tuple[str, ...] = ("red", "yellow", "blue", "green")
-COLOUR_NAMES: dict[str, str] = {"red": "红", "yellow": "黄", "blue": "蓝", "green": "绿"}
+COLOUR_NAMES: dict[str, str] = {"red": _l("红"), "yellow": _l("黄"), "blue": _l("蓝"), "green": _l("绿")}
 COLOUR_RGB: dict[str, tuple[int, int, int]] = {
     "red": (255, 0, 0),
     "yellow": (255, 255, 0),
@@ -63,7 +64,7 @@ COLOUR_SETTLE = timedelta(milliseconds=200)
 #: Blinks asked for by a challenge.
 BLINKS_ASKED = 1
 TURN_DIRECTIONS: tuple[str, ...] = ("left", "right")
-TURN_NAMES: dict[str, str] = {"left": "向左", "right": "向右"}
+TURN_NAMES: dict[str, str] = {"left": _l("向左"), "right": _l("向右")}
 
 # --- Frames (what the server accepts) ---------------------------------------------------------------
 #: Fewest blink-phase frames: ~1 s at 10 fps, the shortest span that can hold open → closed → open.

@@ -30,6 +30,7 @@ from webapp.proofing import rules, services, tasks
 from webapp.proofing.models import CONSUMED, DECIDING, EXPIRED, FAILED, ISSUED, PASSED, QUEUED, Challenge
 from webapp.proofing.rules import ChallengePlan, Policy
 from webapp.registry.models import Citizen
+from webapp.lazytext import LazyText, _l
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ PENDING_KEY = "proofing_pending"
 PUBLIC_ID_PLACEHOLDER = "__proofing_public_id__"
 #: How often the camera page polls the status while queued or deciding, milliseconds.
 POLL_MS = 1000
-BUSY_MESSAGE = "当前核验人数较多，请约 {seconds} 秒后再试。"
 
 
 def _now():
@@ -150,11 +150,12 @@ def _admit(citizen_id: int) -> Response | None:
                                config["SUISHEN_PROOFING_START_LIMIT_SESSION"],
                                config["SUISHEN_PROOFING_START_LIMIT_CITIZEN"])
     if retry_after is not None:
-        return _refused("发起核验过于频繁，请稍后再试。", 429, "rate_limited", retry_after=retry_after)
+        return _refused(_l("发起核验过于频繁，请稍后再试。"), 429, "rate_limited", retry_after=retry_after)
     wait = expected_wait()
     if wait > config["SUISHEN_PROOFING_MAX_WAIT"]:
         seconds = max(1, math.ceil(wait))
-        return _refused(BUSY_MESSAGE.format(seconds=seconds), 503, "busy", retry_after=seconds)
+        return _refused(_l("当前核验人数较多，请约 %(seconds)s 秒后再试。", seconds=seconds), 503, "busy",
+                        retry_after=seconds)
     return None
 
 
@@ -178,10 +179,10 @@ def start():
     pending = dict(web_session.get(PENDING_KEY, {}))
     item = pending.get(token) if isinstance(token, str) else None
     if not isinstance(item, dict):
-        raise DomainError("核验请求已失效，请返回业务页面重新发起。", status=400, code="no_pending_start")
+        raise DomainError(_l("核验请求已失效，请返回业务页面重新发起。"), status=400, code="no_pending_start")
     citizen = get_session().get(Citizen, item["citizen_id"])
     if citizen is None:
-        raise NotFound("该核验不存在或已失效，请返回重新发起。")
+        raise NotFound(_l("该核验不存在或已失效，请返回重新发起。"))
     if citizen.portrait_encoding is None:
         raise DomainError(services.NO_PORTRAIT_MESSAGE, status=409, code=services.NO_PORTRAIT)
     template = item["next_url"]
@@ -195,7 +196,7 @@ def start():
 
 def _own_challenge(public_id: str) -> Challenge:
     if not _owns(public_id):
-        raise DomainError("该核验不属于当前浏览器会话，请从业务页面重新发起核验。", status=403, code="forbidden")
+        raise DomainError(_l("该核验不属于当前浏览器会话，请从业务页面重新发起核验。"), status=403, code="forbidden")
     return services.get(get_session(), public_id)
 
 
@@ -255,17 +256,17 @@ def _bad(message: str, status: int = 400, code: str = "bad_request") -> Response
     return resp
 
 
-def _read_frames(field: str) -> list[bytes] | str:
+def _read_frames(field: str) -> list[bytes] | LazyText:
     """The uploaded files of one field, or the message saying why they are not acceptable."""
     frames = []
     for upload in request.files.getlist(field):
         if (upload.mimetype or "").lower() not in FRAME_TYPES:
-            return "画面格式不支持，请使用 JPEG、PNG 或 WebP 图片。"
+            return _l("画面格式不支持，请使用 JPEG、PNG 或 WebP 图片。")
         data = upload.read(rules.MAX_FRAME_BYTES + 1)
         if len(data) > rules.MAX_FRAME_BYTES:
-            return f"单帧画面过大（最多 {rules.MAX_FRAME_BYTES // 1024} KB），请重新核验。"
+            return _l("单帧画面过大（最多 %(kb)s KB），请重新核验。", kb=rules.MAX_FRAME_BYTES // 1024)
         if not data:
-            return "收到空白画面，请重新核验。"
+            return _l("收到空白画面，请重新核验。")
         frames.append(data)
     return frames
 
@@ -274,28 +275,28 @@ def _read_frames(field: str) -> list[bytes] | str:
 def frames(public_id: str):
     """Cheap checks, claim, store the frames, enqueue the decision: 202 queued (200 when already decided)."""
     if not _owns(public_id):
-        return _bad("该核验不属于当前浏览器会话，请从业务页面重新发起核验。", 403, "forbidden")
+        return _bad(_l("该核验不属于当前浏览器会话，请从业务页面重新发起核验。"), 403, "forbidden")
     if request.mimetype != "multipart/form-data":
-        return _bad("请以 multipart/form-data 上传画面。", code="bad_content_type")
+        return _bad(_l("请以 multipart/form-data 上传画面。"), code="bad_content_type")
     session = get_session()
     challenge = services.get(session, public_id)
     # Counted per IP, browser session and citizen before the body is parsed (werkzeug parses it lazily).
     spec = current_app.config["SUISHEN_PROOFING_SUBMIT_LIMIT"]
     retry_after = _over_limits("proofing-submit", challenge.citizen_id, spec, spec, spec)
     if retry_after is not None:
-        resp = _bad("提交过于频繁，请稍后再试。", 429, "rate_limited")
+        resp = _bad(_l("提交过于频繁，请稍后再试。"), 429, "rate_limited")
         resp.headers["Retry-After"] = str(retry_after)
         return resp
     blink = _read_frames("blink")
-    if isinstance(blink, str):
+    if not isinstance(blink, list):
         return _bad(blink, code=rules.BAD_FRAME)
     colour = _read_frames("colour")
-    if isinstance(colour, str):
+    if not isinstance(colour, list):
         return _bad(colour, code=rules.BAD_FRAME)
     if not blink:
-        return _bad("没有收到画面，请重新核验。", code="no_frames")
+        return _bad(_l("没有收到画面，请重新核验。"), code="no_frames")
     if len(blink) + len(colour) > rules.MAX_FRAMES:
-        return _bad(f"画面过多（最多 {rules.MAX_FRAMES} 帧），请重新核验。", code="too_many_frames")
+        return _bad(_l("画面过多（最多 %(n)s 帧），请重新核验。", n=rules.MAX_FRAMES), code="too_many_frames")
 
     now = _now()
     config = current_app.config
@@ -339,7 +340,7 @@ def status(public_id: str):
     must never wait for ever, and the periodic sweep runs only once a minute. That is the one write of this GET.
     """
     if not _owns(public_id):
-        return _bad("该核验不属于当前浏览器会话，请从业务页面重新发起核验。", 403, "forbidden")
+        return _bad(_l("该核验不属于当前浏览器会话，请从业务页面重新发起核验。"), 403, "forbidden")
     session = get_session()
     challenge = services.get(session, public_id)
     if challenge.status in (QUEUED, DECIDING):
@@ -380,7 +381,7 @@ def _decision_fields(challenge: Challenge, passed: bool, reason: str | None) -> 
     return {
         "passed": passed,
         "reason": reason,
-        "message": "核验通过。" if passed else services.reason_message(reason),
+        "message": _l("核验通过。") if passed else services.reason_message(reason),
         "next_url": _safe(challenge.next_url) if passed else None,
         "retry_url": None if passed or show_fallback
         else url_for("proofing.retry", public_id=challenge.public_id),

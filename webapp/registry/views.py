@@ -11,6 +11,7 @@ from webapp.extensions import limiter
 from webapp.registry import rules, services
 from webapp.registry.forms import EnrolForm
 from webapp.timeutil import local_date
+from webapp.lazytext import _l
 
 bp = Blueprint("registry", __name__, url_prefix="/demo")
 
@@ -55,7 +56,7 @@ def enrol():
             form.form_errors.append(str(exc))
         else:
             session.commit()
-            flash("已登记到演示人口库。", "success")
+            flash(_l("已登记到演示人口库。"), "success")
             # Only this browser may see the full number it just enrolled.
             web_session["enrolled_citizen"] = citizen.id
             return redirect(url_for("registry.enrolled"))

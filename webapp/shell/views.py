@@ -10,6 +10,7 @@ from webapp.accounts.rules import is_safe_next
 from webapp import workdays
 from webapp.timeutil import local_date
 from webapp.web import LARGE_TEXT_COOKIE
+from webapp.lazytext import _l
 
 bp = Blueprint("shell", __name__)
 
@@ -33,9 +34,9 @@ def business_centre():
 
 @bp.get("/coming/<string:feature>")
 def coming(feature: str):
-    titles = {"travel-id": "临时乘车身份证明", "licence": "驾驶证电子版"}
+    titles = {"travel-id": _l("临时乘车身份证明"), "licence": _l("驾驶证电子版")}
     if feature not in titles:
-        return render_template("errors/404.html", title="页面不存在", message="您访问的页面不存在。"), 404
+        return render_template("errors/404.html", title=_l("页面不存在"), message=_l("您访问的页面不存在。")), 404
     return render_template("shell/coming.html", title=titles[feature])
 
 

@@ -10,16 +10,17 @@ from datetime import date, datetime, timedelta
 
 from webapp.registry.rules import age_on
 from webapp.timeutil import to_local
+from webapp.lazytext import _l
 
 MONTHLY_QUOTA = 3                        # successful applications per ID number per natural month
 VALIDITY = timedelta(hours=24)           # from issue
 REVERIFY_AFTER = timedelta(minutes=30)   # on the QR page, then 实人核验 again (not counted)
 RECORDS_PERIOD_MONTHS = 1                # 申请记录 shows the last month
-PAPER_ROUTE = "请前往车站的公安制证窗口办理纸质临时乘车身份证明。"
+PAPER_ROUTE = _l("请前往车站的公安制证窗口办理纸质临时乘车身份证明。")
 
 STATUS_VALID = "valid"
 STATUS_REVOKED = "revoked"
-STATUS_LABELS = {"valid": "有效", "expired": "已过期", "revoked": "已作废"}
+STATUS_LABELS = {"valid": _l("有效"), "expired": _l("已过期"), "revoked": _l("已作废")}
 
 
 def month_key(instant: datetime) -> str:
@@ -64,9 +65,9 @@ TICKET_FREE = "free"
 TICKET_CHILD = "child"
 TICKET_FULL = "full"
 TICKET_LABELS = {
-    TICKET_FREE: "免费乘车儿童（不满 6 周岁，不单独占用席位；每名成年旅客可免费携带一名）",
-    TICKET_CHILD: "儿童优惠票（6 周岁至不满 14 周岁，票价及附加票价的 50%）",
-    TICKET_FULL: "全价票（14 周岁及以上）",
+    TICKET_FREE: _l("免费乘车儿童（不满 6 周岁，不单独占用席位；每名成年旅客可免费携带一名）"),
+    TICKET_CHILD: _l("儿童优惠票（6 周岁至不满 14 周岁，票价及附加票价的 50%）"),
+    TICKET_FULL: _l("全价票（14 周岁及以上）"),
 }
 
 

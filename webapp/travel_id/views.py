@@ -20,6 +20,7 @@ from webapp.registry.rules import InvalidIdNumber, mask_id_number
 from webapp.timeutil import format_local
 from webapp.travel_id import rules, services
 from webapp.travel_id.forms import ApplyForm
+from webapp.lazytext import _l
 
 bp = Blueprint("travel_id", __name__, url_prefix="/travel-id")
 
@@ -102,7 +103,7 @@ def apply():
             citizen=citizen, purpose=PURPOSE_APPLY, next_url=lambda c: url_for("travel_id.issue", c=c),
             fallback_url=url_for("travel_id.paper"), user_id=_user_id())
     except proofing.NoPortrait:
-        form.form_errors.append("人口库中没有您的人像照片，无法在线核验。" + rules.PAPER_ROUTE)
+        form.form_errors.append(_l("人口库中没有您的人像照片，无法在线核验。%(paper)s", paper=rules.PAPER_ROUTE))
         return render_template("travel_id/apply.html", form=form, locked=user is not None, paper=True), 409
     # Keyed by citizen, not by challenge: 重新核验 after a failed attempt gives the challenge a new id.
     pending = dict(web_session.get(PENDING, {}))
@@ -120,7 +121,7 @@ def _user_id() -> int | None:
 @bp.get("/issue")
 def issue():
     challenge_id = request.args.get("c", "")
-    expired = DomainError("申请已失效，请重新申请。", status=400, code="no_pending_application")
+    expired = DomainError(_l("申请已失效，请重新申请。"), status=400, code="no_pending_application")
     # This browser started the challenge (or its retry) and holds the application; consume() proves it passed.
     if not _started_here(challenge_id):
         raise expired
@@ -193,7 +194,7 @@ def token(public_id: str):
     """What the QR page polls every 60 s (and on 刷新). Never cached (no-store, and the SW skips it)."""
     cert, ok = _viewable(public_id)
     if not ok:
-        return jsonify({"error": "reverify", "message": "已超过 30 分钟，请重新进行实人核验。",
+        return jsonify({"error": "reverify", "message": _l("已超过 30 分钟，请重新进行实人核验。"),
                         "reverify_url": url_for("travel_id.reverify", public_id=public_id)}), 403
     now = _now()
     state = rules.state(cert.status, cert.expires_at, now)
@@ -213,7 +214,7 @@ def reverify(public_id: str):
             next_url=lambda c: url_for("travel_id.granted", public_id=public_id, c=c),
             fallback_url=url_for("travel_id.paper"), user_id=_user_id())
     except proofing.NoPortrait:
-        raise DomainError("人口库中没有人像照片，无法在线核验。" + rules.PAPER_ROUTE, status=409) from None
+        raise DomainError(_l("人口库中没有人像照片，无法在线核验。%(paper)s", paper=rules.PAPER_ROUTE), status=409) from None
 
 
 def _started_here(challenge_id: str) -> bool:
@@ -227,7 +228,7 @@ def granted(public_id: str):
     # The grant goes to the browser that showed its face, never to one that only has the link (copied, leaked in
     # a history or a referrer): that browser must pass 实人核验 itself.
     if not _started_here(challenge_id):
-        raise Forbidden("此链接只能在完成实人核验的浏览器中使用。请在本浏览器重新进行实人核验后查看乘车身份证明。")
+        raise Forbidden(_l("此链接只能在完成实人核验的浏览器中使用。请在本浏览器重新进行实人核验后查看乘车身份证明。"))
     session = get_session()
     cert = services.get(session, public_id)
     now = _now()
@@ -240,7 +241,7 @@ def granted(public_id: str):
 @bp.get("/records")
 @citizen_required
 def records():
-    current_citizen("请使用旅客账号查看申请记录。")
+    current_citizen(_l("请使用旅客账号查看申请记录。"))
     now = _now()
     certs = services.records(get_session(), current_user.citizen_id, now)
     rows = [{"cert": c, "state": rules.state(c.status, c.expires_at, now),

@@ -19,6 +19,7 @@ from webapp.officer import rules as officer_rules
 from webapp.officer import services as officer_services
 from webapp.timeutil import format_local
 from webapp.verification import rules, services
+from webapp.lazytext import _l, joined
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # No cookie-authenticated form can reach this API: it answers only application/json bodies (a cross-site page
@@ -89,7 +90,7 @@ def _viewer() -> services.Viewer | Response:
     if header is not None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer":
-            return _error(401, "unauthorized", "请使用 Authorization: Bearer <API 密钥>。",
+            return _error(401, "unauthorized", _l("请使用 Authorization: Bearer <API 密钥>。"),
                           **{"WWW-Authenticate": 'Bearer realm="suishen"'})
         cache = current_app.extensions[API_KEY_CACHE]
         now = current_app.extensions["clock"].now()
@@ -113,10 +114,10 @@ def _viewer() -> services.Viewer | Response:
         return services.Viewer.api_key(key)
     authenticated = current_user.is_authenticated
     if g.get("principal_unavailable"):
-        raise ServiceUnavailable("系统暂时无法连接数据库，当前无法确认状态，请稍后再试。")
+        raise ServiceUnavailable(_l("系统暂时无法连接数据库，当前无法确认状态，请稍后再试。"))
     if authenticated and getattr(current_user, "is_officer", False):
         if current_user.role not in officer_rules.SCAN_ROLES:
-            return _error(403, "forbidden", "您的角色无核验权限。")
+            return _error(403, "forbidden", _l("您的角色无核验权限。"))
         return services.Viewer.officer(current_user)
     return services.Viewer.public()
 
@@ -151,7 +152,7 @@ def to_json(result: services.VerificationResult) -> dict:
             "status_label": result.status_label,
             "valid_until_text": (format_local(result.valid_until, "%Y-%m-%d %H:%M")
                                  if isinstance(result.valid_until, datetime)
-                                 else str(result.valid_until or "长期")),
+                                 else str(result.valid_until or _l("长期"))),
             "sex": result.holder.sex_label,
             "age": result.holder.age,
             "portrait": result.holder.portrait,
@@ -173,22 +174,22 @@ def verify():
         raise TooManyRequests(retry_after=retry_after)
     limit = current_app.config["SUISHEN_API_MAX_BODY"]
     if request.content_length is not None and request.content_length > limit:
-        return _error(413, "too_large", f"请求体不能超过 {limit} 字节。")
+        return _error(413, "too_large", _l("请求体不能超过 %(limit)s 字节。", limit=limit))
     request.max_content_length = limit  # also bounds a chunked body without Content-Length
     if request.mimetype != "application/json":
-        return _error(400, "wrong_content_type", "请求须为 JSON（Content-Type: application/json）。")
+        return _error(400, "wrong_content_type", _l("请求须为 JSON（Content-Type: application/json）。"))
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return _error(400, "malformed_json", "请求体不是有效的 JSON 对象。")
+        return _error(400, "malformed_json", _l("请求体不是有效的 JSON 对象。"))
     qr, context = data.get("qr"), data.get("context")
     if not isinstance(qr, str) or not qr.strip():
-        return _error(400, "missing_qr", "缺少 qr 字段（扫描到的二维码内容）。")
+        return _error(400, "missing_qr", _l("缺少 qr 字段（扫描到的二维码内容）。"))
     if len(qr) > MAX_QR_LENGTH:
-        return _error(400, "qr_too_long", "qr 字段过长。")
+        return _error(400, "qr_too_long", _l("qr 字段过长。"))
     if context == "":
         context = None
     if context is not None and (not isinstance(context, str) or not rules.is_context(context)):
-        return _error(400, "bad_context", "context 无效，可选值：" + "、".join(rules.CONTEXT_LABELS) + "。")
+        return _error(400, "bad_context", _l("context 无效，可选值：%(values)s。", values=joined(rules.CONTEXT_LABELS)))
     session = get_session(autocommit=True)
     viewer = _viewer()
     if isinstance(viewer, Response):

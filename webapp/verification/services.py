@@ -24,6 +24,7 @@ from webapp.timeutil import local_date
 from webapp.travel_id import rules as travel_rules
 from webapp.travel_id.models import TravelCertificate
 from webapp.verification import rules
+from webapp.lazytext import _l
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def verify(session: Session, qr_text: str, *, now: datetime, secret: str, viewer
     :raises DomainError: unknown context (code ``bad_context``)
     """
     if not rules.is_context(context):
-        raise DomainError("核验场景无效。", code="bad_context")
+        raise DomainError(_l("核验场景无效。"), code="bad_context")
     kind: str | None = None
     found: Resolved | None = None
     try:
