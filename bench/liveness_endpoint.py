@@ -74,7 +74,7 @@ def _seed(url: str) -> tuple[str, str]:
 
     from tests import factories
     from webapp import migrate
-    from webapp.registry.services import prepare_portrait
+    from webapp.proofing.services import prepare_portrait
 
     migrate.upgrade(url)
     engine = create_engine(url)

@@ -51,7 +51,7 @@ PORTRAIT = ROOT.parent / "shared" / "testdata" / "faces" / "meds-aa-S001-02.jpg"
 
 def seed_applicants(url: str, n: int) -> list[tuple[str, str]]:
     from tests import factories
-    from webapp.registry.services import prepare_portrait
+    from webapp.proofing.services import prepare_portrait
 
     jpeg, encoding = prepare_portrait(PORTRAIT.read_bytes())
     factory = make_session_factory(make_engine(url))

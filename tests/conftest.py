@@ -208,7 +208,7 @@ def s001_portrait():
     Only for tests marked ``needs_testdata``: the genuine S001 sequences match it.
     """
     from tests.testdata import face
-    from webapp.registry.services import prepare_portrait
+    from webapp.proofing.services import prepare_portrait
 
     return prepare_portrait(face("meds-aa-S001-02.jpg"))
 

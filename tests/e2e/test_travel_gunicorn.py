@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import select
 
 from webapp.db import make_engine, make_session_factory
-from webapp.registry.services import prepare_portrait
+from webapp.proofing.services import prepare_portrait
 from webapp.travel_id import services as travel
 from webapp.travel_id.models import TravelCertificate
 from tests import factories

@@ -17,7 +17,7 @@ from tests.factories import CitizenFactory, LicenceFactory
 from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
 from webapp import tokens
 from webapp.driving_licence import services as licence_services
-from webapp.officer import rules as officer_rules
+from webapp import roles
 
 # Bounded: at most this many generated cases per operation and mode, each sent twice (~5 s per backend).
 MAX_EXAMPLES = 100
@@ -127,7 +127,7 @@ def test_real_codes_are_answered_as_documented_for_every_viewer(api_app, api_sch
     headers = cookies = None
     if credentials == "api_key":
         headers = {"Authorization": f"Bearer {raw_key}"}
-    elif credentials in (officer_rules.ROLE_RAILWAY, officer_rules.ROLE_TRAFFIC):
+    elif credentials in (roles.ROLE_RAILWAY, roles.ROLE_TRAFFIC):
         officer = make_officer(db_session, credentials)
         db_session.commit()
         # schemathesis calls the app with its own WSGI client: carry the officer's session cookie over.

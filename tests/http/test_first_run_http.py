@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.officer import rules as officer_rules
+from webapp import roles
 from tests.conftest import csrf_from, demo_logins
 
 
@@ -15,7 +15,7 @@ def printed_logins(app, db_session):
     return demo_logins(result.output)
 
 
-@pytest.mark.parametrize("role", officer_rules.ROLES)
+@pytest.mark.parametrize("role", roles.ROLES)
 def test_demo_officer_signs_in_through_the_login_form_with_the_printed_password(client, printed_logins, role):
     username = f"demo-{role}"
     password, _ = printed_logins[username]
@@ -23,7 +23,7 @@ def test_demo_officer_signs_in_through_the_login_form_with_the_printed_password(
     resp = client.post("/officer/login", data={"csrf_token": token, "username": username, "password": password})
     assert resp.status_code == 302, resp.get_data(as_text=True)
     home = client.get(resp.headers["Location"])
-    assert home.status_code == 200 and officer_rules.ROLE_LABELS[role] in home.get_data(as_text=True)
+    assert home.status_code == 200 and roles.ROLE_LABELS[role] in home.get_data(as_text=True)
 
 
 def test_demo_officer_is_refused_with_a_wrong_password(client, printed_logins):

@@ -220,7 +220,7 @@ POST_ROUTES: dict[str, Post] = {
              ("wrong types", {"photo_source": "system"}, {}, "请选择照片来源并上传照片"),
              ("missing file", {"photo_source": "album"}, {}, "请选择或拍摄一张照片")],
         uploads={"album": {"photo_source": "album"}, "camera": {"photo_source": "camera"}}),
-    "registry.enrol": Post(
+    "demo.enrol": Post(
         "/demo/enrol", fields={"name": "李四", "phone": "13900000077", "with_licence": "y"},
         files={"portrait": GOOD_JPEG},
         bad=[("missing", {}, {}, REQUIRED),
@@ -273,7 +273,7 @@ POST_ROUTES: dict[str, Post] = {
         "/messages/push/delete", who=as_citizen, json_body=True, json_errors=True,
         fields={"endpoint": "https://push.example/1"},
         bad=[("missing", {}, {}, "推送订阅无效"), ("wrong types", {"endpoint": ["x"]}, {}, "推送订阅无效")]),
-    "i18n.set_language": Post("/language", fields={"lang": "en", "next": "/"},
+    "accounts.set_language": Post("/account/language", fields={"lang": "en", "next": "/"},
                               csrf_exempt="sets the language cookie only (and the signed-in holder's SMS language, but a "
                                           "cross-site post carries no session cookie): works on cached and public "
                                           "pages without a token; tests/http/test_language_http.py"),

@@ -13,9 +13,10 @@ from tests.factories import PASSWORD, CitizenFactory, UserFactory
 from tests.http.test_hostile_forms import message_of, row_counts
 from tests.http.test_officer_http import login_officer
 from tests.verification_support import make_officer
-from webapp.accounts.rules import LEVEL_REALPERSON, is_safe_next
+from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.db import get_session
-from webapp.input_guard import MESSAGE
+from webapp.web.input_guard import MESSAGE
+from webapp.web.urls import is_safe_next
 
 BAD_CHARACTERS = "无效字符"
 
@@ -112,7 +113,7 @@ def test_every_citizen_page_refuses_an_officer_session_with_a_403_page(app, clie
     endpoints = citizen_only_endpoints(app)
     # The pages that failed with an AttributeError on an officer session, among all the others.
     assert {"accounts.verify", "accounts.verify_done", "accounts.profile", "driving_licence.index",
-            "notify.messages", "travel_id.records"} <= set(endpoints)
+            "notify.messages", "verification.records"} <= set(endpoints)
     officer = make_officer(db_session, "police")
     db_session.commit()
     login_officer(client, officer)

@@ -22,12 +22,12 @@ from tests.verification_support import FAKE_JPEG, make_certificate, make_officer
 from webapp.accounts.models import IdentityReview
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.driving_licence import services as licence_services
-from webapp.officer import rules as officer_rules
+from webapp import roles
 from webapp.officer.models import PaperCertificate
 from webapp.proofing import services as proofing_services
 from webapp.proofing.rules import Policy
 
-PRINCIPALS = ["A", "B", *officer_rules.ROLES, "anonymous"]
+PRINCIPALS = ["A", "B", *roles.ROLES, "anonymous"]
 
 # Routes whose parameter is public on purpose, and why.
 PUBLIC = {
@@ -49,9 +49,9 @@ IDENTIFIED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "driving_licence.show": ("GET", "/licence/{licence}", ("holder",)),
     "driving_licence.token": ("GET", "/licence/{licence}/token", ("holder",)),
     "driving_licence.replace_photo": ("POST", "/licence/{licence}/photo", ("holder",)),
-    "driving_licence.decide": ("POST", "/licence/review/{pending}", (officer_rules.ROLE_REVIEWER,)),
-    "officer.paper_print": ("GET", "/officer/paper/{serial}", (officer_rules.ROLE_POLICE,)),
-    "account_desk.decide": ("POST", "/officer/accounts/reviews/{review}", (officer_rules.ROLE_REVIEWER,)),
+    "driving_licence.decide": ("POST", "/licence/review/{pending}", (roles.ROLE_REVIEWER,)),
+    "officer.paper_print": ("GET", "/officer/paper/{serial}", (roles.ROLE_POLICE,)),
+    "account_desk.decide": ("POST", "/officer/accounts/reviews/{review}", (roles.ROLE_REVIEWER,)),
     "proofing.page": ("GET", "/proofing/{challenge}", ("holder",)),
     "proofing.frames": ("POST", "/proofing/{challenge}/frames", ()),
     "proofing.retry": ("POST", "/proofing/{challenge}/retry", ()),
@@ -61,7 +61,7 @@ IDENTIFIED: dict[str, tuple[str, str, tuple[str, ...]]] = {
 FULL_ID_SHOWN = {
     "driving_licence.show": ("A", "SPEC §5.3: the front page's licence number is the ID number"),
     "driving_licence.replace_photo": ("A", "a refused replacement answers with the front page again"),
-    "officer.paper_print": (officer_rules.ROLE_POLICE, "the printed paper certificate carries the ID number"),
+    "officer.paper_print": (roles.ROLE_POLICE, "the printed paper certificate carries the ID number"),
 }
 
 
@@ -106,10 +106,10 @@ def world(app, db_session, clock):
         pending = licence_services.apply(db_session, citizen=other.citizen, user_id=None, photo_source="album",
                                          photo=FAKE_JPEG, now=now, cities=None)
         licence_services.proven(db_session, pending, now, None)
-    officers = {role: make_officer(db_session, role) for role in officer_rules.ROLES}
+    officers = {role: make_officer(db_session, role) for role in roles.ROLES}
     paper = PaperCertificate(serial="ZM20261120IDOR0001", name=a.user.citizen.name, id_number=a.user.citizen.id_number,
                              citizen_id=a.user.citizen_id, issuing_station="广州南站",
-                             officer=officers[officer_rules.ROLE_POLICE], issued_at=now)
+                             officer=officers[roles.ROLE_POLICE], issued_at=now)
     db_session.add(paper)
     review = IdentityReview(public_id="idor-review-1", user=a.user, status="pending", front=FAKE_JPEG, back=FAKE_JPEG,
                             submitted_at=now, due_at=now + timedelta(days=1))

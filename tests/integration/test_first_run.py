@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from webapp import create_app
 from webapp.accounts.models import User
 from webapp.accounts.rules import LEVEL_REALPERSON
-from webapp.officer import rules as officer_rules
+from webapp import roles
 from webapp.officer.models import Officer
 from webapp.registry import services as registry
 from webapp.registry.models import Citizen, LicenceRecord
@@ -83,7 +83,7 @@ def test_demo_creates_one_citizen_account_and_one_officer_per_role_once_when_run
     first = run(app, "registry", "demo")
     assert first.exit_code == 0, first.output
     logins = demo_logins(first.output)
-    officers = {"demo-" + role for role in officer_rules.ROLES}
+    officers = {"demo-" + role for role in roles.ROLES}
     assert set(logins) == officers | {"13800138001"}
     assert {state for _, state in logins.values()} == {"新建"}
     # The logins are the last thing printed, so `make run` shows them above the server's log.
@@ -96,13 +96,13 @@ def test_demo_creates_one_citizen_account_and_one_officer_per_role_once_when_run
         {login: password for login, (password, _) in logins.items()}  # the same passwords, printed again
     assert {state for _, state in again.values()} == {"已有"}
     assert db_session.scalar(select(func.count()).select_from(User)) == 1
-    assert db_session.scalar(select(func.count()).select_from(Officer)) == len(officer_rules.ROLES)
+    assert db_session.scalar(select(func.count()).select_from(Officer)) == len(roles.ROLES)
     assert db_session.scalar(select(func.count()).select_from(Citizen)) == 5
     assert db_session.scalar(select(func.count()).select_from(LicenceRecord)) == 3
     user = db_session.scalar(select(User))
     assert (user.phone, user.level, user.citizen.name) == ("13800138001", LEVEL_REALPERSON, "李明")
-    roles = dict(db_session.execute(select(Officer.username, Officer.role)).all())
-    assert roles == {"demo-" + role: role for role in officer_rules.ROLES}
+    stored = dict(db_session.execute(select(Officer.username, Officer.role)).all())
+    assert stored == {"demo-" + role: role for role in roles.ROLES}
 
 
 def test_demo_puts_back_a_changed_role_level_and_password_when_run_again(app, db_session):
@@ -138,7 +138,7 @@ def test_demo_still_makes_the_officers_when_the_demo_phone_belongs_to_another_ac
     result = run(app, "registry", "demo")
     assert result.exit_code == 0, result.output
     assert "13800138001 已被其他账号使用" in result.output
-    assert set(demo_logins(result.output)) == {"demo-" + role for role in officer_rules.ROLES}
+    assert set(demo_logins(result.output)) == {"demo-" + role for role in roles.ROLES}
 
 
 # --- the README's administration examples -------------------------------------------------------------------

@@ -19,6 +19,7 @@ from webapp.driving_licence import photo, rules, services
 from webapp.driving_licence.models import (ABANDONED, ACTIVE, INVALIDATED, PENDING, PROOFING, REJECTED,
                                            ElectronicLicence)
 from webapp.errors import Conflict, TooSoon
+from webapp.proofing.services import prepare_portrait
 from webapp.registry import services as registry
 from webapp.timeutil import LOCAL_TZ
 from webapp.verification import services as verification
@@ -203,7 +204,7 @@ def test_photo_replacement_follows_the_six_month_rule(db_session, record):
     ("meds-aa-S029-01.jpg", "not_same_person"),
 ])
 def test_photo_checks_on_real_faces(name, failure):
-    reference = registry.prepare_portrait(face("meds-aa-S001-02.jpg"))[1]
+    reference = prepare_portrait(face("meds-aa-S001-02.jpg"))[1]
     result = photo.check_portrait(face(name), reference, 0.6)
     if failure is None:
         assert result.passed, result.measures

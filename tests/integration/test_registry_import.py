@@ -136,6 +136,7 @@ def test_demo_enrolment_refuses_an_imported_number_and_the_import_still_updates_
     enrolment only adds (issue 12) and leaves the imported row exactly as it was."""
     import pytest
 
+    from webapp.proofing.services import prepare_portrait
     from webapp.registry import services
 
     csv_file = tmp_path / "people.csv"
@@ -143,7 +144,8 @@ def test_demo_enrolment_refuses_an_imported_number_and_the_import_still_updates_
     assert run(app, "registry", "import", str(csv_file)).exit_code == 0
     with pytest.raises(services.AlreadyInRegistry) as refused:
         services.enrol_demo_citizen(db_session, id_number=A.lower(), name="李明", phone="13900000666", address="",
-                                    portrait=(FACES / "meds-aa-S029-01.jpg").read_bytes(), now=clock.now())
+                                    portrait=(FACES / "meds-aa-S029-01.jpg").read_bytes(), now=clock.now(),
+                                    prepare_portrait=prepare_portrait)
     assert refused.value.status == 409 and "演示登记只能新增人员" in refused.value.user_message
     db_session.rollback()
     assert db_session.execute(select(Citizen.phone, Citizen.self_enrolled)).all() == [("13800138001", False)]

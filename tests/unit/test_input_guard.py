@@ -1,9 +1,9 @@
-"""Which characters the input guard refuses (webapp/input_guard.py), without a request."""
+"""Which characters the input guard refuses (webapp/web/input_guard.py), without a request."""
 from __future__ import annotations
 
 import pytest
 
-from webapp.input_guard import hostile_line, hostile_text
+from webapp.web.input_guard import hostile_line, hostile_text
 
 
 @pytest.mark.parametrize(("value", "line", "text"), [

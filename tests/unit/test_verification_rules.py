@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from webapp import roles
 from webapp.officer import rules as officer_rules
 from webapp.verification import rules
 
@@ -28,7 +29,7 @@ def test_visible_fields_give_each_viewer_only_what_its_role_needs(viewer, role, 
 def test_nobody_but_a_licence_checker_sees_the_driving_record_and_the_public_never_sees_a_full_name():
     for viewer, kinds in rules.VIEWER_FIELDS.items():
         for kind, fields in kinds.items():
-            assert (rules.LICENCE_RECORD in fields) == (viewer == officer_rules.ROLE_TRAFFIC and
+            assert (rules.LICENCE_RECORD in fields) == (viewer == roles.ROLE_TRAFFIC and
                                                         kind == rules.DRIVING_LICENCE)
             assert rules.NAME_MASKED in fields or rules.NAME in fields
     assert rules.NAME not in rules.PUBLIC_FIELDS and rules.PORTRAIT not in rules.IDENTITY_FIELDS

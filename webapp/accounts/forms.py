@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from webapp.forms import Form
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 from webapp.lazytext import _l
 
-REQUIRED = _l("此项为必填项。")
+from webapp.web.forms import REQUIRED, Form
 
 
 class RegisterForm(Form):
@@ -31,10 +30,6 @@ class LoginForm(Form):
     password = PasswordField(_l("密码"), validators=[DataRequired(REQUIRED), Length(max=64)],
                              render_kw={"autocomplete": "current-password"})
     submit = SubmitField(_l("登录"))
-
-
-class EmptyForm(Form):
-    """A CSRF-protected form with no fields (logout, toggles)."""
 
 
 CODE_HINT = _l("短信中的 6 位数字验证码")

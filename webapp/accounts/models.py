@@ -50,6 +50,11 @@ class User(UserMixin, Base):
         return rules.LEVEL_LABELS[self.level]
 
     @property
+    def is_realperson(self) -> bool:
+        """实人认证: the full level, which the e-licence and a prefilled travel-ID application ask for."""
+        return rules.is_full_account(self.level)
+
+    @property
     def is_officer(self) -> bool:
         return False
 

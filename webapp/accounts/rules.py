@@ -40,24 +40,6 @@ def is_full_account(level: str) -> bool:
     return level == LEVEL_REALPERSON
 
 
-_UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
-
-
-def is_safe_next(target: str | None) -> bool:
-    """Only same-site relative paths may be used as a post-login redirect (microblog's netloc guard).
-
-    No control character, space or backslash at all: browsers drop tab/CR/LF from a URL (``/\t/evil.example``
-    becomes ``//evil.example``) and read ``\\`` as ``/``, and CR/LF in a Location header is refused by Werkzeug
-    (a 500). No scheme and no host: ``//host``, ``https://host``, ``javascript:``.
-    """
-    from urllib.parse import urlsplit
-
-    if not target or not target.startswith("/") or target.startswith("//") or _UNSAFE_IN_NEXT.search(target):
-        return False
-    parts = urlsplit(target)
-    return parts.netloc == "" and parts.scheme == ""
-
-
 # How an account reached its level (User.verified_by).
 BY_LIVENESS = "liveness"            # 实人认证 in the browser camera
 BY_SMS = "sms"                      # 实名认证: SMS code to the phone on file

@@ -4,31 +4,27 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from webapp import images
-from webapp.accounts import auth, rules, services
-from webapp.accounts.forms import (EmptyForm, FaceToFaceForm, IdCardForm, LoginForm, RealnameForm, RegisterForm,
-                                   ResetPasswordForm)
+from webapp.accounts import rules, services
+from webapp.accounts.forms import FaceToFaceForm, IdCardForm, LoginForm, RealnameForm, RegisterForm, ResetPasswordForm
 from webapp.db import get_session
 from webapp.errors import DomainError
-from webapp.extensions import limiter
+from webapp.extensions import csrf, limiter
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
-from webapp.officer.forms import DecisionForm
-from webapp.officer.views import decision, officer_required
 from webapp.registry.rules import InvalidIdNumber, mask_phone
+from webapp.roles import ROLE_POLICE, ROLE_REVIEWER, ROLE_TRAFFIC
 from webapp.timeutil import format_deadline, format_local
-from webapp.i18n import current_locale
+from webapp.web import auth, edge
+from webapp.web.auth import officer_required
+from webapp.web.forms import DecisionForm, EmptyForm
+from webapp.web.review import decision
+from webapp.web.urls import next_target
 from webapp.lazytext import _l
+from webapp.web import i18n
+from webapp.web.i18n import current_locale
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
-
-
-def _now():
-    return current_app.extensions["clock"].now()
-
-
-def _next_target() -> str:
-    target = request.args.get("next") or request.form.get("next")
-    return target if rules.is_safe_next(target) else url_for("shell.home")
+_now = edge.now
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -49,10 +45,10 @@ def register():
             field = {"weak_password": form.password}.get(exc.code)
             (field.errors if field else form.form_errors).append(exc.user_message)
         else:
-            session.commit()
+            edge.commit()
             auth.start_session(user)
             flash(_l("注册成功。完成实人核验后可使用全部功能。"), "success")
-            return redirect(_next_target())
+            return redirect(next_target(url_for("shell.home")))
     status = 400 if form.is_submitted() else 200
     return render_template("accounts/register.html", form=form), status
 
@@ -77,7 +73,25 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    return auth.sign_out(url_for("shell.home"))
+    return auth.sign_out(url_for("shell.home"), services.end_sessions)
+
+
+@bp.post("/language")
+@csrf.exempt  # works on every page, cached (offline) and public ones included, without starting a session
+def set_language():
+    """The language switch on every page: this browser keeps the language (a cookie); a signed-in holder's
+    account keeps it too, for the SMS and messages sent to them later. Then back to the page it was pressed on.
+
+    No CSRF token: it changes a cookie and, for a signed-in holder, the language of later messages; a cross-site
+    post carries no session cookie (SameSite=Lax), so it can change at most the cookie."""
+    resp = redirect(next_target(url_for("shell.home")), code=303)
+    locale = i18n.locale_of_tag(request.form.get("lang"))
+    if locale is None:
+        return resp
+    if current_user.is_authenticated and not current_user.is_officer:
+        services.remember_locale(get_session(), current_user, locale)
+        edge.commit()
+    return i18n.remember(resp, locale)
 
 
 @bp.get("/")
@@ -129,7 +143,7 @@ def verify_done():
         flash(exc.user_message, "danger")
         return redirect(url_for("accounts.profile"))
     services.set_level(session, current_user, rules.LEVEL_REALPERSON, now, how="liveness")
-    session.commit()
+    edge.commit()
     flash(_l("实人认证成功，您现在可以使用全部功能。"), "success")
     return redirect(url_for("accounts.profile"))
 
@@ -147,7 +161,7 @@ def _code_sent(send, on_sent: str):
     except DomainError as exc:  # TooSoon, QuotaExceeded, SmsFailed, a refusal
         session.rollback()
         return exc.user_message
-    session.commit()
+    edge.commit()
     flash(on_sent, "success")
     return None
 
@@ -177,10 +191,10 @@ def realname():
             try:
                 services.confirm_realname(session, user, form.code.data, _now())
             except DomainError as exc:
-                session.commit()  # a wrong code still counts against the code's tries
+                edge.commit()  # a wrong code still counts against the code's tries
                 form.code.errors.append(exc.user_message)
             else:
-                session.commit()
+                edge.commit()
                 flash(_l("实名认证成功。账号功能受限，完成实人认证后可使用全部功能。"), "success")
                 return redirect(url_for("accounts.profile"))
     status = 400 if form.is_submitted() else 200
@@ -220,10 +234,10 @@ def reset_password():
             except ValueError as exc:
                 form.phone.errors.append(str(exc))
             except DomainError as exc:
-                session.commit()  # a wrong code still counts against its tries
+                edge.commit()  # a wrong code still counts against its tries
                 (form.password if exc.code == "weak_password" else form.code).errors.append(exc.user_message)
             else:
-                session.commit()
+                edge.commit()
                 flash(_l("密码已设置，请使用新密码登录。"), "success")
                 return redirect(url_for("accounts.login"))
     status = 400 if form.is_submitted() and (form.errors or form.form_errors) else 200
@@ -252,7 +266,7 @@ def id_card():
         except DomainError as exc:
             status = form.refused(session, exc)
         else:
-            session.commit()
+            edge.commit()
             flash(_l("身份证照片已提交，审核结果将通过短信和消息通知您。"), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/id_card.html", form=form, refusal=refusal, review=review), status
@@ -263,7 +277,7 @@ desk = Blueprint("account_desk", __name__, url_prefix="/officer/accounts")
 
 
 @desk.get("/reviews")
-@officer_required("account_desk.reviews")
+@officer_required(ROLE_REVIEWER)
 def reviews():
     return _reviews_page(DecisionForm())
 
@@ -283,7 +297,7 @@ def _reviews_page(form: DecisionForm, status: int = 200):
 
 
 @desk.post("/reviews/<public_id>")
-@officer_required("account_desk.decide")
+@officer_required(ROLE_REVIEWER)
 def decide(public_id: str):
     return decision(
         lambda session, approve, reason: services.decide_identity_review(
@@ -293,7 +307,8 @@ def decide(public_id: str):
 
 
 @desk.route("/face-to-face", methods=["GET", "POST"])
-@officer_required("account_desk.face_to_face")
+# 面签 is done at the 公安交管 window (and the station police window).
+@officer_required(ROLE_TRAFFIC, ROLE_POLICE)
 def face_to_face():
     """面签: the officer registers (or raises to 实人认证) the account of the person at the window."""
     form = FaceToFaceForm()
@@ -312,7 +327,7 @@ def face_to_face():
         except DomainError as exc:
             status = form.refused(session, exc)
         else:
-            session.commit()
+            edge.commit()
             done = (_l("面签完成：%(name)s（%(phone)s）的账号已实人认证。已发送短信提示其设置登录密码。", name=user.citizen.name,
                        phone=mask_phone(user.phone)) if created else
                     _l("面签完成：%(name)s（%(phone)s）的账号已实人认证。", name=user.citizen.name,

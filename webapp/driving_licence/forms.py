@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from webapp.forms import Form
 from flask_wtf.file import FileField
 from wtforms import StringField, SubmitField
 from wtforms.validators import AnyOf, DataRequired, Length
 
-from webapp.accounts.forms import REQUIRED
 from webapp.driving_licence import rules
+from webapp.web.forms import REQUIRED, Form
 from webapp.lazytext import _l
 
 PHOTO_CHOICES = [(rules.PHOTO_SYSTEM, _l("使用系统照片（公安人口库照片，推荐）")),

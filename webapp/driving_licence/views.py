@@ -10,8 +10,6 @@ from flask import (Blueprint, current_app, flash, jsonify, redirect, render_temp
 from flask_login import current_user
 
 from webapp import images, qr, tokens
-from webapp.accounts.auth import citizen_required, current_citizen
-from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.db import get_session
 from webapp.driving_licence import photo as photo_checks
 from webapp.driving_licence import rules, services
@@ -19,12 +17,15 @@ from webapp.driving_licence.forms import PHOTO_CHOICES, ApplyForm, PhotoForm, Se
 from webapp.driving_licence.models import ACTIVE, PENDING, ElectronicLicence
 from webapp.errors import DomainError, NotFound, TooSoon
 from webapp.extensions import limiter
-from webapp.officer.forms import DecisionForm
-from webapp.officer.views import decision, officer_required
 from webapp.proofing import services as proofing
 from webapp.proofing import views as proofing_views
 from webapp.registry.rules import LICENCE_CLASSES, SEX_LABELS, licence_status_label
+from webapp.roles import ROLE_REVIEWER, ROLE_TRAFFIC
 from webapp.timeutil import format_deadline, format_local, to_local
+from webapp.web import edge
+from webapp.web.auth import citizen_required, current_citizen, officer_required
+from webapp.web.forms import DecisionForm
+from webapp.web.review import decision
 from webapp.lazytext import _l
 
 bp = Blueprint("driving_licence", __name__, url_prefix="/licence")
@@ -55,8 +56,7 @@ CLASS_RULES = {
 assert set(CLASS_RULES) == set(LICENCE_CLASSES)
 
 
-def _now() -> datetime:
-    return current_app.extensions["clock"].now()
+_now = edge.now
 
 
 def _cities() -> frozenset[str] | None:
@@ -96,7 +96,7 @@ def _index_context(form: ApplyForm) -> dict:
     licence = services.current(session, user.citizen_id)
     if licence is not None:
         services.refresh(session, licence, now)
-        session.commit()
+        edge.commit()
     refusal = None
     if licence is None or licence.status not in (ACTIVE, PENDING):
         try:
@@ -116,7 +116,7 @@ def _index_context(form: ApplyForm) -> dict:
 def index():
     """我的驾驶证: the e-licence, or why it cannot be applied for, or the application."""
     user = current_citizen(CITIZENS_ONLY)
-    if user.level != LEVEL_REALPERSON:
+    if not user.is_realperson:
         return render_template("driving_licence/need_verify.html")
     return render_template("driving_licence/index.html", **_index_context(ApplyForm()))
 
@@ -126,7 +126,7 @@ def index():
 @limiter.limit(APPLY_RATE_LIMIT)
 def apply():
     user = current_citizen(CITIZENS_ONLY)
-    if user.level != LEVEL_REALPERSON:
+    if not user.is_realperson:
         return render_template("driving_licence/need_verify.html"), 403
     form = ApplyForm()
     if not form.validate_on_submit():
@@ -167,7 +167,7 @@ def issue():
     proofing.consume(session, request.args.get("c", ""), purpose=PURPOSE_APPLY, citizen_id=user.citizen_id,
                      now=now)
     services.proven(session, application, now, _cities())
-    session.commit()
+    edge.commit()
     if application.status == ACTIVE:
         flash(_l("电子驾驶证申领成功。"), "success")
         return redirect(url_for("driving_licence.show", public_id=application.public_id))
@@ -201,7 +201,7 @@ def show(public_id: str):
     licence = _own(public_id)
     session = get_session()
     services.refresh(session, licence, _now())
-    session.commit()
+    edge.commit()
     if licence.status != ACTIVE:
         return redirect(url_for("driving_licence.index"))
     resp = current_app.make_response(render_template("driving_licence/show.html", **_show_context(licence)))
@@ -240,7 +240,7 @@ def token(public_id: str):
     session = get_session()
     now = _now()
     services.refresh(session, licence, now)
-    session.commit()
+    edge.commit()
     live = services.state(licence, now)
     body = {"state": live.code, "state_label": live.label, "usable": live.usable, "now": now.isoformat(),
             "message": licence.status_reason}
@@ -282,7 +282,7 @@ def replace_photo(public_id: str):
     except DomainError as exc:
         session.rollback()
         return _photo_refused(licence, [exc.user_message], exc.status)
-    session.commit()
+    edge.commit()
     flash(_l("照片已更换。"), "success")
     return redirect(url_for("driving_licence.show", public_id=public_id))
 
@@ -299,7 +299,7 @@ def _photo_refused(licence: ElectronicLicence, messages: list[str], status: int)
 
 # --- Officers -------------------------------------------------------------------------------------------
 @bp.route("/officer/seize", methods=["GET", "POST"])
-@officer_required("driving_licence.seize")
+@officer_required(ROLE_TRAFFIC)
 def seize():
     """A traffic officer records 扣留 of a driving licence; the holder's e-licence turns red at once."""
     form = SeizeForm()
@@ -311,7 +311,7 @@ def seize():
         except DomainError as exc:
             form.refused(session, exc)   # answered 400 below, as every refused submission of this form
         else:
-            session.commit()
+            edge.commit()
             flash(_l("已登记扣留：%(name)s（档案编号 %(file_number)s）。", name=record.citizen.name,
                      file_number=record.file_number), "success")
             return redirect(url_for("driving_licence.seize"))
@@ -319,7 +319,7 @@ def seize():
 
 
 @bp.get("/review")
-@officer_required("driving_licence.review_queue")
+@officer_required(ROLE_REVIEWER)
 def review_queue():
     return _review_page(DecisionForm())
 
@@ -333,7 +333,7 @@ def _review_page(form: DecisionForm, status: int = 200):
 
 
 @bp.post("/review/<public_id>")
-@officer_required("driving_licence.decide")
+@officer_required(ROLE_REVIEWER)
 def decide(public_id: str):
     return decision(
         lambda session, approve, reason: services.decide(session, public_id, approve=approve, reason=reason,

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
-from webapp.accounts.auth import citizen_required, current_citizen
-from webapp.accounts.forms import EmptyForm
 from webapp.db import get_session
 from webapp.errors import DomainError
 from webapp.notify import services
-from webapp.officer.views import officer_required
 from webapp.registry.rules import mask_phone
+from webapp.roles import ROLE_ADMIN
 from webapp.timeutil import format_local
+from webapp.web import edge
+from webapp.web.auth import citizen_required, current_citizen, officer_required
+from webapp.web.forms import EmptyForm
 from webapp.lazytext import _l
 
 bp = Blueprint("notify", __name__)
@@ -25,8 +26,8 @@ def messages():
     session = get_session()
     rows = [{"body": m.body, "url": m.url, "at": format_local(m.created_at), "unread": m.read_at is None}
             for m in services.messages_for(session, user.citizen_id, 50)]
-    services.mark_read(session, user.citizen_id, current_app.extensions["clock"].now())
-    session.commit()
+    services.mark_read(session, user.citizen_id, edge.now())
+    edge.commit()
     push = current_app.extensions["web_push"]
     return render_template("notify/messages.html", rows=rows, push_key=push.public_key if push.enabled else "",
                            subscribed=services.has_subscription(session, user.id), form=EmptyForm())
@@ -52,12 +53,12 @@ def subscribe():
     session = get_session()
     try:
         services.subscribe(session, user.id, endpoint=endpoint, p256dh=p256dh, auth=auth,
-                           now=current_app.extensions["clock"].now(),
+                           now=edge.now(),
                            check_endpoint=current_app.extensions["web_push"].check_endpoint)
     except DomainError:
         session.rollback()
         raise
-    session.commit()
+    edge.commit()
     return jsonify({"subscribed": True})
 
 
@@ -71,12 +72,12 @@ def unsubscribe():
         raise DomainError(_l("推送订阅无效。"), code="bad_subscription")
     session = get_session()
     services.unsubscribe(session, user.id, endpoint)
-    session.commit()
+    edge.commit()
     return jsonify({"subscribed": False})
 
 
 @bp.get("/officer/sms-outbox")
-@officer_required("notify.outbox")
+@officer_required(ROLE_ADMIN)
 def outbox():
     """What the embedded gateway 'sent': administrators read it here (and with `flask sms outbox`)."""
     phone = (request.args.get("phone") or "").strip()[:20]

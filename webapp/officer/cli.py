@@ -7,6 +7,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from webapp import roles
 from webapp.db import get_session
 from webapp.errors import DomainError
 from webapp.officer import rules, services
@@ -25,7 +26,7 @@ def _read_password() -> str:
 
 @officer_cli.command("create")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(rules.ROLES), help="railway|police|traffic|reviewer|admin")
+@click.option("--role", required=True, type=click.Choice(roles.ROLES), help="railway|police|traffic|reviewer|admin")
 def create_officer(username: str, role: str) -> None:
     """Create an officer; the password is read from standard input (at least 10 characters, letters and digits)."""
     password = _read_password()

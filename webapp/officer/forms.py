@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from webapp.forms import Form
-from wtforms import PasswordField, StringField, SubmitField, TextAreaField
+from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from webapp.officer import rules
+from webapp.web.forms import REQUIRED, Form
 from webapp.lazytext import _l
-
-REQUIRED = _l("此项为必填项。")
 
 
 class OfficerLoginForm(Form):
@@ -28,10 +26,3 @@ class PaperForm(Form):
                                   render_kw={"placeholder": _l("如：广州南站")})
     submit = SubmitField(_l("登记并打印"))
 
-
-class DecisionForm(Form):
-    """A reviewer's decision (licence photo, ID-card review): approve, or reject with a reason the applicant reads."""
-
-    reason = TextAreaField(_l("不通过原因"), validators=[Length(max=500, message=_l("不通过原因最多 500 字。"))])
-    approve = SubmitField(_l("审核通过"))
-    reject = SubmitField(_l("不通过"))

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp import roles
 from webapp.db import Base, UTCDateTime
 from webapp.officer import rules
 from webapp.registry.models import Citizen
@@ -40,7 +41,7 @@ class Officer(Base):
 
     @property
     def role_label(self) -> str:
-        return rules.ROLE_LABELS[self.role]
+        return roles.ROLE_LABELS[self.role]
 
 
 class ApiKey(Base):

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp import roles
 from webapp.accounts import rules as account_rules
 from webapp.accounts import throttle
 from webapp.audit import services as audit
@@ -40,8 +41,8 @@ def create_officer(session: Session, *, username: str, password: str, role: str,
     problem = rules.username_problem(username)
     if problem:
         raise DomainError(problem, code="bad_username")
-    if role not in rules.ROLES:
-        raise DomainError(_l("角色须为 %(roles)s 之一。", roles=" / ".join(rules.ROLES)), code="bad_role")
+    if role not in roles.ROLES:
+        raise DomainError(_l("角色须为 %(roles)s 之一。", roles=" / ".join(roles.ROLES)), code="bad_role")
     problem = rules.officer_password_problem(password)
     if problem:
         raise DomainError(problem, code="weak_password")

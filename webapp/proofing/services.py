@@ -18,9 +18,10 @@ import numpy as np
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from webapp import images
 from webapp.audit import services as audit
 from webapp.errors import DomainError, NotFound
-from webapp.proofing import rules
+from webapp.proofing import engine, rules
 from webapp.proofing.models import (CONSUMED, DECIDING, EXPIRED, FAILED, ISSUED, PASSED, QUEUED, Challenge,
                                     QueuedFrames)
 from webapp.proofing.rules import ChallengePlan, Policy
@@ -44,6 +45,30 @@ NO_PORTRAIT_MESSAGE = _l("人口库中没有您的登记照片，无法进行人
 SYSTEM_BUSY = "system_busy"
 SYSTEM_BUSY_MESSAGE = _l("系统繁忙，本次核验未能完成（不计入失败次数），请重新核验。")
 TOO_MANY_FAILURES_MESSAGE = _l("核验失败次数过多，请稍后再试或改用其他方式办理。")
+
+
+#: Width of a registry portrait as stored: enough to compare a face by eye on the officer page; ~30 KB.
+PORTRAIT_STORED_WIDTH = 480
+
+
+def prepare_portrait(data: bytes) -> tuple[bytes, bytes]:
+    """A reference portrait for the face match (the registry import, demo enrolment): (stored JPEG, face encoding
+    bytes). Loads the face models on first use (engine._models).
+
+    :raises PortraitRefused: not an image, no face or several faces (the message says which, in Chinese)
+    """
+    try:
+        array = engine.decode_portrait(data)
+        encoding = engine.encode_face(array)
+    except engine.PortraitError as exc:
+        raise PortraitRefused({"no_face": _l("照片中未检测到人脸"), "several_faces": _l("照片中有多张人脸")}
+                              .get(exc.code, _l("照片无法识别为 JPEG/PNG/WebP 图片"))) from None
+    jpeg = images.to_jpeg(images.fit_width(array, PORTRAIT_STORED_WIDTH))
+    return jpeg, encoding.astype("float64").tobytes()
+
+
+class PortraitRefused(ValueError):
+    """A portrait the face match cannot use as its reference."""
 
 
 def reason_message(reason: str | None) -> str | None:
@@ -247,8 +272,6 @@ def check_frame_headers(frames: Sequence[bytes]) -> None:
 
     :raises InvalidFrames: with the message to show.
     """
-    from webapp.proofing import engine
-
     longest, shortest = rules.MAX_UPLOAD_SIZE
     for data in frames:
         try:
@@ -280,9 +303,7 @@ class Submission:
 
 
 def _closed(reason: str):
-    from webapp.proofing.engine import Decision  # a dataclass; the module is heavy only on first import
-
-    return Decision(passed=False, reason=reason, scores={})
+    return engine.Decision(passed=False, reason=reason, scores={})
 
 
 def enqueue(session: Session, public_id: str, *, blink_frames: list[bytes], colour_frames: list[bytes],
@@ -360,7 +381,28 @@ def start_deciding(session: Session, challenge_id: int, now: datetime, *, store)
     return Work(challenge, store.take(session, challenge_id), citizen.portrait_encoding if citizen else None)
 
 
-def decide(session: Session, work: Work, *, now: datetime, policy: Policy, keep_frames: bool = False):
+def run_face_engine(blink_frames: list[bytes], colour_frames: list[bytes], plan: ChallengePlan,
+                    reference: bytes | None, policy: Policy) -> engine.Decision:
+    """The face engine (webapp/proofing/engine.py): decode the frames, then liveness and the face match against the
+    registry encoding (``reference``, float64 bytes; None: the citizen has none). Loads the face models on first
+    use, which only a deciding process does."""
+    try:
+        blink = [engine.decode_frame(data) for data in blink_frames]
+        colour = [engine.decode_frame(data) for data in colour_frames]
+    except engine.BadFrame:
+        return engine.Decision(passed=False, reason=rules.BAD_FRAME, scores={})
+    if reference is None:
+        return engine.Decision(passed=False, reason=NO_PORTRAIT, scores={})
+    return engine.decide(blink, colour, plan, np.frombuffer(reference, dtype=np.float64), policy)
+
+
+#: What decides an attempt, as :func:`run_face_engine` does; tests of something else (a clock boundary, queue
+#: states) pass a stand-in engine named as such, so they do not run dlib.
+FaceEngine = Callable[[list[bytes], list[bytes], ChallengePlan, "bytes | None", Policy], engine.Decision]
+
+
+def decide(session: Session, work: Work, *, now: datetime, policy: Policy, keep_frames: bool = False,
+           face_engine: FaceEngine = run_face_engine):
     """Decide a ``deciding`` challenge on its frames, then record the decision, scores and audit row.
 
     The engine runs first, touching no database; the result is written only if the challenge is still this
@@ -368,16 +410,17 @@ def decide(session: Session, work: Work, *, now: datetime, policy: Policy, keep_
     a slow worker cannot overwrite the system failure the page has shown.
 
     :param keep_frames: keep the raw frames with the challenge (SUISHEN_KEEP_FRAMES).
+    :param face_engine: :func:`run_face_engine` unless a test injects a stand-in.
     :returns: the engine's :class:`~webapp.proofing.engine.Decision`, or None when it was dropped.
     """
-    from webapp.proofing import engine  # face_recognition is heavy: only the deciding process loads it
-
     challenge = work.challenge
     if work.frames is None:  # expired in the store: the person is not at fault
         decision = engine.Decision(passed=False, reason=SYSTEM_BUSY, scores={})
     else:
         blink_frames, colour_frames = _unzip_frames(work.frames)
-        decision = _run_engine(challenge, blink_frames, colour_frames, work.reference, policy)
+        # The page ran the checks stored with the challenge; a setting changed in between must not fail it.
+        decision = face_engine(blink_frames, colour_frames, ChallengePlan.from_json(challenge.plan), work.reference,
+                               dataclasses.replace(policy, checks=challenge.check_set))
     result = session.execute(
         update(Challenge)
         .where(Challenge.id == challenge.id, Challenge.status == DECIDING,
@@ -393,23 +436,6 @@ def decide(session: Session, work: Work, *, now: datetime, policy: Policy, keep_
                  citizen_id=challenge.citizen_id, purpose=challenge.purpose, passed=decision.passed,
                  reason=decision.reason, attempt=challenge.attempt)
     return decision
-
-
-def _run_engine(challenge: Challenge, blink_frames: list[bytes], colour_frames: list[bytes],
-                reference: bytes | None, policy: Policy):
-    from webapp.proofing import engine
-
-    try:
-        blink = [engine.decode_frame(data) for data in blink_frames]
-        colour = [engine.decode_frame(data) for data in colour_frames]
-    except engine.BadFrame:
-        return engine.Decision(passed=False, reason=rules.BAD_FRAME, scores={})
-    if reference is None:
-        return engine.Decision(passed=False, reason=NO_PORTRAIT, scores={})
-    # The page ran the checks stored with the challenge; a setting changed in between must not fail it.
-    return engine.decide(blink, colour, ChallengePlan.from_json(challenge.plan),
-                         np.frombuffer(reference, dtype=np.float64),
-                         dataclasses.replace(policy, checks=challenge.check_set))
 
 
 def fail_as_system_busy(session: Session, challenge_id: int, now: datetime, *, store) -> bool:
@@ -459,7 +485,7 @@ def queue_position(session: Session, challenge: Challenge) -> int:
 
 
 def submit(session: Session, public_id: str, *, blink_frames: list[bytes], colour_frames: list[bytes],
-           now: datetime, policy: Policy, keep_frames: bool = False):
+           now: datetime, policy: Policy, keep_frames: bool = False, face_engine: FaceEngine = run_face_engine):
     """Queue and decide one attempt in this process, in one go (what a face worker does, without the queue):
     for callers and tests that want the decision of a challenge at once.
 
@@ -474,7 +500,7 @@ def submit(session: Session, public_id: str, *, blink_frames: list[bytes], colou
     if submission.decision is not None:
         return submission.decision
     work = start_deciding(session, submission.challenge.id, now, store=store)
-    return decide(session, work, now=now, policy=policy, keep_frames=keep_frames)
+    return decide(session, work, now=now, policy=policy, keep_frames=keep_frames, face_engine=face_engine)
 
 
 def consume(session: Session, public_id: str, *, purpose: str, citizen_id: int, now: datetime) -> Challenge:

@@ -22,14 +22,17 @@ from flask import (Blueprint, Response, current_app, jsonify, redirect, render_t
 from flask_limiter.util import get_remote_address
 
 from webapp import queue
-from webapp.accounts.rules import is_safe_next
 from webapp.db import get_session
-from webapp.errors import DomainError, NotFound, wants_json
+from webapp.errors import DomainError, NotFound
 from webapp.extensions import seconds_over_limit
 from webapp.proofing import rules, services, tasks
 from webapp.proofing.models import CONSUMED, DECIDING, EXPIRED, FAILED, ISSUED, PASSED, QUEUED, Challenge
 from webapp.proofing.rules import ChallengePlan, Policy
 from webapp.registry.models import Citizen
+from webapp.web import edge
+from webapp.web.errors import wants_json
+from webapp.web.input_guard import checks_own_body
+from webapp.web.urls import safe
 from webapp.lazytext import LazyText, _l
 
 log = logging.getLogger(__name__)
@@ -52,8 +55,7 @@ PUBLIC_ID_PLACEHOLDER = "__proofing_public_id__"
 POLL_MS = 1000
 
 
-def _now():
-    return current_app.extensions["clock"].now()
+_now = edge.now
 
 
 def policy() -> Policy:
@@ -93,7 +95,7 @@ def begin(*, citizen: Citizen, purpose: str, next_url: str | Callable[[str], str
         pending[token] = {"citizen_id": citizen.id, "purpose": purpose, "fallback_url": fallback_url,
                           "next_url": next_url(PUBLIC_ID_PLACEHOLDER) if callable(next_url) else next_url}
         web_session[PENDING_KEY] = dict(list(pending.items())[-3:])
-        return Response(render_template("proofing/start.html", token=token, fallback_url=_safe(fallback_url)))
+        return Response(render_template("proofing/start.html", token=token, fallback_url=safe(fallback_url)))
     return _create(citizen=citizen, purpose=purpose, next_url=next_url, fallback_url=fallback_url,
                    user_id=user_id)
 
@@ -112,7 +114,7 @@ def _create(*, citizen: Citizen, purpose: str, next_url: str | Callable[[str], s
     except services.TooManyFailures as exc:
         session.rollback()
         return _refused(exc.user_message, 429, exc.code, fallback_url=fallback_url)
-    session.commit()
+    edge.commit()
     remember(challenge.public_id)
     return redirect(url_for("proofing.page", public_id=challenge.public_id))
 
@@ -165,7 +167,7 @@ def _refused(message: str, status: int, code: str, *, retry_after: int | None = 
         resp = jsonify({"error": code, "message": message, "retry_after": retry_after})
     else:
         resp = Response(render_template("proofing/refused.html", message=message, status=status, code=code,
-                                        retry_after=retry_after, fallback_url=_safe(fallback_url)))
+                                        retry_after=retry_after, fallback_url=safe(fallback_url)))
     resp.status_code = status
     if retry_after is not None:
         resp.headers["Retry-After"] = str(retry_after)
@@ -204,16 +206,12 @@ def _max_failures() -> int:
     return int(current_app.config.get("SUISHEN_PROOFING_MAX_FAILURES", 3))
 
 
-def _safe(url: str | None) -> str | None:
-    return url if url and is_safe_next(url) else None
-
-
 @bp.get("/<public_id>")
 def page(public_id: str):
     challenge = _own_challenge(public_id)
     session = get_session()
     now = _now()
-    if challenge.status == PASSED and _safe(challenge.next_url):
+    if challenge.status == PASSED and safe(challenge.next_url):
         return redirect(challenge.next_url)
     failures = services.recent_failures(session, challenge.citizen_id, challenge.purpose, now)
     plan = ChallengePlan.from_json(challenge.plan)
@@ -245,7 +243,7 @@ def page(public_id: str):
     return render_template(
         "proofing/page.html", challenge=challenge, config=config, open_=open_, waiting=waiting,
         state_message=state_message,
-        failures=failures, max_failures=_max_failures(), fallback_url=_safe(challenge.fallback_url),
+        failures=failures, max_failures=_max_failures(), fallback_url=safe(challenge.fallback_url),
         colour_on="colour" in challenge.check_set, plan=plan,
     )
 
@@ -272,6 +270,8 @@ def _read_frames(field: str) -> list[bytes] | LazyText:
 
 
 @bp.post("/<public_id>/frames")
+@checks_own_body("ownership, rate limits and the content type before the multipart body is parsed; only the image "
+                 "parts are read, their names never used (rules.MAX_FRAME_BYTES, check_frame_headers)")
 def frames(public_id: str):
     """Cheap checks, claim, store the frames, enqueue the decision: 202 queued (200 when already decided)."""
     if not _owns(public_id):
@@ -308,16 +308,16 @@ def frames(public_id: str):
     except DomainError as exc:
         session.rollback()
         return _bad(exc.user_message, exc.status, exc.code)
-    session.commit()
+    edge.commit()
     if submission.decision is None:
         # After the commit (STYLE 3): the job must find the challenge queued and its frames stored.
         try:
             tasks.decide(submission.challenge.id, timeout=config["SUISHEN_PROOFING_DECISION_BUDGET"])
         except Exception:  # noqa: BLE001 - the queue store is down: end it now, retryable, not the person's fault
             log.exception("could not enqueue the decision of challenge %s", submission.challenge.id)
-            session.rollback()
+            edge.rollback()  # the submission stays committed; ending it is a second unit of work (a compensation)
             services.fail_as_system_busy(session, submission.challenge.id, _now(), store=store)
-            session.commit()
+            edge.commit()
         session.expire_all()  # the job may have decided it already (immediate mode, or a fast worker)
     if submission.decision is not None:
         # A replay or a late submission: this request's own answer (``used``/``expired``), whatever the
@@ -348,7 +348,7 @@ def status(public_id: str):
         if services.fail_stale(session, _now(), store=_frame_store(), challenge_id=challenge.id,
                                decision_budget=timedelta(seconds=config["SUISHEN_PROOFING_DECISION_BUDGET"]),
                                queue_timeout=timedelta(seconds=config["SUISHEN_PROOFING_QUEUE_TIMEOUT"])):
-            session.commit()
+            edge.commit()
             session.refresh(challenge)
     return jsonify(_state(challenge))
 
@@ -382,10 +382,10 @@ def _decision_fields(challenge: Challenge, passed: bool, reason: str | None) -> 
         "passed": passed,
         "reason": reason,
         "message": _l("核验通过。") if passed else services.reason_message(reason),
-        "next_url": _safe(challenge.next_url) if passed else None,
+        "next_url": safe(challenge.next_url) if passed else None,
         "retry_url": None if passed or show_fallback
         else url_for("proofing.retry", public_id=challenge.public_id),
-        "fallback_url": _safe(challenge.fallback_url) if show_fallback else None,
+        "fallback_url": safe(challenge.fallback_url) if show_fallback else None,
         "failures": failures,
     }
 
@@ -402,6 +402,6 @@ def retry(public_id: str):
     except services.TooManyFailures as exc:
         session.rollback()
         return _refused(exc.user_message, 429, exc.code, fallback_url=old.fallback_url)
-    session.commit()
+    edge.commit()
     remember(challenge.public_id)
     return redirect(url_for("proofing.page", public_id=challenge.public_id))

@@ -1,6 +1,8 @@
 """The registry behind one interface: look up citizens and licence records, import them, enrol (demo).
 
-Services take the session and ``now``; they add and flush, never commit.
+Services take the session and ``now``; they add and flush, never commit. A portrait is turned into the stored JPEG
+and face encoding by the face engine, which the caller passes in (``prepare_portrait``: proofing's), so the registry,
+which every domain reads, depends on none of them.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,7 +29,8 @@ CITIZEN_FIELDS = ("id_number", "name", "phone", "address", "photo")
 LICENCE_FIELDS = ("id_number", "file_number", "class", "first_issued", "valid_from", "valid_until",
                   "issuing_authority", "status", "points")
 MAX_PORTRAIT_BYTES = 5 * 1024 * 1024
-PORTRAIT_STORED_WIDTH = 480  # enough to compare a face by eye on the officer page; ~30 KB
+#: Turns a portrait file into (stored JPEG, face encoding bytes), or raises ValueError with the reason to show.
+PortraitPreparer = Callable[[bytes], tuple[bytes, bytes]]
 
 
 class IdentityMismatch(DomainError):
@@ -80,31 +83,26 @@ def get_citizen(session: Session, citizen_id: int) -> Citizen:
     return citizen
 
 
-def prepare_portrait(data: bytes) -> tuple[bytes, bytes]:
-    """Check a reference portrait (one face) and return (resized JPEG, face encoding bytes).
+def _prepared(data: bytes, prepare_portrait: PortraitPreparer) -> tuple[bytes, bytes]:
+    """(stored JPEG, encoding) of a reference portrait: at most :data:`MAX_PORTRAIT_BYTES`, one face.
 
-    :raises BadRow: not an image, too large, no face or several faces
+    :raises BadRow: too large, not an image, no face or several faces
     """
-    from webapp import images
-    from webapp.proofing import engine  # face_recognition is heavy: import only when a portrait is handled
-
     if len(data) > MAX_PORTRAIT_BYTES:
         raise BadRow("照片超过 5 MB")
     try:
-        array = engine.decode_portrait(data)
-        encoding = engine.encode_face(array)
-    except engine.PortraitError as exc:
-        raise BadRow({"no_face": "照片中未检测到人脸", "several_faces": "照片中有多张人脸"}
-                     .get(exc.code, "照片无法识别为 JPEG/PNG/WebP 图片")) from None
-    jpeg = images.to_jpeg(images.fit_width(array, PORTRAIT_STORED_WIDTH))
-    return jpeg, encoding.astype("float64").tobytes()
+        return prepare_portrait(data)
+    except ValueError as exc:
+        raise BadRow(str(exc)) from None
 
 
 def upsert_citizen(session: Session, *, id_number: str, name: str, phone: str, address: str,
-                   portrait: bytes | None, now: datetime) -> tuple[Citizen, bool]:
+                   portrait: bytes | None, now: datetime,
+                   prepare_portrait: PortraitPreparer | None = None) -> tuple[Citizen, bool]:
     """Create or update a citizen by ID number (the registry import: idempotent, an imported row is updated).
     Returns (citizen, created). Never for anything a visitor sends: demo enrolment is :func:`enrol_demo_citizen`.
 
+    :param prepare_portrait: the face engine's (needed when ``portrait`` is given)
     :raises InvalidIdNumber, ValueError: a field is invalid (nothing is written)
     """
     resident = rules.parse_resident_id(id_number, local_date(now))
@@ -112,7 +110,7 @@ def upsert_citizen(session: Session, *, id_number: str, name: str, phone: str, a
     phone = rules.validate_phone(phone) if phone else ""
     portrait_jpeg = encoding = None
     if portrait is not None:
-        portrait_jpeg, encoding = prepare_portrait(portrait)
+        portrait_jpeg, encoding = _prepared(portrait, prepare_portrait)
     citizen = find_citizen(session, resident.number)
     created = citizen is None
     if citizen is None:
@@ -132,7 +130,7 @@ def upsert_citizen(session: Session, *, id_number: str, name: str, phone: str, a
 
 
 def enrol_demo_citizen(session: Session, *, id_number: str | None, name: str, phone: str, address: str,
-                       portrait: bytes, now: datetime) -> Citizen:
+                       portrait: bytes, now: datetime, prepare_portrait: PortraitPreparer) -> Citizen:
     """Demo self-enrolment: add ONE NEW citizen, marked ``self_enrolled``, with the visitor's own portrait.
 
     It never changes a row that exists, whoever holds it: an imported citizen, one with an account, or another
@@ -155,7 +153,7 @@ def enrol_demo_citizen(session: Session, *, id_number: str | None, name: str, ph
     resident = rules.parse_resident_id(number, today)
     name = rules.validate_name(name)
     phone = rules.validate_phone(phone)
-    portrait_jpeg, encoding = prepare_portrait(portrait)
+    portrait_jpeg, encoding = _prepared(portrait, prepare_portrait)
     citizen = Citizen(id_number=resident.number, name=name, sex=resident.sex, birth_date=resident.birth_date,
                       phone=phone, address=(address or "").strip()[:255], portrait=portrait_jpeg,
                       portrait_encoding=encoding, self_enrolled=True, created_at=now, updated_at=now)
@@ -302,13 +300,14 @@ def _import(session: Session, path: Path, fields: tuple[str, ...], upsert_row) -
     return report
 
 
-def import_citizens(session: Session, path: Path, now: datetime) -> ImportReport:
+def import_citizens(session: Session, path: Path, now: datetime, *,
+                    prepare_portrait: PortraitPreparer) -> ImportReport:
     """Import citizens from CSV/JSON (``CITIZEN_FIELDS``); idempotent by ID number."""
 
     def upsert_row(row: dict[str, str]):
         portrait = _read_photo(path.parent, row["photo"]) if row["photo"].strip() else None
         return upsert_citizen(session, id_number=row["id_number"], name=row["name"], phone=row["phone"],
-                              address=row["address"], portrait=portrait, now=now)
+                              address=row["address"], portrait=portrait, now=now, prepare_portrait=prepare_portrait)
 
     return _import(session, path, CITIZEN_FIELDS, upsert_row)
 

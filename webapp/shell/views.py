@@ -5,11 +5,13 @@ from flask import (Blueprint, Response, current_app, jsonify, redirect, render_t
                    send_from_directory, url_for)
 from sqlalchemy import text
 
-from webapp.accounts.forms import EmptyForm
-from webapp.accounts.rules import is_safe_next
 from webapp import workdays
+from webapp.assets import SHELL_FILES
+from webapp.db import get_session
 from webapp.timeutil import local_date
-from webapp.web import LARGE_TEXT_COOKIE
+from webapp.web import LARGE_TEXT_COOKIE, edge
+from webapp.web.forms import EmptyForm
+from webapp.web.urls import next_target
 from webapp.lazytext import _l
 
 bp = Blueprint("shell", __name__)
@@ -50,8 +52,6 @@ def offline():
 @bp.get("/sw.js")
 def service_worker():
     # Served from the root so its scope is the whole app; no-cache so a new version is picked up at once.
-    from webapp.assets import SHELL_FILES
-
     version = current_app.config["ASSET_VERSION"]
     shell = [url_for("shell.offline")] + [url_for("static", filename=f, v=version) for f in SHELL_FILES]
     body = render_template("shell/sw.js", version=version, shell=shell, offline_url=url_for("shell.offline"))
@@ -71,8 +71,6 @@ def manifest():
 
 @bp.get("/healthz")
 def healthz():
-    from webapp.db import get_session
-
     try:
         get_session().execute(text("SELECT 1"))
     except Exception as exc:  # any failure to answer means "not healthy", with the reason
@@ -80,7 +78,7 @@ def healthz():
         return jsonify({"status": "unavailable", "reason": "database_unreachable"}), 503
     body: dict = {"status": "ok"}
     # Still "ok" (the database answers, gates keep working); the operator is told what will go wrong later.
-    schedule = workdays.coverage(local_date(current_app.extensions["clock"].now()))
+    schedule = workdays.coverage(local_date(edge.now()))
     if not schedule.ok:
         body["warnings"] = [{"code": "workday_schedule_missing", "years": list(schedule.missing_years),
                              "message": schedule.message}]
@@ -90,8 +88,7 @@ def healthz():
 @bp.post("/settings/large-text")
 def toggle_large_text():
     form = EmptyForm()
-    target = request.form.get("next")
-    resp = redirect(target if is_safe_next(target) else url_for("shell.home"))
+    resp = redirect(next_target(url_for("shell.home")))
     if form.validate_on_submit():
         on = request.cookies.get(LARGE_TEXT_COOKIE) != "1"
         resp.set_cookie(LARGE_TEXT_COOKIE, "1" if on else "0", max_age=365 * 24 * 3600, samesite="Lax",

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from webapp.forms import Form
 from wtforms import HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from webapp.accounts.forms import REQUIRED
+from webapp.web.forms import REQUIRED, Form
 from webapp.lazytext import _l
 
 

@@ -8,8 +8,6 @@ from flask import (Blueprint, current_app, jsonify, redirect, render_template, r
 from flask_login import current_user
 
 from webapp import qr, tokens
-from webapp.accounts.rules import LEVEL_REALPERSON
-from webapp.accounts.auth import citizen_required, current_citizen
 from webapp.db import get_session
 from webapp.errors import DomainError, Forbidden
 from webapp.extensions import limiter
@@ -20,6 +18,7 @@ from webapp.registry.rules import InvalidIdNumber, mask_id_number
 from webapp.timeutil import format_local
 from webapp.travel_id import rules, services
 from webapp.travel_id.forms import ApplyForm
+from webapp.web import edge
 from webapp.lazytext import _l
 
 bp = Blueprint("travel_id", __name__, url_prefix="/travel-id")
@@ -31,8 +30,7 @@ PENDING = "travel_id_pending"    # {citizen id: {lat, lon, city}} between apply 
 APPLY_RATE_LIMIT = "10 per minute;30 per hour"
 
 
-def _now() -> datetime:
-    return current_app.extensions["clock"].now()
+_now = edge.now
 
 
 def _service_cities() -> frozenset[str]:
@@ -42,7 +40,7 @@ def _service_cities() -> frozenset[str]:
 
 def _verified_user():
     if current_user.is_authenticated and not getattr(current_user, "is_officer", False) \
-            and current_user.level == LEVEL_REALPERSON:
+            and current_user.is_realperson:
         return current_user
     return None
 
@@ -135,7 +133,7 @@ def issue():
     citizen = session.get(Citizen, citizen_id)
     cert = services.issue(session, citizen=citizen, lat=pending["lat"], lon=pending["lon"], city=pending["city"],
                           now=now, user_id=_user_id(), challenge_public_id=challenge_id)
-    session.commit()
+    edge.commit()
     web_session[PENDING] = {k: v for k, v in web_session.get(PENDING, {}).items() if k != str(citizen_id)}
     _grant(cert.public_id, now)
     return redirect(url_for("travel_id.result", public_id=cert.public_id))
@@ -233,30 +231,9 @@ def granted(public_id: str):
     cert = services.get(session, public_id)
     now = _now()
     proofing.consume(session, challenge_id, purpose=PURPOSE_VIEW, citizen_id=cert.citizen_id, now=now)
-    session.commit()
+    edge.commit()
     _grant(public_id, now)
     return redirect(url_for("travel_id.show", public_id=public_id))
-
-
-@bp.get("/records")
-@citizen_required
-def records():
-    current_citizen(_l("请使用旅客账号查看申请记录。"))
-    now = _now()
-    certs = services.records(get_session(), current_user.citizen_id, now)
-    rows = [{"cert": c, "state": rules.state(c.status, c.expires_at, now),
-             "issued": format_local(c.issued_at), "expires": format_local(c.expires_at)} for c in certs]
-    from webapp.officer.services import papers_for
-    from webapp.verification.services import checks_for
-
-    since = rules.records_since(now)
-    papers = [{"paper": p, "issued": format_local(p.issued_at)}
-              for p in papers_for(get_session(), current_user.citizen_id, current_user.id_number, since)]
-    checks = [{"check": c, "at": format_local(c.at, "%Y-%m-%d %H:%M:%S")}
-              for c in checks_for(get_session(), current_user.citizen_id, since)]
-    return render_template("travel_id/records.html", rows=rows, labels=rules.STATUS_LABELS,
-                           used=services.used_this_month(get_session(), current_user.citizen_id, now),
-                           quota=rules.MONTHLY_QUOTA, papers=papers, checks=checks)
 
 
 @bp.get("/paper")

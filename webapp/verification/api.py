@@ -17,8 +17,11 @@ from webapp.errors import ServiceUnavailable
 from webapp.extensions import csrf, limiter, seconds_blocked, seconds_over_limit
 from webapp.officer import rules as officer_rules
 from webapp.officer import services as officer_services
+from webapp.roles import SCAN_ROLES
 from webapp.timeutil import format_local
 from webapp.verification import rules, services
+from webapp.web import edge
+from webapp.web.input_guard import checks_own_body
 from webapp.lazytext import _l, joined
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -93,7 +96,7 @@ def _viewer() -> services.Viewer | Response:
             return _error(401, "unauthorized", _l("请使用 Authorization: Bearer <API 密钥>。"),
                           **{"WWW-Authenticate": 'Bearer realm="suishen"'})
         cache = current_app.extensions[API_KEY_CACHE]
-        now = current_app.extensions["clock"].now()
+        now = edge.now()
         key = cache.cached(value, scope=officer_rules.SCOPE_VERIFY, now=now)
         if key is None:
             # Not a key this worker saw pass within the last seconds: a gate's first scan, or a guess. A client
@@ -116,7 +119,7 @@ def _viewer() -> services.Viewer | Response:
     if g.get("principal_unavailable"):
         raise ServiceUnavailable(_l("系统暂时无法连接数据库，当前无法确认状态，请稍后再试。"))
     if authenticated and getattr(current_user, "is_officer", False):
-        if current_user.role not in officer_rules.SCAN_ROLES:
+        if current_user.role not in SCAN_ROLES:
             return _error(403, "forbidden", _l("您的角色无核验权限。"))
         return services.Viewer.officer(current_user)
     return services.Viewer.public()
@@ -167,6 +170,8 @@ def to_json(result: services.VerificationResult) -> dict:
 
 
 @bp.post("/verify")
+@checks_own_body("SUISHEN_API_MAX_BODY before parsing; a JSON object of fixed shape, qr matched to the token "
+                 "pattern, context one of the listed codes")
 @limiter.exempt  # its limit is counted below; Flask-Limiter then need not resolve this route's limits
 def verify():
     retry_after = seconds_over_limit(*_rate_bucket())
@@ -194,10 +199,10 @@ def verify():
     viewer = _viewer()
     if isinstance(viewer, Response):
         return viewer
-    result = services.verify(session, qr, now=current_app.extensions["clock"].now(),
+    result = services.verify(session, qr, now=edge.now(),
                              grace_windows=current_app.config["SUISHEN_QR_GRACE_WINDOWS"],
                              secret=current_app.config["SECRET_KEY"], viewer=viewer, context=context)
-    session.commit()
+    edge.commit()
     resp = jsonify(to_json(result))
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -1,7 +1,7 @@
 """What a verification answers and who sees what (SPEC §6). No I/O."""
 from __future__ import annotations
 
-from webapp.officer import rules as officer_rules
+from webapp import roles
 from webapp.lazytext import _l
 
 TRAVEL_ID = "travel_id"
@@ -70,20 +70,20 @@ VIEWER_FIELDS: dict[str, dict[str, frozenset[str]]] = {
     VIEWER_PUBLIC: {TRAVEL_ID: PUBLIC_FIELDS, DRIVING_LICENCE: PUBLIC_FIELDS},
     VIEWER_APIKEY: {TRAVEL_ID: IDENTITY_FIELDS, DRIVING_LICENCE: IDENTITY_FIELDS},
     # Railway staff: travel IDs in full, a licence's validity only.
-    officer_rules.ROLE_RAILWAY: {TRAVEL_ID: PHOTO_ID_FIELDS | {TICKET_CATEGORY}, DRIVING_LICENCE: PUBLIC_FIELDS},
+    roles.ROLE_RAILWAY: {TRAVEL_ID: PHOTO_ID_FIELDS | {TICKET_CATEGORY}, DRIVING_LICENCE: PUBLIC_FIELDS},
     # Station police: both identities, no driving record.
-    officer_rules.ROLE_POLICE: {TRAVEL_ID: PHOTO_ID_FIELDS | {TICKET_CATEGORY}, DRIVING_LICENCE: PHOTO_ID_FIELDS},
+    roles.ROLE_POLICE: {TRAVEL_ID: PHOTO_ID_FIELDS | {TICKET_CATEGORY}, DRIVING_LICENCE: PHOTO_ID_FIELDS},
     # Traffic police: licences in full; a travel ID's identity and status.
-    officer_rules.ROLE_TRAFFIC: {TRAVEL_ID: IDENTITY_FIELDS, DRIVING_LICENCE: PHOTO_ID_FIELDS | {LICENCE_RECORD}},
-    # Reviewers and administrators have no scan access (officer_rules.SCAN_ROLES): not listed, they see nothing.
+    roles.ROLE_TRAFFIC: {TRAVEL_ID: IDENTITY_FIELDS, DRIVING_LICENCE: PHOTO_ID_FIELDS | {LICENCE_RECORD}},
+    # Reviewers and administrators have no scan access (roles.SCAN_ROLES): not listed, they see nothing.
 }
-assert set(VIEWER_FIELDS) - {VIEWER_PUBLIC, VIEWER_APIKEY} == set(officer_rules.SCAN_ROLES)
+assert set(VIEWER_FIELDS) - {VIEWER_PUBLIC, VIEWER_APIKEY} == set(roles.SCAN_ROLES)
 
 # The kinds of credential whose check contexts a role picks from on the scan page.
 DETAIL_KINDS = {
-    officer_rules.ROLE_RAILWAY: frozenset({TRAVEL_ID}),
-    officer_rules.ROLE_POLICE: frozenset({TRAVEL_ID, DRIVING_LICENCE}),
-    officer_rules.ROLE_TRAFFIC: frozenset({DRIVING_LICENCE}),
+    roles.ROLE_RAILWAY: frozenset({TRAVEL_ID}),
+    roles.ROLE_POLICE: frozenset({TRAVEL_ID, DRIVING_LICENCE}),
+    roles.ROLE_TRAFFIC: frozenset({DRIVING_LICENCE}),
 }
 
 AUDIT_ACTION = "credential.verify"
@@ -112,5 +112,5 @@ def visible_fields(viewer_kind: str, role: str | None, credential_type: str | No
 def verifier_label(actor_type: str, role: str | None) -> str:
     """Who checked, as the holder sees it: the role (铁路工作人员), 第三方/闸机 or 公众扫码."""
     if actor_type == VIEWER_OFFICER:
-        return officer_rules.ROLE_LABELS.get(role or "", _l("工作人员"))
+        return roles.ROLE_LABELS.get(role or "", _l("工作人员"))
     return VIEWER_LABELS.get(actor_type, _l("其他"))

@@ -1,12 +1,22 @@
-"""/v/<token>: what a plain phone camera opens when it reads a credential QR (the public check)."""
+"""Verification pages: /v/<token> (what a plain phone camera opens when it reads a credential QR: the public
+check), the officers' scan page, and a holder's records (their travel IDs, paper certificates and who checked
+them), which reads travel_id, officer and verification alike and so sits here, above them."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, url_for
+from flask_login import current_user
 
 from webapp.db import get_session
 from webapp.extensions import limiter
+from webapp.officer.services import papers_for
+from webapp.roles import SCAN_ROLES
 from webapp.timeutil import format_local
-from webapp.verification import services
+from webapp.travel_id import rules as travel_rules
+from webapp.travel_id import services as travel
+from webapp.verification import rules, services
+from webapp.web import edge
+from webapp.web.auth import citizen_required, current_citizen, officer_required
+from webapp.lazytext import _l
 
 bp = Blueprint("verification", __name__)
 
@@ -15,10 +25,43 @@ bp = Blueprint("verification", __name__)
 @limiter.limit(lambda: current_app.config["SUISHEN_PUBLIC_VERIFY_RATE_LIMIT"])
 def public(token: str):
     session = get_session()
-    result = services.verify(session, token, now=current_app.extensions["clock"].now(),
+    result = services.verify(session, token, now=edge.now(),
                              grace_windows=current_app.config["SUISHEN_QR_GRACE_WINDOWS"],
                              secret=current_app.config["SECRET_KEY"], viewer=services.Viewer.public())
-    session.commit()
+    edge.commit()
     # The page is the same for everyone who opens the link, officers included: the public subset only.
     return render_template("verification/public.html", result=result,
                            checked=format_local(result.checked_at, "%Y-%m-%d %H:%M:%S"))
+
+
+def _contexts_for(role: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    kinds = rules.DETAIL_KINDS.get(role, frozenset())
+    return [(rules.CREDENTIAL_LABELS[kind], list(contexts.items()))
+            for kind, contexts in rules.CONTEXTS.items() if kind in kinds]
+
+
+@bp.get("/officer/scan")
+@officer_required(*SCAN_ROLES)
+def scan():
+    return render_template("verification/scan.html", officer=current_user, groups=_contexts_for(current_user.role),
+                           api_url=url_for("api.verify"))
+
+
+@bp.get("/travel-id/records")
+@citizen_required
+def records():
+    """申请记录 of 温馨服务: the holder's travel IDs, paper certificates and who checked them, last month."""
+    current_citizen(_l("请使用旅客账号查看申请记录。"))
+    now = edge.now()
+    session = get_session()
+    certs = travel.records(session, current_user.citizen_id, now)
+    rows = [{"cert": c, "state": travel_rules.state(c.status, c.expires_at, now),
+             "issued": format_local(c.issued_at), "expires": format_local(c.expires_at)} for c in certs]
+    since = travel_rules.records_since(now)
+    papers = [{"paper": p, "issued": format_local(p.issued_at)}
+              for p in papers_for(session, current_user.citizen_id, current_user.id_number, since)]
+    checks = [{"check": c, "at": format_local(c.at, "%Y-%m-%d %H:%M:%S")}
+              for c in services.checks_for(session, current_user.citizen_id, since)]
+    return render_template("verification/records.html", rows=rows, labels=travel_rules.STATUS_LABELS,
+                           used=travel.used_this_month(session, current_user.citizen_id, now),
+                           quota=travel_rules.MONTHLY_QUOTA, papers=papers, checks=checks)

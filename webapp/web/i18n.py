@@ -5,6 +5,7 @@ A request's language is the one chosen with the switch on every page (a cookie, 
 import Flask marks it with :func:`webapp.lazytext._l`, which this module makes translate through Flask-Babel.
 The scripts get the translations of their own strings in the page (``#i18n-messages``, read by static/js/i18n.js).
 
+The switch's route is ``accounts.set_language`` (it also keeps the language on the signed-in holder's account).
 The catalogue is webapp/translations/en/LC_MESSAGES/messages.po (``make messages`` extracts and updates it);
 the ``.mo`` the app reads is compiled from it by the build (``make install``), never committed.
 """
@@ -15,28 +16,22 @@ from datetime import timedelta
 from pathlib import Path
 
 from babel.messages.extract import extract
-from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
+from flask import Flask, Response, current_app, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, force_locale, get_locale, gettext
-from flask_login import current_user
 
 from webapp import lazytext
 from webapp.lazytext import DEFAULT_LOCALE
-from webapp.accounts import services as accounts
-from webapp.accounts.rules import is_safe_next
-from webapp.db import get_session
-from webapp.extensions import csrf
 
 #: locale → (the tag of the cookie, ``lang`` and ``Accept-Language``, the language's own name for the switch)
 LANGUAGES = {"zh_CN": ("zh-CN", "中文"), "en": ("en", "English")}
 _BY_TAG = {tag: locale for locale, (tag, _name) in LANGUAGES.items()}
 COOKIE = "lang"
 COOKIE_AGE = timedelta(days=365)
-TRANSLATIONS = Path(__file__).with_name("translations")
-SCRIPTS = Path(__file__).resolve().parent.parent / "static" / "js"
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+SCRIPTS = Path(__file__).resolve().parent.parent.parent / "static" / "js"
 
 babel = Babel()
-bp = Blueprint("i18n", __name__)
 
 
 def select_locale() -> str | None:
@@ -75,27 +70,22 @@ def script_messages() -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def locale_of_tag(tag: str | None) -> str | None:
+    """``"en"`` → ``"en"``, ``"zh-CN"`` → ``"zh_CN"``; None for a language this app does not speak."""
+    return _BY_TAG.get(tag or "")
+
+
+def remember(resp: Response, locale: str) -> Response:
+    """Keep the chosen language in this browser (the switch's cookie, a year)."""
+    resp.set_cookie(COOKIE, LANGUAGES[locale][0], max_age=int(COOKIE_AGE.total_seconds()), samesite="Lax",
+                    httponly=True, secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return resp
+
+
 def _script_translations() -> dict[str, str]:
     if current_locale() == DEFAULT_LOCALE:
         return {}
     return {msgid: gettext(msgid) for msgid in script_messages()}
-
-
-@bp.post("/language")
-def set_language():
-    """The switch on every page: remember the language in a cookie (and on the signed-in citizen's account, for
-    the SMS and messages sent to them later), then back to the page it was pressed on."""
-    target = request.form.get("next")
-    resp = redirect(target if is_safe_next(target) else url_for("shell.home"), code=303)
-    locale = _BY_TAG.get(request.form.get("lang", ""))
-    if locale is not None:
-        resp.set_cookie(COOKIE, LANGUAGES[locale][0], max_age=int(COOKIE_AGE.total_seconds()), samesite="Lax",
-                        httponly=True, secure=current_app.config["SESSION_COOKIE_SECURE"])
-        if current_user.is_authenticated and not current_user.is_officer:
-            session = get_session()
-            accounts.remember_locale(session, current_user, locale)
-            session.commit()
-    return resp
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -116,12 +106,6 @@ def init_app(app: Flask) -> None:
     if not any(TRANSLATIONS.glob("*/LC_MESSAGES/messages.mo")):
         app.logger.warning("no compiled translations in %s: every page is in Chinese (run `make install`)",
                            TRANSLATIONS)
-
-    # Choosing a language changes nothing but a cookie and the language of later SMS: no token, so the switch
-    # works on every page, cached ones (offline) and public ones included, without starting a session. A
-    # cross-site post carries no session cookie (SameSite=Lax), so it can set at most the cookie.
-    csrf.exempt(set_language)
-    app.register_blueprint(bp)
 
     @app.context_processor
     def language_globals() -> dict:

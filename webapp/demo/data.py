@@ -20,12 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp import roles
 from webapp.accounts import rules as account_rules
 from webapp.accounts import services as accounts
 from webapp.accounts.models import User
 from webapp.audit import services as audit
 from webapp.errors import Conflict
-from webapp.officer import rules as officer_rules
 from webapp.officer import services as officers
 from webapp.officer.models import Officer
 from webapp.registry import services as registry
@@ -89,7 +89,7 @@ def ensure_demo_citizen_account(session: Session, *, secret_key: str, now: datet
 def ensure_demo_officers(session: Session, *, secret_key: str, now: datetime) -> list[DemoLogin]:
     """One active officer per role, named demo-<role>."""
     logins = []
-    for role in officer_rules.ROLES:
+    for role in roles.ROLES:
         username = DEMO_OFFICER_PREFIX + role
         password = demo_password(secret_key, username)
         officer = session.scalar(select(Officer).where(Officer.username == username))
@@ -102,7 +102,7 @@ def ensure_demo_officers(session: Session, *, secret_key: str, now: datetime) ->
                 officer.role, officer.active = role, True
                 audit.record(session, "officer.demo_restored", now, subject_type="officer",
                              subject_id=officer.id, role=role)
-        logins.append(DemoLogin("officer", username, password, officer_rules.ROLE_LABELS[role], "/officer/login",
+        logins.append(DemoLogin("officer", username, password, roles.ROLE_LABELS[role], "/officer/login",
                                 created))
     session.flush()
     return logins

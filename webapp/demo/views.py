@@ -6,14 +6,16 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, session as web_session, url_for
 
 from webapp.db import get_session
+from webapp.demo.forms import EnrolForm
 from webapp.errors import DomainError
 from webapp.extensions import limiter
+from webapp.proofing.services import prepare_portrait
 from webapp.registry import rules, services
-from webapp.registry.forms import EnrolForm
 from webapp.timeutil import local_date
+from webapp.web import edge
 from webapp.lazytext import _l
 
-bp = Blueprint("registry", __name__, url_prefix="/demo")
+bp = Blueprint("demo", __name__, url_prefix="/demo")
 
 
 @bp.before_request
@@ -31,13 +33,14 @@ def enrol():
     status = 200
     if form.validate_on_submit():
         session = get_session()
-        now = current_app.extensions["clock"].now()
+        now = edge.now()
         today = local_date(now)
         data = form.portrait.data.read(services.MAX_PORTRAIT_BYTES + 1)
         try:
             citizen = services.enrol_demo_citizen(
                 session, id_number=(form.id_number.data or "").strip() or None, name=form.name.data,
-                phone=form.phone.data, address=form.address.data or "演示地址", portrait=data, now=now)
+                phone=form.phone.data, address=form.address.data or "演示地址", portrait=data, now=now,
+                prepare_portrait=prepare_portrait)
             if form.with_licence.data:
                 services.upsert_licence(session, {
                     "id_number": citizen.id_number, "file_number": f"9{citizen.id:011d}", "class": "C1",
@@ -55,20 +58,20 @@ def enrol():
         except ValueError as exc:
             form.form_errors.append(str(exc))
         else:
-            session.commit()
+            edge.commit()
             flash(_l("已登记到演示人口库。"), "success")
             # Only this browser may see the full number it just enrolled.
             web_session["enrolled_citizen"] = citizen.id
-            return redirect(url_for("registry.enrolled"))
+            return redirect(url_for("demo.enrolled"))
     if form.is_submitted() and status == 200:
         status = 400
-    return render_template("registry/enrol.html", form=form), status
+    return render_template("demo/enrol.html", form=form), status
 
 
 @bp.get("/enrolled")
 def enrolled():
     citizen_id = web_session.get("enrolled_citizen")
     if citizen_id is None:
-        return redirect(url_for("registry.enrol"))
+        return redirect(url_for("demo.enrol"))
     citizen = services.get_citizen(get_session(), citizen_id)
-    return render_template("registry/enrolled.html", citizen=citizen)
+    return render_template("demo/enrolled.html", citizen=citizen)

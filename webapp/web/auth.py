@@ -1,33 +1,45 @@
-"""Flask-Login wiring. Citizens and officers are different tables; the session id says which ("u:7", "o:2").
+"""Who is signed in, and who may open which page.
+
+Flask-Login wiring. Citizens and officers are different tables; the session id says which ("u:7", "o:2"), and
+``create_app`` registers each table's loader (:func:`register_loader`), so this layer imports no domain.
 
 Server-side revocation (SPEC 8): the session also carries the account's ``session_generation`` as it was at
 sign-in. Every request that carries a login compares it with the account's; logging out, a new password and
 面签 raise the account's, so every session opened before (a copied cookie included) stops working, and with it
 whatever that browser session was granted (e.g. viewing a travel ID after 实人核验: SPEC 4).
+
+The guards: every citizen page takes :func:`citizen_required`; every officer page takes
+:func:`officer_required` with the roles that may open it, declared by the domain that owns the route.
+:func:`access_table` reads those declarations back from the app (the officer home page's entries, the tests).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import Callable
 
+from flask import Flask, current_app, flash, g, redirect, request, url_for
 from flask import session as web_session
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.wrappers import Response
 
-from flask import Flask, flash, g, redirect, request, url_for
-from sqlalchemy.exc import InterfaceError, OperationalError
-
 from webapp.db import get_session
-from webapp.errors import DomainError, ServiceUnavailable
+from webapp.errors import DomainError, Forbidden, ServiceUnavailable
 from webapp.extensions import login_manager
+from webapp.web import edge
+from webapp.web.forms import EmptyForm
+from webapp.web.urls import next_target
 from webapp.lazytext import _l
 
 _LOADERS: dict[str, Callable[[int], object | None]] = {}
 GENERATION = "_generation"  # the Flask-session key of the account's session generation at sign-in
+CITIZEN_ONLY_MESSAGE = _l("工作人员账号不能办理个人业务，请退出后使用个人账号登录。")
+DATABASE_DOWN_MESSAGE = _l("系统暂时无法连接数据库，请稍后再试。")
 
 
 def register_loader(prefix: str, loader: Callable[[int], object | None]) -> None:
+    """``loader(pk)`` returns the account of session ids ``"<prefix>:<pk>"`` (or None when gone)."""
     _LOADERS[prefix] = loader
 
 
@@ -63,8 +75,6 @@ def _end_revoked_session() -> None:
     were given to that login and end with it."""
     if "_user_id" not in web_session or request.endpoint == "static":  # a stylesheet opens nothing
         return
-    from flask_login import current_user
-
     current_user._get_current_object()  # runs load_principal once for this request
     if g.get("session_revoked"):
         web_session.clear()
@@ -73,7 +83,7 @@ def _end_revoked_session() -> None:
 @login_manager.unauthorized_handler
 def unauthorized():
     if g.get("principal_unavailable"):
-        raise ServiceUnavailable(_l("系统暂时无法连接数据库，请稍后再试。"))
+        raise ServiceUnavailable(DATABASE_DOWN_MESSAGE)
     if request.path.startswith("/api/"):
         raise DomainError(_l("需要登录或 API 密钥。"), status=401, code="unauthorized")
     flash(login_manager.login_message, login_manager.login_message_category)
@@ -85,26 +95,22 @@ def sign_in(authenticate: Callable[[], object], *, fresh_session: bool, message:
     """The shared end of both sign-in forms (citizens and officers), after the form validated.
 
     ``authenticate`` raises a DomainError for bad credentials (or a LoginLocked); its audit record of the failed
-    attempt and the throttle's count are committed all the same. Returns (redirect, None) on success,
-    (None, the refusal) otherwise: :func:`refused_page` answers it.
+    attempt and the throttle's count are committed all the same (the one commit of this request either way).
+    Returns (redirect, None) on success, (None, the refusal) otherwise: :func:`refused_page` answers it.
     """
-    from webapp.accounts.rules import is_safe_next
-
-    session = get_session()
     try:
         principal = authenticate()
     except DomainError as exc:
-        session.commit()  # keep the audit record of the failed attempt and its count
+        edge.commit()  # keep the audit record of the failed attempt and its count
         return None, exc
-    session.commit()
+    edge.commit()
     if fresh_session or web_session.get("_user_id") not in (None, principal.get_id()):
         # What another login of this browser session was granted (a travel-ID view after 实人核验) is not this
         # account's: keeping it would let a copied cookie outlive its account's logout under a second login.
         web_session.clear()
     start_session(principal)
     flash(message(principal), "success")
-    target = request.args.get("next") or request.form.get("next")
-    return redirect(target if is_safe_next(target) else default_target), None
+    return redirect(next_target(default_target)), None
 
 
 def refused_page(page: str, refusal: DomainError | None, submitted: bool) -> tuple[str, int, dict]:
@@ -116,56 +122,29 @@ def refused_page(page: str, refusal: DomainError | None, submitted: bool) -> tup
     return page, 400 if submitted else 200, {}
 
 
-def sign_out(target: str) -> Response:
+def sign_out(target: str, end_sessions: Callable[..., None]) -> Response:
     """The shared logout of citizens and officers (a CSRF-checked POST).
 
-    It ends every session of the account, on every device, not only this cookie (SPEC 8); whatever this
-    browser was granted (e.g. viewing a travel ID after 实人核验) ends with the login.
+    It ends every session of the account, on every device, not only this cookie (SPEC 8): ``end_sessions(session,
+    principal, now, why=…)`` is the accounts service that raises the account's generation. Whatever this browser
+    was granted (e.g. viewing a travel ID after 实人核验) ends with the login.
     """
-    from flask import current_app
-    from flask_login import current_user
-
-    from webapp.accounts.forms import EmptyForm
-
     if EmptyForm().validate_on_submit():
         if current_user.is_authenticated:
-            principal = current_user._get_current_object()
-            session = get_session()
-            now = current_app.extensions["clock"].now()
-            from webapp.accounts.services import end_sessions
-
-            end_sessions(session, principal, now, why="logout")
-            session.commit()
+            end_sessions(get_session(), current_user._get_current_object(), edge.now(), why="logout")
+            edge.commit()
         logout_user()
         web_session.clear()
         flash(_l("已退出登录。"), "info")
     return redirect(target)
 
 
-def init_app(app: Flask) -> None:
-    from webapp.accounts.models import User
-
-    app.before_request(_end_revoked_session)
-
-    register_loader("u", lambda pk: get_session().get(User, pk))
-
-    from webapp.officer.services import load_officer
-    register_loader("o", lambda pk: load_officer(get_session(), pk))
-
-
 def current_citizen(message: str = _l("请使用个人账号办理。")):
     """The signed-in citizen's account for a citizen page (after login_required); an officer session gets 403
     with ``message`` (officers have no citizen record)."""
-    from flask_login import current_user
-
-    from webapp.errors import Forbidden
-
     if getattr(current_user, "is_officer", False):
         raise Forbidden(message)
     return current_user
-
-
-CITIZEN_ONLY_MESSAGE = _l("工作人员账号不能办理个人业务，请退出后使用个人账号登录。")
 
 
 def citizen_required(view):
@@ -181,3 +160,53 @@ def citizen_required(view):
 
     wrapped.citizen_only = True  # login_required's functools.wraps carries it to the registered view
     return wrapped
+
+
+def current_officer():
+    """The signed-in officer, or None (a citizen session is not an officer)."""
+    if current_user.is_authenticated and getattr(current_user, "is_officer", False):
+        return current_user
+    return None
+
+
+def officer_required(*roles: str):
+    """Allow only officers of ``roles`` (webapp.roles): anonymous → the officer sign-in page, citizens and other
+    roles → 403. The domain that owns the route names its roles here, next to the route."""
+    if not roles:
+        raise ValueError("officer_required needs the roles that may open the page")
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            authenticated = current_user.is_authenticated
+            if g.get("principal_unavailable"):
+                raise ServiceUnavailable(DATABASE_DOWN_MESSAGE)
+            if not authenticated:
+                flash(_l("请使用工作人员账号登录。"), "info")
+                return redirect(url_for("officer.login", next=request.full_path.rstrip("?")))
+            officer = current_officer()
+            if officer is None or officer.role not in roles:
+                raise Forbidden(_l("您的账号无权访问此页面。"))
+            return view(*args, **kwargs)
+
+        wrapped.officer_roles = tuple(roles)
+        return wrapped
+
+    return decorator
+
+
+def access_table(app: Flask | None = None) -> dict[str, tuple[str, ...]]:
+    """Every officer page of the app and the roles that may open it, as the routes declared them."""
+    app = app or current_app
+    return {endpoint: view.officer_roles for endpoint, view in app.view_functions.items()
+            if hasattr(view, "officer_roles")}
+
+
+def may_open(endpoints: Iterable[str], role: str) -> list[str]:
+    """Of ``endpoints``, those an officer of ``role`` may open (so a page never offers one the role cannot)."""
+    table = access_table()
+    return [endpoint for endpoint in endpoints if role in table.get(endpoint, ())]
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_end_revoked_session)

@@ -6,16 +6,18 @@ names, values and upload file names, except tab, CR and LF in values (a textarea
 the same and lone surrogates in the strings of a JSON body (JSON can escape one, UTF-8 cannot store it). PostgreSQL
 refuses NUL in text (a DataError), a header refuses CR/LF (a ValueError), and none of them means anything here.
 
-The verification API (``/api/v1``) is left to its own, stricter checks: its JSON has a fixed shape (``qr`` must
-match the token pattern, ``context`` one of the listed codes), and it bounds its body before parsing it, which a
-guard that parsed first would undo.
+A route that bounds and checks its own body declares it with :func:`checks_own_body`: the guard then looks at its
+path and query only and leaves the body unparsed, so the route's cheap limits run first. The verification API
+(its JSON has a fixed shape: ``qr`` must match the token pattern, ``context`` one of the listed codes; it bounds
+its body before parsing it) and the 实人核验 frames upload (ownership, rate limits and the content type before the
+multipart body is parsed; it reads only the image parts, whose names it never uses) declare it.
 """
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 
 from webapp.errors import DomainError
 from webapp.lazytext import _l
@@ -23,7 +25,6 @@ from webapp.lazytext import _l
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-EXEMPT_BLUEPRINTS = frozenset({"api"})
 MESSAGE = _l("提交的内容包含无效字符（如空字符、控制字符），请检查后重新输入。")
 
 
@@ -60,7 +61,8 @@ def where_hostile() -> str | None:
         return "path"
     if any(hostile_line(k) or hostile_line(v) for k, v in request.args.items(multi=True)):
         return "query"
-    if request.blueprint in EXEMPT_BLUEPRINTS:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "checks_own_body", False):
         return None
     if request.mimetype in FORM_TYPES:
         if any(hostile_line(k) or hostile_text(v) for k, v in request.form.items(multi=True)):
@@ -72,6 +74,19 @@ def where_hostile() -> str | None:
         if _hostile_json(request.get_json(silent=True)):
             return "json"
     return None
+
+
+def checks_own_body(reason: str):
+    """Declare that a route bounds and checks its own request body (``reason`` says how): the guard then checks
+    its path and query only, and parses nothing of the body before the route's own limits run."""
+    if not reason:
+        raise ValueError("say how the route checks its body")
+
+    def decorator(view):
+        view.checks_own_body = reason
+        return view
+
+    return decorator
 
 
 def init_app(app: Flask) -> None:

@@ -1,7 +1,23 @@
-"""Cross-cutting web concerns: security headers, caching policy, template globals."""
+"""The web layer: what every domain's views share, and nothing about any one domain.
+
+- :mod:`.auth` — who is signed in (the login loader, ``current_citizen``), the citizen and officer guards (each
+  domain names its own routes' roles), sign-in and sign-out;
+- :mod:`.edge` — the request's ``now()`` and its one ``commit()``;
+- :mod:`.forms` — the base form, the empty CSRF form, shared fields;
+- :mod:`.urls` — safe-next;
+- :mod:`.review` — a reviewer's decision POST;
+- :mod:`.input_guard` — hostile characters refused before any view, routes declaring what they check themselves;
+- :mod:`.errors` — error pages and JSON errors;
+- :mod:`.i18n` — the request's language (zh-CN or English), Flask-Babel, the scripts' translations.
+
+This module adds the security headers, the caching policy and the template globals. Domains import from here;
+this package imports from no domain (``create_app`` wires the domain-specific parts in: the loaders, the filters).
+"""
 from __future__ import annotations
 
 from flask import Flask, Response, request
+
+from webapp.web import auth, errors, i18n, input_guard
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -23,9 +39,10 @@ LARGE_TEXT_COOKIE = "large_text"
 
 
 def init_app(app: Flask) -> None:
-    from webapp import input_guard
-
+    i18n.init_app(app)
     input_guard.init_app(app)
+    errors.register_error_handlers(app)
+    auth.init_app(app)
 
     @app.after_request
     def security_headers(resp: Response) -> Response:
@@ -40,12 +57,6 @@ def init_app(app: Flask) -> None:
         if request.endpoint != "static" and "Cache-Control" not in resp.headers:
             resp.headers["Cache-Control"] = "no-store"
         return resp
-
-    from webapp.registry.rules import mask_id_number, mask_name, mask_phone
-
-    app.jinja_env.filters["mask_id"] = mask_id_number
-    app.jinja_env.filters["mask_name"] = mask_name
-    app.jinja_env.filters["mask_phone"] = mask_phone
 
     @app.context_processor
     def template_globals() -> dict:

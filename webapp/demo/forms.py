@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from webapp.forms import Form
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from webapp.accounts.forms import REQUIRED
+from webapp.web.forms import REQUIRED, Form
 from webapp.lazytext import _l
 
 
