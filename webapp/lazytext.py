@@ -110,14 +110,15 @@ def render(text: Any, locale: str | None = None) -> str:
     return _as_str(text, locale) if isinstance(text, LazyText) else text
 
 
-def translated(value: Any) -> Any:
-    """``value`` (a JSON-able structure) with every lazy text in it a plain string in the current language."""
+def translated(value: Any, locale: str | None = None) -> Any:
+    """``value`` (a JSON-able structure) with every lazy text in it a plain string in ``locale`` (None: the
+    current language)."""
     if isinstance(value, LazyText):
-        return str(value)
+        return _as_str(value, locale)
     if isinstance(value, dict):
-        return {key: translated(item) for key, item in value.items()}
+        return {key: translated(item, locale) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [translated(item) for item in value]
+        return [translated(item, locale) for item in value]
     return value
 
 

@@ -1,5 +1,6 @@
 // 电子驾驶证 出示: 正页/副页 tabs, the QR and Code128 refreshed with every 60 s token, the live state (polled every
 // 10 s, so a seizure turns the page red at once) and a ticking current time in Beijing time.
+import { _ } from "./i18n.js";
 import { startRotatingToken } from "./rotating_token.js";
 
 const STATE_POLL_SECONDS = 10;
@@ -104,7 +105,7 @@ window.addEventListener("resize", fitBarcode);
 if (root) {
   const poller = startRotatingToken({
     url: root.dataset.tokenUrl, onAnswer, onTick, maxWaitSeconds: STATE_POLL_SECONDS,
-    onError: () => { countdown.textContent = "网络异常"; },
+    onError: () => { countdown.textContent = _("网络异常"); },
   });
   document.getElementById("qr-refresh").addEventListener("click", poller.refresh);
 }

@@ -5,6 +5,8 @@
 // Two vendored decoders (static/vendor/) read each camera frame: jsQR the QR, ZXing's Code128 reader the
 // e-licence's barcode. ZXing's QR reader was faster (1-2 ms a 640 px frame against jsQR's 5-16 ms in Chromium) but
 // missed 5-10 % of clean, still QR codes of our URL form that jsQR read every time, so the QR stays with jsQR.
+import { _ } from "./i18n.js";
+
 const root = document.getElementById("scan");
 const video = document.getElementById("scan-video");
 const status = document.getElementById("scan-status");
@@ -26,7 +28,14 @@ const LICENCE_CODE = /^\d{22}$/;  // tokens.issue_numeric: any other Code128 is 
 const qrFrame = grabber();
 const barFrame = grabber();
 const barReader = ZX ? new ZX.Code128Reader() : null;
-const READY = "请将二维码或条形码放入框内";
+const READY = _("请将二维码或条形码放入框内");
+// The licence record's status as the page shows it: the API gives the registry's own word (a code to programs),
+// as registry.rules.LICENCE_STATUS_LABELS does for the pages.
+const RECORD_STATUS_LABELS = {
+  "正常": _("正常"), "扣留": _("扣留"), "扣押": _("扣押"), "暂扣": _("暂扣"), "吊销": _("吊销"), "撤销": _("撤销"),
+  "注销": _("注销"), "逾期未换证": _("逾期未换证"), "逾期未体检": _("逾期未体检"), "逾期未审验": _("逾期未审验"),
+  "公告停止使用": _("公告停止使用"),
+};
 let stream = null;
 let paused = false;              // true while a result is shown or a request is in flight
 let lastText = "";
@@ -41,7 +50,7 @@ function render(kind, body) {
   const mark = el("verdict-mark");
   const reason = el("verdict-reason");
   const details = el("verdict-body");
-  mark.textContent = { valid: "有效", invalid: "无效", unknown: "状态无法确认" }[kind];
+  mark.textContent = { valid: _("有效"), invalid: _("无效"), unknown: _("状态无法确认") }[kind];
   reason.textContent = body.message || "";
   show(reason, kind !== "valid" && Boolean(body.message));
   const cred = body.credential;
@@ -57,13 +66,13 @@ function render(kind, body) {
     show(el("verdict-id-dt"), Boolean(cred.holder.id_number_masked));
     el("verdict-status").textContent = detail.status_label || cred.status || "";
     el("verdict-status").classList.toggle("verdict__bad", !body.valid);
-    const until = detail.valid_until_text || ("valid_until" in cred ? cred.valid_until || "长期" : "");
+    const until = detail.valid_until_text || ("valid_until" in cred ? cred.valid_until || _("长期") : "");
     el("verdict-until").textContent = until;
     const portrait = el("verdict-portrait");
     if (detail.portrait) { portrait.src = detail.portrait; } else { portrait.removeAttribute("src"); }
     show(portrait, Boolean(detail.portrait));
     const ticket = detail.ticket_category;
-    el("verdict-ticket").textContent = ticket ? `${ticket.label} · 今日 ${ticket.age} 周岁` : "";
+    el("verdict-ticket").textContent = ticket ? _("%(label)s · 今日 %(age)s 周岁", {label: ticket.label, age: ticket.age}) : "";
     show(el("verdict-ticket"), Boolean(ticket));
     show(el("verdict-ticket-dt"), Boolean(ticket));
     renderLicence(detail.licence, Boolean(until));
@@ -81,18 +90,18 @@ function renderLicence(licence, hasUntil) {
   show(el("verdict-until"), !licence && hasUntil);
   if (!licence) return;
   el("licence-class").textContent = licence.licence_class;
-  el("licence-validity").textContent = `${licence.valid_from} 至 ${licence.valid_until || "长期"}`;
+  el("licence-validity").textContent = _("%(from)s 至 %(until)s", {from: licence.valid_from, until: licence.valid_until || _("长期")});
   el("licence-authority").textContent = licence.issuing_authority;
   el("licence-file").textContent = licence.file_number;
-  el("licence-points").textContent = `${licence.points} 分（记分周期 12 分）`;
+  el("licence-points").textContent = _("%(points)s 分（记分周期 12 分）", {points: licence.points});
   const status = el("licence-status");
-  status.textContent = licence.record_status;
+  status.textContent = RECORD_STATUS_LABELS[licence.record_status] || licence.record_status;
   status.classList.toggle("verdict__bad", licence.record_status !== "正常");
 }
 
 async function verify(text) {
   paused = true;
-  setStatus("正在核验…");
+  setStatus(_("正在核验…"));
   let resp;
   try {
     resp = await fetch(root.dataset.api, {
@@ -103,7 +112,7 @@ async function verify(text) {
       body: JSON.stringify({ qr: text, context: contextSelect.value || null }),
     });
   } catch (err) {
-    render("unknown", { message: "网络异常，无法确认证件状态，请重试。" });
+    render("unknown", { message: _("网络异常，无法确认证件状态，请重试。") });
     return;
   }
   let body = {};
@@ -111,13 +120,13 @@ async function verify(text) {
   if (resp.status === 200) {
     render(body.valid ? "valid" : "invalid", body);
   } else if (resp.status === 503) {
-    render("unknown", { message: body.message || "系统暂时无法确认证件状态，请稍后再试或人工核验。" });
+    render("unknown", { message: body.message || _("系统暂时无法确认证件状态，请稍后再试或人工核验。") });
   } else if (resp.status === 401 || resp.status === 403) {
     window.location.reload();    // session ended: the page sends the officer to sign in again
   } else {
-    render("invalid", { message: body.message || "核验失败，请重试。" });
+    render("invalid", { message: body.message || _("核验失败，请重试。") });
   }
-  setStatus(stream ? "已暂停扫描" : "摄像头不可用，请手工输入");
+  setStatus(stream ? _("已暂停扫描") : _("摄像头不可用，请手工输入"));
 }
 
 function grabber() {
@@ -198,7 +207,7 @@ function tick() {
 async function startCamera() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia
       || typeof window.jsQR !== "function" || !ZX) {
-    setStatus("此浏览器无法使用摄像头，请手工输入");
+    setStatus(_("此浏览器无法使用摄像头，请手工输入"));
     return;
   }
   try {
@@ -208,7 +217,7 @@ async function startCamera() {
     });
   } catch (err) {
     stream = null;
-    setStatus("无法打开摄像头（请允许使用摄像头），可手工输入");
+    setStatus(_("无法打开摄像头（请允许使用摄像头），可手工输入"));
     return;
   }
   video.srcObject = stream;
@@ -228,7 +237,7 @@ el("verdict-next").addEventListener("click", () => {
   show(verdict, false);
   paused = false;
   lastText = "";
-  setStatus(stream ? READY : "摄像头不可用，请手工输入");
+  setStatus(stream ? READY : _("摄像头不可用，请手工输入"));
 });
 
 manual.addEventListener("submit", (event) => {

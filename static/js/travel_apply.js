@@ -1,4 +1,6 @@
 // 临时乘车身份证明 apply page: location is required; show the located city, or how to allow location.
+import { _ } from "./i18n.js";
+
 const form = document.getElementById("apply-form");
 const cityEl = document.getElementById("locate-city");
 const helpEl = document.getElementById("locate-help");
@@ -30,18 +32,18 @@ async function show(position) {
     helpEl.hidden = true;
     submit.disabled = false;
   } catch (err) {
-    fail("网络异常，无法确认定位城市，请点击“重新定位”。");
+    fail(_("网络异常，无法确认定位城市，请点击“重新定位”。"));
   }
 }
 
 function locate() {
-  cityEl.textContent = "正在定位…";
+  cityEl.textContent = _("正在定位…");
   if (!("geolocation" in navigator)) {
-    fail("当前浏览器不支持定位，无法申请。");
+    fail(_("当前浏览器不支持定位，无法申请。"));
     return;
   }
   navigator.geolocation.getCurrentPosition(show, (err) => {
-    fail(err.code === err.PERMISSION_DENIED ? "定位权限未开启" : "定位失败");
+    fail(err.code === err.PERMISSION_DENIED ? _("定位权限未开启") : _("定位失败"));
   }, { enableHighAccuracy: false, timeout: 10000, maximumAge: 60000 });
 }
 

@@ -1,5 +1,6 @@
 // QR page: a fresh signed token at every 60 s window (and on 刷新), a countdown, and 实人核验 again after
 // 30 minutes. Nothing here is cached: the token endpoint answers no-store.
+import { _ } from "./i18n.js";
 import { startRotatingToken } from "./rotating_token.js";
 
 const card = document.getElementById("cert");
@@ -41,12 +42,12 @@ function onTick(now) {
   }
   countdown.textContent = String(Math.max(0, Math.ceil((deadline - now) / 1000)));
   const minutes = Math.ceil((reverifyAt - now) / 60000);
-  note.textContent = `为保障安全，${minutes} 分钟后需重新进行实人核验（不占用申请次数）。`;
+  note.textContent = _("为保障安全，%(minutes)s 分钟后需重新进行实人核验（不占用申请次数）。", {minutes});
 }
 
 if (img) {
   const poller = startRotatingToken({
-    url: card.dataset.tokenUrl, onAnswer, onTick, onError: () => { countdown.textContent = "网络异常"; },
+    url: card.dataset.tokenUrl, onAnswer, onTick, onError: () => { countdown.textContent = _("网络异常"); },
   });
   refreshBtn.addEventListener("click", poller.refresh);
 }
