@@ -41,9 +41,14 @@ def select_locale() -> str | None:
     chosen = _BY_TAG.get(request.cookies.get(COOKIE, ""))
     if chosen:
         return chosen
-    # Werkzeug falls back to the primary tag: zh-TW, zh-HK and zh pick zh-CN; en-GB and en-US pick English.
-    best = request.accept_languages.best_match(list(_BY_TAG), default=LANGUAGES[DEFAULT_LOCALE][0])
-    return _BY_TAG[best]
+    # The first language the browser prefers that this app speaks, by its primary tag: zh-TW, zh-HK and zh mean
+    # Chinese (a reader of Traditional Chinese is better served by Simplified than by English), en-GB and en-US
+    # English. (Werkzeug's best_match would let "zh-TW,en;q=0.5" pick English: it tries exact matches first.)
+    for value, quality in request.accept_languages:  # most preferred first
+        primary = value.split("-")[0].lower()
+        if quality > 0 and primary in ("zh", "en"):
+            return DEFAULT_LOCALE if primary == "zh" else "en"
+    return None
 
 
 def current_locale() -> str:

@@ -1,0 +1,108 @@
+"""The English catalogue is complete: every string marked for translation in the templates, the Python code (``_l``)
+and the scripts (``_("…")``) has an English translation in webapp/translations/en/LC_MESSAGES/messages.po, with the
+same placeholders and the same markup; and no Chinese text in a template or a script is left unmarked.
+
+Extraction is pybabel's own, from babel.cfg with the keywords of ``make messages``: what this test sees is what the
+catalogue gets. When it fails on a new string: `make messages`, then translate the new entries in the .po.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[2]
+PO = ROOT / "webapp" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None}  # pybabel's defaults plus `-k _l`
+HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+PLACEHOLDER = re.compile(r"%\(\w+\)s|%%")
+TAG = re.compile(r"</?([a-z]+)[^>]*>")
+
+
+def _extracted() -> dict[str, set[str]]:
+    with (ROOT / "babel.cfg").open() as fileobj:
+        method_map, options_map = parse_mapping_cfg(fileobj)
+    found: dict[str, set[str]] = {}
+    for filename, _lineno, message, _comments, _context in extract_from_dir(
+            str(ROOT), method_map, options_map, keywords=KEYWORDS):
+        for msgid in (message if isinstance(message, tuple) else (message,)):
+            if msgid:
+                found.setdefault(msgid, set()).add(filename)
+    return found
+
+
+@pytest.fixture(scope="module")
+def extracted() -> dict[str, set[str]]:
+    return _extracted()
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalog:
+    with PO.open("rb") as fileobj:
+        return read_po(fileobj)
+
+
+def test_every_marked_string_has_an_english_translation_when_extracted(extracted, catalogue):
+    assert len(extracted) > 500, "extraction found too little: is babel.cfg right?"
+    missing = sorted(f"{msgid!r} ({', '.join(sorted(files))})" for msgid, files in extracted.items()
+                     if catalogue.get(msgid) is None or not catalogue.get(msgid).string
+                     or catalogue.get(msgid).fuzzy)
+    assert not missing, (f"{len(missing)} marked strings have no English in {PO.relative_to(ROOT)} "
+                         "(run `make messages`, then translate them):\n" + "\n".join(missing[:40]))
+
+
+def test_english_keeps_the_placeholders_and_markup_of_each_string(catalogue):
+    wrong = []
+    for message in catalogue:
+        if not message.id or not message.string:
+            continue
+        if sorted(PLACEHOLDER.findall(message.id)) != sorted(PLACEHOLDER.findall(message.string)):
+            wrong.append(f"placeholders differ: {message.id!r} → {message.string!r}")
+        if TAG.findall(message.id) != TAG.findall(message.string):
+            wrong.append(f"markup differs: {message.id!r} → {message.string!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_english_has_no_chinese_except_the_app_name(catalogue):
+    """Names and place names are data, never in the catalogue; the app's name 随身证 is the one Chinese word kept."""
+    chinese = [f"{m.id!r} → {m.string!r}" for m in catalogue
+               if m.id and HAN.search(m.string.replace("随身证", ""))]
+    assert not chinese, "\n".join(chinese)
+
+
+def test_catalogue_has_no_string_nothing_marks_when_extracted(extracted, catalogue):
+    stale = sorted(m.id for m in catalogue if m.id and m.id not in extracted)
+    assert not stale, f"in the .po but marked nowhere (run `make messages`): {stale[:20]}"
+
+
+# --- Nothing Chinese left unmarked ----------------------------------------------------------------------
+# Templates: Chinese is only inside _('…') or {% trans %}…{% endtrans %}; comments and the app's name aside.
+_MARKED_IN_TEMPLATE = re.compile(r"\{%-? trans\b.*?\{%-? endtrans -?%\}|_\('(?:[^'\\]|\\.)*'|\{#.*?#\}", re.S)
+_SCRIPT_COMMENT = re.compile(r"^\s*//[^\n]*$|/\*.*?\*/", re.M | re.S)
+_MARKED_IN_SCRIPT = re.compile(r'_\("(?:[^"\\]|\\.)*"')
+# The registry's licence statuses are data a script compares with what the API answers (scan.js): the keys of
+# its table of labels, and the one it tests for.
+_SCRIPT_DATA = re.compile(r'"(?:正常|扣留|扣押|暂扣|吊销|撤销|注销|逾期未换证|逾期未体检|逾期未审验|公告停止使用)":'
+                          r'|record_status !== "正常"')
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(ROOT) for p in (ROOT / "templates").rglob("*.html")),
+                         ids=str)
+def test_template_has_no_unmarked_chinese(path):
+    text = _MARKED_IN_TEMPLATE.sub("", (ROOT / path).read_text(encoding="utf-8")).replace("随身证", "")
+    lines = [line.strip() for line in text.splitlines() if HAN.search(line)]
+    assert not lines, f"unmarked Chinese in {path} (wrap it in _() or {{% trans %}}): {lines}"
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(ROOT) for p in (ROOT / "static" / "js").glob("*.js")),
+                         ids=str)
+def test_script_has_no_unmarked_chinese(path):
+    text = _SCRIPT_COMMENT.sub("", (ROOT / path).read_text(encoding="utf-8"))
+    text = _SCRIPT_DATA.sub("", _MARKED_IN_SCRIPT.sub("", text))
+    lines = [line.strip() for line in text.splitlines() if HAN.search(line)]
+    assert not lines, f"unmarked Chinese in {path} (wrap it in _(), static/js/i18n.js): {lines}"
