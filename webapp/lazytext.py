@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Self
 
 from markupsafe import Markup, escape
 
@@ -39,7 +39,7 @@ class LazyText(str):
     """A message (``msgid`` and its ``params``) whose ``str`` value is the Chinese source and whose ``str()`` is the
     translation in the current language."""
 
-    def __new__(cls, msgid: Any, params: dict[str, Any] | None = None, separator: Any = None) -> LazyText:
+    def __new__(cls, msgid: Any, params: dict[str, Any] | None = None, separator: Any = None) -> Self:
         token = _locale.set(DEFAULT_LOCALE)
         try:
             source = _compose(msgid, params or {}, separator, DEFAULT_LOCALE)
@@ -99,7 +99,7 @@ def _l(msgid: str, **params: Any) -> LazyText:
     return LazyText(msgid, params)
 
 
-def joined(items: Iterable[Any], separator: Any = None) -> LazyText:
+def joined(items: Iterable[Any], separator: Any = None) -> Self:
     """``items`` (lazy texts or strings) as one list, separated as the language does (default ``、`` / ``, ``)."""
     return LazyText(tuple(items), None, _SEPARATOR if separator is None else separator)
 

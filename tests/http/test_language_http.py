@@ -169,8 +169,8 @@ def test_english_json_is_the_translation_itself_not_its_html(app):
     fallback for objects would write their HTML, ``&#39;``), and the Chinese characters of the ``str`` never show."""
     message = _l("本月申请次数已达上限（每人每自然月 %(quota)s 次）。%(paper)s", quota=3, paper=_l("；"))
     with app.test_request_context(headers=ENGLISH):
-        assert json.loads(app.json.dumps({"m": [message]})) == {"m": ["You have reached this month's limit "
-                                                                      "(3 per person per calendar month). ; "]}
+        assert json.loads(app.json.dumps({"m": [message]})) == {"m": [
+            "You have reached this month's limit (3 per person per calendar month). ; "]}
     with app.test_request_context():
         assert json.loads(app.json.dumps({"m": message}))["m"] == "本月申请次数已达上限（每人每自然月 3 次）。；"
 
@@ -180,5 +180,5 @@ def test_scripts_get_the_translations_of_their_own_strings_only_in_english(clien
     assert 'id="i18n-messages"' not in zh
     switch(client, "en")
     en = client.get("/travel-id/").get_data(as_text=True)
-    block = re.search(r'<script type="application/json" id="i18n-messages">(.*?)</script>', en, re.S).group(1)
+    block = re.search(r'<script type="application/json" id="i18n-messages">(.*?)</script>', en, re.DOTALL).group(1)
     assert '"\\u6b63\\u5728\\u5b9a\\u4f4d\\u2026": "Locating\\u2026"' in block  # 正在定位… → Locating…

@@ -82,8 +82,8 @@ def test_catalogue_has_no_string_nothing_marks_when_extracted(extracted, catalog
 
 # --- Nothing Chinese left unmarked ----------------------------------------------------------------------
 # Templates: Chinese is only inside _('…') or {% trans %}…{% endtrans %}; comments and the app's name aside.
-_MARKED_IN_TEMPLATE = re.compile(r"\{%-? trans\b.*?\{%-? endtrans -?%\}|_\('(?:[^'\\]|\\.)*'|\{#.*?#\}", re.S)
-_SCRIPT_COMMENT = re.compile(r"^\s*//[^\n]*$|/\*.*?\*/", re.M | re.S)
+_MARKED_IN_TEMPLATE = re.compile(r"\{%-? trans\b.*?\{%-? endtrans -?%\}|_\('(?:[^'\\]|\\.)*'|\{#.*?#\}", re.DOTALL)
+_SCRIPT_COMMENT = re.compile(r"^\s*//[^\n]*$|/\*.*?\*/", re.MULTILINE | re.DOTALL)
 _MARKED_IN_SCRIPT = re.compile(r'_\("(?:[^"\\]|\\.)*"')
 # The registry's licence statuses are data a script compares with what the API answers (scan.js): the keys of
 # its table of labels, and the one it tests for.
