@@ -13,6 +13,7 @@ from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
+
 from webapp.lazytext import _l
 
 login_manager = LoginManager()

@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
 from webapp.lazytext import _l
 
 OUTSIDE_LABEL = _l("不在服务范围内（仅限中国境内）")

@@ -5,6 +5,7 @@ import io
 
 import numpy as np
 from PIL import Image
+
 from webapp.lazytext import _l
 
 

@@ -2,6 +2,7 @@
 own routes with ``web.auth.officer_required``) and what it sees of a scanned credential
 (``verification.rules.VIEWER_FIELDS``). A vocabulary, no I/O: the officer domain stores it, everyone else reads it."""
 from __future__ import annotations
+
 from webapp.lazytext import _l
 
 ROLE_RAILWAY = "railway"    # 铁路工作人员: verify travel IDs

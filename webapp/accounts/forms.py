@@ -3,8 +3,8 @@ from __future__ import annotations
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
-from webapp.lazytext import _l
 
+from webapp.lazytext import _l
 from webapp.web.forms import REQUIRED, Form
 
 

@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
 from webapp.lazytext import _l
 
 # Identity assurance of an account (SPEC 5.1).

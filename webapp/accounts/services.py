@@ -13,11 +13,11 @@ from webapp.accounts.models import IdentityReview, User
 from webapp.audit import services as audit
 from webapp.db import add_unique
 from webapp.errors import Conflict, DomainError, NotFound
+from webapp.lazytext import DEFAULT_LOCALE, _l
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
 from webapp.registry import rules as registry_rules
 from webapp.registry import services as registry
-from webapp.lazytext import DEFAULT_LOCALE, LazyText, _l
 
 # A hash to compare against when the account does not exist, so both paths take the same time.
 _DUMMY_HASH = generate_password_hash("not-a-password-0")
@@ -177,7 +177,7 @@ def reset_password(session: Session, *, phone: str, code: str, password: str, no
 
 
 # --- 实人认证 by manual review of the ID card ---------------------------------------------------------------
-def _id_card_image(data: bytes, side: LazyText) -> "np.ndarray":  # noqa: F821 - numpy only when used
+def _id_card_image(data: bytes, side: str) -> "np.ndarray":  # noqa: F821 - numpy only when used
     from webapp.proofing import engine
 
     if len(data) > rules.ID_CARD_MAX_BYTES:

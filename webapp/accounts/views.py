@@ -5,23 +5,29 @@ from flask_login import current_user
 
 from webapp import images
 from webapp.accounts import rules, services
-from webapp.accounts.forms import FaceToFaceForm, IdCardForm, LoginForm, RealnameForm, RegisterForm, ResetPasswordForm
+from webapp.accounts.forms import (
+    FaceToFaceForm,
+    IdCardForm,
+    LoginForm,
+    RealnameForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
 from webapp.db import get_session
 from webapp.errors import DomainError
 from webapp.extensions import csrf, limiter
+from webapp.lazytext import _l
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
 from webapp.registry.rules import InvalidIdNumber, mask_phone
 from webapp.roles import ROLE_POLICE, ROLE_REVIEWER, ROLE_TRAFFIC
 from webapp.timeutil import format_deadline, format_local
-from webapp.web import auth, edge
+from webapp.web import auth, edge, i18n
 from webapp.web.auth import officer_required
 from webapp.web.forms import DecisionForm, EmptyForm
+from webapp.web.i18n import current_locale
 from webapp.web.review import decision
 from webapp.web.urls import next_target
-from webapp.lazytext import _l
-from webapp.web import i18n
-from webapp.web.i18n import current_locale
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 _now = edge.now
@@ -112,7 +118,8 @@ REALPERSON_PURPOSE = "account_realperson"
 @bp.get("/verify")
 @auth.citizen_required
 def verify():
-    from webapp.proofing import services as proofing, views as proofing_views
+    from webapp.proofing import services as proofing
+    from webapp.proofing import views as proofing_views
 
     if current_user.level == rules.LEVEL_REALPERSON:
         flash(_l("您的账号已完成实人认证。"), "info")

@@ -4,8 +4,8 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from webapp.web.forms import REQUIRED, Form
 from webapp.lazytext import _l
+from webapp.web.forms import REQUIRED, Form
 
 
 class EnrolForm(Form):

@@ -5,8 +5,8 @@ from wtforms import StringField, SubmitField
 from wtforms.validators import AnyOf, DataRequired, Length
 
 from webapp.driving_licence import rules
-from webapp.web.forms import REQUIRED, Form
 from webapp.lazytext import _l
+from webapp.web.forms import REQUIRED, Form
 
 PHOTO_CHOICES = [(rules.PHOTO_SYSTEM, _l("使用系统照片（公安人口库照片，推荐）")),
                  (rules.PHOTO_ALBUM, _l("从相册选择")),

@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from calendar import monthrange
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Mapping
 
-from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES, licence_status_label
-from webapp.timeutil import local_date, to_local
-from webapp.workdays import is_workday, review_due  # noqa: F401 - part of this module's rules
 from webapp.lazytext import LazyText, _l, joined
+from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES, licence_status_label
+from webapp.timeutil import to_local
+from webapp.workdays import is_workday, review_due  # noqa: F401 - part of this module's rules
 
 # --- Eligibility ----------------------------------------------------------------------------------------
 # What each blocking status means for the holder and what to do (the refusal names both).

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from webapp.audit import services as audit
 from webapp.errors import DomainError, QuotaExceeded, TooSoon
+from webapp.lazytext import DEFAULT_LOCALE, LazyText, _l, render
 from webapp.notify import gateway as gateways
 from webapp.notify import rules
 from webapp.notify.models import Message, PushSubscription, SmsCode, SmsMessage
 from webapp.registry.models import Citizen
-from webapp.lazytext import DEFAULT_LOCALE, LazyText, _l, render
 
 #: ``session.info`` key: ("push", message_id, subscription_id) and ("sms", sms_message_id) to send after commit.
 PENDING_NOTICES = "suishen.pending_notices"

@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 
 from webapp.db import get_session
 from webapp.errors import DomainError
+from webapp.lazytext import _l
 from webapp.notify import services
 from webapp.registry.rules import mask_phone
 from webapp.roles import ROLE_ADMIN
@@ -12,7 +13,6 @@ from webapp.timeutil import format_local
 from webapp.web import edge
 from webapp.web.auth import citizen_required, current_citizen, officer_required
 from webapp.web.forms import EmptyForm
-from webapp.lazytext import _l
 
 bp = Blueprint("notify", __name__)
 CITIZENS_ONLY = _l("请使用个人账号查看消息。")  # what an officer session is told on a citizen page

@@ -3,9 +3,9 @@ from __future__ import annotations
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from webapp.lazytext import _l
 from webapp.officer import rules
 from webapp.web.forms import REQUIRED, Form
-from webapp.lazytext import _l
 
 
 class OfficerLoginForm(Form):

@@ -15,12 +15,12 @@ from webapp.accounts import throttle
 from webapp.audit import services as audit
 from webapp.db import add_unique
 from webapp.errors import DomainError, NotFound
+from webapp.lazytext import _l
 from webapp.officer import rules
 from webapp.officer.models import ApiKey, Officer, PaperCertificate
 from webapp.registry import rules as registry_rules
 from webapp.registry import services as registry
 from webapp.timeutil import local_date, to_local
-from webapp.lazytext import _l
 
 _DUMMY_HASH = generate_password_hash("not-a-password-0")
 

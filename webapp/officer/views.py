@@ -9,6 +9,7 @@ from webapp.accounts.rules import ThrottlePolicy
 from webapp.db import get_session
 from webapp.errors import DomainError
 from webapp.extensions import limiter
+from webapp.lazytext import _l
 from webapp.officer import rules, services
 from webapp.officer.forms import OfficerLoginForm, PaperForm
 from webapp.registry.rules import InvalidIdNumber
@@ -17,7 +18,6 @@ from webapp.timeutil import format_local
 from webapp.web import edge
 from webapp.web.auth import may_open, officer_required, refused_page, sign_in, sign_out
 from webapp.web.forms import EmptyForm
-from webapp.lazytext import _l
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
 _now = edge.now

@@ -14,6 +14,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import timedelta
+
 from webapp.lazytext import _l
 
 # --- Reason codes (stored with each attempt; shown to the user through REASON_MESSAGES) -------------

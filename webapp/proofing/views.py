@@ -17,14 +17,15 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template, request,
-                   session as web_session, url_for)
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import session as web_session
 from flask_limiter.util import get_remote_address
 
 from webapp import queue
 from webapp.db import get_session
 from webapp.errors import DomainError, NotFound
 from webapp.extensions import seconds_over_limit
+from webapp.lazytext import LazyText, _l
 from webapp.proofing import rules, services, tasks
 from webapp.proofing.models import CONSUMED, DECIDING, EXPIRED, FAILED, ISSUED, PASSED, QUEUED, Challenge
 from webapp.proofing.rules import ChallengePlan, Policy
@@ -33,7 +34,6 @@ from webapp.web import edge
 from webapp.web.errors import wants_json
 from webapp.web.input_guard import checks_own_body
 from webapp.web.urls import safe
-from webapp.lazytext import LazyText, _l
 
 log = logging.getLogger(__name__)
 

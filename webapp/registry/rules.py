@@ -8,6 +8,7 @@ from datetime import date
 
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
+
 from webapp.lazytext import _l
 
 ID_NUMBER_LENGTH = 18

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from webapp.db import add_unique
 from webapp.errors import Conflict, DomainError, NotFound
+from webapp.lazytext import _l
 from webapp.registry import rules
 from webapp.registry.models import Citizen, LicenceRecord
 from webapp.timeutil import local_date
-from webapp.lazytext import _l
 
 CITIZEN_FIELDS = ("id_number", "name", "phone", "address", "photo")
 LICENCE_FIELDS = ("id_number", "file_number", "class", "first_issued", "valid_from", "valid_until",

@@ -3,8 +3,8 @@ from __future__ import annotations
 from wtforms import HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from webapp.web.forms import REQUIRED, Form
 from webapp.lazytext import _l
+from webapp.web.forms import REQUIRED, Form
 
 
 class ApplyForm(Form):

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from webapp.lazytext import _l
 from webapp.registry.rules import age_on
 from webapp.timeutil import to_local
-from webapp.lazytext import _l
 
 MONTHLY_QUOTA = 3                        # successful applications per ID number per natural month
 VALIDITY = timedelta(hours=24)           # from issue

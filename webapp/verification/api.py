@@ -15,6 +15,7 @@ from werkzeug.exceptions import TooManyRequests
 from webapp.db import get_session
 from webapp.errors import ServiceUnavailable
 from webapp.extensions import csrf, limiter, seconds_blocked, seconds_over_limit
+from webapp.lazytext import _l, joined
 from webapp.officer import rules as officer_rules
 from webapp.officer import services as officer_services
 from webapp.roles import SCAN_ROLES
@@ -22,7 +23,6 @@ from webapp.timeutil import format_local
 from webapp.verification import rules, services
 from webapp.web import edge
 from webapp.web.input_guard import checks_own_body
-from webapp.lazytext import _l, joined
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # No cookie-authenticated form can reach this API: it answers only application/json bodies (a cross-site page

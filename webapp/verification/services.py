@@ -18,13 +18,13 @@ from webapp.audit import services as audit
 from webapp.audit.models import AuditEvent
 from webapp.db import DirectStatement
 from webapp.errors import DomainError
+from webapp.lazytext import _l
 from webapp.registry.models import Citizen
 from webapp.registry.rules import SEX_LABELS, age_on, mask_id_number, mask_name
 from webapp.timeutil import local_date
 from webapp.travel_id import rules as travel_rules
 from webapp.travel_id.models import TravelCertificate
 from webapp.verification import rules
-from webapp.lazytext import _l
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from webapp.db import get_session
 from webapp.extensions import limiter
+from webapp.lazytext import _l
 from webapp.officer.services import papers_for
 from webapp.roles import SCAN_ROLES
 from webapp.timeutil import format_local
@@ -16,7 +17,6 @@ from webapp.travel_id import services as travel
 from webapp.verification import rules, services
 from webapp.web import edge
 from webapp.web.auth import citizen_required, current_citizen, officer_required
-from webapp.lazytext import _l
 
 bp = Blueprint("verification", __name__)
 

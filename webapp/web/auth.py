@@ -27,10 +27,10 @@ from werkzeug.wrappers import Response
 from webapp.db import get_session
 from webapp.errors import DomainError, Forbidden, ServiceUnavailable
 from webapp.extensions import login_manager
+from webapp.lazytext import _l
 from webapp.web import edge
 from webapp.web.forms import EmptyForm
 from webapp.web.urls import next_target
-from webapp.lazytext import _l
 
 _LOADERS: dict[str, Callable[[int], object | None]] = {}
 GENERATION = "_generation"  # the Flask-session key of the account's session generation at sign-in

@@ -10,6 +10,7 @@ from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import Length
+
 from webapp.lazytext import _l
 
 REQUIRED = _l("此项为必填项。")

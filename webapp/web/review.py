@@ -7,9 +7,9 @@ from flask import flash, redirect, url_for
 
 from webapp.db import get_session
 from webapp.errors import DomainError
+from webapp.lazytext import _l
 from webapp.web import edge
 from webapp.web.forms import DecisionForm
-from webapp.lazytext import _l
 
 
 def decision(decide: Callable, page: Callable, *, done: tuple[str, str], back: str):
