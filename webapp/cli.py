@@ -15,6 +15,7 @@ from flask.cli import AppGroup
 from webapp import migrate, workdays
 from webapp.db import get_session
 from webapp.demo import data as demo_data
+from webapp.driving_licence import services as licences
 from webapp.proofing.services import prepare_portrait
 from webapp.registry import services
 from webapp.timeutil import local_date
@@ -94,7 +95,8 @@ def import_citizens(file: str) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def import_licences(file: str) -> None:
     """Import driving-licence records from CSV or JSON. Idempotent by ID number."""
-    _run_import(services.import_licences, file, "驾驶证档案导入")
+    # The e-licences of a changed record are invalidated by the import itself (a GET never writes).
+    _run_import(licences.import_records, file, "驾驶证档案导入")
 
 
 @registry_cli.command("demo")

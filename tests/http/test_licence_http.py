@@ -156,23 +156,56 @@ def test_only_traffic_officers_record_seizures(client, auth, db_session):
     assert client.get("/licence/review").status_code == 403
 
 
-def test_registry_change_invalidates_and_the_holder_is_told_to_reapply(client, auth, db_session, app):
+def _changed_class_row(user) -> dict[str, str]:
+    record = user.citizen.licence
+    return {"id_number": user.citizen.id_number, "file_number": record.file_number, "class": "B2",
+            "first_issued": "2015-05-01", "valid_from": "2021-05-01", "valid_until": "2031-05-01",
+            "issuing_authority": record.issuing_authority, "status": "正常", "points": "0"}
+
+
+def test_registry_import_invalidates_and_the_holder_is_told_to_reapply(client, auth, db_session, app, tmp_path):
     user = make_user(db_session)
     licence = issue_directly(db_session, user)
     token = tokens.issue(app.config["SECRET_KEY"], "driving_licence", licence.public_id, T0)
-    record = user.citizen.licence
-    registry.upsert_licence(db_session, {
-        "id_number": user.citizen.id_number, "file_number": record.file_number, "class": "B2",
-        "first_issued": "2015-05-01", "valid_from": "2021-05-01", "valid_until": "2031-05-01",
-        "issuing_authority": record.issuing_authority, "status": "正常", "points": "0"}, T0)
-    db_session.commit()
+    row = _changed_class_row(user)
+    path = tmp_path / "licences.csv"
+    path.write_text(",".join(row) + "\n" + ",".join(row.values()) + "\n", encoding="utf-8")
 
+    result = app.test_cli_runner().invoke(args=["registry", "import-licences", str(path)])
+
+    assert result.exit_code == 0, result.output
+    db_session.expire_all()
+    assert db_session.get(type(licence), licence.id).status == "invalidated"
+    assert "准驾车型已变更" in services.messages_for(db_session, user.citizen_id)[0].body
     result = verify_api(client, token).get_json()
     assert result["valid"] is False and result["reason"] == "revoked"
     login(auth, user)
     assert client.get(f"/licence/{licence.public_id}").status_code == 302
     page = client.get("/licence/").get_data(as_text=True)
     assert "准驾车型已变更" in page and "重新申领" in page and 'action="/licence/apply"' in page
+
+
+def test_a_record_changed_by_another_route_reads_invalid_and_no_read_writes(client, auth, db_session, app):
+    """A change that took no invalidation step (not our import) is still never shown or scanned as valid: the
+    state is read from current data; and reading it writes nothing (GET requests do not write)."""
+    user = make_user(db_session)
+    licence = issue_directly(db_session, user)
+    token = tokens.issue(app.config["SECRET_KEY"], "driving_licence", licence.public_id, T0)
+    registry.upsert_licence(db_session, _changed_class_row(user), T0)
+    db_session.commit()
+    messages = len(services.messages_for(db_session, user.citizen_id))
+
+    result = verify_api(client, token).get_json()
+    login(auth, user)
+    shown = client.get(f"/licence/{licence.public_id}")
+    polled = client.get(f"/licence/{licence.public_id}/token").get_json()
+
+    assert result["valid"] is False and result["reason"] == "revoked"
+    assert shown.status_code == 302
+    assert polled["usable"] is False and polled["state_label"] == "已失效" and "准驾车型已变更" in polled["message"]
+    db_session.expire_all()
+    assert db_session.get(type(licence), licence.id).status == "active"
+    assert len(services.messages_for(db_session, user.citizen_id)) == messages
 
 
 @needs_testdata

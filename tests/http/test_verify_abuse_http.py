@@ -17,7 +17,7 @@ from tests.http.test_api_verify import assert_documented, bearer, openapi_doc  #
 from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
 from webapp import tokens
 from webapp.proofing.models import CONSUMED, PASSED, Challenge
-from webapp.travel_id.views import PURPOSE_VIEW
+from webapp.travel_id.services import PURPOSE_VIEW
 
 PUBLIC_LIMIT = 30   # SUISHEN_PUBLIC_VERIFY_RATE_LIMIT's default, as SPEC §8 and the README say
 

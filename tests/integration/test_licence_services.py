@@ -138,13 +138,16 @@ def _import_row(record, **changes) -> dict[str, str]:
     {"valid_from": "2026-11-20", "valid_until": "2036-11-20"},
     {"issuing_authority": "北京市公安局公安交通管理局"},
 ])
-def test_registry_import_change_invalidates_on_next_read_when_class_validity_or_authority_changed(
-        db_session, record, changes):
+def test_registry_import_invalidates_when_class_validity_or_authority_changed(db_session, record, changes, tmp_path):
     licence = issue(db_session, record)
-    registry.upsert_licence(db_session, _import_row(record, **changes), T0 + timedelta(days=1))
+    row = _import_row(record, **changes)
+    path = tmp_path / "licences.csv"
+    path.write_text(",".join(row) + "\n" + ",".join(row.values()) + "\n", encoding="utf-8")
 
+    report = services.import_records(db_session, path, T0 + timedelta(days=1))
     found = services.resolve(db_session, licence.public_id, T0 + timedelta(days=1))
 
+    assert report.updated == 1 and not report.errors
     assert licence.status == INVALIDATED and not found.state.usable
     assert "重新申领" in licence.status_reason
     assert "licence.invalidate" in audit_actions(db_session, record.citizen_id)
@@ -152,10 +155,23 @@ def test_registry_import_change_invalidates_on_next_read_when_class_validity_or_
     assert issue(db_session, record, now=T0 + timedelta(days=2)).status == ACTIVE  # re-apply works
 
 
+def test_a_change_without_the_step_reads_invalid_and_resolving_writes_nothing(db_session, record):
+    licence = issue(db_session, record)
+    registry.upsert_licence(db_session, _import_row(record, **{"class": "B2"}), T0 + timedelta(days=1))
+
+    found = services.resolve(db_session, licence.public_id, T0 + timedelta(days=1))
+
+    assert not found.state.usable and found.state.code == INVALIDATED
+    assert licence.status == ACTIVE and "licence.invalidate" not in audit_actions(db_session, record.citizen_id)
+    # Applying again is the next write: it invalidates the stale e-licence and goes on.
+    assert issue(db_session, record, now=T0 + timedelta(days=2)).status == ACTIVE
+    assert licence.status == INVALIDATED
+
+
 def test_points_or_address_import_keeps_the_licence(db_session, record):
     licence = issue(db_session, record)
     registry.upsert_licence(db_session, _import_row(record, points="6"), T0)
-    services.refresh(db_session, licence, T0)
+    assert services.invalidate_changed(db_session, [record], T0) == []
     assert licence.status == ACTIVE
 
 

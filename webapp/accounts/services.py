@@ -4,10 +4,12 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp import images
 from webapp.accounts import rules, throttle
 from webapp.accounts.models import IdentityReview, User
 from webapp.audit import services as audit
@@ -16,8 +18,11 @@ from webapp.errors import Conflict, DomainError, NotFound
 from webapp.lazytext import DEFAULT_LOCALE, _l
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
+from webapp.proofing import engine
+from webapp.proofing import services as proofing
 from webapp.registry import rules as registry_rules
 from webapp.registry import services as registry
+from webapp.workdays import review_due
 
 # A hash to compare against when the account does not exist, so both paths take the same time.
 _DUMMY_HASH = generate_password_hash("not-a-password-0")
@@ -113,6 +118,20 @@ def end_sessions(session: Session, principal, now: datetime, *, why: str) -> Non
                  why=why)
 
 
+# 实人认证 through the reusable proofing step (liveness + face match against the registry portrait).
+REALPERSON_PURPOSE = "account_realperson"
+
+
+def complete_realperson(session: Session, user: User, challenge_public_id: str, now: datetime) -> None:
+    """实人认证 by 刷脸: the citizen passed the proofing step started for it; use the pass (once) and raise the
+    account to the full level.
+
+    :raises NotProven: no usable pass of this citizen for 实人认证 (unknown, used, failed, too old)
+    """
+    proofing.consume(session, challenge_public_id, purpose=REALPERSON_PURPOSE, citizen_id=user.citizen_id, now=now)
+    set_level(session, user, rules.LEVEL_REALPERSON, now, how=rules.BY_LIVENESS)
+
+
 def set_level(session: Session, user: User, level: str, now: datetime, *, how: str) -> None:
     if level not in rules.LEVELS:
         raise ValueError(level)
@@ -177,9 +196,7 @@ def reset_password(session: Session, *, phone: str, code: str, password: str, no
 
 
 # --- 实人认证 by manual review of the ID card ---------------------------------------------------------------
-def _id_card_image(data: bytes, side: str) -> "np.ndarray":  # noqa: F821 - numpy only when used
-    from webapp.proofing import engine
-
+def _id_card_image(data: bytes, side: str) -> np.ndarray:
     if len(data) > rules.ID_CARD_MAX_BYTES:
         raise DomainError(_l("%(side)s照片超过 10 MB，请压缩后重新上传。", side=side), code="too_large")
     try:
@@ -195,10 +212,6 @@ def submit_id_card(session: Session, user: User, *, front: bytes, back: bytes, n
 
     :raises DomainError: wrong level, unreadable images; Conflict: a review is already pending
     """
-    from webapp import images
-    from webapp.proofing import engine
-    from webapp.workdays import review_due
-
     refusal = rules.id_card_refusal(user.level)
     if refusal:
         raise DomainError(refusal, code="id_card_refused")

@@ -19,6 +19,7 @@ from webapp.extensions import csrf, limiter
 from webapp.lazytext import _l
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
+from webapp.proofing import flow as proofing
 from webapp.registry.rules import InvalidIdNumber, mask_phone
 from webapp.roles import ROLE_POLICE, ROLE_REVIEWER, ROLE_TRAFFIC
 from webapp.timeutil import format_deadline, format_local
@@ -111,45 +112,37 @@ def profile():
                            unread=notices.unread_count(session, user.citizen_id))
 
 
-# 实人认证 through the reusable proofing step (liveness + face match against the registry portrait).
-REALPERSON_PURPOSE = "account_realperson"
-
-
 @bp.get("/verify")
+@edge.writes_on_get("the 实人认证 link of 我的 starts the signed-in citizen's challenge (single-use, 60 s)")
 @auth.citizen_required
 def verify():
-    from webapp.proofing import services as proofing
-    from webapp.proofing import views as proofing_views
-
     if current_user.level == rules.LEVEL_REALPERSON:
         flash(_l("您的账号已完成实人认证。"), "info")
         return redirect(url_for("accounts.profile"))
     if current_user.citizen.portrait_encoding is None:
         flash(proofing.NO_PORTRAIT_MESSAGE, "warning")
         return redirect(url_for("accounts.profile"))
-    return proofing_views.begin(
-        citizen=current_user.citizen, purpose=REALPERSON_PURPOSE, user_id=current_user.id,
+    response = proofing.begin(
+        citizen=current_user.citizen, purpose=services.REALPERSON_PURPOSE, user_id=current_user.id,
         next_url=lambda public_id: url_for("accounts.verify_done", c=public_id),
         # When the face check keeps failing: 实名认证 by SMS (and from there the ID-card review or 面签).
         fallback_url=url_for("accounts.realname") if current_user.level == rules.LEVEL_UNVERIFIED
         else url_for("accounts.id_card"))
+    edge.commit()
+    return response
 
 
 @bp.get("/verify/done")
+@edge.writes_on_get("the camera page's next step after a pass (a GET redirect) consumes the single-use pass")
 @auth.citizen_required
 def verify_done():
-    from webapp.proofing import services as proofing
-
     session = get_session()
-    now = _now()
     try:
-        proofing.consume(session, request.args.get("c", ""), purpose=REALPERSON_PURPOSE,
-                         citizen_id=current_user.citizen_id, now=now)
+        services.complete_realperson(session, current_user, request.args.get("c", ""), _now())
     except DomainError as exc:
         session.rollback()
         flash(exc.user_message, "danger")
         return redirect(url_for("accounts.profile"))
-    services.set_level(session, current_user, rules.LEVEL_REALPERSON, now, how="liveness")
     edge.commit()
     flash(_l("实人认证成功，您现在可以使用全部功能。"), "success")
     return redirect(url_for("accounts.profile"))

@@ -2,17 +2,19 @@
 
 Services take the session and ``now``; they add and flush, never commit.
 
-Invalidation is checked on read (:func:`refresh`), not hooked into the registry import: the driver registry is
-the traffic police's system of record and can change by any route (our CSV import today, a feed or another
-service tomorrow). Comparing the e-licence's snapshot with the record whenever the e-licence is shown, polled or
-verified catches every change, and the first read after the change marks it invalidated, audits it and tells the
-holder — no scan can ever see a stale licence as valid.
+An e-licence keeps a snapshot of its record's class, validity and issuing authority. When the record changes, the
+change itself invalidates the e-licences of it (:func:`invalidate_changed`: status, audit row, the holder told),
+as an explicit step of the registry import (:func:`import_records`) and of a new application. Reading never
+writes: the driver registry is the traffic police's system of record and could change by a route that takes no
+such step, so :func:`state` also compares the snapshot with the record as it is now, and a show, a poll or a scan
+of a changed licence answers 已失效 from current data without writing anything.
 """
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,16 +22,33 @@ from sqlalchemy.orm import Session
 
 from webapp.audit import services as audit
 from webapp.driving_licence import rules
-from webapp.driving_licence.models import (ABANDONED, ACTIVE, INVALIDATED, OPEN_STATUSES, PENDING, PROOFING,
-                                           REJECTED, ElectronicLicence)
+from webapp.driving_licence.models import (
+    ABANDONED,
+    ACTIVE,
+    INVALIDATED,
+    OPEN_STATUSES,
+    PENDING,
+    PROOFING,
+    REJECTED,
+    ElectronicLicence,
+)
 from webapp.errors import Conflict, DomainError, NotFound, TooSoon
+from webapp.lazytext import LazyText, _l, joined
 from webapp.notify import services as notices
 from webapp.notify.models import Message
+from webapp.proofing import services as proofing
+from webapp.registry import services as registry
 from webapp.registry.models import Citizen, LicenceRecord
-from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES, licence_status_label, normalise_id_number
+from webapp.registry.rules import (
+    LICENCE_STATUS_NORMAL,
+    LICENCE_STATUSES,
+    licence_status_label,
+    normalise_id_number,
+)
 from webapp.timeutil import format_deadline, format_local, local_date
-from webapp.lazytext import LazyText, _l, joined
 
+#: The 实人核验 purpose of an application (proofing.services.consume checks it).
+PURPOSE_APPLY = "licence_apply"
 SEIZED = "扣留"
 assert SEIZED in LICENCE_STATUSES
 # A due instant is 00:00 of the next day; people read "before 23:59 of the working day".
@@ -95,10 +114,12 @@ def apply(session: Session, *, citizen: Citizen, user_id: int | None, photo_sour
         photo = citizen.portrait
     if photo is None:
         raise DomainError(_l("请选择照片。"), code="no_photo")
-    for existing in session.scalars(select(ElectronicLicence).where(
-            ElectronicLicence.citizen_id == citizen.id, ElectronicLicence.status.in_(OPEN_STATUSES))):
+    for existing in list(session.scalars(select(ElectronicLicence).where(
+            ElectronicLicence.citizen_id == citizen.id, ElectronicLicence.status.in_(OPEN_STATUSES)))):
         if existing.status == PROOFING:
             existing.status = ABANDONED
+        elif existing.status == ACTIVE and _changed(existing):
+            _invalidate(session, existing, now)  # its record changed by a route that did not say so
         elif existing.status == ACTIVE:
             raise Conflict(_l("您已领取电子驾驶证，无需重复申领。"), code="already_active")
         else:
@@ -149,6 +170,21 @@ def proven(session: Session, application: ElectronicLicence, now: datetime,
     return application
 
 
+def issue_after_proofing(session: Session, citizen: Citizen, challenge_public_id: str, now: datetime,
+                         cities: frozenset[str] | None) -> ElectronicLicence:
+    """The applicant came back from 实人核验: use the pass (once) and go on with the application (:func:`proven`).
+
+    :raises DomainError: no application waiting for 实人核验 (code ``no_pending_application``)
+    :raises NotProven: no usable pass of this citizen for an application
+    :raises NotEligible, Conflict: see :func:`proven`
+    """
+    application = pending_application(session, citizen.id)
+    if application is None:
+        raise DomainError(_l("申请已失效，请重新申领。"), code="no_pending_application")
+    proofing.consume(session, challenge_public_id, purpose=PURPOSE_APPLY, citizen_id=citizen.id, now=now)
+    return proven(session, application, now, cities)
+
+
 def _issue(session: Session, application: ElectronicLicence, now: datetime) -> None:
     application.status = ACTIVE
     application.issued_at = now
@@ -174,21 +210,52 @@ def get(session: Session, public_id: str) -> ElectronicLicence:
     return found
 
 
-def refresh(session: Session, licence: ElectronicLicence, now: datetime) -> ElectronicLicence:
-    """Invalidate an active e-licence whose record's class, validity or issuing authority changed (see the
-    module docstring for why this is checked on read), audit it and tell the holder to re-apply."""
-    if licence.status != ACTIVE:
-        return licence
-    changed = rules.changed_fields(licence.snapshot(), _snapshot_of(licence.record))
-    if changed:
-        licence.status = INVALIDATED
-        licence.decided_at = now
-        audit.record(session, "licence.invalidate", now, subject_type="electronic_licence", subject_id=licence.id,
-                     citizen_id=licence.citizen_id, fields=changed)
-        # Kept as told to the holder, in their language.
-        licence.status_reason = notify(session, licence.citizen, now, rules.invalidation_message(changed)).body
-        session.flush()
-    return licence
+def _changed(licence: ElectronicLicence) -> list[str]:
+    """The snapshot fields the licence's record no longer agrees with (class, validity, issuing authority)."""
+    return rules.changed_fields(licence.snapshot(), _snapshot_of(licence.record))
+
+
+def _invalidate(session: Session, licence: ElectronicLicence, now: datetime) -> None:
+    changed = _changed(licence)
+    licence.status = INVALIDATED
+    licence.decided_at = now
+    audit.record(session, "licence.invalidate", now, subject_type="electronic_licence", subject_id=licence.id,
+                 citizen_id=licence.citizen_id, fields=changed)
+    # Kept as the holder was told, in their language.
+    licence.status_reason = notify(session, licence.citizen, now, rules.invalidation_message(changed)).body
+
+
+def invalidate_changed(session: Session, records: list[LicenceRecord], now: datetime) -> list[ElectronicLicence]:
+    """The step of a registry change: every active e-licence of ``records`` whose record's class, validity or
+    issuing authority changed becomes invalidated, is audited, and its holder is told to re-apply.
+
+    :returns: the e-licences invalidated
+    """
+    record_ids = [record.id for record in records]
+    if not record_ids:
+        return []
+    invalidated = [licence for licence in session.scalars(select(ElectronicLicence).where(
+        ElectronicLicence.licence_record_id.in_(record_ids), ElectronicLicence.status == ACTIVE))
+        if _changed(licence)]
+    for licence in invalidated:
+        _invalidate(session, licence, now)
+    session.flush()
+    return invalidated
+
+
+def import_records(session: Session, path: Path, now: datetime) -> registry.ImportReport:
+    """The registry's licence import (``registry import-licences``) with its consequence for e-licences: a record
+    whose class, validity or issuing authority changed invalidates its e-licence (:func:`invalidate_changed`)."""
+    report = registry.import_licences(session, path, now)
+    invalidate_changed(session, report.records, now)
+    return report
+
+
+def status_reason(licence: ElectronicLicence) -> str | None:
+    """Why the e-licence is not usable, as its holder reads it (None when nothing is to be said)."""
+    if licence.status == ACTIVE and _changed(licence):
+        return rules.invalidation_message(_changed(licence))
+    return licence.status_reason
 
 
 @dataclass(frozen=True)
@@ -201,8 +268,9 @@ class LicenceState:
 
 
 def state(licence: ElectronicLicence, now: datetime) -> LicenceState:
-    """Live state: the e-licence's own status first, then the record's status, then the validity dates."""
-    if licence.status == INVALIDATED:
+    """Live state, from current data: the e-licence's own status first (and whether its record changed since it
+    was issued), then the record's status, then the validity dates."""
+    if licence.status == INVALIDATED or (licence.status == ACTIVE and _changed(licence)):
         return LicenceState(False, INVALIDATED, _l("已失效"))
     if licence.status != ACTIVE:
         return LicenceState(False, licence.status, {PENDING: _l("审核中"), REJECTED: _l("未通过审核"),
@@ -337,8 +405,8 @@ class Resolution:
 
 
 def resolve(session: Session, public_id: str, now: datetime) -> Resolution | None:
-    """Find an e-licence by public id (the QR token's) for a verifier, invalidating it first if its record
-    changed."""
+    """Find an e-licence by public id (the QR token's) for a verifier; its state is read from current data
+    (:func:`state`), nothing is written."""
     licence = session.scalar(select(ElectronicLicence).where(ElectronicLicence.public_id == public_id))
     return _resolution(session, licence, now)
 
@@ -351,7 +419,6 @@ def resolve_by_id(session: Session, licence_id: int, now: datetime) -> Resolutio
 def _resolution(session: Session, licence: ElectronicLicence | None, now: datetime) -> Resolution | None:
     if licence is None or licence.status in (PROOFING, ABANDONED):
         return None
-    refresh(session, licence, now)
     record = licence.record
     live = state(licence, now)
     facts = {"licence_class": record.licence_class, "file_number": record.file_number,

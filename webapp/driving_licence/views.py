@@ -6,7 +6,7 @@ import base64
 from datetime import datetime
 
 import barcode
-from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for)
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp import images, qr, tokens
@@ -14,11 +14,11 @@ from webapp.db import get_session
 from webapp.driving_licence import photo as photo_checks
 from webapp.driving_licence import rules, services
 from webapp.driving_licence.forms import PHOTO_CHOICES, ApplyForm, PhotoForm, SeizeForm
-from webapp.driving_licence.models import ACTIVE, PENDING, ElectronicLicence
+from webapp.driving_licence.models import ACTIVE, INVALIDATED, PENDING, ElectronicLicence
 from webapp.errors import DomainError, NotFound, TooSoon
 from webapp.extensions import limiter
-from webapp.proofing import services as proofing
-from webapp.proofing import views as proofing_views
+from webapp.lazytext import _l
+from webapp.proofing import flow as proofing
 from webapp.registry.rules import LICENCE_CLASSES, SEX_LABELS, licence_status_label
 from webapp.roles import ROLE_REVIEWER, ROLE_TRAFFIC
 from webapp.timeutil import format_deadline, format_local, to_local
@@ -26,12 +26,10 @@ from webapp.web import edge
 from webapp.web.auth import citizen_required, current_citizen, officer_required
 from webapp.web.forms import DecisionForm
 from webapp.web.review import decision
-from webapp.lazytext import _l
 
 bp = Blueprint("driving_licence", __name__, url_prefix="/licence")
 CITIZENS_ONLY = _l("请使用个人账号办理驾驶证业务。")  # what an officer session is told on a citizen page
 
-PURPOSE_APPLY = "licence_apply"
 APPLY_RATE_LIMIT = "10 per minute;30 per hour"
 # 准驾车型代号规定 (GA/T 驾驶证式样, abridged): printed on the back page.
 CLASS_RULES = {
@@ -94,17 +92,15 @@ def _index_context(form: ApplyForm) -> dict:
     now = _now()
     user = current_user
     licence = services.current(session, user.citizen_id)
-    if licence is not None:
-        services.refresh(session, licence, now)
-        edge.commit()
+    live = services.state(licence, now) if licence else None
     refusal = None
-    if licence is None or licence.status not in (ACTIVE, PENDING):
+    if licence is None or licence.status not in (ACTIVE, PENDING) or live.code == INVALIDATED:
         try:
             services.check_eligible(session, user.citizen, now, _cities())
         except services.NotEligible as exc:
             refusal = exc.user_message
     return {"form": form, "licence": licence, "refusal": refusal,
-            "live": services.state(licence, now) if licence else None,
+            "live": live,
             "due": format_deadline(licence.review_due_at) if licence else None,
             "messages": [{"body": m.body, "at": format_local(m.created_at)}
                          for m in services.messages_for(session, user.citizen_id, 5)],
@@ -144,29 +140,24 @@ def apply():
     except DomainError as exc:
         status = form.refused(session, exc)
         return render_template("driving_licence/index.html", **_index_context(form)), status
-    session.flush()
     try:
-        return proofing_views.begin(
-            citizen=user.citizen, purpose=PURPOSE_APPLY, user_id=user.id,
+        response = proofing.begin(
+            citizen=user.citizen, purpose=services.PURPOSE_APPLY, user_id=user.id,
             next_url=lambda c: url_for("driving_licence.issue", c=c),
             fallback_url=url_for("driving_licence.index"))
     except proofing.NoPortrait:
-        session.rollback()
         raise DomainError(proofing.NO_PORTRAIT_MESSAGE, status=409) from None
+    edge.commit()  # the application and its 实人核验 challenge, together
+    return response
 
 
 @bp.get("/issue")
+@edge.writes_on_get("the camera page's next step after a pass (a GET redirect) consumes the single-use pass")
 @citizen_required
 def issue():
     user = current_citizen(CITIZENS_ONLY)
-    session = get_session()
-    now = _now()
-    application = services.pending_application(session, user.citizen_id)
-    if application is None:
-        raise DomainError(_l("申请已失效，请重新申领。"), code="no_pending_application")
-    proofing.consume(session, request.args.get("c", ""), purpose=PURPOSE_APPLY, citizen_id=user.citizen_id,
-                     now=now)
-    services.proven(session, application, now, _cities())
+    application = services.issue_after_proofing(get_session(), user.citizen, request.args.get("c", ""), _now(),
+                                                _cities())
     edge.commit()
     if application.status == ACTIVE:
         flash(_l("电子驾驶证申领成功。"), "success")
@@ -199,10 +190,7 @@ def _show_context(licence: ElectronicLicence) -> dict:
 def show(public_id: str):
     """出示: 正页 and 副页. Never cached (no-store), logged in only; the code and the clock move."""
     licence = _own(public_id)
-    session = get_session()
-    services.refresh(session, licence, _now())
-    edge.commit()
-    if licence.status != ACTIVE:
+    if licence.status != ACTIVE or services.state(licence, _now()).code == INVALIDATED:
         return redirect(url_for("driving_licence.index"))
     resp = current_app.make_response(render_template("driving_licence/show.html", **_show_context(licence)))
     resp.headers["Cache-Control"] = "no-store"
@@ -237,13 +225,10 @@ def token(public_id: str):
     """What the show page polls every 60 s: the live state and, when usable, a fresh token as QR (the URL, for
     any phone camera) and the numeric code as Code128 (short enough to scan at phone size) and as digits."""
     licence = _own(public_id)
-    session = get_session()
     now = _now()
-    services.refresh(session, licence, now)
-    edge.commit()
     live = services.state(licence, now)
     body = {"state": live.code, "state_label": live.label, "usable": live.usable, "now": now.isoformat(),
-            "message": licence.status_reason}
+            "message": services.status_reason(licence)}
     if live.usable:
         value = tokens.issue(current_app.config["SECRET_KEY"], "driving_licence", licence.public_id, now)
         url = f"{current_app.config['BASE_URL']}/v/{value}"

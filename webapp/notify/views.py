@@ -19,6 +19,7 @@ CITIZENS_ONLY = _l("请使用个人账号查看消息。")  # what an officer se
 
 
 @bp.get("/messages")
+@edge.writes_on_get("opening 消息 marks its messages read, as the 12123 app does")
 @citizen_required
 def messages():
     """消息: the newest first; opening the list marks them read."""

@@ -1,34 +1,29 @@
-"""The 实人核验 page, its frame upload and the decision's status. Calling flows use :func:`begin` and
-``services.consume``.
+"""The 实人核验 page, its frame upload and the decision's status. Calling flows start the step with
+:func:`webapp.proofing.flow.begin` and consume a pass through ``services.consume``.
 
-A challenge belongs to the browser session that started it: its public id is kept in the Flask session and
-every route refuses the others, so a leaked link cannot be answered from another device.
+A challenge belongs to the browser session that started it (``flow.remember``): every route here refuses the
+others, so a leaked link cannot be answered from another device.
 
 The frames request does only cheap work (limits, headers, the claim) and hands the decision to the task queue
 (webapp/queue.py, webapp/proofing/tasks.py); the page polls :func:`status`. New challenges pass admission control
-first (:func:`_admit`): per-IP, per-session and per-citizen counts, the failure cap, and the expected wait.
+first (``flow.admit``): per-IP, per-session and per-citizen counts, the failure cap, and the expected wait.
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
-import secrets
-from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask import session as web_session
-from flask_limiter.util import get_remote_address
 
-from webapp import queue
 from webapp.db import get_session
 from webapp.errors import DomainError, NotFound
-from webapp.extensions import seconds_over_limit
 from webapp.lazytext import LazyText, _l
-from webapp.proofing import rules, services, tasks
+from webapp.proofing import flow, rules, services, tasks
 from webapp.proofing.models import CONSUMED, DECIDING, EXPIRED, FAILED, ISSUED, PASSED, QUEUED, Challenge
-from webapp.proofing.rules import ChallengePlan, Policy
+from webapp.proofing.rules import ChallengePlan
 from webapp.registry.models import Citizen
 from webapp.web import edge
 from webapp.web.errors import wants_json
@@ -39,18 +34,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("proofing", __name__, url_prefix="/proofing")
 
-#: Flask-session key holding the public ids this browser started (newest last).
-SESSION_KEY = "proofing"
-#: How many of them a session remembers; older ones can no longer be answered from it.
-SESSION_REMEMBERS = 10
 #: Accepted content types of an uploaded frame (what canvas.toBlob can produce, and what the engine reads).
 FRAME_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
-#: Flask-session keys: a random id of this browser session (the per-session counts), and the starts an anonymous
-#: GET asked for, waiting for the POST that may create them.
-SESSION_ID_KEY = "proofing_sid"
-PENDING_KEY = "proofing_pending"
-#: Stands for the public id in a pending start's next_url until the challenge exists.
-PUBLIC_ID_PLACEHOLDER = "__proofing_public_id__"
 #: How often the camera page polls the status while queued or deciding, milliseconds.
 POLL_MS = 1000
 
@@ -58,127 +43,33 @@ POLL_MS = 1000
 _now = edge.now
 
 
-def policy() -> Policy:
-    return Policy.from_setting(current_app.config["SUISHEN_LIVENESS_CHECKS"],
-                               current_app.config["SUISHEN_FACE_TOLERANCE"])
-
-
-def remember(public_id: str) -> None:
-    """Mark a challenge as this browser session's own."""
-    ids = [pid for pid in web_session.get(SESSION_KEY, []) if pid != public_id]
-    web_session[SESSION_KEY] = (ids + [public_id])[-SESSION_REMEMBERS:]
-
-
-def _owns(public_id: str) -> bool:
-    return public_id in web_session.get(SESSION_KEY, [])
-
-
-def begin(*, citizen: Citizen, purpose: str, next_url: str | Callable[[str], str], fallback_url: str | None,
-          user_id: int | None = None) -> Response:
-    """For calling views: start a challenge, give it to this browser, commit, and go to the camera page.
-
-    ``next_url`` may be a callable that gets the public id, e.g.
-    ``lambda c: url_for("accounts.verify_done", c=c)``; that view then calls ``services.consume``.
-
-    Admission control comes first (:func:`_admit`); a refusal is answered here (a page, or JSON for a JSON
-    request: 429 for counts and the failure cap, 503 + Retry-After when the queue is too long), nothing is
-    committed. An anonymous GET (a link anyone could open, e.g. 重新核验 of a travel ID) creates nothing: it
-    gets a page whose POST (:func:`start`) creates the challenge.
-
-    :raises NoPortrait: the citizen has no registry portrait (let the caller explain what to do).
-    """
-    if citizen.portrait_encoding is None:
-        raise services.NoPortrait()
-    if request.method == "GET" and user_id is None:
-        token = secrets.token_urlsafe(16)
-        pending = dict(web_session.get(PENDING_KEY, {}))
-        pending[token] = {"citizen_id": citizen.id, "purpose": purpose, "fallback_url": fallback_url,
-                          "next_url": next_url(PUBLIC_ID_PLACEHOLDER) if callable(next_url) else next_url}
-        web_session[PENDING_KEY] = dict(list(pending.items())[-3:])
-        return Response(render_template("proofing/start.html", token=token, fallback_url=safe(fallback_url)))
-    return _create(citizen=citizen, purpose=purpose, next_url=next_url, fallback_url=fallback_url,
-                   user_id=user_id)
-
-
-def _create(*, citizen: Citizen, purpose: str, next_url: str | Callable[[str], str], fallback_url: str | None,
-            user_id: int | None) -> Response:
-    session = get_session()
-    now = _now()
-    refused = _admit(citizen.id)
-    if refused is not None:
-        return refused
-    try:
-        challenge = services.start(session, citizen=citizen, purpose=purpose, now=now, policy=policy(),
-                                   next_url=next_url, fallback_url=fallback_url, user_id=user_id,
-                                   max_failures=_max_failures())
-    except services.TooManyFailures as exc:
-        session.rollback()
-        return _refused(exc.user_message, 429, exc.code, fallback_url=fallback_url)
-    edge.commit()
-    remember(challenge.public_id)
-    return redirect(url_for("proofing.page", public_id=challenge.public_id))
-
-
-def _session_id() -> str:
-    if SESSION_ID_KEY not in web_session:
-        web_session[SESSION_ID_KEY] = secrets.token_urlsafe(12)
-    return web_session[SESSION_ID_KEY]
-
-
-def _over_limits(scope: str, citizen_id: int, ip_spec: str, session_spec: str, citizen_spec: str) -> int | None:
-    """Count one request per IP, browser session and citizen; the Retry-After of the first exceeded, or None."""
-    for spec, key in ((ip_spec, "ip:" + get_remote_address()), (session_spec, "session:" + _session_id()),
-                      (citizen_spec, f"citizen:{citizen_id}")):
-        retry_after = seconds_over_limit(spec, scope, key)
-        if retry_after is not None:
-            return retry_after
-    return None
-
-
-def expected_wait(ahead: int | None = None) -> float:
-    """Seconds a submission would wait for its decision with ``ahead`` submissions before it (default: the whole
-    queue, i.e. one made now): ahead x measured seconds per decision / face workers."""
-    config = current_app.config
-    if ahead is None:
-        ahead = services.queue_length(get_session())
-    return rules.expected_wait(ahead, queue.decision_seconds(config["SUISHEN_PROOFING_DECISION_SECONDS"]),
-                               config["SUISHEN_QUEUE_WORKERS"])
-
-
-def _admit(citizen_id: int) -> Response | None:
-    """None when a new challenge for ``citizen_id`` may be issued, else the refusal to answer."""
-    config = current_app.config
-    retry_after = _over_limits("proofing-start", citizen_id, config["SUISHEN_PROOFING_START_LIMIT_IP"],
-                               config["SUISHEN_PROOFING_START_LIMIT_SESSION"],
-                               config["SUISHEN_PROOFING_START_LIMIT_CITIZEN"])
-    if retry_after is not None:
-        return _refused(_l("发起核验过于频繁，请稍后再试。"), 429, "rate_limited", retry_after=retry_after)
-    wait = expected_wait()
-    if wait > config["SUISHEN_PROOFING_MAX_WAIT"]:
-        seconds = max(1, math.ceil(wait))
-        return _refused(_l("当前核验人数较多，请约 %(seconds)s 秒后再试。", seconds=seconds), 503, "busy",
-                        retry_after=seconds)
-    return None
-
-
-def _refused(message: str, status: int, code: str, *, retry_after: int | None = None,
-             fallback_url: str | None = None) -> Response:
+@bp.app_errorhandler(flow.Refused)
+def refused(exc: flow.Refused) -> Response:
+    """A new challenge refused (admission control, the failure cap), for whichever flow asked: a page offering the
+    flow's other way, or JSON; Retry-After when waiting helps."""
     if wants_json():
-        resp = jsonify({"error": code, "message": message, "retry_after": retry_after})
+        resp = jsonify({"error": exc.code, "message": exc.user_message, "retry_after": exc.retry_after})
     else:
-        resp = Response(render_template("proofing/refused.html", message=message, status=status, code=code,
-                                        retry_after=retry_after, fallback_url=safe(fallback_url)))
-    resp.status_code = status
-    if retry_after is not None:
-        resp.headers["Retry-After"] = str(retry_after)
+        resp = Response(render_template("proofing/refused.html", message=exc.user_message, status=exc.status,
+                                        code=exc.code, retry_after=exc.retry_after,
+                                        fallback_url=safe(exc.fallback_url)))
+    resp.status_code = exc.status
+    if exc.retry_after is not None:
+        resp.headers["Retry-After"] = str(exc.retry_after)
     return resp
+
+
+def _own_challenge(public_id: str) -> Challenge:
+    if not flow.owns(public_id):
+        raise DomainError(_l("该核验不属于当前浏览器会话，请从业务页面重新发起核验。"), status=403, code="forbidden")
+    return services.get(get_session(), public_id)
 
 
 @bp.post("/start")
 def start():
-    """The POST behind an anonymous GET's start page: creates the challenge :func:`begin` described."""
+    """The POST behind an anonymous GET's start page: creates the challenge ``flow.begin`` described."""
     token = request.form.get("token", "")
-    pending = dict(web_session.get(PENDING_KEY, {}))
+    pending = dict(web_session.get(flow.PENDING_KEY, {}))
     item = pending.get(token) if isinstance(token, str) else None
     if not isinstance(item, dict):
         raise DomainError(_l("核验请求已失效，请返回业务页面重新发起。"), status=400, code="no_pending_start")
@@ -188,22 +79,12 @@ def start():
     if citizen.portrait_encoding is None:
         raise DomainError(services.NO_PORTRAIT_MESSAGE, status=409, code=services.NO_PORTRAIT)
     template = item["next_url"]
-    response = _create(citizen=citizen, purpose=item["purpose"], fallback_url=item["fallback_url"], user_id=None,
-                       next_url=lambda public_id: template.replace(PUBLIC_ID_PLACEHOLDER, public_id))
-    if response.status_code == 302:
-        pending.pop(token, None)
-        web_session[PENDING_KEY] = pending
+    response = flow.create(citizen=citizen, purpose=item["purpose"], fallback_url=item["fallback_url"], user_id=None,
+                           next_url=lambda public_id: template.replace(flow.PUBLIC_ID_PLACEHOLDER, public_id))
+    edge.commit()
+    pending.pop(token, None)
+    web_session[flow.PENDING_KEY] = pending
     return response
-
-
-def _own_challenge(public_id: str) -> Challenge:
-    if not _owns(public_id):
-        raise DomainError(_l("该核验不属于当前浏览器会话，请从业务页面重新发起核验。"), status=403, code="forbidden")
-    return services.get(get_session(), public_id)
-
-
-def _max_failures() -> int:
-    return int(current_app.config.get("SUISHEN_PROOFING_MAX_FAILURES", 3))
 
 
 @bp.get("/<public_id>")
@@ -238,12 +119,12 @@ def page(public_id: str):
         "remainingSeconds": remaining,
         "framesUrl": url_for("proofing.frames", public_id=public_id),
         "statusUrl": url_for("proofing.status", public_id=public_id),
-        "maxFailures": _max_failures(),
+        "maxFailures": flow.max_failures(),
     }
     return render_template(
         "proofing/page.html", challenge=challenge, config=config, open_=open_, waiting=waiting,
         state_message=state_message,
-        failures=failures, max_failures=_max_failures(), fallback_url=safe(challenge.fallback_url),
+        failures=failures, max_failures=flow.max_failures(), fallback_url=safe(challenge.fallback_url),
         colour_on="colour" in challenge.check_set, plan=plan,
     )
 
@@ -274,7 +155,7 @@ def _read_frames(field: str) -> list[bytes] | LazyText:
                  "parts are read, their names never used (rules.MAX_FRAME_BYTES, check_frame_headers)")
 def frames(public_id: str):
     """Cheap checks, claim, store the frames, enqueue the decision: 202 queued (200 when already decided)."""
-    if not _owns(public_id):
+    if not flow.owns(public_id):
         return _bad(_l("该核验不属于当前浏览器会话，请从业务页面重新发起核验。"), 403, "forbidden")
     if request.mimetype != "multipart/form-data":
         return _bad(_l("请以 multipart/form-data 上传画面。"), code="bad_content_type")
@@ -282,7 +163,7 @@ def frames(public_id: str):
     challenge = services.get(session, public_id)
     # Counted per IP, browser session and citizen before the body is parsed (werkzeug parses it lazily).
     spec = current_app.config["SUISHEN_PROOFING_SUBMIT_LIMIT"]
-    retry_after = _over_limits("proofing-submit", challenge.citizen_id, spec, spec, spec)
+    retry_after = flow.over_limits("proofing-submit", challenge.citizen_id, spec, spec, spec)
     if retry_after is not None:
         resp = _bad(_l("提交过于频繁，请稍后再试。"), 429, "rate_limited")
         resp.headers["Retry-After"] = str(retry_after)
@@ -332,6 +213,8 @@ def frames(public_id: str):
 
 
 @bp.get("/<public_id>/status")
+@edge.writes_on_get("a stale submission (dead or overrun worker) is ended as system_busy when its page asks, so "
+                    "the page never waits for ever (the sweep runs once a minute)")
 def status(public_id: str):
     """What the camera page polls after sending its frames: queued (position, wait), deciding, or decided with
     the decision. Only the browser session that started the challenge may read it.
@@ -339,7 +222,7 @@ def status(public_id: str):
     A read also fails this challenge as ``system_busy`` once it is stale (its worker died or overran): the page
     must never wait for ever, and the periodic sweep runs only once a minute. That is the one write of this GET.
     """
-    if not _owns(public_id):
+    if not flow.owns(public_id):
         return _bad(_l("该核验不属于当前浏览器会话，请从业务页面重新发起核验。"), 403, "forbidden")
     session = get_session()
     challenge = services.get(session, public_id)
@@ -365,7 +248,7 @@ def _state(challenge: Challenge) -> dict:
     if challenge.status == QUEUED:
         position = services.queue_position(session, challenge)
         return {"status": "queued", "status_url": status_url, "position": position, "poll_ms": POLL_MS,
-                "wait_seconds": math.ceil(expected_wait(position))}
+                "wait_seconds": math.ceil(flow.expected_wait(position))}
     if challenge.status == DECIDING:
         return {"status": "deciding", "status_url": status_url, "position": 0, "poll_ms": POLL_MS}
     passed = challenge.status in (PASSED, CONSUMED)
@@ -377,7 +260,7 @@ def _state(challenge: Challenge) -> dict:
 def _decision_fields(challenge: Challenge, passed: bool, reason: str | None) -> dict:
     """The decision as the page acts on it (the fields of the synchronous answer before the queue)."""
     failures = services.recent_failures(get_session(), challenge.citizen_id, challenge.purpose, _now())
-    show_fallback = failures >= _max_failures()
+    show_fallback = failures >= flow.max_failures()
     return {
         "passed": passed,
         "reason": reason,
@@ -393,15 +276,12 @@ def _decision_fields(challenge: Challenge, passed: bool, reason: str | None) -> 
 @bp.post("/<public_id>/retry")
 def retry(public_id: str):
     old = _own_challenge(public_id)
-    refused = _admit(old.citizen_id)
-    if refused is not None:
-        return refused
-    session = get_session()
+    flow.admit(old.citizen_id)
     try:
-        challenge = services.retry(session, public_id, now=_now(), policy=policy(), max_failures=_max_failures())
+        challenge = services.retry(get_session(), public_id, now=_now(), policy=flow.policy(),
+                                   max_failures=flow.max_failures())
     except services.TooManyFailures as exc:
-        session.rollback()
-        return _refused(exc.user_message, 429, exc.code, fallback_url=old.fallback_url)
+        raise flow.Refused(exc.user_message, 429, exc.code, fallback_url=old.fallback_url) from None
     edge.commit()
-    remember(challenge.public_id)
+    flow.remember(challenge.public_id)
     return redirect(url_for("proofing.page", public_id=challenge.public_id))

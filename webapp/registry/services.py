@@ -57,6 +57,7 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    records: list = field(default_factory=list)   # the rows written (Citizen or LicenceRecord), in file order
 
 
 def find_citizen(session: Session, id_number: str) -> Citizen | None:
@@ -289,10 +290,11 @@ def _import(session: Session, path: Path, fields: tuple[str, ...], upsert_row) -
             with session.begin_nested():
                 if "__error__" in row:
                     raise BadRow(row["__error__"])
-                _obj, created = upsert_row(row)
+                obj, created = upsert_row(row)
         except (BadRow, ValueError) as exc:
             report.errors.append((line, str(exc)))
             continue
+        report.records.append(obj)
         if created:
             report.created += 1
         else:

@@ -11,11 +11,17 @@ from sqlalchemy.orm import Session
 from webapp import geo
 from webapp.audit import services as audit
 from webapp.errors import DomainError, NotFound, QuotaExceeded
+from webapp.proofing import services as proofing
 from webapp.registry import services as registry
 from webapp.registry.models import Citizen
 from webapp.travel_id import rules
 from webapp.travel_id.models import TravelCertificate
 from webapp.lazytext import _l, joined
+
+
+#: The 实人核验 purposes: applying for a certificate, and viewing one again after 30 minutes (重新核验).
+PURPOSE_APPLY = "travel_id_apply"
+PURPOSE_VIEW = "travel_id_view"
 
 
 class LocationRequired(DomainError):
@@ -104,6 +110,37 @@ def issue(session: Session, *, citizen: Citizen, lat: float, lon: float, city: s
                      citizen_id=citizen.id, slot=slot, city=city)
         return cert
     raise _quota_refusal()
+
+
+def applicant_of(session: Session, challenge_public_id: str) -> int:
+    """The citizen a 实人核验 challenge of this flow was started for.
+
+    :raises NotFound: no such challenge
+    """
+    return proofing.get(session, challenge_public_id).citizen_id
+
+
+def issue_after_proofing(session: Session, challenge_public_id: str, *, citizen_id: int, lat: float, lon: float,
+                         city: str, now: datetime, user_id: int | None) -> TravelCertificate:
+    """The applicant came back from 实人核验: use the pass (once) and issue the certificate (:func:`issue`).
+
+    :raises NotProven: no usable pass of this citizen for an application
+    :raises QuotaExceeded: no slot left this month
+    """
+    proofing.consume(session, challenge_public_id, purpose=PURPOSE_APPLY, citizen_id=citizen_id, now=now)
+    return issue(session, citizen=session.get(Citizen, citizen_id), lat=lat, lon=lon, city=city, now=now,
+                 user_id=user_id, challenge_public_id=challenge_public_id)
+
+
+def grant_view(session: Session, public_id: str, challenge_public_id: str, now: datetime) -> TravelCertificate:
+    """重新核验 passed: use the pass (once) to view the certificate again.
+
+    :raises NotFound: no such certificate
+    :raises NotProven: no usable pass of the certificate's citizen for viewing it
+    """
+    cert = get(session, public_id)
+    proofing.consume(session, challenge_public_id, purpose=PURPOSE_VIEW, citizen_id=cert.citizen_id, now=now)
+    return cert
 
 
 def get(session: Session, public_id: str) -> TravelCertificate:

@@ -3,28 +3,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import (Blueprint, current_app, jsonify, redirect, render_template, request,
-                   session as web_session, url_for)
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import session as web_session
 from flask_login import current_user
 
 from webapp import qr, tokens
 from webapp.db import get_session
 from webapp.errors import DomainError, Forbidden
 from webapp.extensions import limiter
-from webapp.proofing import services as proofing
-from webapp.proofing import views as proofing_views
-from webapp.registry.models import Citizen
+from webapp.lazytext import _l
+from webapp.proofing import flow as proofing
 from webapp.registry.rules import InvalidIdNumber, mask_id_number
 from webapp.timeutil import format_local
 from webapp.travel_id import rules, services
 from webapp.travel_id.forms import ApplyForm
 from webapp.web import edge
-from webapp.lazytext import _l
 
 bp = Blueprint("travel_id", __name__, url_prefix="/travel-id")
 
-PURPOSE_APPLY = "travel_id_apply"
-PURPOSE_VIEW = "travel_id_view"
 GRANTS = "travel_id_grants"      # {certificate public id: ISO instant of the last 实人核验 for viewing}
 PENDING = "travel_id_pending"    # {citizen id: {lat, lon, city}} between apply and issue (survives 重新核验)
 APPLY_RATE_LIMIT = "10 per minute;30 per hour"
@@ -97,12 +93,13 @@ def apply():
                                paper=exc.code == "quota_exceeded"), status
     lat, lon = float(form.latitude.data), float(form.longitude.data)
     try:
-        response = proofing_views.begin(
-            citizen=citizen, purpose=PURPOSE_APPLY, next_url=lambda c: url_for("travel_id.issue", c=c),
+        response = proofing.begin(
+            citizen=citizen, purpose=services.PURPOSE_APPLY, next_url=lambda c: url_for("travel_id.issue", c=c),
             fallback_url=url_for("travel_id.paper"), user_id=_user_id())
     except proofing.NoPortrait:
         form.form_errors.append(_l("人口库中没有您的人像照片，无法在线核验。%(paper)s", paper=rules.PAPER_ROUTE))
         return render_template("travel_id/apply.html", form=form, locked=user is not None, paper=True), 409
+    edge.commit()
     # Keyed by citizen, not by challenge: 重新核验 after a failed attempt gives the challenge a new id.
     pending = dict(web_session.get(PENDING, {}))
     pending[str(citizen.id)] = {"lat": lat, "lon": lon, "city": place.label}
@@ -117,22 +114,21 @@ def _user_id() -> int | None:
 
 
 @bp.get("/issue")
+@edge.writes_on_get("the camera page's next step after a pass (a GET redirect) consumes the single-use pass")
 def issue():
     challenge_id = request.args.get("c", "")
     expired = DomainError(_l("申请已失效，请重新申请。"), status=400, code="no_pending_application")
-    # This browser started the challenge (or its retry) and holds the application; consume() proves it passed.
-    if not _started_here(challenge_id):
+    # This browser started the challenge (or its retry) and holds the application; the service proves it passed.
+    if not proofing.owns(challenge_id):
         raise expired
     session = get_session()
     now = _now()
-    citizen_id = proofing.get(session, challenge_id).citizen_id
+    citizen_id = services.applicant_of(session, challenge_id)
     pending = web_session.get(PENDING, {}).get(str(citizen_id))
     if pending is None:
         raise expired
-    proofing.consume(session, challenge_id, purpose=PURPOSE_APPLY, citizen_id=citizen_id, now=now)
-    citizen = session.get(Citizen, citizen_id)
-    cert = services.issue(session, citizen=citizen, lat=pending["lat"], lon=pending["lon"], city=pending["city"],
-                          now=now, user_id=_user_id(), challenge_public_id=challenge_id)
+    cert = services.issue_after_proofing(session, challenge_id, citizen_id=citizen_id, lat=pending["lat"],
+                                         lon=pending["lon"], city=pending["city"], now=now, user_id=_user_id())
     edge.commit()
     web_session[PENDING] = {k: v for k, v in web_session.get(PENDING, {}).items() if k != str(citizen_id)}
     _grant(cert.public_id, now)
@@ -204,33 +200,31 @@ def token(public_id: str):
 
 
 @bp.get("/<public_id>/reverify")
+@edge.writes_on_get("重新核验 of a signed-in holder starts their challenge (an anonymous visitor gets a page whose "
+                    "POST starts it)")
 def reverify(public_id: str):
     cert = services.get(get_session(), public_id)
     try:
-        return proofing_views.begin(
-            citizen=cert.citizen, purpose=PURPOSE_VIEW,
+        response = proofing.begin(
+            citizen=cert.citizen, purpose=services.PURPOSE_VIEW,
             next_url=lambda c: url_for("travel_id.granted", public_id=public_id, c=c),
             fallback_url=url_for("travel_id.paper"), user_id=_user_id())
     except proofing.NoPortrait:
         raise DomainError(_l("人口库中没有人像照片，无法在线核验。%(paper)s", paper=rules.PAPER_ROUTE), status=409) from None
-
-
-def _started_here(challenge_id: str) -> bool:
-    """Whether this browser session started the 实人核验 challenge (proofing_views.begin remembers it)."""
-    return challenge_id in web_session.get(proofing_views.SESSION_KEY, [])
+    edge.commit()
+    return response
 
 
 @bp.get("/<public_id>/granted")
+@edge.writes_on_get("the camera page's next step after a pass (a GET redirect) consumes the single-use pass")
 def granted(public_id: str):
     challenge_id = request.args.get("c", "")
     # The grant goes to the browser that showed its face, never to one that only has the link (copied, leaked in
     # a history or a referrer): that browser must pass 实人核验 itself.
-    if not _started_here(challenge_id):
+    if not proofing.owns(challenge_id):
         raise Forbidden(_l("此链接只能在完成实人核验的浏览器中使用。请在本浏览器重新进行实人核验后查看乘车身份证明。"))
-    session = get_session()
-    cert = services.get(session, public_id)
     now = _now()
-    proofing.consume(session, challenge_id, purpose=PURPOSE_VIEW, citizen_id=cert.citizen_id, now=now)
+    services.grant_view(get_session(), public_id, challenge_id, now)
     edge.commit()
     _grant(public_id, now)
     return redirect(url_for("travel_id.show", public_id=public_id))

@@ -22,6 +22,7 @@ bp = Blueprint("verification", __name__)
 
 
 @bp.get("/v/<token>")
+@edge.writes_on_get("a scan's audit row: every verification is logged, the public ones too")
 @limiter.limit(lambda: current_app.config["SUISHEN_PUBLIC_VERIFY_RATE_LIMIT"])
 def public(token: str):
     session = get_session()

@@ -18,6 +18,13 @@ from webapp.db import get_session
 log = logging.getLogger(__name__)
 
 
+def _refuse(problem: str) -> None:
+    """A broken rule of this module is a bug: it fails under test and is logged in production."""
+    if current_app.testing:
+        raise RuntimeError(problem)
+    log.error(problem)
+
+
 def now() -> datetime:
     """This request's instant, read once from the app's clock (``create_app(clock=…)``), so every step of one
     request (the service, the page, the audit row) agrees on it."""
@@ -34,11 +41,26 @@ def commit() -> None:
     new unit of work, for the one place that needs it (a compensation after the commit, e.g. a queue that could
     not take a job)."""
     if g.get("committed"):
-        if current_app.testing:
-            raise RuntimeError(f"a second commit in one request ({request.endpoint})")
-        log.error("a second commit in one request (%s)", request.endpoint)
+        _refuse(f"a second commit in one request ({request.endpoint})")
+    if request.method in ("GET", "HEAD") and not getattr(current_app.view_functions.get(request.endpoint or ""),
+                                                          "writes_on_get", None):
+        _refuse(f"a GET that writes without saying why ({request.endpoint}): see writes_on_get")
     get_session().commit()
     g.committed = True
+
+
+def writes_on_get(reason: str):
+    """Declare a GET route that writes, and why (STYLE 3: GET requests do not write). :func:`commit` refuses a GET
+    of any other route. The ones that do: a scan's audit row, and the steps a 实人核验 redirect lands on (the
+    camera page's ``next_url`` is a GET, so the single-use pass is consumed there)."""
+    if not reason:
+        raise ValueError("say why this GET writes")
+
+    def decorator(view):
+        view.writes_on_get = reason
+        return view
+
+    return decorator
 
 
 def rollback() -> None:
