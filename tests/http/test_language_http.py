@@ -48,6 +48,11 @@ def test_accept_language_picks_the_language_when_the_switch_was_not_used(client,
     assert ("Temporary ID for Train Travel" in resp.get_data(as_text=True)) is (expected == "en")
 
 
+def test_pages_and_json_say_they_vary_by_language_for_caches(client):
+    for resp in (client.get("/"), client.get("/offline"), client.post("/api/v1/verify", json={})):
+        assert {"Accept-Language", "Cookie"} <= set(resp.vary), resp.vary
+
+
 def test_switch_remembers_english_over_accept_language_and_returns_to_the_page(client):
     resp = switch(client, "en", "/travel-id/?from=switch")
     assert resp.status_code == 303 and resp.headers["Location"].endswith("/travel-id/?from=switch")

@@ -112,6 +112,15 @@ def init_app(app: Flask) -> None:
         app.logger.warning("no compiled translations in %s: every page is in Chinese (run `make install`)",
                            TRANSLATIONS)
 
+    @app.after_request
+    def vary_by_language(resp: Response) -> Response:
+        # A page or message depends on the switch's cookie and on Accept-Language: a cache (the browser's, a proxy)
+        # must not hand one language's copy to a reader of the other.
+        if request.endpoint != "static":
+            resp.vary.add("Accept-Language")
+            resp.vary.add("Cookie")
+        return resp
+
     @app.context_processor
     def language_globals() -> dict:
         locale = current_locale()
