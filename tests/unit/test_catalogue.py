@@ -106,3 +106,53 @@ def test_script_has_no_unmarked_chinese(path):
     text = _SCRIPT_DATA.sub("", _MARKED_IN_SCRIPT.sub("", text))
     lines = [line.strip() for line in text.splitlines() if HAN.search(line)]
     assert not lines, f"unmarked Chinese in {path} (wrap it in _(), static/js/i18n.js): {lines}"
+
+
+# Python: a string with Chinese in it is text for people, to mark with _l(), unless it is data or for operators.
+_NOT_FOR_PAGES = {  # the command line and its reports (Chinese only), place and registry data, operator warnings
+    "webapp/cli.py", "webapp/queue_cli.py", "webapp/officer/cli.py", "webapp/notify/cli.py", "webapp/geo.py",
+    "webapp/registry/services.py", "webapp/demo/data.py", "webapp/workdays.py", "webapp/proofing/tasks.py",
+}
+_DATA_NAMES = {  # module constants whose Chinese is data: registry values, place names, the app's name
+    "LICENCE_STATUS_NORMAL", "LICENCE_STATUSES", "PILOT_CITIES", "CITIES_2021_09", "_MUNICIPALITIES", "SEIZED",
+    "SMS_SIGNATURE",
+    "LANGUAGES",
+}
+_DATA_VALUES = {APP := "随身证", "演示地址", "广东省广州市公安局交通警察支队", "正常"}  # the demo record's defaults
+_NOT_TEXT_CALLS = {"_l", "joined", "compile", "split", "removesuffix", "removeprefix", "startswith", "endswith",
+                   "writes_on_get", "debug", "info", "warning", "error", "exception", "echo"}
+
+
+def _unmarked_chinese(path: Path) -> list[str]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and HAN.search(node.value)):
+            continue
+        if node.value in _DATA_VALUES or node.value.replace(APP, "").strip("【】") == "":
+            continue
+        allowed, child, parent = False, node, parents.get(node)
+        while parent is not None and not allowed:
+            # A docstring (a string standing alone), a key (a table keyed by Chinese data), a comparison with data.
+            if (isinstance(parent, ast.Expr | ast.Compare)
+                    or (isinstance(parent, ast.Dict) and child in parent.keys)):
+                allowed = True
+            elif isinstance(parent, ast.Call):
+                name = getattr(parent.func, "id", None) or getattr(parent.func, "attr", None)
+                allowed = name in _NOT_TEXT_CALLS
+            elif isinstance(parent, ast.Assign):
+                allowed = any(getattr(t, "id", None) in _DATA_NAMES for t in parent.targets)
+            child, parent = parent, parents.get(parent)
+        if not allowed:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:60]!r}")
+    return found
+
+
+def test_python_text_for_people_is_marked():
+    files = sorted(p for p in (ROOT / "webapp").rglob("*.py") if str(p.relative_to(ROOT)) not in _NOT_FOR_PAGES)
+    unmarked = [line for path in files for line in _unmarked_chinese(path)]
+    assert not unmarked, ("Chinese text not marked for translation (wrap it in _l() from webapp.lazytext, or, if it "
+                          "is data, name it in tests/unit/test_catalogue.py):\n" + "\n".join(unmarked))
