@@ -15,10 +15,14 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import sessionmaker
 
+from webapp import config as app_config
 from webapp import create_app, migrate
+from webapp.accounts import services as accounts
 from webapp.clock import FrozenClock
 from webapp.db import make_engine
 from webapp.extensions import limiter
+from webapp.notify import tasks as notify_tasks
+from webapp.notify.notifier import Notifier
 from tests import factories
 
 PG_ADMIN_URL = os.environ.get("SUISHEN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -118,6 +122,18 @@ def make_test_config(database_url: str, **overrides) -> dict:
     }
     config.update(overrides)
     return config
+
+
+def make_notifier() -> Notifier:
+    """A Notifier as create_app builds one (the embedded SMS outbox, push off), for services a test calls outside a
+    request; what it queues after a commit goes to the task queue of the last app made."""
+    settings = {**app_config.DEFAULTS, **app_config.from_environment("/nonexistent"), **make_test_config("")}
+    return Notifier.from_config(settings, accounts_of=accounts.user_ids_of, enqueue=notify_tasks.enqueue)
+
+
+@pytest.fixture
+def notifier() -> Notifier:
+    return make_notifier()
 
 
 @pytest.fixture

@@ -46,16 +46,21 @@ def create_app(
     if app.config["DATABASE_URL"].startswith("sqlite:///") and session_factory is None:
         os.makedirs(app.instance_path, exist_ok=True)
     db.init_app(app, session_factory)
+    from webapp.verification import scan
+    scan.init_app(app)
     from webapp import queue
-    from webapp.notify import tasks as notify_tasks  # noqa: F401 - registers its jobs and the after-commit hook
+    from webapp.accounts import services as accounts
+    from webapp.notify import tasks as notify_tasks
+    from webapp.notify.notifier import Notifier
     queue.init_app(app)
+    # What services say to people goes through this one object; it sends after the commit, on the task queue.
+    app.extensions["notifier"] = Notifier.from_config(app.config, sms_gateway=sms_gateway,
+                                                      accounts_of=accounts.user_ids_of, enqueue=notify_tasks.enqueue,
+                                                      locale_of=accounts.locale_of)
 
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-
-    from webapp.notify import services as notify
-    notify.init_app(app, sms_gateway)
 
     from webapp import assets, web
     from webapp.registry.rules import mask_id_number, mask_name, mask_phone
@@ -71,8 +76,8 @@ def create_app(
 
     from webapp.accounts.views import bp as accounts_bp
     from webapp.accounts.views import desk as account_desk_bp
-    from webapp.demo.views import bp as demo_bp
     from webapp.cli import db_cli, registry_cli, workdays_cli
+    from webapp.demo.views import bp as demo_bp
     from webapp.driving_licence.views import bp as licence_bp
     from webapp.notify.cli import push_cli, sms_cli
     from webapp.notify.views import bp as notify_bp

@@ -70,6 +70,7 @@ def _print_report(report: services.ImportReport, what: str) -> None:
 
 
 def _run_import(func, path: str, what: str) -> None:
+    """Run an import service; commit once what landed (a bad row wrote nothing), then report it."""
     session = get_session()
     now = current_app.extensions["clock"].now()
     try:
@@ -96,7 +97,8 @@ def import_citizens(file: str) -> None:
 def import_licences(file: str) -> None:
     """Import driving-licence records from CSV or JSON. Idempotent by ID number."""
     # The e-licences of a changed record are invalidated by the import itself (a GET never writes).
-    _run_import(licences.import_records, file, "驾驶证档案导入")
+    _run_import(partial(licences.import_records, notifier=current_app.extensions["notifier"]), file,
+                "驾驶证档案导入")
 
 
 @registry_cli.command("demo")

@@ -8,10 +8,14 @@ import os
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import func, select
 
 from webapp import queue
 from webapp.db import get_session
+from webapp.proofing import engine as face_engine
 from webapp.proofing import services, tasks  # noqa: F401 - registers the jobs on the queue
+from webapp.proofing.models import DECIDING, QUEUED, Challenge
+from webapp.proofing.rules import expected_wait
 
 queue_cli = AppGroup("queue", help="The task queue of face decisions (Huey).")
 
@@ -42,8 +46,6 @@ def worker(workers: int, threads: bool, nice: int) -> None:
 
     # Load face_recognition and its models once, before the workers fork: they share the pages copy-on-write,
     # no applicant's decision pays the 1-2 s of loading, and a broken model install fails here, at start.
-    from webapp.proofing import engine as face_engine
-
     click.echo(f"face engine warmed up in {face_engine.warm_up():.2f} s of CPU")
 
     storage = type(queue.huey.storage).__name__
@@ -59,16 +61,11 @@ def worker(workers: int, threads: bool, nice: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (for monitoring).")
 def status(as_json: bool) -> None:
     """Print the queue: waiting jobs, 实人核验 queued / deciding, average decision time, expected wait."""
-    from webapp.proofing.models import DECIDING, QUEUED, Challenge
-    from sqlalchemy import func, select
-
     config = current_app.config
     session = get_session()
     counts = dict(session.execute(select(Challenge.status, func.count()).where(
         Challenge.status.in_((QUEUED, DECIDING))).group_by(Challenge.status)).all())
     seconds = queue.decision_seconds(config["SUISHEN_PROOFING_DECISION_SECONDS"])
-    from webapp.proofing.rules import expected_wait
-
     facts = {
         "storage": type(queue.huey.storage).__name__,
         "jobs_waiting": queue.pending(),

@@ -20,7 +20,7 @@ from webapp.db import make_engine, make_session_factory
 from webapp.extensions import limiter
 import webapp.models  # noqa: F401
 from tests import factories
-from tests.conftest import create_database, pg_reachable, make_test_config
+from tests.conftest import create_database, make_notifier, make_test_config, pg_reachable
 from tests.queue_support import ThreadConsumer, truncate_all
 
 CHROMIUM = os.environ.get("SUISHEN_CHROMIUM", "/usr/bin/chromium")
@@ -181,8 +181,8 @@ def licence_holder(live_db, live_clock, s001_portrait):
     factories.LicenceFactory(citizen=citizen, points=3, licence_class="C1")
     user = factories.UserFactory(citizen=citizen, level=LEVEL_REALPERSON)
     licence = licences.apply(live_db, citizen=citizen, user_id=user.id, photo_source="system", photo=None,
-                             now=live_clock.now(), cities=None)
-    licences.proven(live_db, licence, live_clock.now(), None)
+                             now=live_clock.now(), cities=None, notifier=make_notifier())
+    licences.proven(live_db, licence, live_clock.now(), None, notifier=make_notifier())
     live_db.commit()
     return user, licence
 

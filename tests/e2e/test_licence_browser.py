@@ -14,6 +14,7 @@ from tests.testdata import SEQUENCES, needs_testdata
 from webapp import tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.driving_licence import services as licences
+from tests.conftest import make_notifier
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -79,7 +80,7 @@ def test_apply_show_front_and_back_verify_the_qr_then_seizure_turns_it_red(camer
 
     # A traffic officer records 扣留: the page turns red at the next state poll (≤ 10 s), the code disappears.
     licences.record_seizure(live_db, officer=SimpleNamespace(id=1, role="traffic"),
-                            id_number=driver.citizen.id_number, reason="凭证 001", now=live_clock.now())
+                            id_number=driver.citizen.id_number, reason="凭证 001", now=live_clock.now(), notifier=make_notifier())
     live_db.commit()
     page.clock.run_for(10_500)
     page.locator("#licence.licence--blocked").wait_for()

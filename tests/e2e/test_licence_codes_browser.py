@@ -15,6 +15,7 @@ from tests.verification_support import make_officer
 from webapp import tokens
 from webapp.driving_licence import services as licences
 from webapp.registry.rules import mask_id_number
+from tests.conftest import make_notifier
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -92,7 +93,7 @@ def test_barcode_decodes_at_360px_and_a_traffic_officer_sees_the_licence_record(
 
     # 扣留: the same code now reads 无效, the status in red.
     licences.record_seizure(live_db, officer=officer, id_number=user.citizen.id_number, reason="凭证 001",
-                            now=live_clock.now())
+                            now=live_clock.now(), notifier=make_notifier())
     live_db.commit()
     scan_manually(scan, digits)
     assert scan.locator("#verdict-mark").inner_text() == "无效"

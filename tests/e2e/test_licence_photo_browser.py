@@ -23,6 +23,7 @@ from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.driving_licence import rules
 from webapp.driving_licence import services as licences
 from webapp.driving_licence.models import ElectronicLicence, PENDING
+from tests.conftest import make_notifier
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -153,8 +154,8 @@ def test_camera_shot_application_goes_to_review_when_the_background_passes(camer
 def test_camera_shot_replaces_the_photo_on_the_show_page(camera_page, live_server, live_db, live_clock, driver,
                                                          plain_grey_accepted):
     application = licences.apply(live_db, citizen=driver.citizen, user_id=driver.id, photo_source="system",
-                                 photo=None, now=live_clock.now(), cities=None)
-    licences.proven(live_db, application, live_clock.now(), None)
+                                 photo=None, now=live_clock.now(), cities=None, notifier=make_notifier())
+    licences.proven(live_db, application, live_clock.now(), None, notifier=make_notifier())
     live_db.commit()
     system_photo = application.photo
     page, errors = camera_page

@@ -20,6 +20,7 @@ from tests.verification_support import make_officer
 from webapp import tokens
 from webapp.accounts import services as accounts
 from webapp.driving_licence import services as licences
+from tests.conftest import make_notifier
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -156,8 +157,8 @@ def review_queues(live_db, live_clock, s001_portrait):
     factories.LicenceFactory(citizen=driver, licence_class="C1")
     driver_user = factories.UserFactory(citizen=driver, level="realperson")
     application = licences.apply(live_db, citizen=driver, user_id=driver_user.id, photo_source="album", photo=jpeg,
-                                 now=live_clock.now(), cities=None)
-    licences.proven(live_db, application, live_clock.now(), None)
+                                 now=live_clock.now(), cities=None, notifier=make_notifier())
+    licences.proven(live_db, application, live_clock.now(), None, notifier=make_notifier())
     citizen = factories.CitizenFactory(name="欧阳审核", portrait=jpeg, portrait_encoding=encoding)
     user = factories.UserFactory(citizen=citizen, phone=citizen.phone, level="realname")
     back = io.BytesIO()

@@ -230,7 +230,7 @@ def push(app):
     app.config.update(SUISHEN_VAPID_PUBLIC_KEY=b64(public), SUISHEN_VAPID_PRIVATE_KEY=b64(private))
     # The receiver is plain http on loopback, which the real policy refuses (tests/http/test_push_http.py):
     # this test is about delivery, so it loosens the policy in code; no setting can.
-    app.extensions["web_push"] = WebPush(app.config, policy=PushEndpointPolicy(
+    app.extensions["notifier"].web_push = WebPush(app.config, policy=PushEndpointPolicy(
         allowed_hosts=(), schemes=("http",), ports=None, public_only=False))
     receiver = PushReceiver()
     receiver.vapid_public = b64(public)
@@ -404,12 +404,11 @@ def test_face_to_face_raises_an_existing_account_and_refuses_someone_elses_phone
 
 
 # --- 消息, the outbox, push subscriptions -----------------------------------------------------------------------
-def test_messages_are_the_holders_own_and_opening_the_list_marks_them_read(client, auth, db_session, clock):
-    from webapp.notify import services
-
+def test_messages_are_the_holders_own_and_opening_the_list_marks_them_read(client, auth, db_session, clock,
+                                                                          notifier):
     mine, theirs = unverified_user(db_session), unverified_user(db_session)
-    services.notify(db_session, mine.citizen, "给我的消息", clock.now())
-    services.notify(db_session, theirs.citizen, "给别人的消息", clock.now())
+    notifier.notify(db_session, mine.citizen, "给我的消息", clock.now())
+    notifier.notify(db_session, theirs.citizen, "给别人的消息", clock.now())
     db_session.commit()
     login(auth, mine)
     assert "1 条未读" in client.get("/account/").get_data(as_text=True)
@@ -419,11 +418,9 @@ def test_messages_are_the_holders_own_and_opening_the_list_marks_them_read(clien
     assert "条未读" not in client.get("/account/").get_data(as_text=True)
 
 
-def test_the_outbox_page_is_for_administrators(client, db_session, clock):
-    from webapp.notify import services
-
+def test_the_outbox_page_is_for_administrators(client, db_session, clock, notifier):
     citizen = CitizenFactory()
-    services.notify(db_session, citizen, "测试短信", clock.now())
+    notifier.notify(db_session, citizen, "测试短信", clock.now())
     admin = make_officer(db_session, "admin")
     db_session.commit()
     login_officer(client, admin)

@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from tests.conftest import T0
+from tests.conftest import T0, make_notifier
 from tests.factories import CitizenFactory, LicenceFactory
 from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
 from webapp import tokens
@@ -122,8 +122,8 @@ def test_real_codes_are_answered_as_documented_for_every_viewer(api_app, api_sch
     licence_user = LicenceFactory(citizen=CitizenFactory(portrait=FAKE_JPEG)).citizen
     with api_app.app_context():  # issuing notifies the holder through the app's SMS gateway
         application = licence_services.apply(db_session, citizen=licence_user, user_id=None,
-                                             photo_source="system", photo=None, now=T0, cities=None)
-        licence_services.proven(db_session, application, T0, None)
+                                             photo_source="system", photo=None, now=T0, cities=None, notifier=make_notifier())
+        licence_services.proven(db_session, application, T0, None, notifier=make_notifier())
     headers = cookies = None
     if credentials == "api_key":
         headers = {"Authorization": f"Bearer {raw_key}"}

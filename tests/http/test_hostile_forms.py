@@ -24,7 +24,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 import webapp.models  # noqa: F401 - every table in the metadata
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, make_notifier
 from tests.factories import PASSWORD, CitizenFactory, LicenceFactory, UserFactory
 from tests.http.test_officer_http import login_officer
 from tests.verification_support import FAKE_JPEG, make_officer
@@ -101,11 +101,11 @@ def world(app, db_session, clock) -> World:
     other = LicenceFactory(citizen=CitizenFactory(portrait=FAKE_JPEG))
     with app.app_context():  # issuing notifies the holder through the app's gateways
         licence = licence_services.apply(db_session, citizen=user.citizen, user_id=user.id, photo_source="system",
-                                         photo=None, now=now, cities=None)
-        licence_services.proven(db_session, licence, now, None)
+                                         photo=None, now=now, cities=None, notifier=make_notifier())
+        licence_services.proven(db_session, licence, now, None, notifier=make_notifier())
         pending = licence_services.apply(db_session, citizen=other.citizen, user_id=None, photo_source="album",
-                                         photo=FAKE_JPEG, now=now, cities=None)
-        licence_services.proven(db_session, pending, now, None)
+                                         photo=FAKE_JPEG, now=now, cities=None, notifier=make_notifier())
+        licence_services.proven(db_session, pending, now, None, notifier=make_notifier())
     challenge = proofing_services.start(db_session, citizen=user.citizen, purpose="travel_id_view", now=now,
                                         policy=Policy.from_setting("blink,match", 0.6), next_url="/",
                                         fallback_url=None)

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, make_notifier
 from tests.factories import PASSWORD, CitizenFactory, LicenceFactory, UserFactory
 from tests.http.test_officer_http import login_officer
 from tests.verification_support import FAKE_JPEG, make_certificate, make_officer
@@ -89,8 +89,8 @@ def _holder(app, db_session, now) -> Holder:
     cert.applicant_user_id = user.id
     with app.app_context():
         licence = licence_services.apply(db_session, citizen=user.citizen, user_id=user.id, photo_source="system",
-                                         photo=None, now=now, cities=None)
-        licence_services.proven(db_session, licence, now, None)
+                                         photo=None, now=now, cities=None, notifier=make_notifier())
+        licence_services.proven(db_session, licence, now, None, notifier=make_notifier())
     challenge = proofing_services.start(db_session, citizen=user.citizen, purpose="travel_id_view", now=now,
                                         policy=Policy.from_setting("blink,match", 0.6),
                                         next_url=f"/travel-id/{cert.public_id}", fallback_url=None, user_id=user.id)
@@ -104,8 +104,8 @@ def world(app, db_session, clock):
     other = LicenceFactory(citizen=CitizenFactory(portrait=FAKE_JPEG))
     with app.app_context():
         pending = licence_services.apply(db_session, citizen=other.citizen, user_id=None, photo_source="album",
-                                         photo=FAKE_JPEG, now=now, cities=None)
-        licence_services.proven(db_session, pending, now, None)
+                                         photo=FAKE_JPEG, now=now, cities=None, notifier=make_notifier())
+        licence_services.proven(db_session, pending, now, None, notifier=make_notifier())
     officers = {role: make_officer(db_session, role) for role in roles.ROLES}
     paper = PaperCertificate(serial="ZM20261120IDOR0001", name=a.user.citizen.name, id_number=a.user.citizen.id_number,
                              citizen_id=a.user.citizen_id, issuing_station="广州南站",

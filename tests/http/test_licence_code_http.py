@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import T0
+from tests.conftest import T0, make_notifier
 from tests.http.test_api_verify import assert_documented, bearer
 from tests.http.test_licence_http import issue_directly, login, make_user
 from tests.http.test_officer_http import login_officer
@@ -91,7 +91,7 @@ def test_seized_licence_is_invalid_with_its_record_for_the_traffic_officer(clien
     user, lic = licence
     officer = make_officer(db_session, "traffic")
     services.record_seizure(db_session, officer=officer, id_number=user.citizen.id_number, reason="凭证 9",
-                            now=T0)
+                            now=T0, notifier=make_notifier())
     db_session.commit()
     login_officer(client, officer)
     body = client.post(URL, json={"qr": code_of(app, lic)}).get_json()

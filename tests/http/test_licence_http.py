@@ -9,7 +9,7 @@ import re
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from tests.conftest import T0, csrf_from
+from tests.conftest import T0, csrf_from, make_notifier
 from tests.factories import CitizenFactory, LicenceFactory, UserFactory
 from tests.http.test_travel_http import pass_proofing
 from tests.testdata import face, load_sequence, needs_testdata
@@ -43,8 +43,8 @@ def login(auth, user):
 
 def issue_directly(db_session, user):
     application = services.apply(db_session, citizen=user.citizen, user_id=user.id, photo_source="system",
-                                 photo=None, now=T0, cities=None)
-    services.proven(db_session, application, T0, None)
+                                 photo=None, now=T0, cities=None, notifier=make_notifier())
+    services.proven(db_session, application, T0, None, notifier=make_notifier())
     db_session.commit()
     return application
 

@@ -16,7 +16,7 @@ import re
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from tests.conftest import T0, csrf_from
+from tests.conftest import T0, csrf_from, make_notifier
 from tests.http.test_licence_http import make_user
 from tests.http.test_officer_http import login_officer
 from tests.http.test_travel_http import pass_proofing
@@ -68,8 +68,8 @@ def officer_logout(client):
 
 def pending_by_album(db_session, user, photo: bytes) -> ElectronicLicence:
     application = services.apply(db_session, citizen=user.citizen, user_id=user.id, photo_source=rules.PHOTO_ALBUM,
-                                 photo=photo, now=T0, cities=None)
-    services.proven(db_session, application, T0, None)
+                                 photo=photo, now=T0, cities=None, notifier=make_notifier())
+    services.proven(db_session, application, T0, None, notifier=make_notifier())
     db_session.commit()
     return application
 
@@ -178,7 +178,7 @@ def test_photo_replacement_is_refused_before_6_months_and_accepted_after(client,
     user = make_user(db_session, portrait=s001_portrait)
     application = pending_by_album(db_session, user, b"\xff\xd8album")
     services.decide(db_session, application.public_id, approve=True, reason="", reviewer=make_officer(
-        db_session, "reviewer"), now=T0)
+        db_session, "reviewer"), now=T0, notifier=make_notifier())
     db_session.commit()
     login(client, user)
 
@@ -222,8 +222,8 @@ def test_photo_replacement_is_refused_before_6_months_and_accepted_after(client,
 def test_system_photo_can_be_replaced_at_once(client, db_session, grey_wall_accepted, s001_portrait, s001_frames):
     user = make_user(db_session, portrait=s001_portrait)
     application = services.apply(db_session, citizen=user.citizen, user_id=user.id, photo_source="system",
-                                 photo=None, now=T0, cities=None)
-    services.proven(db_session, application, T0, None)
+                                 photo=None, now=T0, cities=None, notifier=make_notifier())
+    services.proven(db_session, application, T0, None, notifier=make_notifier())
     db_session.commit()
     login(client, user)
     page = client.get(f"/licence/{application.public_id}").get_data(as_text=True)

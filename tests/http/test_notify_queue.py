@@ -17,7 +17,6 @@ from tests.http.test_proofing_queue import qapp, qdb, queue_database, queue_url 
 from tests.queue_support import ThreadConsumer, wait_for
 from webapp import queue
 from webapp.db import get_session
-from webapp.notify import services
 from webapp.notify.models import PushSubscription, SmsMessage
 
 
@@ -57,11 +56,12 @@ def _holder_with_browser(qdb):
 
 def test_a_notice_is_sent_by_the_queue_after_the_commit_never_inside_the_request(qapp, qdb, clock):
     push, provider = StandInPushService(), StandInSmsProvider()
-    qapp.extensions["web_push"], qapp.extensions["sms_gateway"] = push, provider
+    notifier = qapp.extensions["notifier"]
+    notifier.web_push, notifier.sms_gateway = push, provider
     user = _holder_with_browser(qdb)
     with qapp.app_context():
         session = get_session()
-        services.notify(session, user.citizen, "审核通过。", clock.now(), url="/account/", user_id=user.id)
+        notifier.notify(session, user.citizen, "审核通过。", clock.now(), url="/account/", user_id=user.id)
         assert queue.pending() == 0           # nothing is enqueued before the commit
         session.commit()
     assert push.sent == [] and provider.sent == []   # the request itself contacted nobody
@@ -76,11 +76,12 @@ def test_a_notice_is_sent_by_the_queue_after_the_commit_never_inside_the_request
 
 
 def test_a_rolled_back_request_enqueues_no_notice(qapp, qdb, clock):
-    qapp.extensions["web_push"], qapp.extensions["sms_gateway"] = StandInPushService(), StandInSmsProvider()
+    notifier = qapp.extensions["notifier"]
+    notifier.web_push, notifier.sms_gateway = StandInPushService(), StandInSmsProvider()
     user = _holder_with_browser(qdb)
     with qapp.app_context():
         session = get_session()
-        services.notify(session, user.citizen, "审核通过。", clock.now(), user_id=user.id)
+        notifier.notify(session, user.citizen, "审核通过。", clock.now(), user_id=user.id)
         session.rollback()
         session.commit()  # a later commit of the same session must not send what was rolled back
     assert queue.pending() == 0
@@ -93,11 +94,12 @@ def test_a_push_service_that_says_gone_drops_the_subscription(qapp, qdb, clock):
             return 410
 
     gone = GonePushService()
-    qapp.extensions["web_push"] = gone
+    notifier = qapp.extensions["notifier"]
+    notifier.web_push = gone
     user = _holder_with_browser(qdb)
     with qapp.app_context():
         session = get_session()
-        services.notify(session, user.citizen, "审核通过。", clock.now(), user_id=user.id)
+        notifier.notify(session, user.citizen, "审核通过。", clock.now(), user_id=user.id)
         session.commit()
     with ThreadConsumer():
         wait_for(lambda: gone.sent)

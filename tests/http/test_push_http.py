@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from tests.factories import CitizenFactory, UserFactory
 from tests.http.test_account_variants_http import PushReceiver, login, subscribe, unverified_user
 from webapp.db import get_session
-from webapp.notify import services
 from webapp.notify.gateway import WebPush
 from webapp.notify.models import PushSubscription
 from webapp.notify.rules import PushEndpointPolicy
@@ -93,7 +92,7 @@ def web_push(app, dns):
     """The app's gateway with the real default policy (the settings' allow-list, https, 443, public addresses
     only) and the stand-in resolver."""
     _vapid(app)
-    push = app.extensions["web_push"] = WebPush(app.config, resolver=dns)
+    push = app.extensions["notifier"].web_push = WebPush(app.config, resolver=dns)
     return push
 
 
@@ -141,7 +140,8 @@ def test_a_subscription_to_an_internal_or_unknown_address_is_refused_with_json_4
 
 def test_without_the_allow_list_the_address_check_alone_refuses_internal_names(client, auth, db_session, app, dns):
     _vapid(app)
-    app.extensions["web_push"] = WebPush(app.config, resolver=dns, policy=PushEndpointPolicy(allowed_hosts=()))
+    app.extensions["notifier"].web_push = WebPush(app.config, resolver=dns,
+                                                 policy=PushEndpointPolicy(allowed_hosts=()))
     for endpoint in ("https://push.example.org/x", "https://localhost.example.org/x",
                      "https://nxdomain.example/x"):
         resp = _subscribe(client, auth, db_session, endpoint)
@@ -188,7 +188,7 @@ def _notify_one(app, db_session, endpoints: list[str]) -> None:
     with app.test_request_context():
         session = get_session()
         citizen = session.get(type(user.citizen), user.citizen_id)
-        services.notify(session, citizen, "审核通过。", app.extensions["clock"].now())
+        app.extensions["notifier"].notify(session, citizen, "审核通过。", app.extensions["clock"].now())
         session.commit()
 
 

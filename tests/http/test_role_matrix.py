@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from tests.conftest import T0
+from tests.conftest import T0, make_notifier
 from tests.factories import CitizenFactory, LicenceFactory, UserFactory
 from tests.http.test_officer_http import login_officer
 from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
@@ -71,8 +71,8 @@ def credentials(app, db_session, clock):
     LicenceFactory(citizen=driver.citizen)
     with app.app_context():  # issuing notifies the holder through the app's gateways
         licence = licence_services.apply(db_session, citizen=driver.citizen, user_id=driver.id,
-                                         photo_source="system", photo=None, now=T0, cities=None)
-        licence_services.proven(db_session, licence, T0, None)
+                                         photo_source="system", photo=None, now=T0, cities=None, notifier=make_notifier())
+        licence_services.proven(db_session, licence, T0, None, notifier=make_notifier())
     db_session.commit()
     return {
         TRAVEL: (qr_text(secret, cert, clock.now()), cert.citizen),

@@ -6,6 +6,9 @@ from webapp.errors import Conflict, DomainError
 from webapp.registry.rules import InvalidIdNumber
 from webapp.registry.services import IdentityMismatch
 from tests.factories import CitizenFactory
+from tests.conftest import make_notifier
+
+NOTIFIER = make_notifier()
 
 
 def test_register_creates_unverified_account_when_identity_matches(db_session, clock):
@@ -134,9 +137,9 @@ def test_known_and_unknown_identifiers_run_the_same_statements(app, engine, db_s
     event.listen(engine, "before_cursor_execute", capture)
     try:
         with app.app_context():
-            reset = [run(lambda p=phone: services.send_reset_code(db_session, p, clock.now()))
+            reset = [run(lambda p=phone: services.send_reset_code(db_session, p, clock.now(), notifier=NOTIFIER))
                      for phone in (user.phone, "13912345678")]
-            again = [run(lambda p=phone: services.send_reset_code(db_session, p, clock.now()))
+            again = [run(lambda p=phone: services.send_reset_code(db_session, p, clock.now(), notifier=NOTIFIER))
                      for phone in (user.phone, "13912345678")]
         wrong, locked = [], []
         for phone in (user.phone, "13912345678"):

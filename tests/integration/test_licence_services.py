@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import T0
+from tests.conftest import T0, make_notifier
 from tests.factories import CitizenFactory, LicenceFactory
 from tests.testdata import face, needs_testdata
 from webapp import tokens
@@ -24,6 +24,7 @@ from webapp.registry import services as registry
 from webapp.timeutil import LOCAL_TZ
 from webapp.verification import services as verification
 
+NOTIFIER = make_notifier()
 OFFICER = SimpleNamespace(id=7, role="traffic")
 SECRET = "test-secret-key"
 
@@ -35,9 +36,9 @@ def record(db_session):
 
 def issue(db_session, record, now=T0, source=rules.PHOTO_SYSTEM, photo_bytes=None) -> ElectronicLicence:
     application = services.apply(db_session, citizen=record.citizen, user_id=None, photo_source=source,
-                                 photo=photo_bytes, now=now, cities=None)
+                                 photo=photo_bytes, now=now, cities=None, notifier=NOTIFIER)
     assert application.status == PROOFING
-    return services.proven(db_session, application, now, None)
+    return services.proven(db_session, application, now, None, notifier=NOTIFIER)
 
 
 def audit_actions(db_session, citizen_id) -> list[str]:
@@ -67,10 +68,10 @@ def test_album_photo_waits_for_a_reviewer_due_end_of_next_working_day(db_session
 
     with pytest.raises(Conflict):
         services.apply(db_session, citizen=record.citizen, user_id=None, photo_source=rules.PHOTO_SYSTEM,
-                       photo=None, now=T0, cities=None)
+                       photo=None, now=T0, cities=None, notifier=NOTIFIER)
     reviewer = SimpleNamespace(id=9, role="reviewer")
     services.decide(db_session, licence.public_id, approve=True, reason="", reviewer=reviewer,
-                    now=T0 + timedelta(hours=3))
+                    now=T0 + timedelta(hours=3), notifier=NOTIFIER)
     assert licence.status == ACTIVE and licence.photo_changed_at == T0 + timedelta(hours=3)
     assert services.photo_replaceable_from(licence) == datetime(2027, 5, 20, 13, 0, tzinfo=LOCAL_TZ)
 
@@ -79,8 +80,8 @@ def test_rejection_needs_a_reason_and_tells_the_applicant(db_session, record):
     licence = issue(db_session, record, source=rules.PHOTO_CAMERA, photo_bytes=b"camera")
     reviewer = SimpleNamespace(id=9, role="reviewer")
     with pytest.raises(Exception, match="原因"):
-        services.decide(db_session, licence.public_id, approve=False, reason=" ", reviewer=reviewer, now=T0)
-    services.decide(db_session, licence.public_id, approve=False, reason="照片戴帽子", reviewer=reviewer, now=T0)
+        services.decide(db_session, licence.public_id, approve=False, reason=" ", reviewer=reviewer, now=T0, notifier=NOTIFIER)
+    services.decide(db_session, licence.public_id, approve=False, reason="照片戴帽子", reviewer=reviewer, now=T0, notifier=NOTIFIER)
     assert licence.status == REJECTED
     assert "照片戴帽子" in services.messages_for(db_session, record.citizen_id)[0].body
     # A rejected application does not block a new one.
@@ -89,9 +90,9 @@ def test_rejection_needs_a_reason_and_tells_the_applicant(db_session, record):
 
 def test_an_unfinished_application_is_abandoned_by_a_new_one(db_session, record):
     first = services.apply(db_session, citizen=record.citizen, user_id=None, photo_source=rules.PHOTO_SYSTEM,
-                           photo=None, now=T0, cities=None)
+                           photo=None, now=T0, cities=None, notifier=NOTIFIER)
     second = services.apply(db_session, citizen=record.citizen, user_id=None, photo_source=rules.PHOTO_SYSTEM,
-                            photo=None, now=T0, cities=None)
+                            photo=None, now=T0, cities=None, notifier=NOTIFIER)
     assert first.status == ABANDONED and second.status == PROOFING
 
 
@@ -113,14 +114,14 @@ def test_apply_refused_with_the_status_when_record_blocks(db_session, status):
     record = LicenceFactory(status=status, citizen=CitizenFactory(portrait=b"jpeg"))
     with pytest.raises(services.NotEligible, match=status):
         services.apply(db_session, citizen=record.citizen, user_id=None, photo_source=rules.PHOTO_SYSTEM,
-                       photo=None, now=T0, cities=None)
+                       photo=None, now=T0, cities=None, notifier=NOTIFIER)
     assert db_session.scalar(select(ElectronicLicence).where(ElectronicLicence.citizen_id == record.citizen_id)) is None
 
 
 def test_apply_refused_outside_the_enabled_region(db_session, record):
     with pytest.raises(services.NotEligible) as refused:
         services.apply(db_session, citizen=record.citizen, user_id=None, photo_source=rules.PHOTO_SYSTEM,
-                       photo=None, now=T0, cities=rules.enabled_cities("pilot3"))
+                       photo=None, now=T0, cities=rules.enabled_cities("pilot3"), notifier=NOTIFIER)
     assert refused.value.code == rules.OUTSIDE_REGION
 
 
@@ -144,7 +145,7 @@ def test_registry_import_invalidates_when_class_validity_or_authority_changed(db
     path = tmp_path / "licences.csv"
     path.write_text(",".join(row) + "\n" + ",".join(row.values()) + "\n", encoding="utf-8")
 
-    report = services.import_records(db_session, path, T0 + timedelta(days=1))
+    report = services.import_records(db_session, path, T0 + timedelta(days=1), notifier=NOTIFIER)
     found = services.resolve(db_session, licence.public_id, T0 + timedelta(days=1))
 
     assert report.updated == 1 and not report.errors
@@ -171,20 +172,20 @@ def test_a_change_without_the_step_reads_invalid_and_resolving_writes_nothing(db
 def test_points_or_address_import_keeps_the_licence(db_session, record):
     licence = issue(db_session, record)
     registry.upsert_licence(db_session, _import_row(record, points="6"), T0)
-    assert services.invalidate_changed(db_session, [record], T0) == []
+    assert services.invalidate_changed(db_session, [record], T0, notifier=NOTIFIER) == []
     assert licence.status == ACTIVE
 
 
 def test_seizure_turns_the_licence_invalid_at_once_and_is_audited(db_session, record):
     licence = issue(db_session, record)
     services.record_seizure(db_session, officer=OFFICER, id_number=record.citizen.id_number.lower(),
-                            reason="公安交通管理行政强制措施凭证 123", now=T0)
+                            reason="公安交通管理行政强制措施凭证 123", now=T0, notifier=NOTIFIER)
     live = services.state(licence, T0)
     assert (live.usable, live.code, live.label) == (False, "扣留", "扣留")
     event = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "licence.seize"))
     assert event.actor_type == "officer" and event.actor_id == 7 and event.detail["previous"] == "正常"
     with pytest.raises(Conflict):
-        services.record_seizure(db_session, officer=OFFICER, id_number=record.citizen.id_number, reason="x", now=T0)
+        services.record_seizure(db_session, officer=OFFICER, id_number=record.citizen.id_number, reason="x", now=T0, notifier=NOTIFIER)
 
 
 def test_verification_resolver_answers_for_a_licence_token(db_session, record):
@@ -194,7 +195,7 @@ def test_verification_resolver_answers_for_a_licence_token(db_session, record):
     ok = verification.verify(db_session, token, now=T0, secret=SECRET, viewer=verification.Viewer.public())
     assert ok.valid and ok.credential_type == "driving_licence" and ok.valid_until == date(2031, 5, 1)
 
-    services.record_seizure(db_session, officer=OFFICER, id_number=record.citizen.id_number, reason="x", now=T0)
+    services.record_seizure(db_session, officer=OFFICER, id_number=record.citizen.id_number, reason="x", now=T0, notifier=NOTIFIER)
     seized = verification.verify(db_session, token, now=T0, secret=SECRET,
                                  viewer=verification.Viewer(kind="officer", id=7, role="traffic"))
     assert not seized.valid and seized.reason == "licence_status" and "扣留" in seized.message

@@ -12,6 +12,7 @@ from webapp.errors import QuotaExceeded, TooSoon
 from webapp.notify import gateway as gateways
 from webapp.notify import rules, services
 from webapp.notify.models import Message, SmsCode, SmsMessage
+from webapp.notify.notifier import PENDING, Notifier
 from tests.conftest import create_database, race
 from tests.factories import CitizenFactory
 
@@ -20,9 +21,14 @@ SECRET = "test-secret-key"
 PHONE = "13800001234"
 
 
+def notifier_with(gateway=None) -> Notifier:
+    return Notifier(sms_gateway=gateway or gateways.OutboxGateway(), web_push=gateways.WebPush({}),
+                    code_policy=POLICY, secret=SECRET, accounts_of=lambda session, citizen_id: [],
+                    enqueue=lambda notices: None)
+
+
 def send(session, clock, phone=PHONE, purpose=rules.PURPOSE_REALNAME, gateway=None):
-    return services.request_code(session, gateway or gateways.OutboxGateway(), phone=phone, purpose=purpose,
-                                 policy=POLICY, secret=SECRET, now=clock.now())
+    return notifier_with(gateway).send_code(session, phone=phone, purpose=purpose, now=clock.now())
 
 
 def code_in_outbox(session, phone=PHONE) -> str:
@@ -134,17 +140,17 @@ def test_a_real_provider_is_not_called_inside_the_request_but_queued_after_the_c
     row = send(db_session, clock, gateway=BrokenGateway())
     sms = services.outbox(db_session, phone=PHONE, limit=1)[0]
     assert row.id and sms.gateway == "broken" and sms.gateway_ref is None
-    assert db_session.info[services.PENDING_NOTICES] == [("sms", sms.id)]
+    assert [notice for _notifier, notice in db_session.info[PENDING]] == [("sms", sms.id)]
 
 
 def test_the_embedded_outbox_needs_no_job(db_session, clock):
     send(db_session, clock)
-    assert services.PENDING_NOTICES not in db_session.info or not db_session.info[services.PENDING_NOTICES]
+    assert not db_session.info.get(PENDING)
 
 
 def test_notify_writes_the_in_app_message_and_the_sms(db_session, clock):
     citizen = CitizenFactory()
-    services.notify(db_session, citizen, "审核通过。", clock.now(), url="/account/")
+    notifier_with().notify(db_session, citizen, "审核通过。", clock.now(), url="/account/")
     message = db_session.scalars(select(Message)).one()
     assert (message.citizen_id, message.body, message.url, message.read_at) == (citizen.id, "审核通过。",
                                                                                 "/account/", None)

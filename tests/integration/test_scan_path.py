@@ -1,10 +1,11 @@
-"""The scan's fast path, on an app with its own engines (no test transaction around it), on both databases.
+"""The scan's fast path (webapp/verification/scan.py), on an app with its own engines (no test transaction around
+it), on both databases.
 
-- ``get_session(autocommit=True)``: on PostgreSQL the API's scan runs on the autocommit engine (no BEGIN or
-  COMMIT round trips) and its audit row is committed by the INSERT itself; SQLite keeps the ordinary session.
+- ``scan.session()``: on PostgreSQL the API's scan runs on the autocommit engine (no BEGIN or COMMIT round trips)
+  and its audit row is committed by the INSERT itself; SQLite keeps the ordinary session.
 - The autocommit engine pings a pooled connection only when the server has spoken on it: a connection that
   PostgreSQL closed while it sat in the pool is replaced and the scan still succeeds; a quiet one is not pinged.
-- ``db.DirectStatement`` gives the same rows as the Core statement it is compiled from, runs the columns' own
+- ``scan.DirectStatement`` gives the same rows as the Core statement it is compiled from, runs the columns' own
   processors (UTC instants even when the server's time zone is not UTC, JSON), and turns driver errors into
   SQLAlchemy's, invalidating a lost connection.
 """
@@ -21,12 +22,11 @@ from tests.conftest import PG_ADMIN_URL, create_database, make_test_config
 from tests.factories import CitizenFactory, bind
 from tests.verification_support import make_api_key, make_certificate, qr_text
 from webapp import create_app
-from webapp.audit import services as audit
 from webapp.audit.models import AuditEvent
 from webapp.db import make_engine, make_session_factory
 from webapp.travel_id import rules as travel_rules
 from webapp.verification import rules
-from webapp.verification import services as verification
+from webapp.verification import scan as scan_path
 
 URL = "/api/v1/verify"
 
@@ -45,7 +45,7 @@ def own_app(own_database, clock):
     url, _factory = own_database
     app = create_app(make_test_config(url), clock=clock)   # its own engines, as under gunicorn
     yield app
-    for name in ("engine", "autocommit_engine"):
+    for name in ("engine", "scan_engine"):
         if name in app.extensions:
             app.extensions[name].dispose()
 
@@ -84,7 +84,7 @@ def test_an_api_scan_runs_without_a_transaction_on_postgresql_and_its_audit_row_
     url, factory = own_database
     if not is_postgresql(url):
         # SQLite has no such mode here: the scan gets the ordinary session (and is still logged, below).
-        assert own_app.extensions["autocommit_session_factory"] is own_app.extensions["session_factory"]
+        assert own_app.extensions[scan_path.SESSION_FACTORY] is own_app.extensions["session_factory"]
     seen: dict[str, list] = {"main": [], "autocommit": []}
 
     def watch(name):
@@ -93,7 +93,7 @@ def test_an_api_scan_runs_without_a_transaction_on_postgresql_and_its_audit_row_
                                if is_postgresql(url) else None))
         return listener
 
-    engines = {"main": own_app.extensions["engine"], "autocommit": own_app.extensions.get("autocommit_engine")}
+    engines = {"main": own_app.extensions["engine"], "autocommit": own_app.extensions.get("scan_engine")}
     for name, engine in engines.items():
         if engine is not None:
             event.listen(engine, "before_cursor_execute", watch(name))
@@ -139,7 +139,7 @@ ON_POSTGRESQL = pytest.mark.parametrize("own_database", ["postgresql"], indirect
 
 @pytest.fixture
 def count_pings(own_app):
-    engine = own_app.extensions["autocommit_engine"]
+    engine = own_app.extensions["scan_engine"]
     pings = []
     original = engine.dialect.do_ping
 
@@ -176,17 +176,18 @@ def test_direct_statement_reads_what_the_core_statement_reads_in_utc(own_databas
             # psycopg hands instants back in the session's zone; the column's processor must make them UTC.
             session.execute(text("SET TIME ZONE 'Asia/Shanghai'"))
         for cert in (arranged["valid"], arranged["revoked"]):
-            for statement, key in ((verification._TRAVEL_BY_PUBLIC_ID, cert.public_id),
-                                   (verification._TRAVEL_BY_ID, cert.id)):
+            for statement, key in ((scan_path._TRAVEL_BY_PUBLIC_ID, cert.public_id),
+                                   (scan_path._TRAVEL_BY_ID, cert.id)):
                 direct = statement.first(session, {"key": key})
                 core = session.execute(statement.statement, {"key": key}).first()
                 assert tuple(direct) == tuple(core)
                 assert direct.expires_at == cert.expires_at and direct.expires_at.tzinfo is timezone.utc
                 assert (direct.id, direct.public_id, direct.status) == (cert.id, cert.public_id, cert.status)
                 assert direct.citizen_id == cert.citizen_id and direct.birth_date == cert.citizen.birth_date
-        assert verification._TRAVEL_BY_PUBLIC_ID.first(session, {"key": "no-such-certificate"}) is None
-        new_id = audit.append(session, "test.direct", clock.now(), actor_type="apikey", actor_id=7,
-                              subject_type="travel_id", subject_id=arranged["valid"].id, valid=True, note="中文")
+        assert scan_path.travel_row(session, "no-such-certificate", by_id=False) is None
+        new_id = scan_path.append_audit(session, "test.direct", clock.now(), actor_type="apikey", actor_id=7,
+                                        subject_type="travel_id", subject_id=arranged["valid"].id, valid=True,
+                                        note="中文")
         session.commit()
     with factory() as session:
         row = session.get(AuditEvent, new_id)
@@ -198,19 +199,19 @@ def test_direct_statement_errors_are_sqlalchemy_errors(own_database, clock):
     _url, factory = own_database
     with factory() as session:
         with pytest.raises(sa_exc.IntegrityError):   # action is NOT NULL
-            audit.append(session, None, clock.now())
+            scan_path.append_audit(session, None, clock.now())
         session.rollback()
         assert session.scalar(select(AuditEvent).where(AuditEvent.action.is_(None))) is None
 
 
 @ON_POSTGRESQL
 def test_a_connection_lost_mid_request_is_invalidated_and_the_next_request_works(own_app, arranged, clock):
-    session = own_app.extensions["autocommit_session_factory"]()
+    session = own_app.extensions[scan_path.SESSION_FACTORY]()
     pid = session.connection().execute(text("SELECT pg_backend_pid()")).scalar_one()   # checked out and held
     _terminate(pid)
     _wait_gone(pid)
     with pytest.raises(sa_exc.OperationalError) as raised:
-        audit.append(session, "test.lost", clock.now())
+        scan_path.append_audit(session, "test.lost", clock.now())
     assert raised.value.connection_invalidated
     session.close()
     assert scan(own_app, arranged["valid"], arranged["key"], clock).get_json()["valid"] is True

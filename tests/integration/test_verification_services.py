@@ -8,12 +8,14 @@ from sqlalchemy import select
 
 from webapp import tokens
 from webapp.audit.models import AuditEvent
+from webapp.driving_licence import services as licences
 from webapp.errors import DomainError
 from webapp.officer import services as officer_services
 from webapp.registry.rules import InvalidIdNumber, make_id_number, mask_id_number
 from webapp.verification import rules, services
-from webapp.verification.services import Resolved, Viewer
-from tests.factories import CitizenFactory
+from webapp.verification.services import Viewer
+from tests.conftest import make_notifier
+from tests.factories import CitizenFactory, LicenceFactory
 from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
 
 SECRET = "test-secret-key"
@@ -161,24 +163,24 @@ def test_unknown_context_is_refused(db_session, cert, clock):
     assert exc.value.code == "bad_context"
 
 
-def test_the_licence_plugs_in_through_the_resolver_table(db_session, citizen, clock, monkeypatch):
-    def resolve_licence(session, public_id, now):
-        assert public_id == "Licence00001"
-        return Resolved(db_id=7, public_id=public_id, citizen=citizen, status="暂扣", status_label="暂扣",
-                        valid_until=date(2031, 5, 1), reason=rules.LICENCE_STATUS)
-
-    monkeypatch.setitem(services.RESOLVERS, "driving_licence", resolve_licence)
-    text = tokens.issue(SECRET, "driving_licence", "Licence00001", clock.now())
+def test_a_licence_is_resolved_by_its_own_domain_with_the_record_for_traffic_police(db_session, citizen, clock):
+    record = LicenceFactory(citizen=citizen)
+    application = licences.apply(db_session, citizen=citizen, user_id=None, photo_source="system", photo=None,
+                                 now=clock.now(), cities=None, notifier=make_notifier())
+    licences.proven(db_session, application, clock.now(), None, notifier=make_notifier())
+    record.status = "暂扣"
+    db_session.flush()
+    text = tokens.issue(SECRET, "driving_licence", application.public_id, clock.now())
     traffic = Viewer.officer(make_officer(db_session, "traffic"))
     result = verify(db_session, text, clock, traffic, "roadside")
     assert (result.valid, result.reason, result.credential_type) == (False, "licence_status", "driving_licence")
     assert result.message == "驾驶证状态：暂扣，不能使用。"
     assert rules.LICENCE_RECORD in result.fields and result.holder.portrait
+    assert result.facts["record_status"] == "暂扣" and result.facts["file_number"] == record.file_number
     assert audit_rows(db_session)[-1].detail["context"] == "roadside"
 
 
-def test_licence_token_without_a_resolver_is_not_found(db_session, clock, monkeypatch):
-    monkeypatch.delitem(services.RESOLVERS, "driving_licence", raising=False)
+def test_a_licence_token_naming_no_e_licence_is_not_found(db_session, clock):
     result = verify(db_session, tokens.issue(SECRET, "driving_licence", "Licence00001", clock.now()), clock)
     assert (result.valid, result.reason) == (False, "not_found")
 

@@ -1,4 +1,4 @@
-"""The QR of the rotating token is drawn with a fixed mask (webapp/qr.py) and still decodes as a camera reads it.
+"""The QR of the rotating token is drawn with a fixed mask (webapp/codes.py) and still decodes as a camera reads it.
 
 The SVG the page shows is decoded from a browser screenshot in tests/e2e/test_travel_browser.py.
 """
@@ -11,7 +11,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from webapp import qr, tokens
+from webapp import codes as qr
+from webapp import tokens
 
 SECRET = "unit-test-secret"
 T0 = datetime(2026, 11, 20, 2, 0, 0, tzinfo=timezone.utc)

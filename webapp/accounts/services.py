@@ -18,6 +18,7 @@ from webapp.errors import Conflict, DomainError, NotFound
 from webapp.lazytext import DEFAULT_LOCALE, _l
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
+from webapp.notify.notifier import Notifier
 from webapp.proofing import engine
 from webapp.proofing import services as proofing
 from webapp.registry import rules as registry_rules
@@ -97,6 +98,16 @@ def authenticate(session: Session, *, account: str, password: str, now: datetime
     return user
 
 
+def user_ids_of(session: Session, citizen_id: int) -> list[int]:
+    """The accounts of a citizen (the Notifier pushes to their browsers)."""
+    return list(session.scalars(select(User.id).where(User.citizen_id == citizen_id)))
+
+
+def locale_of(session: Session, citizen_id: int) -> str | None:
+    """The language the citizen's account keeps (None: never chosen, zh-CN); the Notifier writes in it."""
+    return session.scalar(select(User.locale).where(User.citizen_id == citizen_id, User.locale.is_not(None)).limit(1))
+
+
 def remember_locale(session: Session, user: User, locale: str) -> None:
     """The language later SMS, messages and pushes to this holder are written in."""
     user.locale = locale
@@ -143,7 +154,7 @@ def set_level(session: Session, user: User, level: str, now: datetime, *, how: s
 
 
 # --- 实名认证 by SMS (limited account) and 忘记密码 -----------------------------------------------------------
-def send_realname_code(session: Session, user: User, now: datetime) -> str:
+def send_realname_code(session: Session, user: User, now: datetime, notifier: Notifier) -> str:
     """Send the 实名认证 code to the phone on file; returns it masked for the page.
 
     :raises DomainError: the account cannot use SMS (see rules.realname_refusal); TooSoon / QuotaExceeded
@@ -151,20 +162,20 @@ def send_realname_code(session: Session, user: User, now: datetime) -> str:
     refusal = rules.realname_refusal(user.level, user.phone, user.citizen.phone)
     if refusal:
         raise DomainError(refusal, code="realname_refused")
-    notices.send_code(session, phone=user.phone, purpose=sms_rules.PURPOSE_REALNAME, now=now)
+    notifier.send_code(session, phone=user.phone, purpose=sms_rules.PURPOSE_REALNAME, now=now)
     return registry_rules.mask_phone(user.phone)
 
 
-def confirm_realname(session: Session, user: User, code: str, now: datetime) -> None:
+def confirm_realname(session: Session, user: User, code: str, now: datetime, notifier: Notifier) -> None:
     """:raises DomainError: refused; BadCode: wrong, expired or used code"""
     refusal = rules.realname_refusal(user.level, user.phone, user.citizen.phone)
     if refusal:
         raise DomainError(refusal, code="realname_refused")
-    notices.check_code(session, phone=user.phone, purpose=sms_rules.PURPOSE_REALNAME, code=code, now=now)
+    notifier.check_code(session, phone=user.phone, purpose=sms_rules.PURPOSE_REALNAME, code=code, now=now)
     set_level(session, user, rules.LEVEL_REALNAME, now, how=rules.BY_SMS)
 
 
-def send_reset_code(session: Session, phone: str, now: datetime) -> None:
+def send_reset_code(session: Session, phone: str, now: datetime, notifier: Notifier) -> None:
     """A code to set a new password goes only to a registered phone. A phone without an account goes through
     the very same steps (cool-down, quota, a code row whose tries count, one SMS, which says there is no
     account): neither the page, nor a second request, nor the work done tells who has an account.
@@ -173,16 +184,17 @@ def send_reset_code(session: Session, phone: str, now: datetime) -> None:
     """
     phone = registry_rules.validate_phone(phone)
     registered = session.scalar(select(User.id).where(User.phone == phone)) is not None
-    notices.send_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, now=now, deliver=registered)
+    notifier.send_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, now=now, deliver=registered)
 
 
-def reset_password(session: Session, *, phone: str, code: str, password: str, now: datetime) -> User:
+def reset_password(session: Session, *, phone: str, code: str, password: str, now: datetime,
+                   notifier: Notifier) -> User:
     """:raises ValueError: phone format; DomainError: weak password; BadCode: wrong/expired/used code"""
     phone = registry_rules.validate_phone(phone)
     problem = rules.password_problem(password)
     if problem:
         raise DomainError(problem, code="weak_password")
-    notices.check_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, code=code, now=now)
+    notifier.check_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, code=code, now=now)
     user = session.scalar(select(User).where(User.phone == phone))
     if user is None:  # a code exists only for a registered phone; the account was removed since
         raise notices.BadCode(_l("验证码无效，请重新获取。"))
@@ -245,7 +257,7 @@ def identity_review_queue(session: Session) -> list[IdentityReview]:
 
 
 def decide_identity_review(session: Session, public_id: str, *, approve: bool, reason: str, reviewer,
-                           now: datetime) -> IdentityReview:
+                           now: datetime, notifier: Notifier) -> IdentityReview:
     """Approve (the account becomes 实人认证) or reject with a reason; the holder is told by SMS, in-app
     message and Web Push. A review already decided (by another reviewer) is refused.
 
@@ -272,7 +284,7 @@ def decide_identity_review(session: Session, public_id: str, *, approve: bool, r
         body = _l("您提交的身份证照片已审核通过，账号已完成实人认证，可使用全部功能。")
     else:
         body = _l("您提交的身份证照片未通过审核：%(reason)s。请重新上传或到公安交管窗口面签。", reason=reason)
-    notices.notify(session, user.citizen, body, now, url="/account/", purpose="identity_review", user_id=user.id)
+    notifier.notify(session, user.citizen, body, now, url="/account/", purpose="identity_review", user_id=user.id)
     audit.record(session, "account.id_card_review", now, actor_type="officer", actor_id=reviewer.id,
                  subject_type="identity_review", subject_id=review.id, citizen_id=user.citizen_id,
                  approved=approve, reason=reason or None, late=now > review.due_at)
@@ -280,8 +292,8 @@ def decide_identity_review(session: Session, public_id: str, *, approve: bool, r
 
 
 # --- 面签 at a police window -------------------------------------------------------------------------------
-def face_to_face(session: Session, *, officer, id_number: str, name: str, phone: str, now: datetime
-                 ) -> tuple[User, bool]:
+def face_to_face(session: Session, *, officer, id_number: str, name: str, phone: str, now: datetime,
+                 notifier: Notifier) -> tuple[User, bool]:
     """The officer has checked the person against the ID card and the registry portrait: create a full account
     (or raise an existing one to 实人认证). A new account has no password yet: an SMS tells the holder to set
     one with a code to this phone. Returns (user, created).
@@ -311,5 +323,5 @@ def face_to_face(session: Session, *, officer, id_number: str, name: str, phone:
     else:
         body = _l("您已在公安交管窗口完成面签，账号已实人认证。")
     # In the holder's language (zh-CN for a new account), not the officer's.
-    notices.send_sms(session, phone, notices.signed(body, user.locale or DEFAULT_LOCALE), "face_to_face", now)
+    notifier.send_sms(session, phone, sms_rules.signed(body, user.locale or DEFAULT_LOCALE), "face_to_face", now)
     return user, created

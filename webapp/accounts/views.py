@@ -150,7 +150,7 @@ def verify_done():
 
 # --- 实名认证 by SMS: a limited account (SPEC 5.1) --------------------------------------------------------------
 def _code_minutes() -> int:
-    return int(notices.code_policy().ttl.total_seconds() // 60)
+    return int(edge.notifier().code_policy.ttl.total_seconds() // 60)
 
 
 def _code_sent(send, on_sent: str):
@@ -180,7 +180,7 @@ def realname():
     if form.validate_on_submit() and not refusal:
         session = get_session()
         if form.send.data:
-            error = _code_sent(lambda: services.send_realname_code(session, user, _now()),
+            error = _code_sent(lambda: services.send_realname_code(session, user, _now(), edge.notifier()),
                                _l("验证码已发送至 %(phone)s，%(minutes)s 分钟内有效。", phone=mask_phone(user.phone),
                                   minutes=_code_minutes()))
             if error:
@@ -189,7 +189,7 @@ def realname():
                 return redirect(url_for("accounts.realname"))
         else:
             try:
-                services.confirm_realname(session, user, form.code.data, _now())
+                services.confirm_realname(session, user, form.code.data, _now(), edge.notifier())
             except DomainError as exc:
                 edge.commit()  # a wrong code still counts against the code's tries
                 form.code.errors.append(exc.user_message)
@@ -198,8 +198,8 @@ def realname():
                 flash(_l("实名认证成功。账号功能受限，完成实人认证后可使用全部功能。"), "success")
                 return redirect(url_for("accounts.profile"))
     status = 400 if form.is_submitted() else 200
-    wait = 0 if refusal else notices.cooldown_left(get_session(), phone=user.phone,
-                                                   purpose=sms_rules.PURPOSE_REALNAME, now=_now())
+    wait = 0 if refusal else edge.notifier().cooldown_left(get_session(), phone=user.phone,
+                                                           purpose=sms_rules.PURPOSE_REALNAME, now=_now())
     return render_template("accounts/realname.html", form=form, refusal=refusal, wait=wait,
                            phone=mask_phone(user.citizen.phone or "")), status
 
@@ -215,7 +215,7 @@ def reset_password():
         if form.send.data:
             error = None
             try:
-                error = _code_sent(lambda: services.send_reset_code(session, form.phone.data, _now()),
+                error = _code_sent(lambda: services.send_reset_code(session, form.phone.data, _now(), edge.notifier()),
                                    _l("如该手机号已注册，验证码已发送，%(minutes)s 分钟内有效。",
                                       minutes=_code_minutes()))
             except ValueError as exc:
@@ -224,13 +224,13 @@ def reset_password():
             if error:
                 form.phone.errors.append(error)
             else:
-                wait = notices.code_policy().resend_cooldown.total_seconds()
+                wait = edge.notifier().code_policy.resend_cooldown.total_seconds()
         elif not form.code.data or not form.password.data:
             form.form_errors.append(_l("请填写短信验证码和新密码。"))
         else:
             try:
                 services.reset_password(session, phone=form.phone.data, code=form.code.data,
-                                        password=form.password.data, now=_now())
+                                        password=form.password.data, now=_now(), notifier=edge.notifier())
             except ValueError as exc:
                 form.phone.errors.append(str(exc))
             except DomainError as exc:
@@ -301,7 +301,8 @@ def _reviews_page(form: DecisionForm, status: int = 200):
 def decide(public_id: str):
     return decision(
         lambda session, approve, reason: services.decide_identity_review(
-            session, public_id, approve=approve, reason=reason, reviewer=current_user, now=_now()),
+            session, public_id, approve=approve, reason=reason, reviewer=current_user, now=_now(),
+            notifier=edge.notifier()),
         _reviews_page, done=(_l("已审核通过，账号已实人认证。"), _l("已退回，申请人将收到不通过原因。")),
         back="account_desk.reviews")
 
@@ -317,7 +318,8 @@ def face_to_face():
         session = get_session()
         try:
             user, created = services.face_to_face(session, officer=current_user, id_number=form.id_number.data,
-                                                  name=form.name.data, phone=form.phone.data, now=_now())
+                                                  name=form.name.data, phone=form.phone.data, now=_now(),
+                                                  notifier=edge.notifier())
         except InvalidIdNumber as exc:
             session.rollback()
             form.id_number.errors.append(str(exc))

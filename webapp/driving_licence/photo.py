@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
+from webapp import images
 from webapp.driving_licence import rules
+from webapp.proofing import engine
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
@@ -42,10 +45,7 @@ def check_portrait(data: bytes, reference_encoding: bytes | None, tolerance: flo
     The picture is decoded with EXIF orientation honoured (``engine.decode_portrait``), so a phone photo taken
     upright is measured upright. Checks that need a face stop at ``no_face``/``several_faces``.
     """
-    import face_recognition
-
-    from webapp import images
-    from webapp.proofing import engine
+    import face_recognition  # loads dlib's models (~1-2 s): only a process that checks a photo pays it
 
     result = PhotoResult()
     if len(data) > MAX_UPLOAD_BYTES:
@@ -108,8 +108,6 @@ def check_portrait(data: bytes, reference_encoding: bytes | None, tolerance: flo
         result.failures.append("colour")
 
     if result.passed:
-        from PIL import Image
-
         cropped = Image.fromarray(image[crop.top:crop.top + crop.height, crop.left:crop.left + crop.width])
         resized = cropped.resize(rules.STORED_SIZE_PX, Image.Resampling.LANCZOS)
         result.jpeg = images.to_jpeg(np.asarray(resized))

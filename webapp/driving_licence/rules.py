@@ -13,8 +13,8 @@ from datetime import date, datetime, timezone
 from typing import Mapping
 
 from webapp.lazytext import LazyText, _l, joined
-from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES, licence_status_label
-from webapp.timeutil import to_local
+from webapp.registry.rules import LICENCE_CLASSES, LICENCE_STATUS_NORMAL, LICENCE_STATUSES, licence_status_label
+from webapp.timeutil import local_date, to_local
 from webapp.workdays import is_workday, review_due  # noqa: F401 - part of this module's rules
 
 # --- Eligibility ----------------------------------------------------------------------------------------
@@ -257,3 +257,31 @@ def plan_crop(image_size: tuple[int, int], chin_y: float, brow_y: float, jaw_lef
             return Crop(top=round(top), left=round(left), height=round(crop_h), width=round(crop_w),
                         head_height_mm=head_mm, head_width_mm=(jaw_right - jaw_left) / px_per_mm)
     return None
+
+
+# 准驾车型代号规定 (GA/T 驾驶证式样, abridged): printed on the back page.
+CLASS_RULES = {
+    "A1": _l("大型客车，准驾 A3、B1、B2、C1、C2、C3、C4、M"),
+    "A2": _l("重型牵引挂车，准驾 B1、B2、C1、C2、C3、C4、C6、M"),
+    "A3": _l("城市公交车，准驾 C1、C2、C3、C4"),
+    "B1": _l("中型客车，准驾 C1、C2、C3、C4、M"),
+    "B2": _l("大型货车，准驾 C1、C2、C3、C4、M"),
+    "C1": _l("小型汽车，准驾 C2、C3"),
+    "C2": _l("小型自动挡汽车"),
+    "C3": _l("低速载货汽车，准驾 C4"),
+    "C4": _l("三轮汽车"),
+    "C5": _l("残疾人专用小型自动挡载客汽车"),
+    "C6": _l("轻型牵引挂车"),
+    "D": _l("普通三轮摩托车，准驾 E、F"),
+    "E": _l("普通二轮摩托车，准驾 F"),
+    "F": _l("轻便摩托车"),
+    "M": _l("轮式专用机械车"),
+    "N": _l("无轨电车"),
+    "P": _l("有轨电车"),
+}
+assert set(CLASS_RULES) == set(LICENCE_CLASSES)
+
+
+def class_rules(licence_class: str) -> list[tuple[str, str]]:
+    """The 准驾车型 rows a licence of ``licence_class`` (e.g. "A2D") prints on its back page, in the table's order."""
+    return [(code, CLASS_RULES[code]) for code in CLASS_RULES if code in licence_class]

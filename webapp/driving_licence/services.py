@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.audit import services as audit
-from webapp.driving_licence import rules
+from webapp.driving_licence import photo, rules
 from webapp.driving_licence.models import (
     ABANDONED,
     ACTIVE,
@@ -33,9 +33,10 @@ from webapp.driving_licence.models import (
     ElectronicLicence,
 )
 from webapp.errors import Conflict, DomainError, NotFound, TooSoon
-from webapp.lazytext import LazyText, _l, joined
+from webapp.lazytext import _l, joined
 from webapp.notify import services as notices
 from webapp.notify.models import Message
+from webapp.notify.notifier import Notifier
 from webapp.proofing import services as proofing
 from webapp.registry import services as registry
 from webapp.registry.models import Citizen, LicenceRecord
@@ -69,6 +70,22 @@ class PhotoRejected(DomainError):
         self.messages = messages
 
 
+#: Largest album or camera photo read (photo.check_portrait refuses anything larger).
+MAX_PHOTO_BYTES = photo.MAX_UPLOAD_BYTES
+
+
+def checked_photo(citizen: Citizen, data: bytes, *, tolerance: float) -> bytes:
+    """An album or camera photo for the e-licence, after the machine checks (photo.check_portrait: one face, the
+    registry person, the 32×22 mm format, background, colour): the stored 22:32 crop.
+
+    :raises PhotoRejected: with one message per failed check
+    """
+    result = photo.check_portrait(data, citizen.portrait_encoding, tolerance)
+    if not result.passed:
+        raise PhotoRejected(result.messages)
+    return result.jpeg
+
+
 def _facts(record: LicenceRecord | None) -> rules.RecordFacts | None:
     if record is None:
         return None
@@ -97,7 +114,7 @@ def _snapshot_of(record: LicenceRecord) -> dict[str, object]:
 
 
 def apply(session: Session, *, citizen: Citizen, user_id: int | None, photo_source: str, photo: bytes | None,
-          now: datetime, cities: frozenset[str] | None) -> ElectronicLicence:
+          now: datetime, cities: frozenset[str] | None, notifier: Notifier) -> ElectronicLicence:
     """Start an application (status ``proofing``: 实人核验 comes next). A previous unfinished application of the
     same citizen is abandoned; an active e-licence or one under review refuses a new one.
 
@@ -119,7 +136,7 @@ def apply(session: Session, *, citizen: Citizen, user_id: int | None, photo_sour
         if existing.status == PROOFING:
             existing.status = ABANDONED
         elif existing.status == ACTIVE and _changed(existing):
-            _invalidate(session, existing, now)  # its record changed by a route that did not say so
+            _invalidate(session, existing, now, notifier)  # its record changed by a route that did not say so
         elif existing.status == ACTIVE:
             raise Conflict(_l("您已领取电子驾驶证，无需重复申领。"), code="already_active")
         else:
@@ -147,7 +164,7 @@ def pending_application(session: Session, citizen_id: int) -> ElectronicLicence 
 
 
 def proven(session: Session, application: ElectronicLicence, now: datetime,
-           cities: frozenset[str] | None) -> ElectronicLicence:
+           cities: frozenset[str] | None, notifier: Notifier) -> ElectronicLicence:
     """实人核验 passed: a system-photo application is clean and issued at once; an album/camera photo goes to a
     reviewer (what a machine cannot check: bareheaded, recent), due within 1 working day.
 
@@ -158,20 +175,20 @@ def proven(session: Session, application: ElectronicLicence, now: datetime,
         raise Conflict(_l("该申请已处理，请返回“我的驾驶证”查看。"), code="not_proofing")
     check_eligible(session, application.citizen, now, cities)
     if application.photo_source == rules.PHOTO_SYSTEM:
-        _issue(session, application, now)
+        _issue(session, application, now, notifier)
     else:
         application.status = PENDING
         application.review_due_at = rules.review_due(now)
         audit.record(session, "licence.queue", now, subject_type="electronic_licence", subject_id=application.id,
                      citizen_id=application.citizen_id, due=application.review_due_at.isoformat())
-        notify(session, application.citizen, now,
-               _l("您的电子驾驶证申领已提交审核，预计 %(due)s 前完成。", due=format_deadline(application.review_due_at)))
+        _tell(notifier, session, application.citizen, now,
+              _l("您的电子驾驶证申领已提交审核，预计 %(due)s 前完成。", due=format_deadline(application.review_due_at)))
     session.flush()
     return application
 
 
 def issue_after_proofing(session: Session, citizen: Citizen, challenge_public_id: str, now: datetime,
-                         cities: frozenset[str] | None) -> ElectronicLicence:
+                         cities: frozenset[str] | None, notifier: Notifier) -> ElectronicLicence:
     """The applicant came back from 实人核验: use the pass (once) and go on with the application (:func:`proven`).
 
     :raises DomainError: no application waiting for 实人核验 (code ``no_pending_application``)
@@ -182,10 +199,10 @@ def issue_after_proofing(session: Session, citizen: Citizen, challenge_public_id
     if application is None:
         raise DomainError(_l("申请已失效，请重新申领。"), code="no_pending_application")
     proofing.consume(session, challenge_public_id, purpose=PURPOSE_APPLY, citizen_id=citizen.id, now=now)
-    return proven(session, application, now, cities)
+    return proven(session, application, now, cities, notifier)
 
 
-def _issue(session: Session, application: ElectronicLicence, now: datetime) -> None:
+def _issue(session: Session, application: ElectronicLicence, now: datetime, notifier: Notifier) -> None:
     application.status = ACTIVE
     application.issued_at = now
     application.decided_at = now
@@ -193,7 +210,7 @@ def _issue(session: Session, application: ElectronicLicence, now: datetime) -> N
         application.photo_changed_at = now
     audit.record(session, "licence.issue", now, subject_type="electronic_licence", subject_id=application.id,
                  citizen_id=application.citizen_id, photo_source=application.photo_source)
-    notify(session, application.citizen, now, _l("您的电子驾驶证已申领成功，可在“我的驾驶证”中出示使用。"))
+    _tell(notifier, session, application.citizen, now, _l("您的电子驾驶证已申领成功，可在“我的驾驶证”中出示使用。"))
 
 
 def current(session: Session, citizen_id: int) -> ElectronicLicence | None:
@@ -215,17 +232,18 @@ def _changed(licence: ElectronicLicence) -> list[str]:
     return rules.changed_fields(licence.snapshot(), _snapshot_of(licence.record))
 
 
-def _invalidate(session: Session, licence: ElectronicLicence, now: datetime) -> None:
+def _invalidate(session: Session, licence: ElectronicLicence, now: datetime, notifier: Notifier) -> None:
     changed = _changed(licence)
     licence.status = INVALIDATED
     licence.decided_at = now
     audit.record(session, "licence.invalidate", now, subject_type="electronic_licence", subject_id=licence.id,
                  citizen_id=licence.citizen_id, fields=changed)
     # Kept as the holder was told, in their language.
-    licence.status_reason = notify(session, licence.citizen, now, rules.invalidation_message(changed)).body
+    licence.status_reason = _tell(notifier, session, licence.citizen, now, rules.invalidation_message(changed)).body
 
 
-def invalidate_changed(session: Session, records: list[LicenceRecord], now: datetime) -> list[ElectronicLicence]:
+def invalidate_changed(session: Session, records: list[LicenceRecord], now: datetime,
+                       notifier: Notifier) -> list[ElectronicLicence]:
     """The step of a registry change: every active e-licence of ``records`` whose record's class, validity or
     issuing authority changed becomes invalidated, is audited, and its holder is told to re-apply.
 
@@ -238,16 +256,16 @@ def invalidate_changed(session: Session, records: list[LicenceRecord], now: date
         ElectronicLicence.licence_record_id.in_(record_ids), ElectronicLicence.status == ACTIVE))
         if _changed(licence)]
     for licence in invalidated:
-        _invalidate(session, licence, now)
+        _invalidate(session, licence, now, notifier)
     session.flush()
     return invalidated
 
 
-def import_records(session: Session, path: Path, now: datetime) -> registry.ImportReport:
+def import_records(session: Session, path: Path, now: datetime, notifier: Notifier) -> registry.ImportReport:
     """The registry's licence import (``registry import-licences``) with its consequence for e-licences: a record
     whose class, validity or issuing authority changed invalidates its e-licence (:func:`invalidate_changed`)."""
     report = registry.import_licences(session, path, now)
-    invalidate_changed(session, report.records, now)
+    invalidate_changed(session, report.records, now, notifier)
     return report
 
 
@@ -326,7 +344,8 @@ def replace_photo(session: Session, licence: ElectronicLicence, *, source: str, 
     return licence
 
 
-def record_seizure(session: Session, *, officer, id_number: str, reason: str, now: datetime) -> LicenceRecord:
+def record_seizure(session: Session, *, officer, id_number: str, reason: str, now: datetime,
+                   notifier: Notifier) -> LicenceRecord:
     """A traffic officer records 扣留 of a licence (the paper licence is kept): the record's status becomes
     扣留, so every e-licence of it turns invalid at once (the state is read live).
 
@@ -346,8 +365,8 @@ def record_seizure(session: Session, *, officer, id_number: str, reason: str, no
     audit.record(session, "licence.seize", now, actor_type="officer", actor_id=officer.id,
                  subject_type="licence_record", subject_id=record.id, citizen_id=record.citizen_id,
                  previous=previous, reason=(reason or "").strip()[:200], role=officer.role)
-    notify(session, record.citizen, now, _l("您的机动车驾驶证已被公安交管部门扣留，电子驾驶证暂停使用。"
-                                         "请按处罚决定书接受处理。"))
+    _tell(notifier, session, record.citizen, now, _l("您的机动车驾驶证已被公安交管部门扣留，电子驾驶证暂停使用。"
+                                                    "请按处罚决定书接受处理。"))
     session.flush()
     return record
 
@@ -358,8 +377,8 @@ def review_queue(session: Session) -> list[ElectronicLicence]:
                                 .order_by(ElectronicLicence.review_due_at, ElectronicLicence.id)))
 
 
-def decide(session: Session, public_id: str, *, approve: bool, reason: str, reviewer, now: datetime
-           ) -> ElectronicLicence:
+def decide(session: Session, public_id: str, *, approve: bool, reason: str, reviewer, now: datetime,
+           notifier: Notifier) -> ElectronicLicence:
     """A reviewer approves (issue) or rejects (with a reason the applicant is told) an application.
 
     :raises Conflict: not waiting for review
@@ -370,15 +389,15 @@ def decide(session: Session, public_id: str, *, approve: bool, reason: str, revi
         raise Conflict(_l("该申请不在待审核状态。"), code="not_pending")
     reason = (reason or "").strip()
     if approve:
-        _issue(session, application, now)
+        _issue(session, application, now, notifier)
     else:
         if not reason:
             raise DomainError(_l("请填写不通过的原因。"), code="reason_required")
         application.status = REJECTED
         application.decided_at = now
         application.status_reason = reason[:500]
-        notify(session, application.citizen, now, _l("您的电子驾驶证申领未通过审核：%(reason)s。请修改后重新申领。",
-                                                      reason=reason))
+        _tell(notifier, session, application.citizen, now,
+              _l("您的电子驾驶证申领未通过审核：%(reason)s。请修改后重新申领。", reason=reason))
     audit.record(session, "licence.review", now, actor_type="officer", actor_id=reviewer.id,
                  subject_type="electronic_licence", subject_id=application.id, citizen_id=application.citizen_id,
                  approved=approve, reason=reason or None, late=now > application.review_due_at)
@@ -386,9 +405,9 @@ def decide(session: Session, public_id: str, *, approve: bool, reason: str, revi
     return application
 
 
-def notify(session: Session, citizen: Citizen, now: datetime, body: str | LazyText) -> Message:
-    """An e-licence notice: in-app message, SMS to the phone on file, Web Push (notify domain)."""
-    return notices.notify(session, citizen, body, now, url="/licence/", purpose="licence")
+def _tell(notifier: Notifier, session: Session, citizen: Citizen, now: datetime, body: str) -> Message:
+    """An e-licence notice: in-app message, SMS to the phone on file, Web Push (sent after the commit)."""
+    return notifier.notify(session, citizen, body, now, url="/licence/", purpose="licence")
 
 
 def messages_for(session: Session, citizen_id: int, limit: int = 20) -> list[Message]:

@@ -2,16 +2,11 @@
 rotating QR and Code128), photo replacement, the traffic officer's 扣留 and the reviewer's queue."""
 from __future__ import annotations
 
-import base64
-from datetime import datetime
-
-import barcode
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from webapp import images, qr, tokens
+from webapp import codes, images
 from webapp.db import get_session
-from webapp.driving_licence import photo as photo_checks
 from webapp.driving_licence import rules, services
 from webapp.driving_licence.forms import PHOTO_CHOICES, ApplyForm, PhotoForm, SeizeForm
 from webapp.driving_licence.models import ACTIVE, INVALIDATED, PENDING, ElectronicLicence
@@ -19,7 +14,7 @@ from webapp.errors import DomainError, NotFound, TooSoon
 from webapp.extensions import limiter
 from webapp.lazytext import _l
 from webapp.proofing import flow as proofing
-from webapp.registry.rules import LICENCE_CLASSES, SEX_LABELS, licence_status_label
+from webapp.registry.rules import SEX_LABELS, licence_status_label
 from webapp.roles import ROLE_REVIEWER, ROLE_TRAFFIC
 from webapp.timeutil import format_deadline, format_local, to_local
 from webapp.web import edge
@@ -31,29 +26,6 @@ bp = Blueprint("driving_licence", __name__, url_prefix="/licence")
 CITIZENS_ONLY = _l("请使用个人账号办理驾驶证业务。")  # what an officer session is told on a citizen page
 
 APPLY_RATE_LIMIT = "10 per minute;30 per hour"
-# 准驾车型代号规定 (GA/T 驾驶证式样, abridged): printed on the back page.
-CLASS_RULES = {
-    "A1": _l("大型客车，准驾 A3、B1、B2、C1、C2、C3、C4、M"),
-    "A2": _l("重型牵引挂车，准驾 B1、B2、C1、C2、C3、C4、C6、M"),
-    "A3": _l("城市公交车，准驾 C1、C2、C3、C4"),
-    "B1": _l("中型客车，准驾 C1、C2、C3、C4、M"),
-    "B2": _l("大型货车，准驾 C1、C2、C3、C4、M"),
-    "C1": _l("小型汽车，准驾 C2、C3"),
-    "C2": _l("小型自动挡汽车"),
-    "C3": _l("低速载货汽车，准驾 C4"),
-    "C4": _l("三轮汽车"),
-    "C5": _l("残疾人专用小型自动挡载客汽车"),
-    "C6": _l("轻型牵引挂车"),
-    "D": _l("普通三轮摩托车，准驾 E、F"),
-    "E": _l("普通二轮摩托车，准驾 F"),
-    "F": _l("轻便摩托车"),
-    "M": _l("轮式专用机械车"),
-    "N": _l("无轨电车"),
-    "P": _l("有轨电车"),
-}
-assert set(CLASS_RULES) == set(LICENCE_CLASSES)
-
-
 _now = edge.now
 
 
@@ -78,13 +50,11 @@ def _uploaded(form) -> bytes | DomainError:
         return DomainError(_l("请选择或拍摄一张照片。"), code="no_photo")
     if not images.upload_type_ok(upload):
         return DomainError(images.BAD_TYPE_MESSAGE, code="bad_type")
-    data = upload.read(photo_checks.MAX_UPLOAD_BYTES + 1)
-    citizen = current_user.citizen
-    result = photo_checks.check_portrait(data, citizen.portrait_encoding,
-                                         current_app.config["SUISHEN_FACE_TOLERANCE"])
-    if not result.passed:
-        return services.PhotoRejected(result.messages)
-    return result.jpeg
+    try:
+        return services.checked_photo(current_user.citizen, upload.read(services.MAX_PHOTO_BYTES + 1),
+                                      tolerance=current_app.config["SUISHEN_FACE_TOLERANCE"])
+    except services.PhotoRejected as exc:
+        return exc
 
 
 def _index_context(form: ApplyForm) -> dict:
@@ -136,7 +106,7 @@ def apply():
     session = get_session()
     try:
         services.apply(session, citizen=user.citizen, user_id=user.id, photo_source=form.photo_source.data,
-                       photo=photo, now=_now(), cities=_cities())
+                       photo=photo, now=_now(), cities=_cities(), notifier=edge.notifier())
     except DomainError as exc:
         status = form.refused(session, exc)
         return render_template("driving_licence/index.html", **_index_context(form)), status
@@ -157,7 +127,7 @@ def apply():
 def issue():
     user = current_citizen(CITIZENS_ONLY)
     application = services.issue_after_proofing(get_session(), user.citizen, request.args.get("c", ""), _now(),
-                                                _cities())
+                                                _cities(), edge.notifier())
     edge.commit()
     if application.status == ACTIVE:
         flash(_l("电子驾驶证申领成功。"), "success")
@@ -176,7 +146,7 @@ def _show_context(licence: ElectronicLicence) -> dict:
         "photo": images.jpeg_data_uri(licence.photo),
         "valid_until": f"{record.valid_until:%Y-%m-%d}" if record.valid_until else _l("长期"),
         "record_status": licence_status_label(record.status),
-        "class_rules": [(code, CLASS_RULES[code]) for code in CLASS_RULES if code in record.licence_class],
+        "class_rules": rules.class_rules(record.licence_class),
         "replace_from": services.photo_replaceable_from(licence),
         "replace_from_text": format_local(services.photo_replaceable_from(licence), "%Y-%m-%d %H:%M"),
         "can_replace": now >= services.photo_replaceable_from(licence),
@@ -197,27 +167,6 @@ def show(public_id: str):
     return resp
 
 
-def _barcode_svg(text: str) -> tuple[str, int]:
-    """Code128 of the numeric code (22 digits, set C: 156 modules) as a compact SVG data URI: python-barcode
-    encodes, we draw one rect per bar in module units with a viewBox, so it scales to the screen width (its
-    SVGWriter draws fixed millimetres, ~4× larger). Also returns the width in modules, quiet zones included, so
-    the page can size it to a whole number of device pixels per module."""
-    modules = barcode.Code128(text).build()[0]
-    bars, x = [], 0
-    while x < len(modules):
-        if modules[x] == "1":
-            run = len(modules[x:]) - len(modules[x:].lstrip("1"))
-            bars.append(f'<rect x="{x + 10}" width="{run}" height="60"/>')
-            x += run
-        else:
-            x += 1
-    width = len(modules) + 20  # 10-module quiet zones
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} 60" preserveAspectRatio="none" '
-           f'shape-rendering="crispEdges"><rect width="{width}" height="60" fill="#fff"/>'
-           f'<g fill="#000">{"".join(bars)}</g></svg>')
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii"), width
-
-
 @bp.get("/<public_id>/token")
 @citizen_required
 @limiter.limit("30 per minute")
@@ -230,13 +179,9 @@ def token(public_id: str):
     body = {"state": live.code, "state_label": live.label, "usable": live.usable, "now": now.isoformat(),
             "message": services.status_reason(licence)}
     if live.usable:
-        value = tokens.issue(current_app.config["SECRET_KEY"], "driving_licence", licence.public_id, now)
-        url = f"{current_app.config['BASE_URL']}/v/{value}"
-        code = tokens.issue_numeric(current_app.config["SECRET_KEY"], "driving_licence", licence.id, now)
-        barcode_uri, modules = _barcode_svg(code)
-        body.update(token=value, url=url, qr=qr.svg_data_uri(url),
-                    code=code, code_text=tokens.group_digits(code), barcode=barcode_uri, barcode_modules=modules,
-                    refresh_in=round(tokens.seconds_left(now), 3),
+        secret = current_app.config["SECRET_KEY"]
+        body.update(codes.qr_fields(secret, current_app.config["BASE_URL"], "driving_licence", licence.public_id, now),
+                    **codes.barcode_fields(secret, "driving_licence", licence.id, now),
                     generated_at=to_local(now).strftime("%Y-%m-%d %H:%M:%S"))
     return jsonify(body)
 
@@ -292,7 +237,7 @@ def seize():
         session = get_session()
         try:
             record = services.record_seizure(session, officer=current_user, id_number=form.id_number.data,
-                                             reason=form.reason.data, now=_now())
+                                             reason=form.reason.data, now=_now(), notifier=edge.notifier())
         except DomainError as exc:
             form.refused(session, exc)   # answered 400 below, as every refused submission of this form
         else:
@@ -322,5 +267,6 @@ def _review_page(form: DecisionForm, status: int = 200):
 def decide(public_id: str):
     return decision(
         lambda session, approve, reason: services.decide(session, public_id, approve=approve, reason=reason,
-                                                         reviewer=current_user, now=_now()),
+                                                         reviewer=current_user, now=_now(),
+                                                         notifier=edge.notifier()),
         _review_page, done=(_l("已审核通过。"), _l("已退回申请。")), back="driving_licence.review_queue")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from webapp.lazytext import _l
+from webapp.lazytext import _l, render
 
 CODE_LENGTH = 6
 
@@ -115,6 +115,12 @@ def no_account_text(purpose: str) -> str:
     owner learns it."""
     return _l("有人使用本手机号申请%(purpose)s，但本手机号未注册随身证账号。如非本人操作，请忽略本短信。",
               purpose=PURPOSE_LABELS[purpose])
+
+
+def signed(body: str, locale: str | None = None) -> str:
+    """An SMS as it is sent, written in ``locale`` (None: the request's language): the sender's signature (the app's
+    name, the same in every language) before the text."""
+    return SMS_SIGNATURE + render(body, locale)
 
 
 def code_text(code: str, purpose: str, ttl: timedelta) -> str:

@@ -1,8 +1,7 @@
-"""SMS codes, the SMS outbox, in-app messages and Web Push. Services add and flush; the view commits.
+"""SMS codes, the SMS outbox, in-app messages and Web Push subscriptions. Services add and flush; the view commits.
 
-Nothing is sent inside a request: :func:`notify` and :func:`send_sms` record the message and leave what must go
-out (each push, each SMS for a real provider) in ``session.info`` (:data:`PENDING_NOTICES`); after the commit,
-``webapp.notify.tasks`` enqueues one job each on the task queue. A rollback drops them.
+Saying something to someone (a notice, an SMS, a code) goes through the Notifier (webapp/notify/notifier.py),
+which ``create_app`` builds and passes to services; what is here needs no app.
 """
 from __future__ import annotations
 
@@ -10,20 +9,14 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Callable
 
-from flask import Flask, current_app, has_app_context
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from webapp.audit import services as audit
 from webapp.errors import DomainError, QuotaExceeded, TooSoon
-from webapp.lazytext import DEFAULT_LOCALE, LazyText, _l, render
-from webapp.notify import gateway as gateways
+from webapp.lazytext import _l
 from webapp.notify import rules
 from webapp.notify.models import Message, PushSubscription, SmsCode, SmsMessage
-from webapp.registry.models import Citizen
-
-#: ``session.info`` key: ("push", message_id, subscription_id) and ("sms", sms_message_id) to send after commit.
-PENDING_NOTICES = "suishen.pending_notices"
 
 
 class BadCode(DomainError):
@@ -32,25 +25,6 @@ class BadCode(DomainError):
 
 
 # --- SMS ----------------------------------------------------------------------------------------------------
-def send_sms(session: Session, phone: str, body: str | LazyText, purpose: str, now: datetime, *,
-             gateway: gateways.SmsGateway | None = None, locale: str | None = None) -> SmsMessage:
-    """Record a message in ``sms_messages`` (the outbox of the embedded gateway, the log of a real one); a real
-    provider gets it from the task queue after the commit (``notify.sms``, retried on a provider error), so a
-    slow provider never holds a request and a rolled-back request sends nothing.
-
-    :param locale: the language the text is written in (the recipient's; None: the request's, e.g. a code the
-        person asking for it reads)
-    """
-    gateway = gateway or _sms_gateway()
-    message = SmsMessage(phone=phone, body=render(body, locale), purpose=purpose, created_at=now,
-                         gateway=gateway.name)
-    session.add(message)
-    session.flush()
-    if not isinstance(gateway, gateways.OutboxGateway):
-        session.info.setdefault(PENDING_NOTICES, []).append(("sms", message.id))
-    return message
-
-
 def outbox(session: Session, *, phone: str | None = None, limit: int = 50) -> list[SmsMessage]:
     query = select(SmsMessage).order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc()).limit(limit)
     if phone:
@@ -58,9 +32,10 @@ def outbox(session: Session, *, phone: str | None = None, limit: int = 50) -> li
     return list(session.scalars(query))
 
 
-def request_code(session: Session, gateway: gateways.SmsGateway, *, phone: str, purpose: str,
-                 policy: rules.CodePolicy, secret: str, now: datetime, deliver: bool = True) -> SmsCode:
-    """Send a new code to ``phone`` for ``purpose``; earlier unused codes of the same purpose stop working.
+def request_code(session: Session, *, phone: str, purpose: str, policy: rules.CodePolicy, secret: str,
+                 now: datetime, deliver: bool = True) -> tuple[SmsCode, str]:
+    """A new code for ``phone`` and ``purpose``; earlier unused codes of the same purpose stop working. Returns the
+    code's row and the SMS text to send (``Notifier.send_code`` sends it).
     The stored digest is keyed by a key derived from ``secret`` (:func:`rules.code_key`), never by ``secret``.
 
     ``deliver=False`` (忘记密码 for a phone without an account) does everything the same (cool-down, quota, a
@@ -89,8 +64,7 @@ def request_code(session: Session, gateway: gateways.SmsGateway, *, phone: str, 
                   attempts=0)
     session.add(row)
     body = rules.code_text(code, purpose, policy.ttl) if deliver else rules.no_account_text(purpose)
-    send_sms(session, phone, signed(body), purpose, now, gateway=gateway)
-    return row
+    return row, body
 
 
 def consume_code(session: Session, *, phone: str, purpose: str, code: str, policy: rules.CodePolicy,
@@ -122,43 +96,10 @@ def consume_code(session: Session, *, phone: str, purpose: str, code: str, polic
         raise BadCode(_l("验证码已使用，请重新获取。"))
 
 
-# --- In-app messages, SMS and Web Push ---------------------------------------------------------------------
-def notify(session: Session, citizen: Citizen, body: str | LazyText, now: datetime, *, url: str | None = None,
-           purpose: str = "notice", user_id: int | None = None) -> Message:
-    """One notice to a citizen: an in-app message, an SMS to the phone on file, and Web Push to every browser
-    of their account that allowed it (sent after commit), all written in the language of their account
-    (``User.locale``; zh-CN without one)."""
-    accounts = _accounts_of(session, citizen.id)
-    user_ids = [user_id] if user_id else [account_id for account_id, _locale in accounts]
-    locale = next((account_locale for _id, account_locale in accounts if account_locale), None)
-    text = render(body, locale or DEFAULT_LOCALE)
-    message = Message(citizen_id=citizen.id, phone=citizen.phone or "", body=text, url=url, created_at=now)
-    session.add(message)
-    if citizen.phone:
-        send_sms(session, citizen.phone, signed(text), purpose, now)
-    session.flush()
-    pending = session.info.setdefault(PENDING_NOTICES, [])
-    for sub_id in session.scalars(select(PushSubscription.id).where(PushSubscription.user_id.in_(user_ids))):
-        pending.append(("push", message.id, sub_id))
-    return message
-
-
+# --- In-app messages and Web Push ------------------------------------------------------------------------------
 def push_payload(message: Message) -> dict:
     """What a push shows: the title, the message and where tapping it leads."""
     return {"title": "随身证", "body": message.body, "url": message.url or "/messages"}
-
-
-def signed(body: str | LazyText, locale: str | None = None) -> str:
-    """An SMS as it is sent, in ``locale`` (None: the request's language): the sender's signature (the app's
-    name, the same in every language) before the text."""
-    return rules.SMS_SIGNATURE + render(body, locale)
-
-
-def _accounts_of(session: Session, citizen_id: int) -> list[tuple[int, str | None]]:
-    """(id, locale) of the citizen's accounts."""
-    from webapp.accounts.models import User  # accounts imports notify, not the other way round at load time
-
-    return [tuple(row) for row in session.execute(select(User.id, User.locale).where(User.citizen_id == citizen_id))]
 
 
 def messages_for(session: Session, citizen_id: int, limit: int = 20) -> list[Message]:
@@ -212,39 +153,9 @@ def has_subscription(session: Session, user_id: int) -> bool:
     return session.scalar(select(PushSubscription.id).where(PushSubscription.user_id == user_id).limit(1)) is not None
 
 
-# --- Wiring -------------------------------------------------------------------------------------------------
-def _sms_gateway() -> gateways.SmsGateway:
-    """This app's gateway; outside an app (a script, a service test) the embedded outbox."""
-    return current_app.extensions["sms_gateway"] if has_app_context() else _OUTBOX
-
-
-_OUTBOX = gateways.OutboxGateway()
-
-
-def code_policy() -> rules.CodePolicy:
-    return rules.CodePolicy.from_config(current_app.config)
-
-
-def init_app(app: Flask, sms_gateway: gateways.SmsGateway | None = None) -> None:
-    app.extensions["sms_gateway"] = sms_gateway or gateways.load_sms_gateway(app.config)
-    app.extensions["web_push"] = gateways.WebPush(app.config)
-
-
-def send_code(session: Session, *, phone: str, purpose: str, now: datetime, deliver: bool = True) -> SmsCode:
-    """:func:`request_code` with this app's gateway, policy and secret."""
-    return request_code(session, _sms_gateway(), phone=phone, purpose=purpose, policy=code_policy(),
-                        secret=current_app.config["SECRET_KEY"], now=now, deliver=deliver)
-
-
-def check_code(session: Session, *, phone: str, purpose: str, code: str, now: datetime) -> None:
-    """:func:`consume_code` with this app's policy and secret."""
-    consume_code(session, phone=phone, purpose=purpose, code=code, policy=code_policy(),
-                 secret=current_app.config["SECRET_KEY"], now=now)
-
-
-def cooldown_left(session: Session, *, phone: str, purpose: str, now: datetime) -> int:
+def cooldown_left(session: Session, policy: rules.CodePolicy, *, phone: str, purpose: str, now: datetime) -> int:
     """Whole seconds until a new code may be asked for (0 = now): the page disables 获取验证码 until then."""
     last = session.scalar(select(func.max(SmsCode.created_at)).where(SmsCode.phone == phone,
                                                                       SmsCode.purpose == purpose))
-    wait = rules.resend_wait(code_policy(), now, last)
+    wait = rules.resend_wait(policy, now, last)
     return rules.whole_seconds(wait) if wait else 0

@@ -1,19 +1,14 @@
 """Queue jobs of notices: Web Push and SMS leave the request and go out after its commit (issue 13 point 6).
 
 A reviewer's approval used to wait 5.6 s for an unreachable push service; now the request only records the
-message (the in-app message, the SMS in ``sms_messages``) and, once its transaction has committed, enqueues one
-job per push and per SMS for a real provider. A rollback enqueues nothing. Jobs take ids, load what they name and
-send one thing, like views; the embedded ``outbox`` SMS gateway needs no job (the table is the outbox).
-
-The session hook is installed by importing this module (``create_app`` does): services never import it, they
-only leave what must go out in ``session.info`` (:func:`services.pending_notices`).
+message (the in-app message, the SMS in ``sms_messages``) and, once its transaction has committed, the Notifier
+(webapp/notify/notifier.py) hands what must go out to :func:`enqueue`: one job per push and per SMS for a real
+provider. A rollback enqueues nothing. Jobs take ids, load what they name and send one thing, like views; the
+embedded ``outbox`` SMS gateway needs no job (the table is the outbox).
 """
 from __future__ import annotations
 
 import logging
-
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from webapp.db import get_session
 from webapp.notify import gateway as gateways
@@ -37,7 +32,7 @@ def deliver_push(message_id: int, subscription_id: int) -> None:
         session = get_session()
         message = session.get(Message, message_id)
         subscription = session.get(PushSubscription, subscription_id)
-        push = app.extensions["web_push"]
+        push = app.extensions["notifier"].web_push
         if message is None or subscription is None or not push.enabled:
             return
         status = push.send({"endpoint": subscription.endpoint,
@@ -58,23 +53,18 @@ def deliver_sms(sms_id: int) -> None:
         if sms is None or sms.gateway_ref is not None:
             return
         try:
-            sms.gateway_ref = app.extensions["sms_gateway"].send(sms.phone, sms.body)
+            sms.gateway_ref = app.extensions["notifier"].sms_gateway.send(sms.phone, sms.body)
         except gateways.SmsError:
             log.warning("SMS %s to provider %s failed; retried", sms_id, sms.gateway)
             raise
         session.commit()
 
 
-@event.listens_for(Session, "after_commit")
-def _enqueue_after_commit(session: Session) -> None:
-    for kind, *ids in session.info.pop(services.PENDING_NOTICES, ()):
+def enqueue(notices: list[tuple]) -> None:
+    """The notices of one commit (the Notifier's): a job per push and per SMS for a real provider. A queue that
+    cannot take one leaves the notice recorded (the message, the outbox row) and logs it."""
+    for kind, *ids in notices:
         try:
             (deliver_push if kind == "push" else deliver_sms)(*ids)
         except Exception:  # noqa: BLE001 - the queue is down: the notice stays recorded (message, outbox row)
             log.exception("could not enqueue %s %s", kind, ids)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_after_rollback(session: Session, transaction) -> None:
-    if transaction.parent is None:  # the outermost transaction ended without a commit: nobody is notified
-        session.info.pop(services.PENDING_NOTICES, None)

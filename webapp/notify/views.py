@@ -1,7 +1,7 @@
 """消息 (the in-app message list), Web Push subscriptions of the installed PWA, and the SMS outbox page."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 
 from webapp.db import get_session
 from webapp.errors import DomainError
@@ -29,7 +29,7 @@ def messages():
             for m in services.messages_for(session, user.citizen_id, 50)]
     services.mark_read(session, user.citizen_id, edge.now())
     edge.commit()
-    push = current_app.extensions["web_push"]
+    push = edge.notifier().web_push
     return render_template("notify/messages.html", rows=rows, push_key=push.public_key if push.enabled else "",
                            subscribed=services.has_subscription(session, user.id), form=EmptyForm())
 
@@ -55,7 +55,7 @@ def subscribe():
     try:
         services.subscribe(session, user.id, endpoint=endpoint, p256dh=p256dh, auth=auth,
                            now=edge.now(),
-                           check_endpoint=current_app.extensions["web_push"].check_endpoint)
+                           check_endpoint=edge.notifier().web_push.check_endpoint)
     except DomainError:
         session.rollback()
         raise

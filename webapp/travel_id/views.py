@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask import session as web_session
 from flask_login import current_user
 
-from webapp import qr, tokens
+from webapp import codes
 from webapp.db import get_session
 from webapp.errors import DomainError, Forbidden
 from webapp.extensions import limiter
@@ -173,13 +173,6 @@ def show(public_id: str):
     return render_template("travel_id/show.html", cert=cert, reverify_in=reverify_in, **_view_facts(cert))
 
 
-def _qr_payload(cert, now: datetime) -> dict:
-    token = tokens.issue(current_app.config["SECRET_KEY"], "travel_id", cert.public_id, now)
-    url = f"{current_app.config['BASE_URL']}/v/{token}"
-    return {"token": token, "url": url, "qr": qr.svg_data_uri(url),
-            "refresh_in": round(tokens.seconds_left(now), 3)}
-
-
 @bp.get("/<public_id>/token")
 # Per certificate, not per IP: a whole station's phones may share one address behind NAT.
 @limiter.limit(lambda: current_app.config["SUISHEN_QR_RATE_LIMIT"],
@@ -195,7 +188,8 @@ def token(public_id: str):
     body = {"state": state, "state_label": rules.STATUS_LABELS[state],
             "reverify_in": int((_granted_at(public_id) + rules.REVERIFY_AFTER - now).total_seconds())}
     if state == "valid":
-        body.update(_qr_payload(cert, now))
+        body.update(codes.qr_fields(current_app.config["SECRET_KEY"], current_app.config["BASE_URL"], "travel_id",
+                                    cert.public_id, now))
     return jsonify(body)
 
 

@@ -20,7 +20,7 @@ from webapp.officer import rules as officer_rules
 from webapp.officer import services as officer_services
 from webapp.roles import SCAN_ROLES
 from webapp.timeutil import format_local
-from webapp.verification import rules, services
+from webapp.verification import rules, scan, services
 from webapp.web import edge
 from webapp.web.input_guard import checks_own_body
 
@@ -195,7 +195,7 @@ def verify():
         context = None
     if context is not None and (not isinstance(context, str) or not rules.is_context(context)):
         return _error(400, "bad_context", _l("context 无效，可选值：%(values)s。", values=joined(rules.CONTEXT_LABELS)))
-    session = get_session(autocommit=True)
+    session = scan.session()  # first, so the whole scan runs on it (autocommit on PostgreSQL)
     viewer = _viewer()
     if isinstance(viewer, Response):
         return viewer

@@ -1,30 +1,28 @@
 """Verify a scanned QR against the server clock and the database, and log every verification.
 
-The token says which kind of credential it is (``claims.kind``); a small resolver table maps each kind to a
-function that finds the credential and says whether it is usable, by the public id of a QR token or by the
-integer id of a barcode's numeric code (``claims.by``).
+The token says which kind of credential it is (``claims.kind``): a travel ID is read as one row on the scan path
+(webapp/verification/scan.py), an e-licence by its own domain's service; either by the public id of a QR token or
+by the integer id of a barcode's numeric code (``claims.by``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from webapp import images, tokens
-from webapp.audit import services as audit
 from webapp.audit.models import AuditEvent
-from webapp.db import DirectStatement
+from webapp.driving_licence import services as licences
 from webapp.errors import DomainError
 from webapp.lazytext import _l
 from webapp.registry.models import Citizen
 from webapp.registry.rules import SEX_LABELS, age_on, mask_id_number, mask_name
 from webapp.timeutil import local_date
 from webapp.travel_id import rules as travel_rules
-from webapp.travel_id.models import TravelCertificate
-from webapp.verification import rules
+from webapp.verification import rules, scan
 
 
 @dataclass(frozen=True)
@@ -79,44 +77,19 @@ class Resolved:
     facts: dict[str, Any] = field(default_factory=dict)  # kind-specific: ticket_category, or the licence record
 
 
-Resolver = Callable[[Session, str, datetime], "Resolved | None"]
-IdResolver = Callable[[Session, int, datetime], "Resolved | None"]
-RESOLVERS: dict[str, Resolver] = {}
-ID_RESOLVERS: dict[str, IdResolver] = {}
-
-
-def register_resolver(kind: str, resolver: Resolver, by_id: IdResolver | None = None) -> None:
-    """``resolver`` finds a credential by the public id of its QR token; ``by_id`` by the integer primary key
-    that the barcode's numeric code carries (tokens.issue_numeric)."""
-    RESOLVERS[kind] = resolver
-    if by_id is not None:
-        ID_RESOLVERS[kind] = by_id
-
-
 def _find(session: Session, claims: tokens.TokenClaims, now: datetime) -> Resolved | None:
-    if claims.by == "id":
-        by_id = ID_RESOLVERS.get(claims.kind)
-        return by_id(session, int(claims.credential_id), now) if by_id else None
-    resolver = RESOLVERS.get(claims.kind)
-    return resolver(session, claims.credential_id, now) if resolver else None
+    """The credential a token names, by the public id of a QR token or the integer id a numeric code carries
+    (``claims.by``), with whether it can be used now; None when there is no such credential."""
+    by_id = claims.by == "id"
+    key = int(claims.credential_id) if by_id else claims.credential_id
+    if claims.kind == rules.TRAVEL_ID:
+        return _travel_resolved(scan.travel_row(session, key, by_id=by_id), now)
+    if claims.kind == rules.DRIVING_LICENCE:
+        return _licence_resolved((licences.resolve_by_id if by_id else licences.resolve)(session, key, now))
+    return None
 
 
-# The travel ID is looked up as one row (certificate joined to its holder) rather than two ORM objects, straight
-# on the driver on PostgreSQL (db.DirectStatement): a scan is the hot path, and loading the two ORM objects cost
-# ~0.1 ms more per scan, measured in-process.
-_CERT, _CITIZEN = TravelCertificate.__table__, Citizen.__table__
-_TRAVEL_ROW = (
-    select(_CERT.c.id, _CERT.c.public_id, _CERT.c.status, _CERT.c.expires_at, _CITIZEN.c.id.label("citizen_id"),
-           _CITIZEN.c.name, _CITIZEN.c.id_number, _CITIZEN.c.sex, _CITIZEN.c.birth_date)
-    .join(_CITIZEN, _CITIZEN.c.id == _CERT.c.citizen_id)
-)
-_TRAVEL_BY_PUBLIC_ID = DirectStatement(_TRAVEL_ROW.where(_CERT.c.public_id == bindparam("key")))
-_TRAVEL_BY_ID = DirectStatement(_TRAVEL_ROW.where(_CERT.c.id == bindparam("key")))
-
-
-def _travel_resolved(session: Session, statement: DirectStatement, key: str | int,
-                     now: datetime) -> Resolved | None:
-    row = statement.first(session, {"key": key})
+def _travel_resolved(row, now: datetime) -> Resolved | None:
     if row is None:
         return None
     state = travel_rules.state(row.status, row.expires_at, now)
@@ -130,17 +103,6 @@ def _travel_resolved(session: Session, statement: DirectStatement, key: str | in
                     facts={"ticket_category": category})
 
 
-def _resolve_travel_id(session: Session, public_id: str, now: datetime) -> Resolved | None:
-    return _travel_resolved(session, _TRAVEL_BY_PUBLIC_ID, public_id, now)
-
-
-def _resolve_travel_id_by_id(session: Session, cert_id: int, now: datetime) -> Resolved | None:
-    return _travel_resolved(session, _TRAVEL_BY_ID, cert_id, now)
-
-
-register_resolver(rules.TRAVEL_ID, _resolve_travel_id, _resolve_travel_id_by_id)
-
-
 def _licence_resolved(found) -> Resolved | None:
     if found is None:
         return None
@@ -150,21 +112,6 @@ def _licence_resolved(found) -> Resolved | None:
     return Resolved(db_id=found.licence.id, public_id=found.licence.public_id,
                     citizen=Person.of(found.licence.citizen), status=live.code, status_label=live.label,
                     valid_until=found.licence.record.valid_until, reason=reason, facts=found.facts)
-
-
-def _resolve_driving_licence(session: Session, public_id: str, now: datetime) -> Resolved | None:
-    from webapp.driving_licence import services as licences  # that domain imports nothing from here
-
-    return _licence_resolved(licences.resolve(session, public_id, now))
-
-
-def _resolve_driving_licence_by_id(session: Session, licence_id: int, now: datetime) -> Resolved | None:
-    from webapp.driving_licence import services as licences
-
-    return _licence_resolved(licences.resolve_by_id(session, licence_id, now))
-
-
-register_resolver(rules.DRIVING_LICENCE, _resolve_driving_licence, _resolve_driving_licence_by_id)
 
 
 @dataclass(frozen=True)
@@ -269,8 +216,8 @@ def _visible_facts(facts: dict[str, Any], fields: frozenset[str]) -> dict[str, A
 
 
 def _log(session: Session, result: VerificationResult, viewer: Viewer, found: Resolved | None) -> VerificationResult:
-    # Every scan is logged in its own transaction (the caller commits); a Core INSERT, as scans are the hot path.
-    audit_id = audit.append(
+    # Every scan is logged in its own transaction (the caller commits): the scan path's one row (scan.py).
+    audit_id = scan.append_audit(
         session, rules.AUDIT_ACTION, result.checked_at, actor_type=viewer.kind, actor_id=viewer.id,
         subject_type=result.credential_type, subject_id=found.db_id if found else None,
         citizen_id=found.citizen.id if found else None, role=viewer.role, context=result.context,

@@ -18,6 +18,12 @@ from webapp.db import get_session
 log = logging.getLogger(__name__)
 
 
+def notifier():
+    """The app's Notifier (webapp/notify/notifier.py), for the services a view calls: what they say to people goes
+    out after :func:`commit`."""
+    return current_app.extensions["notifier"]
+
+
 def _refuse(problem: str) -> None:
     """A broken rule of this module is a bug: it fails under test and is logged in production."""
     if current_app.testing:
