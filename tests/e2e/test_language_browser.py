@@ -18,6 +18,7 @@ from tests.e2e.test_screens_browser import (
     OFFICER_PAGES,
     PUBLIC_PAGES,
     SCREEN,
+    assert_above_tab_bar,
     assert_fits_360,
     open_licence,
     review_queues,  # noqa: F401 - a fixture
@@ -77,8 +78,10 @@ def chinese_left(page, words: set[str]) -> list[str]:
     return HAN.findall(text)
 
 
-def use_english(page, live_server) -> None:
-    page.context.add_cookies([{"name": "lang", "value": "en", "url": live_server.url}])
+def use_english(page, live_server, large_text: bool = False) -> None:
+    """English, as the switch leaves it (and 长辈模式 as its toggle does: the longest English words at 125 %)."""
+    page.context.add_cookies([{"name": "lang", "value": "en", "url": live_server.url},
+                              {"name": "large_text", "value": "1" if large_text else "0", "url": live_server.url}])
 
 
 def assert_english(page, words: set[str], what: str) -> None:
@@ -195,16 +198,18 @@ def test_travel_id_in_english_from_apply_to_qr_page_and_the_officer_scan(camera_
     assert [e for e in desk_errors if "camera" not in e.lower()] == []
 
 
+@pytest.mark.parametrize("large", [False, True], ids=["normal", "large-text"])
 def test_every_page_in_english_shows_no_chinese_but_names_and_places(browser, live_server, live_db, live_clock,
-                                                                   licence_holder, review_queues):  # noqa: F811
+                                                                   licence_holder, review_queues, large):  # noqa: F811
     user, licence = licence_holder
     holder_cert = make_certificate(live_db, user.citizen, live_clock.now())
     officers = {role: make_officer(live_db, role, now=live_clock.now()) for role in OFFICER_PAGES}
     live_db.commit()
     words = data_words(live_db)
 
+    suffix = "-large-text" if large else ""
     page, errors = open_page(browser, live_server, **SCREEN)
-    use_english(page, live_server)
+    use_english(page, live_server, large)
     token = tokens.issue(live_server.app.config["SECRET_KEY"], "travel_id", holder_cert.public_id, live_clock.now())
     for path in (*PUBLIC_PAGES, f"/v/{token}", "/coming/licence"):
         page.goto(path)
@@ -220,7 +225,10 @@ def test_every_page_in_english_shows_no_chinese_but_names_and_places(browser, li
         assert_english(page, words, path)
     open_licence(page, licence)
     assert_english(page, words, "licence main page")
-    shot(page, full_page=False, name="en-licence-front-360x780")
+    # As in Chinese: both codes and both times in the first view, above the tab bar (issue 16).
+    shot(page, full_page=False, name=f"en-licence-front-first-view-360x780{suffix}")
+    assert_above_tab_bar(page, ("#qr-img", "#barcode-img", "#generated-at", "#current-time"))
+    shot(page, full_page=False, name=f"en-licence-front-360x780{suffix}")
     page.get_by_role("tab", name="Counterpart").click()
     assert page.locator("#record-status").inner_text() == "Valid"
     assert_english(page, words, "licence counterpart")
@@ -231,14 +239,14 @@ def test_every_page_in_english_shows_no_chinese_but_names_and_places(browser, li
         officer = officers.get(role) or review_queues
         desk, desk_errors = open_page(browser, live_server, **SCREEN)
         officer_sign_in(desk, officer.username, paths[0])  # (the helper reads the Chinese labels)
-        use_english(desk, live_server)
+        use_english(desk, live_server, large)
         for path in paths:
             desk.goto(path)
             assert_english(desk, words, f"{role} {path}")
             if path == "/licence/review":
-                shot(desk, full_page=False, name="en-licence-review-queue-360x780")
+                shot(desk, full_page=False, name=f"en-licence-review-queue-360x780{suffix}")
             if path == "/officer/accounts/reviews":
-                shot(desk, full_page=False, name="en-id-review-queue-360x780")
+                shot(desk, full_page=False, name=f"en-id-review-queue-360x780{suffix}")
         if role == "police":  # a paper certificate recorded and printed, in English
             desk.goto("/officer/paper")
             desk.get_by_label("Name").fill(user.citizen.name)
@@ -246,7 +254,7 @@ def test_every_page_in_english_shows_no_chinese_but_names_and_places(browser, li
             desk.get_by_label("Issuing station").fill("广州南站")
             desk.get_by_role("button", name="Record and print").click()
             desk.wait_for_url(re.compile(r"/officer/paper/\w+"))
-            shot(desk, "en-paper-print-360")
+            shot(desk, f"en-paper-print-360{suffix}")
             assert_english(desk, data_words(live_db), "paper print")
         assert [e for e in desk_errors if "camera" not in e.lower()] == []
         desk.context.close()

@@ -18,26 +18,27 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "webapp" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None}  # pybabel's defaults plus `-k _l`
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "_l": None}  # `-k _l`
 HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 PLACEHOLDER = re.compile(r"%\(\w+\)s|%%")
 TAG = re.compile(r"</?([a-z]+)[^>]*>")
 
 
-def _extracted() -> dict[str, set[str]]:
+def _extracted() -> dict[tuple[str, str | None], set[str]]:
+    """{(msgid, context): files} as pybabel extracts them."""
     with (ROOT / "babel.cfg").open() as fileobj:
         method_map, options_map = parse_mapping_cfg(fileobj)
-    found: dict[str, set[str]] = {}
-    for filename, _lineno, message, _comments, _context in extract_from_dir(
+    found: dict[tuple[str, str | None], set[str]] = {}
+    for filename, _lineno, message, _comments, context in extract_from_dir(
             str(ROOT), method_map, options_map, keywords=KEYWORDS):
         for msgid in (message if isinstance(message, tuple) else (message,)):
             if msgid:
-                found.setdefault(msgid, set()).add(filename)
+                found.setdefault((msgid, context), set()).add(filename)
     return found
 
 
 @pytest.fixture(scope="module")
-def extracted() -> dict[str, set[str]]:
+def extracted() -> dict[tuple[str, str | None], set[str]]:
     return _extracted()
 
 
@@ -49,9 +50,12 @@ def catalogue() -> Catalog:
 
 def test_every_marked_string_has_an_english_translation_when_extracted(extracted, catalogue):
     assert len(extracted) > 500, "extraction found too little: is babel.cfg right?"
-    missing = sorted(f"{msgid!r} ({', '.join(sorted(files))})" for msgid, files in extracted.items()
-                     if catalogue.get(msgid) is None or not catalogue.get(msgid).string
-                     or catalogue.get(msgid).fuzzy)
+    def translated(key):
+        message = catalogue.get(*key)
+        return message is not None and message.string and not message.fuzzy
+
+    missing = sorted(f"{msgid!r} ({', '.join(sorted(files))})" for (msgid, context), files in extracted.items()
+                     if not translated((msgid, context)))
     assert not missing, (f"{len(missing)} marked strings have no English in {PO.relative_to(ROOT)} "
                          "(run `make messages`, then translate them):\n" + "\n".join(missing[:40]))
 
@@ -76,13 +80,14 @@ def test_english_has_no_chinese_except_the_app_name(catalogue):
 
 
 def test_catalogue_has_no_string_nothing_marks_when_extracted(extracted, catalogue):
-    stale = sorted(m.id for m in catalogue if m.id and m.id not in extracted)
+    stale = sorted(m.id for m in catalogue if m.id and (m.id, m.context) not in extracted)
     assert not stale, f"in the .po but marked nowhere (run `make messages`): {stale[:20]}"
 
 
 # --- Nothing Chinese left unmarked ----------------------------------------------------------------------
 # Templates: Chinese is only inside _('…') or {% trans %}…{% endtrans %}; comments and the app's name aside.
-_MARKED_IN_TEMPLATE = re.compile(r"\{%-? trans\b.*?\{%-? endtrans -?%\}|_\('(?:[^'\\]|\\.)*'|\{#.*?#\}", re.DOTALL)
+_MARKED_IN_TEMPLATE = re.compile(r"\{%-? trans\b.*?\{%-? endtrans -?%\}|_\('(?:[^'\\]|\\.)*'"
+                                 r"|pgettext\('(?:[^'\\]|\\.)*', '(?:[^'\\]|\\.)*'|\{#.*?#\}", re.DOTALL)
 _SCRIPT_COMMENT = re.compile(r"^\s*//[^\n]*$|/\*.*?\*/", re.MULTILINE | re.DOTALL)
 _MARKED_IN_SCRIPT = re.compile(r'_\("(?:[^"\\]|\\.)*"')
 # The registry's licence statuses are data a script compares with what the API answers (scan.js): the keys of
