@@ -17,7 +17,7 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-# Chinese titles for the error pages; the page body says what to do next.
+# Titles of the error pages (in the request's language); the page body says what to do next.
 ERROR_TEXT = {
     400: (_l("请求有误"), _l("提交的内容无法处理，请返回上一页检查后重试。")),
     403: (_l("无权访问"), _l("您没有访问此页面的权限。如需办理，请使用有权限的账号登录。")),

@@ -1,6 +1,7 @@
-"""The base of every form: Flask-WTF (CSRF) with WTForms' own Simplified Chinese messages for the validators
-that carry no message of ours (e.g. "字段长度不能超过 24 个字符。" instead of English). Flask-WTF would look for
-Babel, which we do not use; ``WTF_I18N_ENABLED = False`` (config.DEFAULTS) lets WTForms' bundled catalogue serve.
+"""The base of every form: Flask-WTF (CSRF) with WTForms' own messages for the validators that carry no message of
+ours, in the request's language: WTForms' bundled Simplified Chinese ("字段长度不能超过 24 个字符。") or its English
+source. Flask-WTF would ask Flask-Babel for WTForms' catalogue in our translation folder, which holds only ours;
+``WTF_I18N_ENABLED = False`` (config.DEFAULTS) lets WTForms' bundled one serve.
 
 Also the forms and fields more than one domain's pages use: the empty CSRF form, the required-field message and a
 reviewer's decision."""
