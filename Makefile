@@ -2,8 +2,8 @@
 #   make run   - venv, runtime install (requirements.txt), migrate, demo data and logins, serve on
 #                http://$(HOST):$(PORT) (default 127.0.0.1:8000) with gunicorn and the face workers (Huey
 #                consumer, one per core; queue in instance/queue.db, no Redis needed)
-#   make test  - the same install plus the test tools (requirements-dev.txt), then the whole suite
-#                (SQLite + PostgreSQL + headless Chromium)
+#   make test  - the same install plus the test tools (requirements-dev.txt), then `ruff check` and the whole
+#                suite (SQLite + PostgreSQL + headless Chromium)
 # `make run PORT=8080 HOST=0.0.0.0` serves elsewhere; BASE_URL (the origin put into QR codes) follows
 # HOST:PORT unless set in the environment.
 PYTHON ?= python3.11
@@ -78,6 +78,7 @@ run: instance/vapid.env demo $(CATALOGUE).mo
 	SUISHEN_DEMO=1 $(BIN)/python scripts/serve.py --bind $(HOST):$(PORT)
 
 test: install-dev browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install-dev

@@ -2,19 +2,23 @@
 
 The consumer is Huey's own (``Consumer`` with thread workers), polling the test's own SQLite queue file (or
 Redis); only its signal handlers are left out, since the test process keeps its own. Tests of a face decision
-use the real engine through it; tests of a queue state (position, deciding, budget, dead worker) may swap
-``engine.decide`` for one of the stand-ins below, named as such.
+use the real engine through it; tests of a queue state (position, deciding, budget, dead worker) may pass one of the
+stand-ins below, named as such, as the app's face engine (``create_app(face_engine=…)``, ``app.extensions``).
 """
 from __future__ import annotations
 
+import io
 import threading
 import time
 
+import numpy as np
 from huey.consumer import Consumer
+from PIL import Image
 from sqlalchemy import text
 
 from webapp import queue
 from webapp.db import Base
+from webapp.proofing.engine import Decision
 
 
 class ThreadConsumer(Consumer):
@@ -35,8 +39,28 @@ class ThreadConsumer(Consumer):
         self.stop(graceful=True)
 
 
+def camera_jpeg(shade: int = 128) -> bytes:
+    """A 640x480 JPEG as a canvas makes one: a valid frame header for the stand-in engine (no face in it)."""
+    out = io.BytesIO()
+    Image.fromarray(np.full((480, 640, 3), shade, dtype=np.uint8)).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+class StandInEngine:
+    """A stand-in face engine (NOT a face decision) that answers at once with the decision the test chose, and
+    counts its calls: for tests of a clock boundary or of single use, which must not run dlib."""
+
+    def __init__(self, passed: bool = True, reason: str | None = None) -> None:
+        self.passed, self.reason = passed, reason
+        self.calls = 0
+
+    def __call__(self, blink, colour, plan, reference, policy):
+        self.calls += 1
+        return Decision(passed=self.passed, reason=self.reason, scores={"stand_in": True})
+
+
 class BlockingStandInEngine:
-    """A stand-in for ``engine.decide`` (NOT a face decision): it signals that a worker is deciding, then waits
+    """A stand-in face engine (NOT a face decision): it signals that a worker is deciding, then waits
     until the test releases it, and returns the decision the test chose."""
 
     def __init__(self, passed: bool = True, reason: str | None = None) -> None:
@@ -45,15 +69,13 @@ class BlockingStandInEngine:
         self.passed, self.reason = passed, reason
 
     def __call__(self, blink, colour, plan, reference, policy):
-        from webapp.proofing.engine import Decision
-
         self.started.set()
         self.release.wait(30)
         return Decision(passed=self.passed, reason=self.reason, scores={"stand_in": True})
 
 
 class DyingStandInEngine:
-    """A stand-in for ``engine.decide`` whose worker dies mid-decision (SystemExit is not an error a job can
+    """A stand-in face engine whose worker dies mid-decision (SystemExit is not an error a job can
     catch): the challenge is left ``deciding`` with nobody working on it, as after a kill -9."""
 
     def __call__(self, blink, colour, plan, reference, policy):

@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import config as config_module
-from webapp import db, workdays
-from webapp.clock import Clock, SystemClock
-from webapp.extensions import csrf, limiter, login_manager
+if TYPE_CHECKING:
+    from webapp.clock import Clock
 
 
 def create_app(
@@ -20,13 +18,20 @@ def create_app(
     clock: Clock | None = None,
     session_factory: sessionmaker[Session] | None = None,
     sms_gateway=None,
+    face_engine=None,
     instance_path: str | None = None,
 ) -> Flask:
     """``instance_path``: the instance folder (default: instance/ next to webapp/), where SQLite, the queue file,
-    secret_key and vapid.env live.
+    secret_key and vapid.env live. ``face_engine``: what decides 实人核验 in the face workers
+    (proofing.services.run_face_engine); a test of something else (queue states) passes a stand-in, named as such.
 
     The composition root: the one place that imports every domain (inside this function, so importing a small
     module such as ``webapp.tokens`` stays cheap) and wires them together."""
+    from webapp import config as config_module
+    from webapp import db, workdays
+    from webapp.clock import SystemClock
+    from webapp.extensions import csrf, limiter, login_manager
+
     app = Flask("webapp", template_folder="../templates", static_folder="../static",
                 instance_relative_config=True, instance_path=instance_path)
     app.config.update(config_module.DEFAULTS)
@@ -53,6 +58,8 @@ def create_app(
     from webapp.notify import tasks as notify_tasks
     from webapp.notify.notifier import Notifier
     queue.init_app(app)
+    from webapp.proofing import services as proofing
+    app.extensions["face_engine"] = face_engine or proofing.run_face_engine
     # What services say to people goes through this one object; it sends after the commit, on the task queue.
     app.extensions["notifier"] = Notifier.from_config(app.config, sms_gateway=sms_gateway,
                                                       accounts_of=accounts.user_ids_of, enqueue=notify_tasks.enqueue,

@@ -1,4 +1,5 @@
-"""Static asset versioning: one digest over the shipped files names the service-worker cache and busts URLs."""
+"""Static asset versioning: one digest over the files under static/ names the service-worker cache and busts URLs.
+(The service worker itself is not a static file: the /sw.js route renders templates/shell/sw.js with this version.)"""
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +14,7 @@ SHELL_FILES = ("css/app.css", "js/app.js", "icons/icon-192.png", "icons/icon-512
 def compute_version(static_folder: str) -> str:
     digest = hashlib.sha256()
     root = Path(static_folder)
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != "sw.js"):
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

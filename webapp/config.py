@@ -72,7 +72,7 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         # X-RateLimit-Limit/Remaining/Reset on every limited answer cost two extra storage round trips per request
         # (Flask-Limiter re-reads the window after counting the hit); nothing documented or shipped reads them.
-        # A refused request still gets 429 with Retry-After (errors.py) either way.
+        # A refused request still gets 429 with Retry-After (webapp/web/errors.py) either way.
         "RATELIMIT_HEADERS_ENABLED": _bool("RATELIMIT_HEADERS_ENABLED", False),
         "SESSION_COOKIE_SECURE": _bool("SUISHEN_SECURE_COOKIES", base_url.startswith("https://")),
         "SUISHEN_PROXY_COUNT": int(os.environ.get("SUISHEN_PROXY_COUNT", "0")),
@@ -145,8 +145,8 @@ def from_environment(instance_path: str) -> dict:
         "SUISHEN_PUSH_ALLOWED_HOSTS": os.environ.get(
             "SUISHEN_PUSH_ALLOWED_HOSTS",
             "fcm.googleapis.com,updates.push.services.mozilla.com,*.push.apple.com,*.notify.windows.com"),
-        # Seconds to connect to a push service, and again to read its answer (a push runs after the request's
-        # commit, so a stalled push service must not hold a worker long).
+        # Seconds to connect to a push service, and again to read its answer (a push is a job on the task queue,
+        # notify.push, run by the face workers: a stalled push service must not hold one long).
         "SUISHEN_PUSH_TIMEOUT": float(os.environ.get("SUISHEN_PUSH_TIMEOUT", "5")),
         # The operator's State Council holiday schedule (JSON, same shape as webapp/data/workday_schedule.json).
         "SUISHEN_WORKDAY_SCHEDULE": os.environ.get("SUISHEN_WORKDAY_SCHEDULE", ""),

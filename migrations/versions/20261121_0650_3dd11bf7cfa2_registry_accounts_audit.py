@@ -1,7 +1,7 @@
 """registry accounts audit
 
 Revision ID: 3dd11bf7cfa2
-Revises: 
+Revises:
 Create Date: 2026-11-21 06:50:53.166640
 
 Review before committing: every migration must keep the previous release working (add NOT NULL columns

@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 
 from tests.conftest import csrf_from
 from tests.factories import CitizenFactory, UserFactory
-from tests.http.test_officer_http import login_officer
 from tests.testdata import face, needs_testdata
 from tests.verification_support import make_officer
 from webapp.accounts.models import IdentityReview, User
@@ -247,7 +246,7 @@ def subscribe(client, subscription: dict, with_csrf: bool = True):
 
 @needs_testdata
 def test_id_card_review_approved_by_a_reviewer_makes_a_full_account_and_tells_the_holder(
-        client, auth, db_session, clock, s001_portrait, push):
+        client, auth, db_session, clock, s001_portrait, push, officer_login):
     user = unverified_user(db_session, level=LEVEL_REALNAME, portrait=s001_portrait)
     login(auth, user)
     page = client.get("/messages").get_data(as_text=True)
@@ -266,7 +265,7 @@ def test_id_card_review_approved_by_a_reviewer_makes_a_full_account_and_tells_th
 
     reviewer = make_officer(db_session, "reviewer")
     db_session.commit()
-    assert login_officer(client, reviewer).status_code == 302
+    assert officer_login(client, reviewer).status_code == 302
     queue = client.get("/officer/accounts/reviews").get_data(as_text=True)
     assert user.citizen.name in queue and "人像面照片与人口库照片相似" in queue and user.citizen.id_number not in queue
     review = db_session.scalars(select(IdentityReview)).one()
@@ -291,14 +290,14 @@ def test_id_card_review_approved_by_a_reviewer_makes_a_full_account_and_tells_th
 
 
 @needs_testdata
-def test_a_rejection_needs_a_reason_and_the_holder_can_upload_again(client, auth, db_session, s001_portrait):
+def test_a_rejection_needs_a_reason_and_the_holder_can_upload_again(client, auth, db_session, s001_portrait, officer_login):
     user = unverified_user(db_session, level=LEVEL_REALNAME, portrait=s001_portrait)
     login(auth, user)
     assert upload(client, face("meds-aa-S029-01.jpg"), plain_png()).status_code == 302
     auth.logout()
     reviewer = make_officer(db_session, "reviewer")
     db_session.commit()
-    login_officer(client, reviewer)
+    officer_login(client, reviewer)
     queue = client.get("/officer/accounts/reviews").get_data(as_text=True)
     assert "差异较大" in queue  # S029's face on S001's account
     review = db_session.scalars(select(IdentityReview)).one()
@@ -356,11 +355,11 @@ def test_an_unverified_account_must_pass_realname_before_uploading(client, auth,
 
 
 # --- 面签 -----------------------------------------------------------------------------------------------------
-def test_face_to_face_registration_creates_a_full_account_that_sets_its_password_by_sms(client, auth, db_session):
+def test_face_to_face_registration_creates_a_full_account_that_sets_its_password_by_sms(client, auth, db_session, officer_login):
     citizen = CitizenFactory()
     officer = make_officer(db_session, "traffic")
     db_session.commit()
-    login_officer(client, officer)
+    officer_login(client, officer)
     home = client.get("/officer/").get_data(as_text=True)
     assert 'href="/officer/accounts/face-to-face"' in home
     form = {"name": citizen.name, "id_number": citizen.id_number, "phone": "13712345678"}
@@ -386,12 +385,12 @@ def test_face_to_face_registration_creates_a_full_account_that_sets_its_password
     assert "实人认证" in client.get("/account/").get_data(as_text=True)
 
 
-def test_face_to_face_raises_an_existing_account_and_refuses_someone_elses_phone(client, db_session):
+def test_face_to_face_raises_an_existing_account_and_refuses_someone_elses_phone(client, db_session, officer_login):
     user = unverified_user(db_session)
     other = UserFactory()
     officer = make_officer(db_session, "police")
     db_session.commit()
-    login_officer(client, officer)
+    officer_login(client, officer)
     taken = post_form(client, "/officer/accounts/face-to-face", {
         "name": user.citizen.name, "id_number": user.citizen.id_number, "phone": other.phone, "checked": "y"})
     assert taken.status_code == 409 and "已被其他账号使用" in taken.get_data(as_text=True)
@@ -418,12 +417,12 @@ def test_messages_are_the_holders_own_and_opening_the_list_marks_them_read(clien
     assert "条未读" not in client.get("/account/").get_data(as_text=True)
 
 
-def test_the_outbox_page_is_for_administrators(client, db_session, clock, notifier):
+def test_the_outbox_page_is_for_administrators(client, db_session, clock, notifier, officer_login):
     citizen = CitizenFactory()
     notifier.notify(db_session, citizen, "测试短信", clock.now())
     admin = make_officer(db_session, "admin")
     db_session.commit()
-    login_officer(client, admin)
+    officer_login(client, admin)
     page = client.get("/officer/sms-outbox").get_data(as_text=True)
     assert "【随身证】测试短信" in page and citizen.phone not in page  # masked unless searched by number
     assert citizen.phone in client.get(f"/officer/sms-outbox?phone={citizen.phone}").get_data(as_text=True)

@@ -115,7 +115,7 @@ def _call(api_schema, body: dict, headers: dict | None = None, cookies: dict | N
 
 @pytest.mark.parametrize("credentials", ["anonymous", "api_key", "railway", "traffic"])
 def test_real_codes_are_answered_as_documented_for_every_viewer(api_app, api_schema, db_session, clock, client,
-                                                               raw_key, credentials):
+                                                               raw_key, credentials, officer_login):
     secret = api_app.config["SECRET_KEY"]
     cert = make_certificate(db_session, CitizenFactory(portrait=FAKE_JPEG), clock.now())
     stale = make_certificate(db_session, CitizenFactory(portrait=FAKE_JPEG), clock.now(), status="revoked")
@@ -131,8 +131,7 @@ def test_real_codes_are_answered_as_documented_for_every_viewer(api_app, api_sch
         officer = make_officer(db_session, credentials)
         db_session.commit()
         # schemathesis calls the app with its own WSGI client: carry the officer's session cookie over.
-        from tests.http.test_officer_http import login_officer
-        login_officer(client, officer)
+        officer_login(client, officer)
         cookies = {"session": client.get_cookie("session").value}
     db_session.commit()
 

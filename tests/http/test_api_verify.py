@@ -10,7 +10,7 @@ from sqlalchemy import select
 from webapp import create_app
 from webapp.audit.models import AuditEvent
 from webapp.verification import rules
-from tests.conftest import csrf_from, make_test_config
+from tests.conftest import make_test_config
 from tests.factories import CitizenFactory
 from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
 
@@ -91,17 +91,10 @@ def test_without_credentials_the_answer_is_the_public_subset(client, app, cert, 
     assert row.actor_type == "public"
 
 
-def login_officer(client, db_session, role):
-    officer = make_officer(db_session, role)
+def test_railway_officer_session_gets_the_detail(client, app, cert, clock, openapi_doc, db_session, officer_login):
+    officer = make_officer(db_session, "railway")
     db_session.commit()
-    token = csrf_from(client.get("/officer/login").get_data(as_text=True))
-    client.post("/officer/login", data={"csrf_token": token, "username": officer.username,
-                                        "password": "Officer-passw0rd"})
-    return officer
-
-
-def test_railway_officer_session_gets_the_detail(client, app, cert, clock, openapi_doc, db_session):
-    officer = login_officer(client, db_session, "railway")
+    officer_login(client, officer)
     resp = post(client, {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now()), "context": "onboard"})
     body = resp.get_json()
     assert body["valid"] is True and body["credential"]["holder"]["name"] == "王小明"
@@ -114,8 +107,8 @@ def test_railway_officer_session_gets_the_detail(client, app, cert, clock, opena
 
 
 @pytest.mark.parametrize("role", ["reviewer", "admin"])
-def test_officer_roles_that_do_not_verify_get_403(client, app, cert, clock, openapi_doc, db_session, role):
-    login_officer(client, db_session, role)
+def test_officer_roles_that_do_not_verify_get_403(client, app, cert, clock, openapi_doc, officer_login, role):
+    officer_login(client, role)
     resp = post(client, {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())})
     assert resp.status_code == 403
     assert_documented(openapi_doc, resp)
@@ -351,8 +344,8 @@ def test_public_page_of_garbage_is_an_invalid_answer_not_an_error(client):
     assert resp.status_code == 200 and "无法识别的二维码" in resp.get_data(as_text=True)
 
 
-def test_public_page_is_the_public_subset_even_for_an_officer(client, app, cert, clock, db_session):
-    login_officer(client, db_session, "railway")
+def test_public_page_is_the_public_subset_even_for_an_officer(client, app, cert, clock, officer_login):
+    officer_login(client, "railway")
     token = qr_text(app.config["SECRET_KEY"], cert, clock.now()).rsplit("/v/", 1)[1]
     page = client.get(f"/v/{token}").get_data(as_text=True)
     assert "王小明" not in page and "王**" in page

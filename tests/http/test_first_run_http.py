@@ -2,10 +2,12 @@
 a newcomer reaches the officer screens of every role and a full (实人认证) holder's pages without reading code."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from webapp import roles
-from tests.conftest import csrf_from, demo_logins
+from tests.conftest import demo_logins
 
 
 @pytest.fixture
@@ -16,20 +18,18 @@ def printed_logins(app, db_session):
 
 
 @pytest.mark.parametrize("role", roles.ROLES)
-def test_demo_officer_signs_in_through_the_login_form_with_the_printed_password(client, printed_logins, role):
+def test_demo_officer_signs_in_through_the_login_form_with_the_printed_password(client, printed_logins, role,
+                                                                              officer_login):
     username = f"demo-{role}"
     password, _ = printed_logins[username]
-    token = csrf_from(client.get("/officer/login").get_data(as_text=True))
-    resp = client.post("/officer/login", data={"csrf_token": token, "username": username, "password": password})
+    resp = officer_login(client, SimpleNamespace(username=username), password=password)
     assert resp.status_code == 302, resp.get_data(as_text=True)
     home = client.get(resp.headers["Location"])
     assert home.status_code == 200 and roles.ROLE_LABELS[role] in home.get_data(as_text=True)
 
 
-def test_demo_officer_is_refused_with_a_wrong_password(client, printed_logins):
-    token = csrf_from(client.get("/officer/login").get_data(as_text=True))
-    resp = client.post("/officer/login", data={"csrf_token": token, "username": "demo-admin",
-                                                "password": "Demo-wrong-0000"})
+def test_demo_officer_is_refused_with_a_wrong_password(client, printed_logins, officer_login):
+    resp = officer_login(client, SimpleNamespace(username="demo-admin"), password="Demo-wrong-0000")
     assert resp.status_code == 400 and "用户名或密码错误" in resp.get_data(as_text=True)
 
 

@@ -24,9 +24,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 import webapp.models  # noqa: F401 - every table in the metadata
-from tests.conftest import csrf_from, make_notifier
+from tests.conftest import csrf_from, log_officer_in, make_notifier
 from tests.factories import PASSWORD, CitizenFactory, LicenceFactory, UserFactory
-from tests.http.test_officer_http import login_officer
 from tests.verification_support import FAKE_JPEG, make_officer
 from webapp.accounts.models import IdentityReview
 from webapp.accounts.rules import LEVEL_REALNAME, LEVEL_REALPERSON
@@ -143,7 +142,7 @@ def as_realname(client, world: World) -> None:
 
 def as_officer(role: str) -> Callable:
     def sign_in(client, world: World) -> None:
-        assert login_officer(client, world.officers[role]).status_code == 302
+        assert log_officer_in(client, world.officers[role]).status_code == 302
     return sign_in
 
 

@@ -11,7 +11,6 @@ from sqlalchemy.exc import DataError
 from tests.conftest import csrf_from
 from tests.factories import PASSWORD, CitizenFactory, UserFactory
 from tests.http.test_hostile_forms import message_of, row_counts
-from tests.http.test_officer_http import login_officer
 from tests.verification_support import make_officer
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.db import get_session
@@ -49,11 +48,11 @@ def test_nul_in_a_form_field_is_a_400_and_writes_nothing_when_posted(client, db_
     assert row_counts(db_session) == before   # not even the audit row of a failed sign-in: the view never ran
 
 
-def test_line_breaks_in_a_textarea_are_accepted_when_posted(client, db_session):
+def test_line_breaks_in_a_textarea_are_accepted_when_posted(client, db_session, officer_login):
     """A textarea sends CR LF: values may carry tab, CR and LF (the seizure reason is one)."""
     officer = make_officer(db_session, "traffic")
     db_session.commit()
-    login_officer(client, officer)
+    officer_login(client, officer)
     token = csrf_from(client.get("/licence/officer/seize").get_data(as_text=True))
     resp = client.post("/licence/officer/seize", data={"csrf_token": token, "id_number": "11010519491231002X",
                                                        "reason": "扣留决定书\r\n第 0001 号\t附页"})
@@ -109,14 +108,14 @@ def citizen_only_endpoints(app) -> list[str]:
                   if getattr(view, "citizen_only", False))
 
 
-def test_every_citizen_page_refuses_an_officer_session_with_a_403_page(app, client, db_session):
+def test_every_citizen_page_refuses_an_officer_session_with_a_403_page(app, client, db_session, officer_login):
     endpoints = citizen_only_endpoints(app)
     # The pages that failed with an AttributeError on an officer session, among all the others.
     assert {"accounts.verify", "accounts.verify_done", "accounts.profile", "driving_licence.index",
             "notify.messages", "verification.records"} <= set(endpoints)
     officer = make_officer(db_session, "police")
     db_session.commit()
-    login_officer(client, officer)
+    officer_login(client, officer)
     token = csrf_from(client.get("/account/login").get_data(as_text=True))
     for endpoint in endpoints:
         rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)

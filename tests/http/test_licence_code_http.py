@@ -3,7 +3,6 @@ public /v/ page accept it like the QR token (same window and grace; stale codes 
 traffic officer's answer carries the licence record while railway staff and gates get no licence detail."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +10,6 @@ from sqlalchemy import select
 from tests.conftest import T0, make_notifier
 from tests.http.test_api_verify import assert_documented, bearer
 from tests.http.test_licence_http import issue_directly, login, make_user
-from tests.http.test_officer_http import login_officer
 from tests.verification_support import make_api_key, make_officer
 from webapp import tokens
 from webapp.audit.models import AuditEvent
@@ -70,11 +68,11 @@ def test_numeric_code_opens_the_public_page(client, app, licence):
 
 
 def test_traffic_officer_sees_the_licence_record_when_scanning_the_code(client, app, licence, db_session,
-                                                                        openapi_doc):
+                                                                        openapi_doc, officer_login):
     user, lic = licence
     officer = make_officer(db_session, "traffic")
     db_session.commit()
-    login_officer(client, officer)
+    officer_login(client, officer)
     resp = client.post(URL, json={"qr": code_of(app, lic), "context": "roadside"})
     body = resp.get_json()
     assert body["valid"] is True and body["detail"]["portrait"].startswith("data:image/jpeg;base64,")
@@ -87,22 +85,22 @@ def test_traffic_officer_sees_the_licence_record_when_scanning_the_code(client, 
     assert_documented(openapi_doc, resp)
 
 
-def test_seized_licence_is_invalid_with_its_record_for_the_traffic_officer(client, app, licence, db_session):
+def test_seized_licence_is_invalid_with_its_record_for_the_traffic_officer(client, app, licence, db_session, officer_login):
     user, lic = licence
     officer = make_officer(db_session, "traffic")
     services.record_seizure(db_session, officer=officer, id_number=user.citizen.id_number, reason="凭证 9",
                             now=T0, notifier=make_notifier())
     db_session.commit()
-    login_officer(client, officer)
+    officer_login(client, officer)
     body = client.post(URL, json={"qr": code_of(app, lic)}).get_json()
     assert body["valid"] is False and body["reason"] == rules.LICENCE_STATUS and "扣留" in body["message"]
     assert body["detail"]["licence"]["record_status"] == "扣留"
 
 
-def test_railway_staff_get_no_licence_record(client, app, licence, db_session, openapi_doc):
+def test_railway_staff_get_no_licence_record(client, app, licence, db_session, openapi_doc, officer_login):
     officer = make_officer(db_session, "railway")
     db_session.commit()
-    login_officer(client, officer)
+    officer_login(client, officer)
     resp = client.post(URL, json={"qr": code_of(app, licence[1])})
     body = resp.get_json()
     assert body["valid"] is True and "detail" not in body

@@ -14,7 +14,6 @@ from tests.factories import CitizenFactory, LicenceFactory, UserFactory
 from tests.http.test_travel_http import pass_proofing
 from tests.testdata import face, load_sequence, needs_testdata
 from tests.verification_support import make_officer
-from tests.http.test_officer_http import login_officer
 from webapp import tokens
 from webapp.accounts.rules import LEVEL_REALNAME, LEVEL_REALPERSON
 from webapp.driving_licence import services
@@ -122,7 +121,7 @@ def test_blocking_status_is_refused_before_any_camera_step(client, auth, db_sess
     assert "“暂扣”" in page and "暂扣期满" in page and 'action="/licence/apply"' not in page
 
 
-def test_seizure_by_traffic_officer_makes_the_token_and_api_say_invalid(client, auth, db_session, app):
+def test_seizure_by_traffic_officer_makes_the_token_and_api_say_invalid(client, auth, db_session, app, officer_login):
     user = make_user(db_session)
     licence = issue_directly(db_session, user)
     login(auth, user)
@@ -131,7 +130,7 @@ def test_seizure_by_traffic_officer_makes_the_token_and_api_say_invalid(client, 
 
     officer = make_officer(db_session, "traffic")
     db_session.commit()
-    login_officer(client, officer)
+    officer_login(client, officer)
     form = client.get("/licence/officer/seize")
     assert form.status_code == 200
     resp = client.post("/licence/officer/seize", data={"csrf_token": csrf_from(form.get_data(as_text=True)),
@@ -148,10 +147,10 @@ def test_seizure_by_traffic_officer_makes_the_token_and_api_say_invalid(client, 
     assert "licence--blocked" in client.get(f"/licence/{licence.public_id}").get_data(as_text=True)
 
 
-def test_only_traffic_officers_record_seizures(client, auth, db_session):
+def test_only_traffic_officers_record_seizures(client, auth, db_session, officer_login):
     railway = make_officer(db_session, "railway")
     db_session.commit()
-    login_officer(client, railway)
+    officer_login(client, railway)
     assert client.get("/licence/officer/seize").status_code == 403
     assert client.get("/licence/review").status_code == 403
 

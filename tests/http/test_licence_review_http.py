@@ -18,7 +18,6 @@ from werkzeug.datastructures import FileStorage
 
 from tests.conftest import T0, csrf_from, make_notifier
 from tests.http.test_licence_http import make_user
-from tests.http.test_officer_http import login_officer
 from tests.http.test_travel_http import pass_proofing
 from tests.testdata import load_sequence, needs_testdata
 from tests.verification_support import make_officer
@@ -75,7 +74,7 @@ def pending_by_album(db_session, user, photo: bytes) -> ElectronicLicence:
 
 
 def test_album_application_is_queued_then_approved_or_rejected_by_a_reviewer(
-        client, db_session, live_policy, grey_wall_accepted, s001_portrait, s001_frames):
+        client, db_session, live_policy, grey_wall_accepted, s001_portrait, s001_frames, officer_login):
     first = make_user(db_session, portrait=s001_portrait)
     second = make_user(db_session, portrait=s001_portrait)
 
@@ -108,7 +107,7 @@ def test_album_application_is_queued_then_approved_or_rejected_by_a_reviewer(
     for role in ("traffic", "railway", "police"):
         officer = make_officer(db_session, role)
         db_session.commit()
-        login_officer(client, officer)
+        officer_login(client, officer)
         officer_csrf = csrf_from(client.get("/officer/").get_data(as_text=True))
         assert client.get("/licence/review").status_code == 403, role
         assert client.post(f"/licence/review/{queued.public_id}",
@@ -120,7 +119,7 @@ def test_album_application_is_queued_then_approved_or_rejected_by_a_reviewer(
     # The reviewer's queue: both, due first first, with the due time and both photos.
     reviewer = make_officer(db_session, "reviewer")
     db_session.commit()
-    login_officer(client, reviewer)
+    officer_login(client, reviewer)
     queue = client.get("/licence/review")
     html = queue.get_data(as_text=True)
     assert queue.status_code == 200

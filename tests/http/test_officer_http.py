@@ -11,7 +11,7 @@ from webapp.audit.models import AuditEvent
 from webapp import roles
 from webapp.officer.models import PaperCertificate
 from webapp.web.auth import access_table
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, log_officer_in
 from tests.factories import CitizenFactory, UserFactory
 from tests.verification_support import OFFICER_PASSWORD, make_certificate, make_officer, qr_text
 
@@ -51,14 +51,6 @@ ROUTE_REQUESTS = {
 }
 
 
-def login_officer(client, officer, password: str = OFFICER_PASSWORD, next: str | None = None):
-    token = csrf_from(client.get("/officer/login").get_data(as_text=True))
-    data = {"csrf_token": token, "username": officer.username, "password": password}
-    if next:
-        data["next"] = next
-    return client.post("/officer/login", data=data)
-
-
 def sign_in(client, auth, db_session, principal: str):
     if principal == "anonymous":
         return None
@@ -69,7 +61,7 @@ def sign_in(client, auth, db_session, principal: str):
         return user
     officer = make_officer(db_session, principal)
     db_session.commit()
-    assert login_officer(client, officer).status_code == 302
+    assert log_officer_in(client, officer).status_code == 302
     return officer
 
 
@@ -111,10 +103,10 @@ def test_officer_route_answers_by_role(client, auth, db_session, clock, endpoint
     assert resp.headers["Cache-Control"] == "no-store"
 
 
-def test_officer_login_lands_on_the_workbench_and_logs_the_sign_in(client, db_session):
+def test_officer_login_lands_on_the_workbench_and_logs_the_sign_in(client, db_session, officer_login):
     officer = make_officer(db_session, "railway")
     db_session.commit()
-    resp = login_officer(client, officer)
+    resp = officer_login(client, officer)
     assert resp.status_code == 302 and resp.headers["Location"] == "/officer/"
     page = client.get("/officer/").get_data(as_text=True)
     assert "铁路工作人员" in page and "扫码核验" in page and "纸质临时乘车身份证明" not in page
@@ -122,32 +114,32 @@ def test_officer_login_lands_on_the_workbench_and_logs_the_sign_in(client, db_se
     assert row.actor_id == officer.id
 
 
-def test_officer_login_follows_a_safe_next_only(client, db_session):
+def test_officer_login_follows_a_safe_next_only(client, db_session, officer_login):
     officer = make_officer(db_session, "railway")
     db_session.commit()
-    assert login_officer(client, officer, next="/officer/scan").headers["Location"] == "/officer/scan"
+    assert officer_login(client, officer, next="/officer/scan").headers["Location"] == "/officer/scan"
     client.post("/officer/logout", data={"csrf_token": csrf_from(client.get("/officer/").get_data(as_text=True))})
-    assert login_officer(client, officer, next="//evil.example/").headers["Location"] == "/officer/"
+    assert officer_login(client, officer, next="//evil.example/").headers["Location"] == "/officer/"
 
 
-def test_wrong_password_is_refused_with_one_message(client, db_session):
+def test_wrong_password_is_refused_with_one_message(client, db_session, officer_login):
     officer = make_officer(db_session, "railway")
     db_session.commit()
-    resp = login_officer(client, officer, password="wrong-passw0rd")
+    resp = officer_login(client, officer, password="wrong-passw0rd")
     assert resp.status_code == 400 and "用户名或密码错误" in resp.get_data(as_text=True)
     assert client.get("/officer/").status_code == 302
 
 
-def test_inactive_officer_cannot_sign_in(client, db_session):
+def test_inactive_officer_cannot_sign_in(client, db_session, officer_login):
     officer = make_officer(db_session, "police", active=False)
     db_session.commit()
-    assert login_officer(client, officer).status_code == 400
+    assert officer_login(client, officer).status_code == 400
 
 
-def test_deactivated_officer_is_signed_out_at_the_next_request(client, db_session):
+def test_deactivated_officer_is_signed_out_at_the_next_request(client, db_session, officer_login):
     officer = make_officer(db_session, "police")
     db_session.commit()
-    login_officer(client, officer)
+    officer_login(client, officer)
     officer.active = False
     db_session.commit()
     assert client.get("/officer/").status_code == 302
@@ -169,26 +161,26 @@ def test_officer_login_without_csrf_token_is_refused(client, db_session):
     assert client.get("/officer/").status_code == 302
 
 
-def test_officer_login_is_rate_limited(client, db_session):
+def test_officer_login_is_rate_limited(client, db_session, officer_login):
     officer = make_officer(db_session, "railway")
     db_session.commit()
     # The per-IP limit: ten different names from one address (one name alone is locked sooner, per account).
-    statuses = [login_officer(client, SimpleNamespace(username=f"{officer.username}{i}"),
+    statuses = [officer_login(client, SimpleNamespace(username=f"{officer.username}{i}"),
                               password="wrong-passw0rd").status_code for i in range(11)]
     assert statuses[:10] == [400] * 10 and statuses[10] == 429
 
 
-def test_officer_session_cannot_open_citizen_records(client, db_session):
+def test_officer_session_cannot_open_citizen_records(client, db_session, officer_login):
     officer = make_officer(db_session, "railway")
     db_session.commit()
-    login_officer(client, officer)
+    officer_login(client, officer)
     assert client.get("/travel-id/records").status_code == 403
 
 
-def test_scan_page_offers_the_contexts_of_the_role_and_loads_only_same_origin_scripts(client, db_session):
+def test_scan_page_offers_the_contexts_of_the_role_and_loads_only_same_origin_scripts(client, db_session, officer_login):
     officer = make_officer(db_session, "railway")
     db_session.commit()
-    login_officer(client, officer)
+    officer_login(client, officer)
     resp = client.get("/officer/scan")
     page = resp.get_data(as_text=True)
     for label in ("售票/退票/改签", "实名制核验", "进站检票", "出站检票", "车上验票"):
@@ -201,10 +193,10 @@ def test_scan_page_offers_the_contexts_of_the_role_and_loads_only_same_origin_sc
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
 
 
-def test_police_scan_page_offers_both_credentials_contexts(client, db_session):
+def test_police_scan_page_offers_both_credentials_contexts(client, db_session, officer_login):
     officer = make_officer(db_session, "police")
     db_session.commit()
-    login_officer(client, officer)
+    officer_login(client, officer)
     page = client.get("/officer/scan").get_data(as_text=True)
     assert "进站检票" in page and "路面查验" in page and "事故处理" in page
 
@@ -222,11 +214,11 @@ def paper_form(client):
     return csrf_from(client.get("/officer/paper").get_data(as_text=True))
 
 
-def test_police_records_a_paper_certificate_and_gets_a_printable_page(client, db_session, clock):
+def test_police_records_a_paper_certificate_and_gets_a_printable_page(client, db_session, clock, officer_login):
     citizen = CitizenFactory()
     police = make_officer(db_session, "police", username="police01")
     db_session.commit()
-    login_officer(client, police)
+    officer_login(client, police)
     resp = client.post("/officer/paper", data={"csrf_token": paper_form(client), "name": citizen.name,
                                                 "id_number": citizen.id_number.lower(), "issuing_station": "广州南站"})
     assert resp.status_code == 302
@@ -247,11 +239,11 @@ def test_police_records_a_paper_certificate_and_gets_a_printable_page(client, db
     ("name", "别人", "姓名与身份证号不一致"),
     ("issuing_station", "", "必填"),
 ])
-def test_paper_form_refuses_bad_input_with_a_field_message(client, db_session, field, value, message):
+def test_paper_form_refuses_bad_input_with_a_field_message(client, db_session, field, value, message, officer_login):
     citizen = CitizenFactory()
     police = make_officer(db_session, "police")
     db_session.commit()
-    login_officer(client, police)
+    officer_login(client, police)
     data = {"csrf_token": paper_form(client), "name": citizen.name, "id_number": citizen.id_number,
             "issuing_station": "广州南站", field: value}
     resp = client.post("/officer/paper", data=data)
@@ -259,14 +251,14 @@ def test_paper_form_refuses_bad_input_with_a_field_message(client, db_session, f
     assert db_session.scalar(select(PaperCertificate.id)) is None
 
 
-def test_paper_print_of_an_unknown_serial_is_404(client, db_session):
+def test_paper_print_of_an_unknown_serial_is_404(client, db_session, officer_login):
     police = make_officer(db_session, "police")
     db_session.commit()
-    login_officer(client, police)
+    officer_login(client, police)
     assert client.get("/officer/paper/ZM00000000NOPE").status_code == 404
 
 
-def test_holder_records_show_their_paper_certificate_and_who_checked_them(client, auth, db_session, clock, app):
+def test_holder_records_show_their_paper_certificate_and_who_checked_them(client, auth, db_session, clock, app, officer_login):
     user = UserFactory()
     other = CitizenFactory()
     cert = make_certificate(db_session, user.citizen, clock.now())
@@ -275,12 +267,12 @@ def test_holder_records_show_their_paper_certificate_and_who_checked_them(client
     police = make_officer(db_session, "police")
     db_session.commit()
 
-    login_officer(client, railway)
+    officer_login(client, railway)
     secret = app.config["SECRET_KEY"]
     client.post("/api/v1/verify", json={"qr": qr_text(secret, cert, clock.now()), "context": "entry"})
     client.post("/api/v1/verify", json={"qr": qr_text(secret, other_cert, clock.now()), "context": "exit"})
     client.post("/officer/logout", data={"csrf_token": csrf_from(client.get("/officer/").get_data(as_text=True))})
-    login_officer(client, police)
+    officer_login(client, police)
     client.post("/officer/paper", data={"csrf_token": paper_form(client), "name": user.citizen.name,
                                         "id_number": user.citizen.id_number, "issuing_station": "深圳北站"})
     client.post("/officer/logout", data={"csrf_token": csrf_from(client.get("/officer/").get_data(as_text=True))})

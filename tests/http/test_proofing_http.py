@@ -11,7 +11,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from tests.factories import CitizenFactory, UserFactory
-from tests.testdata import face, load_sequence, needs_testdata
+from tests.testdata import load_sequence, needs_testdata
 from webapp.accounts.models import User
 from webapp.proofing import rules
 from webapp.proofing.models import FAILED, ISSUED, Challenge
@@ -271,6 +271,7 @@ def test_anonymous_get_of_a_reverify_link_creates_no_challenge_until_its_page_is
     pages = [client.get(f"/travel-id/{cert.public_id}/reverify") for _ in range(5)]
 
     assert {p.status_code for p in pages} == {200} and _challenges(db_session) == before
+    assert pages[-1].mimetype == "text/html"   # a page the browser renders, with its 继续 button
     html = pages[-1].get_data(as_text=True)
     token = re.search(r'name="token" value="([^"]+)"', html).group(1)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)

@@ -8,20 +8,18 @@ named as such (tests/queue_support.py).
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 
 import numpy as np
 import pytest
-from PIL import Image
 from sqlalchemy import func, select
 
 from tests import factories
 from tests.conftest import AuthActions, create_database, make_test_config
 from tests.http.test_proofing_http import post_frames as post_blink
-from tests.queue_support import (BlockingStandInEngine, DyingStandInEngine, ThreadConsumer, truncate_all,
-                                  wait_for)
+from tests.queue_support import (BlockingStandInEngine, DyingStandInEngine, ThreadConsumer, camera_jpeg,
+                                  truncate_all, wait_for)
 from tests.testdata import load_sequence, needs_testdata
 from webapp import create_app, queue
 from webapp.accounts.models import User
@@ -65,13 +63,6 @@ def qdb(queue_database):
     factories.bind(session)
     yield session
     session.close()
-
-
-def camera_jpeg(shade: int = 128) -> bytes:
-    """A 640x480 JPEG as a canvas makes one: a valid frame header for the stand-in engine (no face in it)."""
-    out = io.BytesIO()
-    Image.fromarray(np.full((480, 640, 3), shade, dtype=np.uint8)).save(out, "JPEG", quality=80)
-    return out.getvalue()
 
 
 def user_with_portrait(qdb, encoding: bytes | None = None, portrait: bytes = b"jpeg") -> User:
@@ -163,7 +154,7 @@ def test_static_photo_is_failed_by_the_consumer_and_counts_as_a_failed_try(qapp,
 def test_status_tells_each_submission_how_many_are_ahead_when_queued(qapp, qdb, monkeypatch):
     stand_in = BlockingStandInEngine(passed=False, reason="no_blink")
     stand_in.release.set()  # decides at once when a worker gets to it
-    monkeypatch.setattr("webapp.proofing.engine.decide", stand_in)
+    monkeypatch.setitem(qapp.extensions, "face_engine", stand_in)
     browsers = [begin(qapp, user_with_portrait(qdb)) for _ in range(3)]
 
     answers = [post_frames(client, public_id, token, [camera_jpeg()] * 12).get_json()
@@ -180,7 +171,7 @@ def test_status_tells_each_submission_how_many_are_ahead_when_queued(qapp, qdb, 
 
 def test_status_says_deciding_while_a_worker_decides(qapp, qdb, monkeypatch):
     stand_in = BlockingStandInEngine(passed=False, reason="no_blink")
-    monkeypatch.setattr("webapp.proofing.engine.decide", stand_in)
+    monkeypatch.setitem(qapp.extensions, "face_engine", stand_in)
     client, public_id, token = begin(qapp, user_with_portrait(qdb))
 
     assert post_frames(client, public_id, token, [camera_jpeg()] * 12).status_code == 202
@@ -197,7 +188,7 @@ def test_status_says_deciding_while_a_worker_decides(qapp, qdb, monkeypatch):
 def test_a_decision_over_its_budget_ends_as_a_system_failure_that_does_not_count(qapp, qdb, clock,
                                                                                 monkeypatch):
     stand_in = BlockingStandInEngine(passed=True)
-    monkeypatch.setattr("webapp.proofing.engine.decide", stand_in)
+    monkeypatch.setitem(qapp.extensions, "face_engine", stand_in)
     client, public_id, token = begin(qapp, user_with_portrait(qdb))
     assert post_frames(client, public_id, token, [camera_jpeg()] * 12).status_code == 202
 
@@ -222,7 +213,7 @@ def test_a_decision_over_its_budget_ends_as_a_system_failure_that_does_not_count
 
 
 def test_a_dead_workers_challenge_is_swept_by_the_periodic_job(qapp, qdb, clock, monkeypatch):
-    monkeypatch.setattr("webapp.proofing.engine.decide", DyingStandInEngine())
+    monkeypatch.setitem(qapp.extensions, "face_engine", DyingStandInEngine())
     client, public_id, token = begin(qapp, user_with_portrait(qdb))
     assert post_frames(client, public_id, token, [camera_jpeg()] * 12).status_code == 202
 
@@ -251,7 +242,7 @@ def test_a_submission_waiting_past_the_queue_timeout_is_failed_when_no_worker_ru
     assert frames_waiting(qdb) == 0
 
 
-def test_frames_wait_in_redis_with_a_ttl_when_the_queue_is_on_redis(queue_database, clock, qdb, monkeypatch):
+def test_frames_wait_in_redis_with_a_ttl_when_the_queue_is_on_redis(queue_database, clock, qdb):
     redis = pytest.importorskip("redis")
     url = "redis://127.0.0.1:6379/15"
     try:
@@ -262,12 +253,11 @@ def test_frames_wait_in_redis_with_a_ttl_when_the_queue_is_on_redis(queue_databa
     client_.flushdb()
     db_url, engine = queue_database
     truncate_all(engine)
-    app = create_app(make_test_config(db_url, SUISHEN_QUEUE_URL=url, SUISHEN_LIVENESS_CHECKS="blink,match"),
-                     clock=clock, session_factory=make_session_factory(engine))
-    limiter.reset()
     stand_in = BlockingStandInEngine(passed=False, reason="no_blink")
     stand_in.release.set()
-    monkeypatch.setattr("webapp.proofing.engine.decide", stand_in)
+    app = create_app(make_test_config(db_url, SUISHEN_QUEUE_URL=url, SUISHEN_LIVENESS_CHECKS="blink,match"),
+                     clock=clock, session_factory=make_session_factory(engine), face_engine=stand_in)
+    limiter.reset()
     client, public_id, token = begin(app, user_with_portrait(qdb))
 
     assert post_frames(client, public_id, token, [camera_jpeg()] * 12).status_code == 202

@@ -14,7 +14,6 @@ import pytest
 
 from tests.conftest import T0, make_notifier
 from tests.factories import CitizenFactory, LicenceFactory, UserFactory
-from tests.http.test_officer_http import login_officer
 from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
 from webapp import tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
@@ -83,7 +82,7 @@ def credentials(app, db_session, clock):
 
 @pytest.mark.parametrize(("viewer", "kind"), sorted(WHO_SEES_WHAT))
 def test_each_role_sees_exactly_its_fields_of_each_credential(app, client, db_session, clock, credentials,
-                                                              viewer, kind):
+                                                              viewer, kind, officer_login):
     expected, name_shown = WHO_SEES_WHAT[(viewer, kind)]
     code, holder = credentials[kind]
     headers = {}
@@ -93,7 +92,7 @@ def test_each_role_sees_exactly_its_fields_of_each_credential(app, client, db_se
     elif viewer != "public":
         officer = make_officer(db_session, viewer)
         db_session.commit()
-        assert login_officer(client, officer).status_code == 302
+        assert officer_login(client, officer).status_code == 302
         assert client.get("/officer/scan").status_code == (403 if expected is NO_SCAN else 200)
 
     resp = client.post("/api/v1/verify", json={"qr": code}, headers=headers)

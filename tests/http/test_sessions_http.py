@@ -14,7 +14,6 @@ from sqlalchemy import select
 from tests.conftest import AuthActions, csrf_from
 from tests.factories import PASSWORD, CitizenFactory, UserFactory
 from tests.http.test_account_variants_http import post_form
-from tests.http.test_officer_http import login_officer
 from tests.http.test_travel_http import grant, issue_direct
 from tests.verification_support import make_officer
 from webapp.accounts.models import User
@@ -118,7 +117,7 @@ def test_a_password_reset_from_another_browser_ends_every_earlier_session(app, c
     assert other.get("/account/").status_code == 200
 
 
-def test_face_to_face_ends_every_earlier_session_of_the_account(app, client, auth, db_session, clock):
+def test_face_to_face_ends_every_earlier_session_of_the_account(app, client, auth, db_session, clock, officer_login):
     user = UserFactory(level=LEVEL_REALNAME)
     cert = issue_direct(db_session, user.citizen, clock.now(), user_id=user.id)
     officer = make_officer(db_session, "traffic")
@@ -129,7 +128,7 @@ def test_face_to_face_ends_every_earlier_session_of_the_account(app, client, aut
     assert opens_citizen_pages(copy, cert) == (200, 200, 200)
 
     window = app.test_client()
-    assert login_officer(window, officer).status_code == 302
+    assert officer_login(window, officer).status_code == 302
     done = post_form(window, "/officer/accounts/face-to-face", {
         "name": user.citizen.name, "id_number": user.citizen.id_number, "phone": user.phone, "checked": "y"})
     assert done.status_code == 302
@@ -140,10 +139,10 @@ def test_face_to_face_ends_every_earlier_session_of_the_account(app, client, aut
     assert [e["why"] for e in db_session.scalars(ended)] == ["face_to_face"]
 
 
-def test_a_copied_officer_cookie_stops_working_after_logout(app, client, db_session):
+def test_a_copied_officer_cookie_stops_working_after_logout(app, client, db_session, officer_login):
     officer = make_officer(db_session, "police")
     db_session.commit()
-    assert login_officer(client, officer).status_code == 302
+    assert officer_login(client, officer).status_code == 302
     copy = copy_of(app, client)
     assert copy.get("/officer/").status_code == 200 and copy.get("/officer/scan").status_code == 200
 
@@ -153,7 +152,7 @@ def test_a_copied_officer_cookie_stops_working_after_logout(app, client, db_sess
     for path in ("/officer/", "/officer/scan", "/officer/paper"):
         resp = copy.get(path)
         assert resp.status_code == 302 and resp.headers["Location"].startswith("/officer/login"), path
-    assert login_officer(client, officer).status_code == 302 and client.get("/officer/").status_code == 200
+    assert officer_login(client, officer).status_code == 302 and client.get("/officer/").status_code == 200
 
 
 def test_logging_out_raises_the_generation_once_and_is_audited(client, auth, holder, db_session):

@@ -16,7 +16,7 @@ from werkzeug.test import encode_multipart
 
 from tests.conftest import csrf_from, start_proofing_from_page
 from tests.factories import CitizenFactory, UserFactory
-from tests.testdata import face, load_sequence, needs_testdata
+from tests.testdata import load_sequence, needs_testdata
 from webapp import tokens
 from webapp.proofing.models import Challenge
 from webapp.travel_id import rules, services

@@ -47,17 +47,16 @@ def test_keyless_api_allows_the_public_limit_per_ip_then_429_with_retry_after(ap
     assert client.post("/api/v1/verify", json=body, environ_base=from_ip("203.0.113.8")).status_code == 200
 
 
-def test_api_key_and_officer_session_are_not_held_to_the_public_limit(app, client, db_session, cert, clock):
+def test_api_key_and_officer_session_are_not_held_to_the_public_limit(app, client, db_session, cert, clock, officer_login):
     _key, raw = make_api_key(db_session, clock.now())
     officer = make_officer(db_session, "railway")
     db_session.commit()
     body = {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())}
     keyed = [client.post("/api/v1/verify", json=body, headers=bearer(raw)) for _ in range(PUBLIC_LIMIT + 5)]
     assert {a.status_code for a in keyed} == {200}
-    from tests.http.test_officer_http import login_officer
 
     scanner = app.test_client()
-    login_officer(scanner, officer)
+    officer_login(scanner, officer)
     scans = [scanner.post("/api/v1/verify", json=body) for _ in range(PUBLIC_LIMIT + 5)]
     assert {a.status_code for a in scans} == {200}
 

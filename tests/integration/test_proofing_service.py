@@ -1,4 +1,7 @@
-"""The 实人核验 step as other flows use it: start → submit (real frames) → consume, on SQLite and PostgreSQL."""
+"""The 实人核验 step as other flows use it: start → submit (real frames) → consume, on SQLite and PostgreSQL.
+
+Face decisions run the real engine on real frames. Tests of the clock and of single use inject a stand-in engine,
+named as such (tests/queue_support.py), into ``services.submit``: they must not run dlib."""
 from __future__ import annotations
 
 import io
@@ -9,14 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from tests import factories
+from tests.queue_support import StandInEngine, camera_jpeg
 from tests.testdata import load_sequence, needs_testdata
+from tests.verification_support import FAKE_JPEG
 from webapp.audit.models import AuditEvent
 from webapp.errors import NotFound
 from webapp.proofing import rules, services
 from webapp.proofing.models import CONSUMED, EXPIRED, FAILED, ISSUED, PASSED, Challenge
 from webapp.proofing.rules import ChallengePlan, Policy
-
-pytestmark = needs_testdata
 
 # What a fake camera can do (no reflected light); the colour check has its own engine tests.
 BLINK_MATCH = Policy.from_setting("blink,match", rules.DEFAULT_TOLERANCE)
@@ -38,9 +41,16 @@ def frames():
 
 
 @pytest.fixture
-def citizen(db_session, s001_portrait):
+def s001_citizen(db_session, s001_portrait):
+    """A citizen whose registry portrait is MEDS subject S001's: the genuine sequences match it."""
     jpeg, encoding = s001_portrait
     return factories.CitizenFactory(portrait=jpeg, portrait_encoding=encoding)
+
+
+@pytest.fixture
+def citizen(db_session):
+    """A citizen with a registry encoding of no real face: for tests with a stand-in engine (no testdata)."""
+    return factories.CitizenFactory(portrait=FAKE_JPEG, portrait_encoding=b"\x00" * 1024)
 
 
 def start(db_session, citizen, clock, *, purpose=PURPOSE, policy=BLINK_MATCH, **kwargs):
@@ -80,8 +90,9 @@ def test_start_refuses_when_the_citizen_has_no_portrait(db_session, clock):
 
 
 # --- submit: real frames ------------------------------------------------------------------------------------
-def test_genuine_user_passes_when_blinking_at_the_camera(db_session, citizen, clock, frames):
-    challenge = start(db_session, citizen, clock)
+@needs_testdata
+def test_genuine_user_passes_when_blinking_at_the_camera(db_session, s001_citizen, clock, frames):
+    challenge = start(db_session, s001_citizen, clock)
     clock.advance(seconds=10)
 
     decision = submit(db_session, challenge, frames("genuine_blink_meds_s001"), clock)
@@ -96,8 +107,9 @@ def test_genuine_user_passes_when_blinking_at_the_camera(db_session, citizen, cl
     assert [e.detail["passed"] for e in events] == [True]
 
 
-def test_static_photo_fails_with_no_blink_when_submitted(db_session, citizen, clock, frames):
-    challenge = start(db_session, citizen, clock)
+@needs_testdata
+def test_static_photo_fails_with_no_blink_when_submitted(db_session, s001_citizen, clock, frames):
+    challenge = start(db_session, s001_citizen, clock)
 
     decision = submit(db_session, challenge, frames("static_photo_meds_s001"), clock)
 
@@ -108,19 +120,21 @@ def test_static_photo_fails_with_no_blink_when_submitted(db_session, citizen, cl
     assert stored.scores
 
 
-def test_wrong_person_fails_with_face_mismatch_when_blinking(db_session, citizen, clock, frames):
-    challenge = start(db_session, citizen, clock)
+@needs_testdata
+def test_wrong_person_fails_with_face_mismatch_when_blinking(db_session, s001_citizen, clock, frames):
+    challenge = start(db_session, s001_citizen, clock)
 
     decision = submit(db_session, challenge, frames("wrong_person_blink"), clock)
 
     assert (decision.passed, decision.reason) == (False, rules.FACE_MISMATCH)
 
 
-def test_frames_are_kept_only_when_the_keep_setting_is_on(db_session, citizen, clock, frames):
-    sent = frames("static_photo_meds_s001")
+def test_frames_are_kept_only_when_the_keep_setting_is_on(db_session, citizen, clock):
+    sent = [camera_jpeg(shade) for shade in range(100, 112)]
     challenge = start(db_session, citizen, clock)
 
-    submit(db_session, challenge, sent, clock, keep_frames=True)
+    submit(db_session, challenge, sent, clock, keep_frames=True, face_engine=StandInEngine(passed=False,
+                                                                                           reason=rules.NO_BLINK))
 
     kept = zipfile.ZipFile(io.BytesIO(fresh(db_session, challenge).kept_frames))
     assert len(kept.namelist()) == len(sent)
@@ -128,33 +142,38 @@ def test_frames_are_kept_only_when_the_keep_setting_is_on(db_session, citizen, c
 
 
 # --- submit: time and single use ------------------------------------------------------------------------------
-def test_submission_is_decided_when_59_seconds_old(db_session, citizen, clock, frames):
+def test_submission_is_decided_when_59_seconds_old(db_session, citizen, clock):
     challenge = start(db_session, citizen, clock)
     clock.advance(seconds=59)
+    engine = StandInEngine(passed=True)
 
-    decision = submit(db_session, challenge, frames("genuine_blink_meds_s001"), clock)
+    decision = submit(db_session, challenge, [camera_jpeg()] * 12, clock, face_engine=engine)
 
-    assert decision.passed
+    assert decision.passed and engine.calls == 1
+    assert fresh(db_session, challenge).status == PASSED
 
 
 def test_submission_fails_as_expired_when_61_seconds_old(db_session, citizen, clock):
     challenge = start(db_session, citizen, clock)
     clock.advance(seconds=61)
+    engine = StandInEngine(passed=True)
 
-    # Expiry is checked before anything is decoded, so the frames do not matter.
-    decision = submit(db_session, challenge, [b"not looked at"], clock)
+    # Expiry is checked before anything is decoded, so the frames do not matter and no engine runs.
+    decision = submit(db_session, challenge, [b"not looked at"], clock, face_engine=engine)
 
     assert (decision.passed, decision.reason) == (False, rules.EXPIRED)
-    assert fresh(db_session, challenge).status == EXPIRED
+    assert fresh(db_session, challenge).status == EXPIRED and engine.calls == 0
 
 
-def test_replay_fails_as_used_when_already_decided(db_session, citizen, clock, frames):
+def test_replay_fails_as_used_when_already_decided(db_session, citizen, clock):
     challenge = start(db_session, citizen, clock)
-    submit(db_session, challenge, frames("static_photo_meds_s001"), clock)
+    first = StandInEngine(passed=False, reason=rules.NO_BLINK)
+    submit(db_session, challenge, [camera_jpeg()] * 12, clock, face_engine=first)
+    again = StandInEngine(passed=True)
 
-    replay = submit(db_session, challenge, frames("genuine_blink_meds_s001"), clock)
+    replay = submit(db_session, challenge, [camera_jpeg()] * 12, clock, face_engine=again)
 
-    assert (replay.passed, replay.reason) == (False, rules.USED)
+    assert (replay.passed, replay.reason) == (False, rules.USED) and again.calls == 0
     assert fresh(db_session, challenge).reason == rules.NO_BLINK  # the first decision stands
 
 
@@ -168,9 +187,9 @@ def test_bad_frames_are_refused_and_leave_the_challenge_open(db_session, citizen
     assert fresh(db_session, challenge).status == ISSUED
 
 
-def test_too_many_frames_are_refused_when_over_the_maximum(db_session, citizen, clock, frames):
+def test_too_many_frames_are_refused_when_over_the_maximum(db_session, citizen, clock):
     challenge = start(db_session, citizen, clock)
-    too_many = [frames("static_photo_meds_s001")[0]] * (rules.MAX_FRAMES + 1)
+    too_many = [camera_jpeg()] * (rules.MAX_FRAMES + 1)
 
     with pytest.raises(services.InvalidFrames):
         submit(db_session, challenge, too_many, clock)

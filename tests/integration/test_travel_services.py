@@ -10,10 +10,10 @@ from webapp.db import make_engine, make_session_factory
 from webapp.errors import QuotaExceeded
 from webapp.registry.rules import InvalidIdNumber
 from webapp.registry.services import IdentityMismatch
-from webapp.travel_id import rules, services
+from webapp.travel_id import services
 from webapp.travel_id.models import TravelCertificate
 from tests.conftest import create_database, race
-from tests.factories import CitizenFactory
+from tests.factories import CitizenFactory, UserFactory
 
 GZ = (23.13, 113.26)
 
@@ -61,11 +61,23 @@ def test_quota_returns_when_the_month_turns_at_midnight_beijing(db_session, cloc
 
 
 def test_quota_counts_by_id_number_whoever_applies(db_session, clock):
+    """The quota is the citizen's (the ID number's), not the applicant's: a visitor with no account, the citizen's
+    own account and another person's account applying for them all take from the same three."""
     citizen = CitizenFactory()
-    for user_id in (None, None, None):
+    own, someone_else = UserFactory(citizen=citizen), UserFactory()
+    for user_id in (None, own.id, someone_else.id):
         services.issue(db_session, citizen=citizen, lat=GZ[0], lon=GZ[1], city="广州", now=clock.now(),
                        user_id=user_id, challenge_public_id=None)
     assert services.used_this_month(db_session, citizen.id, clock.now()) == 3
+    for user_id in (None, own.id, someone_else.id):
+        with pytest.raises(QuotaExceeded):
+            services.issue(db_session, citizen=citizen, lat=GZ[0], lon=GZ[1], city="广州", now=clock.now(),
+                           user_id=user_id, challenge_public_id=None)
+    applicants = db_session.scalars(select(TravelCertificate.applicant_user_id)
+                                    .where(TravelCertificate.citizen_id == citizen.id)).all()
+    assert sorted(applicants, key=str) == sorted([None, own.id, someone_else.id], key=str)
+    # Another citizen's quota is untouched by any of them.
+    assert services.used_this_month(db_session, someone_else.citizen_id, clock.now()) == 0
 
 
 def test_records_list_only_the_last_month_of_one_citizen(db_session, clock):

@@ -408,7 +408,9 @@ def _generate(wheel: str) -> None:
         return r
     def offset(lon, lat):
         dlat, dlon = _tlat(lon-105, lat-35), _tlon(lon-105, lat-35)
-        rad = lat/180*math.pi; m = 1 - EE*math.sin(rad)**2; s = math.sqrt(m)
+        rad = lat/180*math.pi
+        m = 1 - EE*math.sin(rad)**2
+        s = math.sqrt(m)
         return (dlon*180)/(A/s*math.cos(rad)*math.pi), (dlat*180)/((A*(1-EE))/(m*s)*math.pi)
     def gcj_to_wgs(lon, lat):
         wl, wa = lon, lat

@@ -24,7 +24,8 @@ class ElectronicLicence(Base):
     """An application for, and then the issued, 电子驾驶证.
 
     The record's class, validity and issuing authority are copied at issue: when the registry record no longer
-    matches, the e-licence is invalidated (services.refresh). A citizen has at most one open application or
+    matches, the e-licence is invalidated: by the change itself (services.invalidate_changed), and
+    read as invalidated from current data until then (services.state). A citizen has at most one open application or
     e-licence: a partial unique index holds that under concurrent applications.
     """
 

@@ -14,7 +14,7 @@ from typing import Mapping
 
 from webapp.lazytext import LazyText, _l, joined
 from webapp.registry.rules import LICENCE_CLASSES, LICENCE_STATUS_NORMAL, LICENCE_STATUSES, licence_status_label
-from webapp.timeutil import local_date, to_local
+from webapp.timeutil import to_local
 from webapp.workdays import is_workday, review_due  # noqa: F401 - part of this module's rules
 
 # --- Eligibility ----------------------------------------------------------------------------------------

@@ -165,7 +165,7 @@ class WebPush:
             except rules.BadPushEndpoint as exc:
                 log.warning("web push to %s refused: %s", endpoint[:60], exc.reason)
                 return None
-            except Exception as exc:  # network errors: a push is best-effort, the in-app message and SMS remain
+            except Exception as exc:  # noqa: BLE001 - network errors: a push is best-effort, the in-app message and SMS remain
                 log.warning("web push to %s failed: %s", endpoint[:60], exc)
                 return None
         return response.status_code

@@ -17,10 +17,9 @@ import math
 import secrets
 from collections.abc import Callable
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 from flask import session as web_session
 from flask_limiter.util import get_remote_address
-from werkzeug.wrappers import Response
 
 from webapp import queue
 from webapp.db import get_session

@@ -48,7 +48,7 @@ def decide(challenge_id: int) -> None:
                 session, work, now=clock.now(),
                 policy=Policy.from_setting(app.config["SUISHEN_LIVENESS_CHECKS"],
                                            app.config["SUISHEN_FACE_TOLERANCE"]),
-                keep_frames=app.config["SUISHEN_KEEP_FRAMES"])
+                keep_frames=app.config["SUISHEN_KEEP_FRAMES"], face_engine=app.extensions["face_engine"])
             session.commit()
         except (TaskTimeout, Exception) as error:  # noqa: BLE001 - any failure is the system's, never the person's
             session.rollback()

@@ -15,7 +15,7 @@ class TravelCertificate(Base):
 
     The monthly quota is held by the database: each certificate takes slot 1..MONTHLY_QUOTA of its
     citizen's month, and (citizen, month, slot) is unique, so concurrent applications cannot both take
-    the last slot (see services.apply).
+    the last slot (see services.issue).
     """
 
     __tablename__ = "travel_certificates"

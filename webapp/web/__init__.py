@@ -8,6 +8,7 @@
 - :mod:`.review` — a reviewer's decision POST;
 - :mod:`.input_guard` — hostile characters refused before any view, routes declaring what they check themselves;
 - :mod:`.errors` — error pages and JSON errors;
+- :mod:`.declare` — how a route declares something to the layer, next to the route;
 - :mod:`.i18n` — the request's language (zh-CN or English), Flask-Babel, the scripts' translations.
 
 This module adds the security headers, the caching policy and the template globals. Domains import from here;

@@ -14,6 +14,7 @@ from datetime import datetime
 from flask import current_app, g, request
 
 from webapp.db import get_session
+from webapp.web.declare import route_declaration
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,7 @@ def writes_on_get(reason: str):
     """Declare a GET route that writes, and why (STYLE 3: GET requests do not write). :func:`commit` refuses a GET
     of any other route. The ones that do: a scan's audit row, and the steps a 实人核验 redirect lands on (the
     camera page's ``next_url`` is a GET, so the single-use pass is consumed there)."""
-    if not reason:
-        raise ValueError("say why this GET writes")
-
-    def decorator(view):
-        view.writes_on_get = reason
-        return view
-
-    return decorator
+    return route_declaration("writes_on_get", reason)
 
 
 def rollback() -> None:

@@ -21,6 +21,7 @@ from flask import Flask, current_app, request
 
 from webapp.errors import DomainError
 from webapp.lazytext import _l
+from webapp.web.declare import route_declaration
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -79,14 +80,7 @@ def where_hostile() -> str | None:
 def checks_own_body(reason: str):
     """Declare that a route bounds and checks its own request body (``reason`` says how): the guard then checks
     its path and query only, and parses nothing of the body before the route's own limits run."""
-    if not reason:
-        raise ValueError("say how the route checks its body")
-
-    def decorator(view):
-        view.checks_own_body = reason
-        return view
-
-    return decorator
+    return route_declaration("checks_own_body", reason)
 
 
 def init_app(app: Flask) -> None:
