@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.conftest import csrf_from
 from tests.factories import CitizenFactory
 from tests.http.test_licence_http import issue_directly, login, make_user
-from tests.http.test_officer_http import login_officer
+from tests.conftest import log_officer_in as login_officer
 from tests.verification_support import make_officer
 from webapp.accounts.models import User
 from webapp.lazytext import _l
