@@ -4,6 +4,8 @@
 #                consumer, one per core; queue in instance/queue.db, no Redis needed)
 #   make test  - the same install plus the test tools (requirements-dev.txt), then `ruff check` and the whole
 #                suite (SQLite + PostgreSQL + headless Chromium)
+#   make lock  - re-pin constraints.txt (the exact version of every package, transitively) with pip-compile in a
+#                throw-away venv; `make lock UPGRADE=1` moves every pin to the newest version the ranges allow
 # `make run PORT=8080 HOST=0.0.0.0` serves elsewhere; BASE_URL (the origin put into QR codes) follows
 # HOST:PORT unless set in the environment.
 PYTHON ?= python3.11
@@ -16,25 +18,29 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export BASE_URL ?= http://$(HOST):$(PORT)
+# requirements*.txt hold the ranges; constraints.txt the exact versions every install takes (reproducible).
+CONSTRAINTS := constraints.txt
+LOCK_VENV := $(or $(TMPDIR),/tmp)/suishen-lock-venv
+PIP_TOOLS := pip-tools==7.4.1
 
 # The English catalogue: the .po is the source (committed), the .mo the app reads is compiled here (not committed:
-# one source of truth, nothing binary to merge). `make messages` after marking new text (webapp/i18n.py).
+# one source of truth, nothing binary to merge). `make messages` after marking new text (webapp/web/i18n.py).
 CATALOGUE := webapp/translations/en/LC_MESSAGES/messages
 
-.PHONY: run test install install-dev browser migrate demo bench clean messages
+.PHONY: run test install install-dev browser migrate demo bench clean lock messages
 
-$(RUN_STAMP): requirements.txt
+$(RUN_STAMP): requirements.txt $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "pip<25"
-	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -r requirements.txt
 	# face_recognition's own metadata asks for dlib (an 11-minute compile); dlib-bin provides it prebuilt.
 	$(BIN)/python -m pip install -q --no-deps face-recognition==1.3.0
 	# setuptools >= 82 makes `import face_recognition` quit() with exit 0: prove the import really works.
 	$(BIN)/python -c "import face_recognition; print('face_recognition', face_recognition.__version__, 'ok')" | grep -q ok
 	touch $@
 
-$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
-	$(BIN)/python -m pip install -q -r requirements-dev.txt
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt $(CONSTRAINTS)
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -r requirements-dev.txt
 	touch $@
 
 $(CATALOGUE).mo: $(CATALOGUE).po | $(RUN_STAMP)
@@ -73,8 +79,13 @@ migrate: install instance/secret_key
 demo: migrate
 	SUISHEN_DEMO=1 $(BIN)/flask --app app registry demo
 
+# The private keys that sign the QR tokens (offline verification, issue 17): the first one is made once, like the
+# secret key, in instance/signing_keys/ (mode 600); `flask --app app keys rotate` adds the next.
+instance/signing_keys: | $(RUN_STAMP) instance/secret_key
+	$(BIN)/flask --app app keys init
+
 # The demo logins are printed last, right before the server starts.
-run: instance/vapid.env demo $(CATALOGUE).mo
+run: instance/vapid.env instance/signing_keys demo $(CATALOGUE).mo
 	SUISHEN_DEMO=1 $(BIN)/python scripts/serve.py --bind $(HOST):$(PORT)
 
 test: install-dev browser
@@ -90,6 +101,19 @@ bench: install-dev
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/queue_latency.py
 	$(BIN)/python bench/proofing_load.py --record
+	$(BIN)/python bench/offline.py --record
+
+# pip-compile keeps each pin that still fits the ranges (add a package, change a range: only that moves) unless
+# UPGRADE=1. pip and setuptools are pinned too (--allow-unsafe): setuptools' range is part of the face_recognition
+# fix. face-recognition itself is not in the lock (installed with --no-deps above, its version fixed there).
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install -q "pip<25" "$(PIP_TOOLS)"
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile -q --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) --output-file $(CONSTRAINTS) \
+		requirements-dev.txt
+	rm -rf $(LOCK_VENV)
 
 clean:
 	rm -rf $(VENV) test-results .pytest_cache

@@ -49,8 +49,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from webapp import migrate, tokens  # noqa: E402
+from webapp import migrate, signing  # noqa: E402
 from webapp.db import make_engine, make_session_factory  # noqa: E402
+from webapp.signing import keys as signing_keys  # noqa: E402
+from webapp.signing.keys import KeyRing  # noqa: E402
 
 PG_ADMIN = os.environ.get("SUISHEN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret-" + uuid.uuid4().hex
@@ -73,6 +75,23 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.platform()}, Python {platform.python_version()}"
+
+
+# QR tokens are signed (webapp/signing) with a key of the bench's own, in a folder named in the environment, so the
+# servers it starts (and proofing_load.py's) sign and check with the same key.
+SIGNING_KEYS = Path(tempfile.mkdtemp(prefix="suishen-bench-keys-"))
+signing_keys.init_keys(SIGNING_KEYS, datetime(2000, 1, 1, tzinfo=timezone.utc))
+os.environ["SUISHEN_SIGNING_KEYS"] = str(SIGNING_KEYS)
+
+
+def travel_token(url: str, cert_public_id: str, base_url: str) -> str:
+    """The certificate's signed QR token now, as the servers make it."""
+    from webapp.travel_id.models import TravelCertificate
+
+    factory = make_session_factory(make_engine(url))
+    with factory() as session:
+        cert = session.query(TravelCertificate).filter_by(public_id=cert_public_id).one()
+        return signing.token_for(KeyRing(SIGNING_KEYS), cert, datetime.now(timezone.utc), base_url=base_url)
 
 
 def seed(url: str, base_url: str) -> dict:
@@ -275,7 +294,7 @@ def main() -> None:
 
         def verify_body() -> bytes:
             """A token of the current window as a phone camera reads it (the URL); one body for both phases."""
-            token = tokens.issue(SECRET, "travel_id", data["cert"], datetime.now(timezone.utc))
+            token = travel_token(url, data["cert"], base)
             return json.dumps({"qr": f"{base}/v/{token}", "context": "entry"}).encode()
 
         def verify_lua(body: bytes) -> Path:

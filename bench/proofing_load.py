@@ -41,7 +41,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 import http_load  # noqa: E402
 from http_load import SECRET, fixed_rate, free_port, grant_cookie, load_average, machine  # noqa: E402
-from webapp import migrate, tokens  # noqa: E402
+from webapp import migrate  # noqa: E402
 from webapp.db import make_engine, make_session_factory  # noqa: E402
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
@@ -186,7 +186,7 @@ def main() -> None:
                 time.sleep(0.1)
         time.sleep(2)
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {data['key']}"}
-        token = tokens.issue(SECRET, "travel_id", data["cert"], datetime.now(timezone.utc))
+        token = http_load.travel_token(url, data["cert"], base)
         verify_body = json.dumps({"qr": f"{base}/v/{token}", "context": "entry"}).encode()
         cookie = grant_cookie(data["cert"])
         qr_headers = {"Cookie": f"session={cookie}", "Accept": "application/json"}

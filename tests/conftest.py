@@ -6,10 +6,14 @@ Under CI (``CI=true``) an unreachable PostgreSQL is a failure, not a skip.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -22,6 +26,7 @@ from webapp.accounts import services as accounts
 from webapp.clock import FrozenClock
 from webapp.db import make_engine
 from webapp.extensions import limiter
+from webapp.signing import keys as signing_keys
 from webapp.notify import tasks as notify_tasks
 from webapp.notify.notifier import Notifier
 from tests import factories
@@ -36,6 +41,14 @@ settings.load_profile("suishen")
 PG_ADMIN_URL = os.environ.get("SUISHEN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 # A Friday, 10:00 in Beijing.
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+
+# QR tokens are signed with a key of the test run's own, never the developer's instance/signing_keys: one folder
+# per test process, made at import and named in the environment, so the servers that tests start as processes
+# (tests/servers.py) sign with the same key. It signs from 2000 on, so frozen and live clocks alike can use it.
+TEST_SIGNING_KEYS = Path(tempfile.mkdtemp(prefix="suishen-test-keys-"))
+signing_keys.init_keys(TEST_SIGNING_KEYS, datetime(2000, 1, 1, tzinfo=timezone.utc))
+os.environ["SUISHEN_SIGNING_KEYS"] = str(TEST_SIGNING_KEYS)
+atexit.register(shutil.rmtree, TEST_SIGNING_KEYS, ignore_errors=True)
 
 
 def pg_reachable() -> bool:
@@ -127,6 +140,7 @@ def make_test_config(database_url: str, **overrides) -> dict:
         # Push off unless a test sets keys: never the developer's instance/vapid.env (config reads it).
         "SUISHEN_VAPID_PUBLIC_KEY": "",
         "SUISHEN_VAPID_PRIVATE_KEY": "",
+        "SUISHEN_SIGNING_KEYS": str(TEST_SIGNING_KEYS),
     }
     config.update(overrides)
     return config

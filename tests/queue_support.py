@@ -54,7 +54,7 @@ class StandInEngine:
         self.passed, self.reason = passed, reason
         self.calls = 0
 
-    def __call__(self, blink, colour, plan, reference, policy):
+    def __call__(self, blink, colour, plan, reference, policy, timeline=None):
         self.calls += 1
         return Decision(passed=self.passed, reason=self.reason, scores={"stand_in": True})
 
@@ -68,7 +68,7 @@ class BlockingStandInEngine:
         self.release = threading.Event()
         self.passed, self.reason = passed, reason
 
-    def __call__(self, blink, colour, plan, reference, policy):
+    def __call__(self, blink, colour, plan, reference, policy, timeline=None):
         self.started.set()
         self.release.wait(30)
         return Decision(passed=self.passed, reason=self.reason, scores={"stand_in": True})
@@ -78,7 +78,7 @@ class DyingStandInEngine:
     """A stand-in face engine whose worker dies mid-decision (SystemExit is not an error a job can
     catch): the challenge is left ``deciding`` with nobody working on it, as after a kill -9."""
 
-    def __call__(self, blink, colour, plan, reference, policy):
+    def __call__(self, blink, colour, plan, reference, policy, timeline=None):
         raise SystemExit("stand-in worker killed")
 
 

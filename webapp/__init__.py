@@ -69,10 +69,11 @@ def create_app(
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from webapp import assets, web
+    from webapp import assets, signing, web
     from webapp.registry.rules import mask_id_number, mask_name, mask_phone
     web.init_app(app)
     assets.init_app(app)
+    signing.init_app(app)
     app.jinja_env.filters.update(mask_id=mask_id_number, mask_name=mask_name, mask_phone=mask_phone)
 
     from webapp.accounts.models import User
@@ -93,13 +94,16 @@ def create_app(
     from webapp.proofing.views import bp as proofing_bp
     from webapp.queue_cli import queue_cli
     from webapp.shell.views import bp as shell_bp
+    from webapp.signing.cli import keys_cli
+    from webapp.signing.views import bp as signing_bp
     from webapp.travel_id.views import bp as travel_bp
     from webapp.verification.api import bp as api_bp
     from webapp.verification.views import bp as verification_bp
 
     for blueprint in (shell_bp, accounts_bp, demo_bp, travel_bp, proofing_bp, officer_bp, api_bp,
-                      verification_bp, licence_bp, account_desk_bp, notify_bp):
+                      verification_bp, licence_bp, account_desk_bp, notify_bp, signing_bp):
         app.register_blueprint(blueprint)
-    for group in (sms_cli, push_cli, officer_cli, apikey_cli, db_cli, workdays_cli, registry_cli, queue_cli):
+    for group in (sms_cli, push_cli, officer_cli, apikey_cli, db_cli, workdays_cli, registry_cli, queue_cli,
+                  keys_cli):
         app.cli.add_command(group)
     return app

@@ -1,6 +1,6 @@
 """A credential's codes, as its holder shows them and a scanner reads them (SPEC §6), for both credentials:
 
-- the token (:func:`token`: the one place a token is made; a change of how, e.g. offline-signed tokens, is here);
+- the token (:func:`token`: the one place a token is made: the signed CWT of ``webapp.signing``, checkable offline);
 - the URL any phone camera opens, ``BASE_URL/v/<token>`` (:func:`verify_url`);
 - the QR of that URL as an SVG ``data:`` URI (:func:`qr_svg`);
 - for the e-licence, the 22-digit numeric code as a Code128 barcode, also an SVG ``data:`` URI (:func:`barcode_svg`).
@@ -19,8 +19,9 @@ from datetime import datetime
 
 import barcode
 import segno
+from flask import current_app
 
-from webapp import tokens
+from webapp import signing, tokens
 
 MASK = 0
 ERROR = "m"     # 15 % of the code can be lost (glare, a crease in a screen protector)
@@ -30,9 +31,13 @@ BARCODE_QUIET = 10   # modules of quiet zone either side of the Code128
 BARCODE_HEIGHT = 60  # in modules; the page sets the real height
 
 
-def token(secret: str, kind: str, public_id: str, now: datetime) -> str:
-    """The rotating token of a credential (``kind``: travel_id | driving_licence) for the window of ``now``."""
-    return tokens.issue(secret, kind, public_id, now)
+def token(credential, now: datetime) -> str:
+    """The rotating token of a credential (a TravelCertificate or an ElectronicLicence) for the window of ``now``:
+    a COSE_Sign1-signed CWT that any verifier can check with the published keys (webapp.signing, docs/offline.md).
+
+    :raises ServiceUnavailable: no key can sign now
+    """
+    return signing.make_token(credential, now)
 
 
 def verify_url(base_url: str, value: str) -> str:
@@ -70,10 +75,10 @@ def barcode_svg(code: str) -> tuple[str, int]:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii"), width
 
 
-def qr_fields(secret: str, base_url: str, kind: str, public_id: str, now: datetime) -> dict:
+def qr_fields(credential, now: datetime) -> dict:
     """What a QR page's poll answers: the token, its URL, the QR and the seconds until the next window."""
-    value = token(secret, kind, public_id, now)
-    url = verify_url(base_url, value)
+    value = token(credential, now)
+    url = verify_url(current_app.config["BASE_URL"], value)
     return {"token": value, "url": url, "qr": qr_svg(url), "refresh_in": round(tokens.seconds_left(now), 3)}
 
 

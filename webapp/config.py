@@ -18,6 +18,7 @@ def _bool(name: str, default: bool) -> bool:
 
 
 SECRET_KEY_FILE = "secret_key"   # in the instance folder: written once by `make run` (mode 600)
+SIGNING_KEYS_DIR = "signing_keys"  # in the instance folder: the QR tokens' private keys (`keys init`, `make run`)
 INSTANCE_ENV_FILE = "vapid.env"  # in the instance folder: `make run` writes the VAPID pair there once
 # Only these settings may come from the instance env file; anything else in it is ignored.
 _INSTANCE_ENV_NAMES = ("SUISHEN_VAPID_PUBLIC_KEY", "SUISHEN_VAPID_PRIVATE_KEY", "SUISHEN_VAPID_SUBJECT")
@@ -76,7 +77,8 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_HEADERS_ENABLED": _bool("RATELIMIT_HEADERS_ENABLED", False),
         "SESSION_COOKIE_SECURE": _bool("SUISHEN_SECURE_COOKIES", base_url.startswith("https://")),
         "SUISHEN_PROXY_COUNT": int(os.environ.get("SUISHEN_PROXY_COUNT", "0")),
-        "SUISHEN_LIVENESS_CHECKS": os.environ.get("SUISHEN_LIVENESS_CHECKS", "blink,colour,match"),
+        # rules.DEFAULT_CHECKS_SETTING (docs/liveness.md says what each stops); a fake camera runs blink,match
+        "SUISHEN_LIVENESS_CHECKS": os.environ.get("SUISHEN_LIVENESS_CHECKS", "blink,turn,colour,reflection,depth,match"),
         "SUISHEN_FACE_TOLERANCE": float(os.environ.get("SUISHEN_FACE_TOLERANCE", "0.6")),
         "SUISHEN_KEEP_FRAMES": _bool("SUISHEN_KEEP_FRAMES", False),
         "SUISHEN_PROOFING_MAX_FAILURES": int(os.environ.get("SUISHEN_PROOFING_MAX_FAILURES", "3")),
@@ -119,6 +121,11 @@ def from_environment(instance_path: str) -> dict:
         # A scanned QR is accepted in its own 60 s window and this many windows after (a gate's delay).
         "SUISHEN_QR_GRACE_WINDOWS": int(os.environ.get("SUISHEN_QR_GRACE_WINDOWS", "1")),
         "SUISHEN_QR_RATE_LIMIT": os.environ.get("SUISHEN_QR_RATE_LIMIT", "30 per minute"),
+        # Offline verification (issue 17): the folder of the private keys that sign QR tokens (outside the
+        # database; every web host needs the same files), and how old the cached status list may be before the
+        # officer scan page answers 无法确认 offline; `keys rotate` publishes a new key this long before it signs.
+        "SUISHEN_SIGNING_KEYS": os.environ.get("SUISHEN_SIGNING_KEYS") or str(Path(instance_path) / SIGNING_KEYS_DIR),
+        "SUISHEN_OFFLINE_STATUS_MAX_AGE": int(os.environ.get("SUISHEN_OFFLINE_STATUS_MAX_AGE", "3600")),
         # SMS (SPEC 5.1, 8): the gateway ('outbox' = the embedded outbox table, or 'package.module:Class'),
         # code lifetime, resend cool-down, per-phone caps and wrong tries; plus a per-IP limit on the send route.
         "SUISHEN_SMS_GATEWAY": os.environ.get("SUISHEN_SMS_GATEWAY", "outbox"),

@@ -1,15 +1,12 @@
-"""The rotating QR token of both credentials (SPEC §6).
+"""The 60-second window of both credentials' codes, and the e-licence barcode's numeric code (SPEC §6).
 
-A token is ``<kind>.<credential public id>.<window>.<signature>``: an itsdangerous HMAC over the credential
-and the current 60-second window of the server clock. Nothing is stored: any host with the secret can issue
-and check it. A token is accepted in its own window and for ``GRACE_WINDOWS`` windows after (a gate that
+The QR carries a signed token that anyone can check offline with the published keys (``webapp.signing``). The
+1-D barcode carries a shorter, all-digit code (:func:`issue_numeric`), checked online only: Code128 set C packs two
+digits per symbol, so 22 digits are 156 modules, ~4 device pixels per module across a phone screen, where a long
+token could not be scanned. It trades a signature for an 8-digit HMAC under the server's secret (a 1 in 10^8
+guess per try, for a code that lives two minutes behind rate-limited verifiers) and names the credential by its
+integer primary key. A code is accepted in its own window and for ``GRACE_WINDOWS`` windows after (a gate that
 scanned it a moment before the refresh); older is a stale screenshot.
-
-The 1-D barcode carries a shorter, all-digit form of the same claim (:func:`issue_numeric`), because Code128
-set C packs two digits per symbol: 22 digits are 156 modules, ~4 device pixels per module across a phone
-screen, where the 55-character token needed ~640 modules and could not be scanned. It trades the token's long
-signature for an 8-digit HMAC (a 1 in 10^8 guess per try, for a code that lives two minutes behind
-rate-limited verifiers) and names the credential by its integer primary key, which it needs no new column for.
 """
 from __future__ import annotations
 
@@ -19,21 +16,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from itsdangerous import BadSignature, Signer
-
 WINDOW = timedelta(seconds=60)
 GRACE_WINDOWS = 1
-KINDS = {"T": "travel_id", "L": "driving_licence"}
-_TOKEN_RE = re.compile(r"^(?P<kind>[TL])\.(?P<cid>[A-Za-z0-9_-]{6,32})\.(?P<window>\d{1,12})\.(?P<sig>[A-Za-z0-9_-]{10,64})$")
-MAX_TOKEN_LENGTH = 120
 
 
 @dataclass(frozen=True)
 class TokenClaims:
     kind: str            # "travel_id" | "driving_licence"
-    credential_id: str   # the credential's public id; for a numeric code its integer primary key, as digits
+    db_id: int           # the credential's integer primary key
     window: int
-    by: str = "public_id"  # "public_id" (QR token) | "id" (numeric code): what credential_id names
 
 
 class TokenError(ValueError):
@@ -59,16 +50,6 @@ def seconds_left(now: datetime) -> float:
     return size - (now.timestamp() % size)
 
 
-def _signer(secret: str) -> Signer:
-    return Signer(secret, salt="suishen.qr.v1", sep=".", digest_method=None)
-
-
-def issue(secret: str, kind: str, credential_id: str, now: datetime) -> str:
-    prefix = {v: k for k, v in KINDS.items()}[kind]
-    payload = f"{prefix}.{credential_id}.{window_of(now)}"
-    return _signer(secret).sign(payload).decode()
-
-
 def extract(text: str) -> str:
     """Accept the bare token or the full URL a phone camera would read (``<base>/v/<token>``)."""
     text = (text or "").strip()
@@ -86,24 +67,10 @@ def _check_window(claims: TokenClaims, now: datetime, grace_windows: int) -> Tok
     return claims
 
 
-def check(secret: str, text: str, now: datetime, grace_windows: int = GRACE_WINDOWS) -> TokenClaims:
-    """Parse and check a scanned code against the server clock: the QR token (bare or in its URL) or the
-    barcode's numeric code (digits, spaces and hyphens allowed, as an officer may type it).
-
-    :raises TokenError: malformed, bad_signature, stale (older than its window plus the grace), future
-    """
-    token = extract(text)
-    if _NUMERIC_INPUT_RE.match(token):
-        return check_numeric(secret, token, now, grace_windows)
-    if len(token) > MAX_TOKEN_LENGTH or not _TOKEN_RE.match(token):
-        raise TokenError("malformed")
-    try:
-        payload = _signer(secret).unsign(token).decode()
-    except BadSignature:
-        raise TokenError("bad_signature") from None
-    prefix, cid, window = payload.split(".")
-    return _check_window(TokenClaims(kind=KINDS[prefix], credential_id=cid, window=int(window)), now,
-                         grace_windows)
+def is_numeric(text: str) -> bool:
+    """Whether a scanned text is meant as the barcode's numeric code (digits, spaces and hyphens, as an officer
+    may type it) rather than a QR token."""
+    return bool(_NUMERIC_INPUT_RE.match(extract(text)))
 
 
 # --- The numeric code of the 1-D barcode ------------------------------------------------------------------
@@ -151,11 +118,11 @@ def _full_window(low_digits: int, current: int) -> int:
 
 
 def check_numeric(secret: str, text: str, now: datetime, grace_windows: int = GRACE_WINDOWS) -> TokenClaims:
-    """Check the barcode's numeric code with the QR token's window, grace, stale and future rules.
+    """Check the barcode's numeric code (as typed, or in a ``/v/`` URL): 60 s window, grace, stale and future.
 
     :raises TokenError: malformed (not 22 digits, unknown kind, id 0), bad_signature, stale, future
     """
-    code = re.sub(r"[ \-]", "", text or "")
+    code = re.sub(r"[ \-]", "", extract(text))
     if len(code) != NUMERIC_LENGTH or not (code.isascii() and code.isdigit()) or code[0] not in NUMERIC_KINDS:
         raise TokenError("malformed")
     kind_digit = code[0]
@@ -167,7 +134,7 @@ def check_numeric(secret: str, text: str, now: datetime, grace_windows: int = GR
     window = _full_window(low, window_of(now))
     if not hmac.compare_digest(mac, _numeric_mac(secret, kind_digit, db_id, window)):
         raise TokenError("bad_signature")
-    claims = TokenClaims(kind=NUMERIC_KINDS[kind_digit], credential_id=str(db_id), window=window, by="id")
+    claims = TokenClaims(kind=NUMERIC_KINDS[kind_digit], db_id=db_id, window=window)
     return _check_window(claims, now, grace_windows)
 
 

@@ -1,7 +1,6 @@
 // 电子驾驶证 出示: 正页/副页 tabs, the QR and Code128 refreshed with every 60 s token, the live state (polled every
 // 10 s, so a seizure turns the page red at once) and a ticking current time in Beijing time.
-import { _ } from "./i18n.js";
-import { startRotatingToken } from "./rotating_token.js";
+import { bindRefreshButton, startRotatingToken } from "./rotating_token.js";
 
 const STATE_POLL_SECONDS = 10;
 const BARCODE_MAX_CSS_PX = 352;   // .licence__barcode max-width (22rem)
@@ -107,5 +106,5 @@ if (root) {
     url: root.dataset.tokenUrl, onAnswer, onTick, maxWaitSeconds: STATE_POLL_SECONDS,
     onError: () => { countdown.textContent = _("网络异常"); },
   });
-  document.getElementById("qr-refresh").addEventListener("click", poller.refresh);
+  bindRefreshButton(document.getElementById("qr-refresh"), poller, document.getElementById("codes"));
 }

@@ -6,7 +6,7 @@ import { _ } from "./i18n.js";
 const root = document.getElementById("proofing");
 const FPS = 8;
 const BLINK_MS = 3000;          // the blink phase: ~3 s holds at least one natural blink
-const BLINK_MS_WITH_TURN = 2500;
+const BLINK_MS_WITH_TURN = 2000; // 16 frames, then 12 of the turn and 16 of the flash: 44 (the server takes 48)
 const TURN_MS = 1500;
 const WARMUP_MS = 400;          // the first frames after the stream starts can be empty
 const POSITION_MS = 1200;       // time to put the face in the oval before capturing
@@ -14,6 +14,10 @@ const FRAME_WIDTH = 640;
 const JPEG_QUALITY = 0.8;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// Capture times are reported in this clock (ms since the epoch, page's own): the server checks them against the
+// instants it revealed each flash step.
+const clock = () => performance.timeOrigin + performance.now();
+const sleepUntil = (at) => sleep(Math.max(0, at - clock()));
 const POLL_MS = 1000;
 const POLL_GIVE_UP_MS = 5 * 60 * 1000;  // the server ends every decision well before this (its time budget)
 
@@ -43,7 +47,7 @@ function init() {
   if (root.dataset.open !== "true") return;
   const cfg = JSON.parse(root.dataset.config);
   const csrf = root.dataset.csrf;
-  const plan = cfg.plan;
+  const plan = cfg.plan; // no colours: each is revealed by the server when its step starts
   const colourOn = cfg.checks.includes("colour");
 
   const el = (id) => document.getElementById(id);
@@ -87,7 +91,7 @@ function init() {
     }
   }
 
-  function fail(text, { retryUrl = null, fallbackUrl = null, failures = null, allowRetry = true, title = null } = {}) {
+  function fail(text, { retryUrl = null, fallbackUrl = null, fallbackMessage = null, allowRetry = true, title = null } = {}) {
     stopCamera();
     if (title) el("proofing-result-title").textContent = title;
     flash.hidden = true;
@@ -98,22 +102,54 @@ function init() {
     if (retryUrl) retryForm.action = retryUrl;
     retryForm.hidden = !allowRetry;
     if (fallback && fallbackUrl) {
-      const count = document.getElementById("proofing-failures");
-      if (count && failures !== null) count.textContent = String(failures);
+      const why = document.getElementById("proofing-fallback-text");
+      if (why && fallbackMessage) why.textContent = fallbackMessage;
       fallback.hidden = false;
     }
     message.focus?.();
   }
 
-  function grab() {
+  // Draws the current camera frame (synchronously: its capture time is now) and encodes it.
+  function grab(times) {
     const width = Math.min(FRAME_WIDTH, video.videoWidth);
     const height = Math.round((video.videoHeight * width) / video.videoWidth);
     canvas.width = width;
     canvas.height = height;
+    if (times) times.push(clock());
     canvas.getContext("2d").drawImage(video, 0, 0, width, height);
     return new Promise((resolve, reject) => {
       canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("empty frame"))), "image/jpeg", JPEG_QUALITY);
     });
+  }
+
+  // One flash step at a time: ask the server for its colour, paint it, grab a frame at once (the light cannot be
+  // on the face yet) and at the capture ages, hold it as long as told, then ask for the next.
+  async function flashSteps(into, timing) {
+    for (let step = 0; step < plan.steps; step += 1) {
+      const sent = clock();
+      const response = await fetch(cfg.flashUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf, Accept: "application/json", "Content-Type": "application/json" },
+        body: JSON.stringify({ step }),
+      });
+      const received = clock();
+      const shown = await response.json().catch(() => null);
+      if (!response.ok || !shown || !shown.rgb) {
+        throw Object.assign(new Error("flash refused"), { message: (shown && shown.message) || "", refused: true });
+      }
+      const [r, g, b] = shown.rgb;
+      flash.style.backgroundColor = `rgb(${r}, ${g}, ${b})`;
+      flashText.textContent = _("请保持不动（%(colour)s）", {colour: shown.name});
+      flash.hidden = false;
+      const painted = clock();
+      timing.steps.push([sent, received, painted]);
+      for (const age of cfg.captureAgesMs) {
+        await sleepUntil(painted + age);
+        into.push(grab(timing.frames)); // drawn now; encoded in the background (toBlob copies the canvas first)
+      }
+      await sleepUntil(painted + shown.hold_ms);
+    }
   }
 
   async function capture(count, intervalMs, into) {
@@ -161,6 +197,7 @@ function init() {
 
       const blink = [];
       const colour = [];
+      const timing = { steps: [], frames: [] };
       const interval = 1000 / FPS;
       say(_("请眨眨眼"), 1);
       await capture(Math.round(((plan.turn ? BLINK_MS_WITH_TURN : BLINK_MS) / 1000) * FPS), interval, blink);
@@ -171,15 +208,10 @@ function init() {
 
       if (colourOn) {
         say(_("请保持不动，屏幕将闪烁颜色"), steps.indexOf(_("炫彩检测")));
-        flash.hidden = false;
-        for (const name of plan.colours) {
-          const [r, g, b] = cfg.colourRgb[name];
-          flash.style.backgroundColor = `rgb(${r}, ${g}, ${b})`;
-          flashText.textContent = _("请保持不动（%(colour)s）", {colour: cfg.colourNames[name]});
-          await sleep(cfg.settleMs);
-          await capture(cfg.framesPerColour, interval, colour);
-        }
+        const pending = [];
+        await flashSteps(pending, timing);
         flash.hidden = true;
+        colour.push(...(await Promise.all(pending)));
       }
 
       stopCamera();
@@ -187,6 +219,7 @@ function init() {
       const body = new FormData();
       blink.forEach((blob, i) => body.append("blink", blob, `blink-${i + 1}.jpg`));
       colour.forEach((blob, i) => body.append("colour", blob, `colour-${i + 1}.jpg`));
+      if (colourOn) body.append("timing", JSON.stringify(timing));
       const response = await fetch(cfg.framesUrl, {
         method: "POST",
         body,
@@ -205,7 +238,7 @@ function init() {
         fail((data && data.message) || _("网络或服务异常，核验未完成，请重试。"));
       }
     } catch (error) {
-      fail(_("采集画面时出错，请保持网络畅通、不要离开本页，然后重新核验。"));
+      fail((error && error.refused && error.message) || _("采集画面时出错，请保持网络畅通、不要离开本页，然后重新核验。"));
     }
   }
 
@@ -239,20 +272,26 @@ function makeWaiter(cfg, parts = {}) {
     if (options.retryUrl) retryForm.action = options.retryUrl;
     retryForm.hidden = !options.allowRetry;
     const fallback = el("proofing-fallback");
-    if (fallback && options.fallbackUrl) fallback.hidden = false;
+    if (fallback && options.fallbackUrl) {
+      const why = el("proofing-fallback-text");
+      if (why && options.fallbackMessage) why.textContent = options.fallbackMessage;
+      fallback.hidden = false;
+    }
     result.hidden = false;
   }
 
   function decided(data) {
     if (data.passed && data.next_url) {
       show(_("核验通过，正在跳转…"));
-      window.location.assign(data.next_url);
+      // Replace, not push: the camera page of a used challenge has nothing to show again, so Back from what the
+      // pass led to goes to the page before 实人核验 (issue 16).
+      window.location.replace(data.next_url);
       return;
     }
     fail(data.message || _("核验未通过，请重试。"), {
       retryUrl: data.retry_url,
       fallbackUrl: data.fallback_url,
-      failures: data.failures,
+      fallbackMessage: data.fallback_message,
       allowRetry: Boolean(data.retry_url),
     });
   }

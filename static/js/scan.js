@@ -2,10 +2,16 @@
 // link or the e-licence barcode's digits), POST it to /api/v1/verify with the officer session, and show a large
 // 有效 / 无效 with what the officer's role may see (traffic police: the licence record).
 //
+// Offline (no network, or the server answers 503 because its database is down) the QR is verified here with the
+// published keys and the signed status list (offline_verify.js; the service worker keeps page, decoders, keys and
+// list), and the scan is queued in this tab (sessionStorage) and uploaded when the network is back, so the holder's
+// 核验记录 stays complete. The barcode's 22 digits are an online check only.
+//
 // Two vendored decoders (static/vendor/) read each camera frame: jsQR the QR, ZXing's Code128 reader the
 // e-licence's barcode. ZXing's QR reader was faster (1-2 ms a 640 px frame against jsQR's 5-16 ms in Chromium) but
 // missed 5-10 % of clean, still QR codes of our URL form that jsQR read every time, so the QR stays with jsQR.
 import { _ } from "./i18n.js";
+import { loadTrust, statusTime, verifyOffline } from "./offline_verify.js";
 
 const root = document.getElementById("scan");
 const video = document.getElementById("scan-video");
@@ -45,14 +51,27 @@ function setStatus(text) { status.textContent = text; }
 
 function show(node, visible) { node.hidden = !visible; }
 
+// body: the API's answer, or offline_verify's shaped like it plus `offline` (the mark's words, see renderOffline).
 function render(kind, body) {
   verdict.className = `verdict verdict--${kind}`;
   const mark = el("verdict-mark");
   const reason = el("verdict-reason");
   const details = el("verdict-body");
   mark.textContent = { valid: _("有效"), invalid: _("无效"), unknown: _("状态无法确认") }[kind];
+  mark.classList.toggle("verdict__mark--phrase", Boolean(body.offline) && kind !== "valid");
+  if (body.offline) {
+    mark.textContent = body.offline.mark;
+    if (body.offline.sub) {
+      const sub = document.createElement("small");
+      sub.className = "verdict__sub";
+      sub.textContent = body.offline.sub;
+      mark.append(sub);
+    }
+  }
   reason.textContent = body.message || "";
   show(reason, kind !== "valid" && Boolean(body.message));
+  show(el("verdict-offline"), Boolean(body.offline));
+  show(el("verdict-compare"), !body.offline);   // offline there is no registry portrait to compare
   const cred = body.credential;
   show(details, Boolean(cred && cred.holder));
   if (cred && cred.holder) {
@@ -65,14 +84,18 @@ function render(kind, body) {
     show(el("verdict-id"), Boolean(cred.holder.id_number_masked));
     show(el("verdict-id-dt"), Boolean(cred.holder.id_number_masked));
     el("verdict-status").textContent = detail.status_label || cred.status || "";
-    el("verdict-status").classList.toggle("verdict__bad", !body.valid);
+    el("verdict-status").classList.toggle("verdict__bad", kind !== "valid");
     const until = detail.valid_until_text || ("valid_until" in cred ? cred.valid_until || _("长期") : "");
     el("verdict-until").textContent = until;
     const portrait = el("verdict-portrait");
     if (detail.portrait) { portrait.src = detail.portrait; } else { portrait.removeAttribute("src"); }
     show(portrait, Boolean(detail.portrait));
     const ticket = detail.ticket_category;
-    el("verdict-ticket").textContent = ticket ? _("%(label)s · 今日 %(age)s 周岁", {label: ticket.label, age: ticket.age}) : "";
+    el("verdict-ticket").textContent = !ticket ? "" : ticket.age === undefined ? ticket.label
+      : _("%(label)s · 今日 %(age)s 周岁", {label: ticket.label, age: ticket.age});
+    el("verdict-class").textContent = detail.licence_class || "";
+    show(el("verdict-class"), Boolean(detail.licence_class));
+    show(el("verdict-class-dt"), Boolean(detail.licence_class));
     show(el("verdict-ticket"), Boolean(ticket));
     show(el("verdict-ticket-dt"), Boolean(ticket));
     renderLicence(detail.licence, Boolean(until));
@@ -102,6 +125,7 @@ function renderLicence(licence, hasUntil) {
 async function verify(text) {
   paused = true;
   setStatus(_("正在核验…"));
+  const context = contextSelect.value || null;
   let resp;
   try {
     resp = await fetch(root.dataset.api, {
@@ -109,24 +133,109 @@ async function verify(text) {
       credentials: "same-origin",
       cache: "no-store",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ qr: text, context: contextSelect.value || null }),
+      body: JSON.stringify({ qr: text, context }),
     });
   } catch (err) {
-    render("unknown", { message: _("网络异常，无法确认证件状态，请重试。") });
+    await verifyHere(text, context);    // no network: verify on this device
     return;
   }
   let body = {};
   try { body = await resp.json(); } catch (err) { body = {}; }
   if (resp.status === 200) {
     render(body.valid ? "valid" : "invalid", body);
+    uploadQueue();
   } else if (resp.status === 503) {
-    render("unknown", { message: body.message || _("系统暂时无法确认证件状态，请稍后再试或人工核验。") });
+    await verifyHere(text, context);    // the server cannot tell (its database is down): verify on this device
   } else if (resp.status === 401 || resp.status === 403) {
     window.location.reload();    // session ended: the page sends the officer to sign in again
   } else {
     render("invalid", { message: body.message || _("核验失败，请重试。") });
   }
   setStatus(stream ? _("已暂停扫描") : _("摄像头不可用，请手工输入"));
+}
+
+// --- Offline: verify here, queue, upload -------------------------------------------------------------------------
+const STATUS_MAX_AGE_S = Number(root.dataset.statusMaxAge) || 3600;
+const QUEUE_KEY = "suishen.offline-scans";
+const SHORT_REASONS = {
+  malformed: _("无法识别"), bad_signature: _("签名无效"), unknown_key: _("签名密钥未知"), stale: _("二维码已过期"),
+  future: _("二维码时间异常"), expired: _("证件已过有效期"), revoked: _("证件已作废"), licence_status: _("驾驶证状态异常"),
+};
+let trust = null;
+
+async function refreshTrust() {
+  trust = await loadTrust(root.dataset.jwks, root.dataset.statusList);
+  const at = statusTime(trust.status);
+  el("scan-trust").textContent = at ? _("本机证件状态列表更新于 %(at)s", {at}) : _("本机尚无证件状态列表（联网打开本页后自动获取）");
+}
+
+function queued() {
+  try { return JSON.parse(sessionStorage.getItem(QUEUE_KEY) || "[]"); } catch (err) { return []; }
+}
+
+function setQueued(scans) {
+  sessionStorage.setItem(QUEUE_KEY, JSON.stringify(scans));
+  const pending = el("scan-pending");
+  pending.textContent = scans.length ? _("离线核验 %(count)s 条待上传：联网后自动上传，请勿关闭此页面。", {count: scans.length}) : "";
+  show(pending, scans.length > 0);
+}
+
+async function verifyHere(text, context) {
+  if (LICENCE_CODE.test(text.replace(/[\s-]/g, ""))) {
+    render("unknown", { message: _("条形码只能联网核验：请扫描二维码，或联网后重试。") });
+    setStatus(stream ? _("已暂停扫描") : _("摄像头不可用，请手工输入"));
+    return;
+  }
+  if (!trust || !trust.status) await refreshTrust();
+  const result = await verifyOffline(text, trust, Date.now(), STATUS_MAX_AGE_S);
+  setQueued([...queued(), { id: crypto.randomUUID(), qr: text, context, scanned_at: new Date().toISOString(),
+                            valid: result.verdict === "valid", reason: result.reason }]);
+  const facts = result.facts;
+  const offline = result.verdict === "valid"
+    ? { mark: _("有效"), sub: _("（离线核验，状态更新于 %(at)s）", {at: result.statusAt}) }
+    : { mark: result.verdict === "unknown" ? _("无法确认") : _("无效：%(reason)s", {reason: SHORT_REASONS[result.reason]}) };
+  const body = { offline, message: result.message, credential: null };
+  if (facts) {
+    body.credential = { type: facts.kind, holder: { name: facts.name } };
+    body.detail = { credential_label: facts.label, valid_until_text: facts.validUntilText,
+                    status_label: result.verdict === "valid" ? _("有效（离线核验）") : "" };
+    if (facts.ticket) body.detail.ticket_category = { label: facts.ticket };
+    if (facts.licenceClass) body.detail.licence_class = facts.licenceClass;
+  }
+  render(result.verdict, body);
+  setStatus(stream ? _("已暂停扫描") : _("摄像头不可用，请手工输入"));
+}
+
+let uploading = false;
+const UPLOAD_BATCH = 20;          // the API takes at most this many scans per request
+async function uploadQueue() {
+  if (uploading || !navigator.onLine || !queued().length) return;
+  uploading = true;
+  try {
+    for (let scans = queued().slice(0, UPLOAD_BATCH); scans.length; scans = queued().slice(0, UPLOAD_BATCH)) {
+      const resp = await fetch(root.dataset.offlineApi, {
+        method: "POST", credentials: "same-origin", cache: "no-store",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ scans }),
+      });
+      if (!resp.ok) break;             // signed out, or the server cannot tell yet: try again later
+      const answer = await resp.json();
+      const sent = new Set(scans.map((scan) => scan.id));  // recorded, duplicate or refused for good
+      setQueued(queued().filter((scan) => !sent.has(scan.id)));
+      if (!answer.recorded) break;
+    }
+  } catch (err) {
+    // still offline: the next try comes with the "online" event or the timer
+  } finally {
+    uploading = false;
+  }
+}
+
+function keepForOffline() {
+  // The service worker keeps this page, its scripts and decoders, the keys and the status list (never a result).
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.ready.then((reg) => reg.active && reg.active.postMessage({ type: "keep-scan-page" }));
+  }
 }
 
 function grabber() {
@@ -250,4 +359,9 @@ manual.addEventListener("submit", (event) => {
 // Release the camera when the page goes away (also into the back-forward cache), and reopen it on return.
 window.addEventListener("pagehide", stopCamera);
 window.addEventListener("pageshow", (event) => { if (event.persisted) startCamera(); });
+window.addEventListener("online", () => { uploadQueue(); refreshTrust(); });
+setInterval(() => { if (navigator.onLine) { uploadQueue(); refreshTrust(); } }, 60_000);
+setQueued(queued());
+refreshTrust().then(uploadQueue);
+keepForOffline();
 startCamera();

@@ -1,7 +1,6 @@
 // QR page: a fresh signed token at every 60 s window (and on 刷新), a countdown, and 实人核验 again after
 // 30 minutes. Nothing here is cached: the token endpoint answers no-store.
-import { _ } from "./i18n.js";
-import { startRotatingToken } from "./rotating_token.js";
+import { bindRefreshButton, startRotatingToken } from "./rotating_token.js";
 
 const card = document.getElementById("cert");
 const img = document.getElementById("qr-img");
@@ -15,7 +14,8 @@ let leaving = false;  // navigate once: a second assign() would abort the first 
 function leave(url) {
   if (leaving) return;
   leaving = true;
-  if (url) window.location.assign(url); else window.location.reload();
+  // Replace: the stale QR page must not come back with Back once 实人核验 is asked again.
+  if (url) window.location.replace(url); else window.location.reload();
 }
 
 function onAnswer(resp, body) {
@@ -49,5 +49,5 @@ if (img) {
   const poller = startRotatingToken({
     url: card.dataset.tokenUrl, onAnswer, onTick, onError: () => { countdown.textContent = _("网络异常"); },
   });
-  refreshBtn.addEventListener("click", poller.refresh);
+  bindRefreshButton(refreshBtn, poller, img);
 }

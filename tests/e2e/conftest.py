@@ -170,21 +170,25 @@ def shot(page, name: str, *, full_page: bool = True) -> Path:
     return path
 
 
-@pytest.fixture
-def licence_holder(live_db, live_clock, s001_portrait):
-    """A driver (S001's face) with an active e-licence on the system photo, issued directly, and the account."""
+def make_licence_holder(live_db, now, portrait: bytes, encoding=None):
+    """A driver with an active C1 e-licence on the system photo, issued directly, and the account: (user, licence)."""
     from webapp.accounts.rules import LEVEL_REALPERSON
     from webapp.driving_licence import services as licences
 
-    jpeg, encoding = s001_portrait
-    citizen = factories.CitizenFactory(name="张驾驶", portrait=jpeg, portrait_encoding=encoding)
+    citizen = factories.CitizenFactory(name="张驾驶", portrait=portrait, portrait_encoding=encoding)
     factories.LicenceFactory(citizen=citizen, points=3, licence_class="C1")
     user = factories.UserFactory(citizen=citizen, level=LEVEL_REALPERSON)
     licence = licences.apply(live_db, citizen=citizen, user_id=user.id, photo_source="system", photo=None,
-                             now=live_clock.now(), cities=None, notifier=make_notifier())
-    licences.proven(live_db, licence, live_clock.now(), None, notifier=make_notifier())
+                             now=now, cities=None, notifier=make_notifier())
+    licences.proven(live_db, licence, now, None, notifier=make_notifier())
     live_db.commit()
     return user, licence
+
+
+@pytest.fixture
+def licence_holder(live_db, live_clock, s001_portrait):
+    """A driver (S001's face) with an active e-licence on the system photo, issued directly, and the account."""
+    return make_licence_holder(live_db, live_clock.now(), *s001_portrait)
 
 
 def read_code(page, selector: str, expected_format=None) -> str:

@@ -28,8 +28,8 @@ import webapp.models  # noqa: F401 - every table in the metadata
 from tests import factories
 from tests.conftest import create_database, make_test_config, pg_reachable
 from tests.servers import WebAndWorkers, decision
-from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate
-from webapp import create_app, tokens
+from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, signed_qr
+from webapp import create_app
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.audit.models import AuditEvent
 from webapp.db import Base, make_engine, make_session_factory
@@ -207,7 +207,7 @@ def test_database_cut_mid_flow_answers_503_writes_nothing_and_recovers(stack, db
     browser = signed_in(base, user)
     apply_token = csrf(browser.get(f"{base}/travel-id/").text)
     licence_token = csrf(browser.get(f"{base}/account/login").text)
-    qr = f"{base}/v/{tokens.issue(SECRET, 'travel_id', cert.public_id, datetime.now(timezone.utc))}"
+    qr = signed_qr(cert, datetime.now(timezone.utc), base=base)
     before = row_counts(db)
 
     proxy.cut()

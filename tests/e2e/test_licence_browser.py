@@ -12,8 +12,10 @@ from tests import factories
 from tests.e2e.conftest import open_page, read_code, shot, sign_in, verify_api
 from tests.testdata import SEQUENCES, needs_testdata
 from webapp import tokens
+from tests.verification_support import read_claims
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.driving_licence import services as licences
+from webapp.driving_licence.models import ElectronicLicence
 from tests.conftest import make_notifier
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
@@ -60,14 +62,15 @@ def test_apply_show_front_and_back_verify_the_qr_then_seizure_turns_it_red(camer
     shot(page, "licence-front-360")
 
     text = read_code(page, "#qr-img")
-    assert text.startswith(f"{live_server.url}/v/L.{public_id}.")
+    assert text.startswith(f"{live_server.url}/v/")
     # The Code128 carries the 22-digit numeric code of the same licence and window, read here at 360 px.
     digits = read_code(page, "#barcode-img")
-    numeric = tokens.check(live_server.app.config["SECRET_KEY"], digits, live_clock.now())
-    assert (numeric.kind, numeric.by, numeric.window) == ("driving_licence", "id", tokens.window_of(live_clock.now()))
+    numeric = tokens.check_numeric(live_server.app.config["SECRET_KEY"], digits, live_clock.now())
+    assert (numeric.kind, numeric.window) == ("driving_licence", tokens.window_of(live_clock.now()))
     assert verify_api(live_server, digits)["valid"] is True
-    claims = tokens.check(live_server.app.config["SECRET_KEY"], text, live_clock.now())
-    assert claims.kind == "driving_licence"
+    claims = read_claims(live_server.app, text, live_clock.now())
+    assert (claims.kind, claims.db_id) == ("driving_licence", numeric.db_id)
+    assert live_db.get(ElectronicLicence, claims.db_id).public_id == public_id
     answer = verify_api(live_server, text)
     assert answer["valid"] is True and answer["credential"]["type"] == "driving_licence"
 

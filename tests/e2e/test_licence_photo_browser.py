@@ -120,7 +120,9 @@ def test_camera_shot_on_the_apply_page_is_checked_and_refused_for_its_grey_backg
     assert any(BACKGROUND_MESSAGE in t for t in text), text
     for other in ("no_face", "several_faces", "not_same_person", "proportions", "resolution", "colour"):
         assert not any(rules.CHECK_MESSAGES[other] in t for t in text), other
-    assert page.url.endswith("/licence/apply")   # re-rendered with the reason, nothing applied
+    # Re-rendered with the reason, nothing applied; the history holds the form's GET address (issue 16: Back and
+    # reload never resubmit the photo).
+    assert page.url.endswith("/licence/")
     # The camera source stays chosen; the camera opens again on the user's gesture.
     assert page.get_by_label("拍摄照片", exact=True).first.is_checked()
     assert page.get_by_role("button", name="打开摄像头").is_visible()

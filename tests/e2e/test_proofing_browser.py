@@ -6,17 +6,20 @@ A fake camera cannot show light reflected from the screen, so these run with the
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests import factories
 from tests.e2e.conftest import open_page, shot, sign_in, wait_until
 from tests.queue_support import ThreadConsumer
 from tests.testdata import SEQUENCES, needs_testdata
+from webapp.clock import FrozenClock
 from webapp.proofing import rules
 from webapp.proofing.models import QUEUED, Challenge
+from webapp.proofing.rules import ChallengePlan
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -77,11 +80,26 @@ def test_static_photo_fails_with_the_no_blink_message_and_offers_a_retry(camera_
     assert errors == []
 
 
-@pytest.mark.parametrize("live_config", [{"SUISHEN_LIVENESS_CHECKS": "blink,colour,match"}])
-def test_colour_flash_paints_the_planned_colours_when_the_policy_asks_for_it(camera_browser, live_server,
-                                                                              s001_user, live_config):
+class TickingClock(FrozenClock):
+    """Real time from a fixed start: the server times the flash steps as the browser really runs them."""
+
+    def __init__(self) -> None:
+        super().__init__(datetime.now(UTC))
+        self._started = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._at + timedelta(seconds=time.monotonic() - self._started)
+
+
+@pytest.mark.parametrize(("live_config", "live_clock"), [({"SUISHEN_LIVENESS_CHECKS": "blink,colour,match"},
+                                                          TickingClock())])
+def test_colour_flash_paints_each_colour_as_the_server_reveals_it(camera_browser, live_server, live_db, s001_user,
+                                                                  live_config, live_clock):
     page, errors = open_camera_page(camera_browser, live_server, s001_user, "genuine_blink_meds_s001")
-    plan = page.evaluate("JSON.parse(document.getElementById('proofing').dataset.config).plan")
+    config = page.evaluate("JSON.parse(document.getElementById('proofing').dataset.config)")
+    assert config["plan"]["steps"] == 4 and "colours" not in config["plan"]  # not known before its step
+    reveals = []
+    page.on("response", lambda r: reveals.append(r.json()["colour"]) if r.url.endswith("/flash") else None)
     page.evaluate("""() => {
         window.seenColours = [];
         const flash = document.getElementById('proofing-flash');
@@ -97,16 +115,22 @@ def test_colour_flash_paints_the_planned_colours_when_the_policy_asks_for_it(cam
     shot(page, "proofing-flash-360")
     page.locator("#proofing-message").wait_for(state="visible", timeout=30_000)
 
-    expected = ["rgb({}, {}, {})".format(*rules.COLOUR_RGB[name]) for name in plan["colours"]]
+    plan = ChallengePlan.from_json(live_db.scalar(select(Challenge.plan)))
+    expected = ["rgb({}, {}, {})".format(*rules.COLOUR_RGB[name]) for name in plan.colours]
     assert page.evaluate("window.seenColours") == expected
-    # A fake camera shows no light reflected from the screen, so the colour check must refuse it.
+    assert reveals == list(plan.colours)
+    # The capture times fit the steps the server revealed; but a fake camera shows no light reflected from the
+    # screen, so the colour check refuses it.
+    scores = live_db.scalar(select(Challenge.scores))
+    assert "flash_timing" not in scores, scores
+    assert scores["colour_ages_ms"][0] < rules.BOUNDARY_MS
     assert page.locator("#proofing-message").inner_text() == rules.REASON_MESSAGES[rules.COLOUR_MISMATCH]
     assert errors == []
 
 
 def test_camera_missing_shows_what_to_do_instead_of_starting(browser, camera_browser, live_server, s001_user):
     # The plain browser has no (fake) camera at all: getUserMedia fails with NotFoundError.
-    page, errors = open_camera_page(camera_browser, live_server, s001_user, None, browser=browser)
+    page, _errors = open_camera_page(camera_browser, live_server, s001_user, None, browser=browser)
 
     page.get_by_role("button", name="开始核验").click()
     message = page.locator("#proofing-message")

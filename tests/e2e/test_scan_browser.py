@@ -12,7 +12,6 @@ import segno
 from PIL import Image, ImageFilter
 from sqlalchemy import select
 
-from webapp import tokens
 from webapp.audit.models import AuditEvent
 from webapp.verification import rules
 from tests import factories
@@ -20,7 +19,7 @@ from tests.e2e.conftest import (
     PHONE, assert_camera_stops_on_pagehide, officer_sign_in, open_page, shot, sign_in,
 )
 from tests.testdata import needs_testdata
-from tests.verification_support import make_certificate, make_officer
+from tests.verification_support import make_certificate, make_officer, qr_text
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -62,8 +61,7 @@ def scene(live_server, live_db, live_clock, s001_portrait):
     cert = make_certificate(live_db, citizen, live_clock.now())
     officer = make_officer(live_db, "railway", username="rail01", now=live_clock.now())
     live_db.commit()
-    token = tokens.issue(live_server.app.config["SECRET_KEY"], "travel_id", cert.public_id, live_clock.now())
-    return {"cert": cert, "officer": officer, "qr": f"{live_server.url}/v/{token}"}
+    return {"cert": cert, "officer": officer, "qr": qr_text(live_server.app, cert, live_clock.now())}
 
 
 def open_scan_page(browser, live_server, *, camera: bool, viewport: dict | None = None, username: str = "rail01",
@@ -234,10 +232,8 @@ def test_railway_officer_scanning_an_e_licence_sees_its_validity_only(browser, l
     """SPEC §6: railway staff see a licence's validity only: 有效, the type and the masked name, and no row of the
     holder's identity or licence record is left on the page (blank or not)."""
     _user, licence = licence_holder
-    token = tokens.issue(live_server.app.config["SECRET_KEY"], "driving_licence", licence.public_id,
-                         live_clock.now())
     page, errors = open_scan_page(browser, live_server, camera=False)
-    page.get_by_label("手工输入").fill(f"{live_server.url}/v/{token}")
+    page.get_by_label("手工输入").fill(qr_text(live_server.app, licence, live_clock.now()))
     page.get_by_role("button", name="核验", exact=True).click()
     page.locator("#verdict").wait_for(state="visible")
     assert page.locator("#verdict-mark").inner_text() == "有效"

@@ -16,7 +16,7 @@ from PIL import Image
 from tests import factories
 from tests.e2e.conftest import officer_sign_in, open_page, shot, sign_in, verify_api
 from tests.testdata import SEQUENCES, face, needs_testdata
-from tests.verification_support import make_officer
+from tests.verification_support import make_officer, read_claims
 from webapp import tokens
 from webapp.accounts import services as accounts
 from webapp.driving_licence import services as licences
@@ -106,11 +106,11 @@ def test_licence_front_shows_both_codes_and_both_times_in_the_first_view(browser
     qr_text, digits = found[zxingcpp.BarcodeFormat.QRCode], found[zxingcpp.BarcodeFormat.Code128]
     assert qr_text.endswith("/v/" + page.locator("#qr-img").get_attribute("data-token"))
     assert re.fullmatch(r"\d{22}", digits)
-    secret = live_server.app.config["SECRET_KEY"]
-    # The QR names the e-licence by its public id, the 22 digits by its row id (tokens.py).
-    for text, credential in ((qr_text, licence.public_id), (digits, str(licence.id))):
-        claims = tokens.check(secret, text, live_clock.now())
-        assert (claims.kind, claims.credential_id) == ("driving_licence", credential)
+    # Both name the e-licence by its row id: the QR's signed token (status index) and the 22 digits.
+    claims = read_claims(live_server.app, qr_text, live_clock.now())
+    numeric = tokens.check_numeric(live_server.app.config["SECRET_KEY"], digits, live_clock.now())
+    assert (claims.kind, claims.db_id) == (numeric.kind, numeric.db_id) == ("driving_licence", licence.id)
+    for text in (qr_text, digits):
         assert verify_api(live_server, text)["valid"] is True
 
     assert_fits_360(page, "正页")

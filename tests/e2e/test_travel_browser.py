@@ -14,8 +14,9 @@ from PIL import Image
 from tests import factories
 from tests.e2e.conftest import open_page, shot
 from tests.testdata import SEQUENCES, needs_testdata
-from webapp import tokens
+from tests.verification_support import read_claims
 from webapp.travel_id import services as travel
+from webapp.travel_id.models import TravelCertificate
 
 pytestmark = [pytest.mark.e2e, needs_testdata]
 
@@ -54,12 +55,11 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
                                                                     live_clock, s001_citizen):
     browser = camera_browser(SEQUENCES / "genuine_blink_meds_s001.y4m")
     page, errors = open_page(browser, live_server, permissions=["geolocation", "camera"], geolocation=GUANGZHOU)
-    secret = live_server.app.config["SECRET_KEY"]
 
     # 温馨服务 → 乘坐旅客列车临时身份证明: the located city, then 立即申请 is enabled.
     open_apply_page(page)
-    page.locator("#locate-city").filter(has_text="广州").wait_for()
-    assert page.locator("#locate-help").is_hidden()
+    page.locator("#locate-city").filter(has_text="广州").wait_for()  # allowed before: located without a click
+    assert "已确认所在城市" in page.locator("#locate-help").inner_text()
     page.get_by_label("姓名").fill(s001_citizen.name)
     page.get_by_label("身份证号").fill(s001_citizen.id_number)
     shot(page, "travel-apply-360")
@@ -84,8 +84,9 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
     match = re.fullmatch(re.escape(live_server.url) + r"/v/(\S+)", first)
     assert match, first
     assert match.group(1) == img.get_attribute("data-token")
-    claims = tokens.check(secret, first, live_clock.now())
-    assert (claims.kind, claims.credential_id) == ("travel_id", public_id)
+    claims = read_claims(live_server.app, first, live_clock.now())
+    cert_id = claims.db_id
+    assert claims.kind == "travel_id" and live_db.get(TravelCertificate, cert_id).public_id == public_id
     assert 0 <= int(page.locator("#qr-countdown").inner_text()) <= 60
 
     # The 60 s countdown elapses on both clocks: the page fetches a token of a new window by itself.
@@ -94,8 +95,8 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
     page.locator(f"#qr-img[data-token]:not([data-token='{match.group(1)}'])").wait_for()
     second = decode_qr(page)
     assert second != first
-    second_claims = tokens.check(secret, second, live_clock.now())
-    assert second_claims.credential_id == public_id and second_claims.window > claims.window
+    second_claims = read_claims(live_server.app, second, live_clock.now())
+    assert second_claims.db_id == cert_id and second_claims.window > claims.window
 
     # 刷新 asks for a token at once, without waiting for the countdown (a gate refused a stale code).
     live_server.clock.advance(seconds=60)
@@ -104,7 +105,7 @@ def test_apply_pass_and_show_a_rotating_qr_then_reverify_and_quota(camera_browse
     assert answered.value.status == 200
     page.locator(f"#qr-img[data-token]:not([data-token='{second.rsplit('/v/', 1)[1]}'])").wait_for()
     third = decode_qr(page)
-    assert tokens.check(secret, third, live_clock.now()).window > second_claims.window
+    assert read_claims(live_server.app, third, live_clock.now()).window > second_claims.window
 
     # 30 minutes on the page: 实人核验 again (not counted).
     live_server.clock.advance(minutes=30)
@@ -137,7 +138,9 @@ def test_denied_location_explains_how_to_enable_it_and_keeps_apply_disabled(brow
 
     open_apply_page(page)
     help_text = page.locator("#locate-help")
-    help_text.wait_for(state="visible")
+    assert page.locator("#locate-city").inner_text() == "尚未定位"  # nothing asked on load (issue 16 audit)
+    page.get_by_role("button", name="获取定位").click()
+    page.locator("#locate-city").filter(has_text="定位权限未开启").wait_for()
 
     assert "定位" in help_text.inner_text() and "设置" in help_text.inner_text()
     assert page.get_by_role("button", name="重新定位").is_visible()

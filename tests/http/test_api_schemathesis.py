@@ -73,6 +73,9 @@ def test_generated_requests_get_documented_answers_never_a_5xx(api_schema, raw_k
             # Each case is sent anonymously (the public subset) and with a valid API key; a generated
             # Authorization header of its own is kept in the first call.
             for credentials in (None, {"Authorization": f"Bearer {raw_key}"}):
+                if (credentials and mode is GenerationMode.NEGATIVE and case.headers
+                        and "Authorization" in case.headers):
+                    continue  # the case's fault is its own credentials (a required key, negated): ours would mend it
                 # schemathesis' negative_data_rejection does not count 413 as a rejection; a body over the
                 # documented limit *is* rejected with it, so negative cases are held to 400/401/413 here instead.
                 response = case.call_and_validate(headers=credentials, excluded_checks=excluded)
@@ -116,7 +119,6 @@ def _call(api_schema, body: dict, headers: dict | None = None, cookies: dict | N
 @pytest.mark.parametrize("credentials", ["anonymous", "api_key", "railway", "traffic"])
 def test_real_codes_are_answered_as_documented_for_every_viewer(api_app, api_schema, db_session, clock, client,
                                                                raw_key, credentials, officer_login):
-    secret = api_app.config["SECRET_KEY"]
     cert = make_certificate(db_session, CitizenFactory(portrait=FAKE_JPEG), clock.now())
     stale = make_certificate(db_session, CitizenFactory(portrait=FAKE_JPEG), clock.now(), status="revoked")
     licence_user = LicenceFactory(citizen=CitizenFactory(portrait=FAKE_JPEG)).citizen
@@ -136,10 +138,10 @@ def test_real_codes_are_answered_as_documented_for_every_viewer(api_app, api_sch
     db_session.commit()
 
     codes = {
-        "travel_id": qr_text(secret, cert, clock.now()),
-        "revoked": qr_text(secret, stale, clock.now()),
-        "licence": f"http://localhost/v/{tokens.issue(secret, 'driving_licence', application.public_id, clock.now())}",
-        "stale": qr_text(secret, cert, clock.now() - tokens.WINDOW * 5),
+        "travel_id": qr_text(api_app, cert, clock.now()),
+        "revoked": qr_text(api_app, stale, clock.now()),
+        "licence": qr_text(api_app, application, clock.now()),
+        "stale": qr_text(api_app, cert, clock.now() - tokens.WINDOW * 5),
     }
     answers = {name: _call(api_schema, {"qr": qr}, headers, cookies) for name, qr in codes.items()}
     assert answers["travel_id"]["valid"] is True and answers["licence"]["valid"] is True

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -9,10 +10,11 @@ from sqlalchemy import select
 
 from webapp import create_app
 from webapp.audit.models import AuditEvent
+from webapp.signing.rules import CredentialFacts
 from webapp.verification import rules
 from tests.conftest import make_test_config
 from tests.factories import CitizenFactory
-from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
+from tests.verification_support import FAKE_JPEG, facts_token, make_api_key, make_certificate, make_officer, qr_text
 
 URL = "/api/v1/verify"
 
@@ -58,7 +60,7 @@ def post(client, body, headers=None):
 
 def test_valid_certificate_with_an_api_key(client, app, cert, api_key, clock, openapi_doc, db_session):
     key, raw = api_key
-    resp = post(client, {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now()), "context": "entry"}, bearer(raw))
+    resp = post(client, {"qr": qr_text(app, cert, clock.now()), "context": "entry"}, bearer(raw))
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["valid"] is True and body["reason"] is None
@@ -76,12 +78,12 @@ def test_valid_certificate_with_an_api_key(client, app, cert, api_key, clock, op
 
 
 def test_bare_token_is_accepted_as_well_as_the_url(client, app, cert, api_key, clock):
-    token = qr_text(app.config["SECRET_KEY"], cert, clock.now()).rsplit("/v/", 1)[1]
+    token = qr_text(app, cert, clock.now()).rsplit("/v/", 1)[1]
     assert post(client, {"qr": token}, bearer(api_key[1])).get_json()["valid"] is True
 
 
 def test_without_credentials_the_answer_is_the_public_subset(client, app, cert, clock, openapi_doc, db_session):
-    resp = post(client, {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())})
+    resp = post(client, {"qr": qr_text(app, cert, clock.now())})
     body = resp.get_json()
     assert body["valid"] is True
     assert body["credential"] == {"type": "travel_id", "holder": {"name": "王**"}, "status": "valid"}
@@ -95,7 +97,7 @@ def test_railway_officer_session_gets_the_detail(client, app, cert, clock, opena
     officer = make_officer(db_session, "railway")
     db_session.commit()
     officer_login(client, officer)
-    resp = post(client, {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now()), "context": "onboard"})
+    resp = post(client, {"qr": qr_text(app, cert, clock.now()), "context": "onboard"})
     body = resp.get_json()
     assert body["valid"] is True and body["credential"]["holder"]["name"] == "王小明"
     assert body["detail"]["portrait"].startswith("data:image/jpeg;base64,")
@@ -109,13 +111,13 @@ def test_railway_officer_session_gets_the_detail(client, app, cert, clock, opena
 @pytest.mark.parametrize("role", ["reviewer", "admin"])
 def test_officer_roles_that_do_not_verify_get_403(client, app, cert, clock, openapi_doc, officer_login, role):
     officer_login(client, role)
-    resp = post(client, {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())})
+    resp = post(client, {"qr": qr_text(app, cert, clock.now())})
     assert resp.status_code == 403
     assert_documented(openapi_doc, resp)
 
 
 def test_stale_code_is_invalid_with_the_stale_reason(client, app, cert, api_key, clock, openapi_doc):
-    text = qr_text(app.config["SECRET_KEY"], cert, clock.now())
+    text = qr_text(app, cert, clock.now())
     clock.advance(seconds=121)
     resp = post(client, {"qr": text}, bearer(api_key[1]))
     body = resp.get_json()
@@ -125,7 +127,7 @@ def test_stale_code_is_invalid_with_the_stale_reason(client, app, cert, api_key,
 
 
 def test_tampered_code_is_a_bad_signature(client, app, cert, api_key, clock, openapi_doc):
-    text = qr_text(app.config["SECRET_KEY"], cert, clock.now())
+    text = qr_text(app, cert, clock.now())
     tampered = text[:-3] + ("abc" if not text.endswith("abc") else "xyz")
     resp = post(client, {"qr": tampered}, bearer(api_key[1]))
     assert (resp.get_json()["valid"], resp.get_json()["reason"]) == (False, "bad_signature")
@@ -134,7 +136,7 @@ def test_tampered_code_is_a_bad_signature(client, app, cert, api_key, clock, ope
 
 def test_expired_certificate(client, app, cert, api_key, clock, openapi_doc):
     clock.advance(hours=24)
-    resp = post(client, {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())}, bearer(api_key[1]))
+    resp = post(client, {"qr": qr_text(app, cert, clock.now())}, bearer(api_key[1]))
     body = resp.get_json()
     assert (body["valid"], body["reason"], body["credential"]["status"]) == (False, "expired", "expired")
     assert_documented(openapi_doc, resp)
@@ -143,16 +145,14 @@ def test_expired_certificate(client, app, cert, api_key, clock, openapi_doc):
 def test_revoked_certificate(client, app, db_session, api_key, clock, openapi_doc):
     cert = make_certificate(db_session, CitizenFactory(), clock.now(), status="revoked")
     db_session.commit()
-    resp = post(client, {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())}, bearer(api_key[1]))
+    resp = post(client, {"qr": qr_text(app, cert, clock.now())}, bearer(api_key[1]))
     assert (resp.get_json()["valid"], resp.get_json()["reason"]) == (False, "revoked")
     assert_documented(openapi_doc, resp)
 
 
 def test_not_found(client, app, api_key, clock, openapi_doc):
-    from webapp import tokens
-
-    resp = post(client, {"qr": tokens.issue(app.config["SECRET_KEY"], "travel_id", "Gone12345678", clock.now())},
-                bearer(api_key[1]))
+    gone = CredentialFacts("travel_id", 987_654, "张*", clock.now() + timedelta(hours=1), ticket=("full",))
+    resp = post(client, {"qr": facts_token(gone, clock.now())}, bearer(api_key[1]))
     assert (resp.get_json()["valid"], resp.get_json()["reason"]) == (False, "not_found")
     assert_documented(openapi_doc, resp)
 
@@ -217,7 +217,7 @@ def test_revoked_key_stops_working_once_the_key_cache_ttl_passes_when_it_was_in_
     key, raw = api_key
     ttl = app.config["SUISHEN_API_KEY_CACHE_SECONDS"]
     assert 0 < ttl <= 10   # "a few seconds": the bound README and bench/RESULTS.md promise
-    body = {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())}
+    body = {"qr": qr_text(app, cert, clock.now())}
     assert post(client, body, bearer(raw)).status_code == 200
     key.revoked_at = clock.now()
     db_session.commit()
@@ -231,7 +231,7 @@ def test_a_scan_with_a_known_key_is_one_lookup_and_one_audit_insert(client, app,
     certificate and its holder from one joined SELECT without the portrait bytes, and the audit row is written."""
     from sqlalchemy import event
 
-    body = {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now()), "context": "entry"}
+    body = {"qr": qr_text(app, cert, clock.now()), "context": "entry"}
     assert post(client, body, bearer(api_key[1])).get_json()["valid"] is True   # the key is now cached
     statements: list[str] = []
 
@@ -279,7 +279,7 @@ def test_api_keeps_verifying_and_counts_in_the_worker_when_the_rate_limit_storag
                      session_factory=session_factory)
     extensions._FALLBACK.storage.reset()
     client = app.test_client()
-    body = {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())}
+    body = {"qr": qr_text(app, cert, clock.now())}
     answers = [post(client, body, bearer(api_key[1])) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]   # still limited, by this worker's count
     assert all(a.get_json()["valid"] is True for a in answers[:3])
@@ -322,7 +322,7 @@ def test_healthz_matches_the_document(client, openapi_doc):
 # --- /v/<token>: what a plain phone camera opens -------------------------------------------------------------
 
 def test_public_page_shows_validity_type_and_masked_name_only(client, app, cert, clock, db_session):
-    token = qr_text(app.config["SECRET_KEY"], cert, clock.now()).rsplit("/v/", 1)[1]
+    token = qr_text(app, cert, clock.now()).rsplit("/v/", 1)[1]
     resp = client.get(f"/v/{token}")
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
@@ -333,7 +333,7 @@ def test_public_page_shows_validity_type_and_masked_name_only(client, app, cert,
 
 
 def test_public_page_of_a_stale_code_says_invalid_and_why(client, app, cert, clock):
-    token = qr_text(app.config["SECRET_KEY"], cert, clock.now()).rsplit("/v/", 1)[1]
+    token = qr_text(app, cert, clock.now()).rsplit("/v/", 1)[1]
     clock.advance(seconds=121)
     page = client.get(f"/v/{token}").get_data(as_text=True)
     assert "无效" in page and "二维码已过期，请让持证人刷新" in page and "王**" not in page
@@ -346,6 +346,6 @@ def test_public_page_of_garbage_is_an_invalid_answer_not_an_error(client):
 
 def test_public_page_is_the_public_subset_even_for_an_officer(client, app, cert, clock, officer_login):
     officer_login(client, "railway")
-    token = qr_text(app.config["SECRET_KEY"], cert, clock.now()).rsplit("/v/", 1)[1]
+    token = qr_text(app, cert, clock.now()).rsplit("/v/", 1)[1]
     page = client.get(f"/v/{token}").get_data(as_text=True)
     assert "王小明" not in page and "王**" in page

@@ -237,6 +237,10 @@ POST_ROUTES: dict[str, Post] = {
         json_errors=True,
         bad=[("missing", {}, {}, "没有收到画面"), ("wrong types", {"blink": "not a file"}, {}, "没有收到画面")],
         uploads={"blink": {}}),
+    "proofing.flash": Post(
+        "/proofing/{challenge}/flash", who=owns_challenge, json_body=True, json_errors=True, fields={"step": 0},
+        bad=[("missing", {}, {}, "炫彩步骤无效"), ("wrong types", {"step": "0"}, {}, "炫彩步骤无效"),
+             ("too long", {"step": 10 ** 40}, {}, "炫彩步骤无效")]),
     "proofing.retry": Post("/proofing/{challenge}/retry", who=owns_challenge),
     "proofing.start": Post(
         "/proofing/start", fields={"token": "not-pending"},
@@ -278,6 +282,9 @@ POST_ROUTES: dict[str, Post] = {
                                           "pages without a token; tests/http/test_language_http.py"),
     "api.verify": Post("/api/v1/verify", csrf_exempt="JSON only, no cookie form can post it; generated cases in "
                                                      "test_api_schemathesis.py"),
+    "api.offline_scans": Post("/api/v1/verify/offline",
+                              csrf_exempt="JSON only, like /api/v1/verify; malformed uploads in test_offline_http.py, "
+                                          "generated cases in test_api_schemathesis.py"),
 }
 
 

@@ -13,8 +13,7 @@ from tests.conftest import T0, csrf_from, make_notifier
 from tests.factories import CitizenFactory, LicenceFactory, UserFactory
 from tests.http.test_travel_http import pass_proofing
 from tests.testdata import face, load_sequence, needs_testdata
-from tests.verification_support import make_officer
-from webapp import tokens
+from tests.verification_support import make_officer, read_claims, token_of
 from webapp.accounts.rules import LEVEL_REALNAME, LEVEL_REALPERSON
 from webapp.driving_licence import services
 from webapp.registry import services as registry
@@ -82,8 +81,8 @@ def test_apply_with_system_photo_through_real_proofing_then_show_and_verify(clie
     assert data["usable"] and data["state_label"] == "正常"
     assert data["qr"].startswith("data:image/svg+xml") and data["barcode"].startswith("data:image/svg+xml;base64,")
     assert data["url"] == f"http://localhost/v/{data['token']}" and 0 < data["refresh_in"] <= 60
-    claims = tokens.check(app.config["SECRET_KEY"], data["token"], T0)
-    assert (claims.kind, claims.credential_id) == ("driving_licence", public_id)
+    claims = read_claims(app, data["token"], T0)
+    assert (claims.kind, claims.db_id) == ("driving_licence", services.get(db_session, public_id).id)
 
     result = verify_api(client, data["url"]).get_json()
     assert result["valid"] is True and result["credential"]["type"] == "driving_licence"
@@ -165,7 +164,7 @@ def _changed_class_row(user) -> dict[str, str]:
 def test_registry_import_invalidates_and_the_holder_is_told_to_reapply(client, auth, db_session, app, tmp_path):
     user = make_user(db_session)
     licence = issue_directly(db_session, user)
-    token = tokens.issue(app.config["SECRET_KEY"], "driving_licence", licence.public_id, T0)
+    token = token_of(app, licence, T0)
     row = _changed_class_row(user)
     path = tmp_path / "licences.csv"
     path.write_text(",".join(row) + "\n" + ",".join(row.values()) + "\n", encoding="utf-8")
@@ -189,7 +188,7 @@ def test_a_record_changed_by_another_route_reads_invalid_and_no_read_writes(clie
     state is read from current data; and reading it writes nothing (GET requests do not write)."""
     user = make_user(db_session)
     licence = issue_directly(db_session, user)
-    token = tokens.issue(app.config["SECRET_KEY"], "driving_licence", licence.public_id, T0)
+    token = token_of(app, licence, T0)
     registry.upsert_licence(db_session, _changed_class_row(user), T0)
     db_session.commit()
     messages = len(services.messages_for(db_session, user.citizen_id))

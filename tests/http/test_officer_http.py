@@ -268,16 +268,15 @@ def test_holder_records_show_their_paper_certificate_and_who_checked_them(client
     db_session.commit()
 
     officer_login(client, railway)
-    secret = app.config["SECRET_KEY"]
-    client.post("/api/v1/verify", json={"qr": qr_text(secret, cert, clock.now()), "context": "entry"})
-    client.post("/api/v1/verify", json={"qr": qr_text(secret, other_cert, clock.now()), "context": "exit"})
+    client.post("/api/v1/verify", json={"qr": qr_text(app, cert, clock.now()), "context": "entry"})
+    client.post("/api/v1/verify", json={"qr": qr_text(app, other_cert, clock.now()), "context": "exit"})
     client.post("/officer/logout", data={"csrf_token": csrf_from(client.get("/officer/").get_data(as_text=True))})
     officer_login(client, police)
     client.post("/officer/paper", data={"csrf_token": paper_form(client), "name": user.citizen.name,
                                         "id_number": user.citizen.id_number, "issuing_station": "深圳北站"})
     client.post("/officer/logout", data={"csrf_token": csrf_from(client.get("/officer/").get_data(as_text=True))})
     clock.advance(minutes=5)
-    client.get("/v/" + qr_text(secret, cert, clock.now()).rsplit("/v/", 1)[1])
+    client.get("/v/" + qr_text(app, cert, clock.now()).rsplit("/v/", 1)[1])
 
     auth.login(user.phone)
     page = client.get("/travel-id/records").get_data(as_text=True)

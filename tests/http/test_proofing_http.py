@@ -164,16 +164,17 @@ def test_page_offers_the_fallback_when_max_failures_are_reached(client, auth, db
     public_id, _token = begin(client, auth, user)
     for challenge in db_session.scalars(select(Challenge)):
         challenge.status, challenge.decided_at, challenge.reason = FAILED, clock.now(), rules.NO_BLINK
-    for _ in range(2):
+    for _ in range(2):  # two more failed tries of this person (their account), each a challenge of its own
         db_session.add(Challenge(public_id=f"old-{_}", purpose="account_realperson", citizen_id=user.citizen_id,
                                  plan='{"colours":["red"]}', checks="blink,match", status=FAILED,
                                  issued_at=clock.now(), expires_at=clock.now(), decided_at=clock.now(),
-                                 reason=rules.NO_BLINK, next_url="/", attempt=1))
+                                 reason=rules.NO_BLINK, next_url="/", attempt=1, party=rules.user_party(user.id)))
     db_session.flush()
 
     html = client.get(f"/proofing/{public_id}").get_data(as_text=True)
 
     assert "改用其他方式办理" in html and 'id="proofing-fallback"\n' not in html
+    assert "您已连续 3 次未通过人脸核验" in html
     assert re.search(r'id="proofing-fallback"[^>]*hidden', html) is None
     assert re.search(r'id="proofing-retry"[^>]*\s+hidden', html)
     # For an unverified account the fallback is 实名认证 by SMS (SPEC 5.1: when face recognition keeps failing).
@@ -220,12 +221,12 @@ def test_static_photo_fails_with_the_no_blink_message_and_a_retry_url(app, clien
 # --- Admission control (issue 13) and the failure cap across challenges (issue 12, point 5) ---------------------
 
 def _fail_attempts(db_session, citizen_id: int, now, n: int, purpose: str = "account_realperson",
-                   reason: str = rules.NO_BLINK, status: str = FAILED) -> None:
+                   reason: str = rules.NO_BLINK, status: str = FAILED, party: str | None = None) -> None:
     for i in range(n):
-        db_session.add(Challenge(public_id=f"{reason}-{i}-{citizen_id}", purpose=purpose, citizen_id=citizen_id,
-                                 plan='{"colours":["red"]}', checks="blink,match", status=status, issued_at=now,
-                                 expires_at=now, decided_at=now, queued_at=now, reason=reason, next_url="/",
-                                 attempt=1))
+        db_session.add(Challenge(public_id=f"{reason}-{i}-{citizen_id}-{party}", purpose=purpose,
+                                 citizen_id=citizen_id, plan='{"colours":["red"]}', checks="blink,match",
+                                 status=status, issued_at=now, expires_at=now, decided_at=now, queued_at=now,
+                                 reason=reason, next_url="/", attempt=1, party=party))
     db_session.flush()
 
 
@@ -237,7 +238,8 @@ def _challenges(db_session) -> int:
 def test_a_fresh_challenge_from_the_calling_flow_is_refused_when_max_failures_are_reached(client, auth, db_session,
                                                                                          clock):
     user = user_with_portrait()
-    _fail_attempts(db_session, user.citizen_id, clock.now(), 3)  # three failed tries, each a challenge of its own
+    # Three failed tries of this person (signed in to their account), each a challenge of its own.
+    _fail_attempts(db_session, user.citizen_id, clock.now(), 3, party=rules.user_party(user.id))
     assert auth.login(user.phone).status_code == 302
 
     resp = client.get("/account/verify")
@@ -252,8 +254,8 @@ def test_system_failures_do_not_count_towards_the_cap_when_a_challenge_starts(cl
     from webapp.proofing.services import SYSTEM_BUSY
 
     user = user_with_portrait()
-    _fail_attempts(db_session, user.citizen_id, clock.now(), 2)
-    _fail_attempts(db_session, user.citizen_id, clock.now(), 3, reason=SYSTEM_BUSY)
+    _fail_attempts(db_session, user.citizen_id, clock.now(), 2, party=rules.user_party(user.id))
+    _fail_attempts(db_session, user.citizen_id, clock.now(), 3, reason=SYSTEM_BUSY, party=rules.user_party(user.id))
     assert auth.login(user.phone).status_code == 302
 
     assert client.get("/account/verify").status_code == 302

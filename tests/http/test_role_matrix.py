@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import T0, make_notifier
 from tests.factories import CitizenFactory, LicenceFactory, UserFactory
 from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
-from webapp import tokens
 from webapp.accounts.rules import LEVEL_REALPERSON
 from webapp.driving_licence import services as licence_services
 from webapp.registry.rules import mask_name
@@ -64,7 +63,6 @@ def leaves(value, prefix: str = "") -> set[str]:
 @pytest.fixture
 def credentials(app, db_session, clock):
     """A valid travel ID and a valid e-licence, each of a different holder, and their QR texts now."""
-    secret = app.config["SECRET_KEY"]
     cert = make_certificate(db_session, CitizenFactory(portrait=FAKE_JPEG), clock.now())
     driver = UserFactory(level=LEVEL_REALPERSON, citizen=CitizenFactory(portrait=FAKE_JPEG))
     LicenceFactory(citizen=driver.citizen)
@@ -74,9 +72,8 @@ def credentials(app, db_session, clock):
         licence_services.proven(db_session, licence, T0, None, notifier=make_notifier())
     db_session.commit()
     return {
-        TRAVEL: (qr_text(secret, cert, clock.now()), cert.citizen),
-        LICENCE: (f"http://localhost/v/{tokens.issue(secret, LICENCE, licence.public_id, clock.now())}",
-                  driver.citizen),
+        TRAVEL: (qr_text(app, cert, clock.now()), cert.citizen),
+        LICENCE: (qr_text(app, licence, clock.now()), driver.citizen),
     }
 
 

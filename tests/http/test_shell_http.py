@@ -62,8 +62,9 @@ def test_security_headers_are_set_when_any_page_is_served(client, path):
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert "Strict-Transport-Security" not in resp.headers  # plain HTTP in tests
-    if path != "/offline":
-        assert resp.headers["Cache-Control"] == "no-store"
+    # Public pages of an anonymous visitor may be kept but are revalidated (issue 16); the rest is no-store.
+    assert resp.headers["Cache-Control"] == {"/offline": "no-cache", "/": "private, no-cache",
+                                             "/account/login": "private, no-cache"}.get(path, "no-store")
 
 
 def test_hsts_is_sent_when_request_came_over_https(client):

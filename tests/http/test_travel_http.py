@@ -17,7 +17,7 @@ from werkzeug.test import encode_multipart
 from tests.conftest import csrf_from, start_proofing_from_page
 from tests.factories import CitizenFactory, UserFactory
 from tests.testdata import load_sequence, needs_testdata
-from webapp import tokens
+from tests.verification_support import read_claims
 from webapp.proofing.models import Challenge
 from webapp.travel_id import rules, services
 from webapp.travel_id.models import TravelCertificate
@@ -131,8 +131,8 @@ def test_apply_proof_result_qr_and_token_when_everything_is_right(app, client, d
     assert token_resp.status_code == 200 and token_resp.headers["Cache-Control"] == "no-store"
     assert body["state"] == "valid" and 0 < body["refresh_in"] <= 60
     assert body["url"] == f"{app.config['BASE_URL']}/v/{body['token']}"
-    claims = tokens.check(app.config["SECRET_KEY"], body["url"], clock.now())
-    assert (claims.kind, claims.credential_id) == ("travel_id", public_id)
+    claims = read_claims(app, body["url"], clock.now())
+    assert (claims.kind, claims.db_id) == ("travel_id", services.get(db_session, public_id).id)
     assert body["qr"].startswith("data:image/svg+xml")
     svg = unquote(body["qr"].split(",", 1)[1]) if ";base64" not in body["qr"][:40] \
         else base64.b64decode(body["qr"].split(",", 1)[1]).decode()
@@ -295,6 +295,32 @@ def test_records_list_only_own_certificates_of_the_last_month(client, auth, db_s
     assert "本月已申请 2 / 3 次" in html
 
 
+def test_records_list_the_travel_ids_checks_but_not_the_driving_licences_when_both_were_scanned(
+        client, auth, db_session, clock, citizen):
+    from tests.conftest import make_notifier
+    from tests.factories import LicenceFactory
+    from webapp.driving_licence import services as licences
+
+    LicenceFactory(citizen=citizen)
+    user = UserFactory(citizen=citizen, level="realperson")
+    cert = issue_direct(db_session, citizen, clock.now())
+    licence = licences.apply(db_session, citizen=citizen, user_id=user.id, photo_source="system", photo=None,
+                             now=clock.now(), cities=None, notifier=make_notifier())
+    licences.proven(db_session, licence, clock.now(), None, notifier=make_notifier())
+    db_session.commit()
+    from tests.verification_support import qr_text
+
+    for credential in (cert, licence):
+        text = qr_text(client.application, credential, clock.now())
+        assert client.post("/api/v1/verify", json={"qr": text}).get_json()["valid"] is True
+    assert auth.login(user.phone).status_code == 302
+
+    html = client.get("/travel-id/records").get_data(as_text=True)
+
+    checks = html[html.index('id="checks-title"'):]
+    assert checks.count("<li>") == 1 and "电子临时乘车身份证明" in checks and "电子驾驶证" not in checks
+
+
 def test_registered_users_grant_ends_with_logout(client, auth, db_session, clock, citizen):
     user = UserFactory(citizen=citizen)
     cert = issue_direct(db_session, citizen, clock.now(), user_id=user.id)
@@ -351,3 +377,47 @@ def test_verified_users_apply_with_their_own_identity_whatever_is_posted(client,
     assert resp.status_code == 302
     challenge = db_session.scalar(select(Challenge))
     assert (challenge.citizen_id, challenge.user_id, challenge.purpose) == (citizen.id, user.id, "travel_id_apply")
+
+
+# --- re-verification says why (issue 16) ------------------------------------------------------------------------
+def test_reverify_in_a_new_browser_says_why_and_that_it_costs_no_application(app, db_session, clock, citizen):
+    cert = issue_direct(db_session, citizen, clock.now())
+    db_session.commit()
+    other_browser = app.test_client()
+
+    shown = other_browser.get(f"/travel-id/{cert.public_id}", follow_redirects=True)
+
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and rules.REVERIFY_IN_NEW_BROWSER in html and "不占用申请次数" in html
+    assert 'name="token"' in html  # the start page of 实人核验, whose button creates the challenge
+
+
+def test_reverify_after_30_minutes_says_why_on_the_camera_page_when_signed_in(client, auth, db_session, clock,
+                                                                              citizen):
+    user = UserFactory(citizen=citizen, level="realperson")
+    cert = issue_direct(db_session, citizen, clock.now(), user_id=user.id)
+    db_session.commit()
+    assert auth.login(user.phone).status_code == 302
+    grant(client, cert.public_id, clock.now())
+    clock.advance(minutes=30)
+
+    first = client.get(f"/travel-id/{cert.public_id}")
+    camera = client.get(first.headers["Location"], follow_redirects=True)
+
+    assert first.headers["Location"].endswith("/reverify")
+    html = camera.get_data(as_text=True)
+    assert "/proofing/" in camera.request.path and rules.REVERIFY_AFTER_30_MINUTES in html
+    assert "不占用申请次数" in html
+
+
+def test_reverify_goes_back_to_the_qr_page_when_the_grant_still_holds(client, db_session, clock, citizen):
+    cert = issue_direct(db_session, citizen, clock.now())
+    db_session.commit()
+    grant(client, cert.public_id, clock.now())
+    clock.advance(minutes=29, seconds=59)
+    before = db_session.scalar(select(func.count()).select_from(Challenge))
+
+    resp = client.get(f"/travel-id/{cert.public_id}/reverify")
+
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/travel-id/{cert.public_id}")
+    assert db_session.scalar(select(func.count()).select_from(Challenge)) == before

@@ -36,7 +36,7 @@ def from_ip(ip: str) -> dict:
 def test_keyless_api_allows_the_public_limit_per_ip_then_429_with_retry_after(app, client, cert, clock,
                                                                               openapi_doc):
     assert app.config["SUISHEN_PUBLIC_VERIFY_RATE_LIMIT"] == "30 per minute"
-    body = {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())}
+    body = {"qr": qr_text(app, cert, clock.now())}
     answers = [client.post("/api/v1/verify", json=body, environ_base=from_ip("203.0.113.7"))
                for _ in range(PUBLIC_LIMIT + 1)]
     assert [a.status_code for a in answers] == [200] * PUBLIC_LIMIT + [429]
@@ -51,7 +51,7 @@ def test_api_key_and_officer_session_are_not_held_to_the_public_limit(app, clien
     _key, raw = make_api_key(db_session, clock.now())
     officer = make_officer(db_session, "railway")
     db_session.commit()
-    body = {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())}
+    body = {"qr": qr_text(app, cert, clock.now())}
     keyed = [client.post("/api/v1/verify", json=body, headers=bearer(raw)) for _ in range(PUBLIC_LIMIT + 5)]
     assert {a.status_code for a in keyed} == {200}
 
@@ -65,7 +65,7 @@ def test_guessed_bearer_keys_are_throttled_per_ip_then_even_a_right_key_waits(ap
                                                                              clock, openapi_doc):
     _key, raw = make_api_key(db_session, clock.now())
     db_session.commit()
-    body = {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())}
+    body = {"qr": qr_text(app, cert, clock.now())}
     guesser = from_ip("198.51.100.9")
     guesses = [client.post("/api/v1/verify", json=body, environ_base=guesser,
                            headers=bearer("ssk_" + secrets.token_urlsafe(32)))
@@ -86,7 +86,7 @@ def test_a_gate_whose_key_checked_out_keeps_scanning_when_its_address_also_sent_
     """The bad-key check runs only when the worker has not just seen the key pass (the scan path's fast path)."""
     _key, raw = make_api_key(db_session, clock.now())
     db_session.commit()
-    body = {"qr": qr_text(app.config["SECRET_KEY"], cert, clock.now())}
+    body = {"qr": qr_text(app, cert, clock.now())}
     gate = from_ip("192.0.2.50")
     assert client.post("/api/v1/verify", json=body, environ_base=gate, headers=bearer(raw)).status_code == 200
     for _ in range(PUBLIC_LIMIT + 1):

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tests.conftest import T0, make_notifier
 from tests.factories import CitizenFactory, LicenceFactory
 from tests.testdata import face, needs_testdata
-from webapp import tokens
+from tests.verification_support import signed_token, signing_ring
 from webapp.audit.models import AuditEvent
 from webapp.driving_licence import photo, rules, services
 from webapp.driving_licence.models import (ABANDONED, ACTIVE, INVALIDATED, PENDING, PROOFING, REJECTED,
@@ -146,7 +146,7 @@ def test_registry_import_invalidates_when_class_validity_or_authority_changed(db
     path.write_text(",".join(row) + "\n" + ",".join(row.values()) + "\n", encoding="utf-8")
 
     report = services.import_records(db_session, path, T0 + timedelta(days=1), notifier=NOTIFIER)
-    found = services.resolve(db_session, licence.public_id, T0 + timedelta(days=1))
+    found = services.resolve_by_id(db_session, licence.id, T0 + timedelta(days=1))
 
     assert report.updated == 1 and not report.errors
     assert licence.status == INVALIDATED and not found.state.usable
@@ -159,8 +159,10 @@ def test_registry_import_invalidates_when_class_validity_or_authority_changed(db
 def test_a_change_without_the_step_reads_invalid_and_resolving_writes_nothing(db_session, record):
     licence = issue(db_session, record)
     registry.upsert_licence(db_session, _import_row(record, **{"class": "B2"}), T0 + timedelta(days=1))
+    # The signed status list already names it invalid, though nothing has invalidated it yet.
+    assert services.unusable_ids(db_session) == services.Unusable(invalid=[licence.id], blocked=[])
 
-    found = services.resolve(db_session, licence.public_id, T0 + timedelta(days=1))
+    found = services.resolve_by_id(db_session, licence.id, T0 + timedelta(days=1))
 
     assert not found.state.usable and found.state.code == INVALIDATED
     assert licence.status == ACTIVE and "licence.invalidate" not in audit_actions(db_session, record.citizen_id)
@@ -190,13 +192,15 @@ def test_seizure_turns_the_licence_invalid_at_once_and_is_audited(db_session, re
 
 def test_verification_resolver_answers_for_a_licence_token(db_session, record):
     licence = issue(db_session, record)
-    token = tokens.issue(SECRET, "driving_licence", licence.public_id, T0)
+    token = signed_token(licence, T0)
 
-    ok = verification.verify(db_session, token, now=T0, secret=SECRET, viewer=verification.Viewer.public())
+    ok = verification.verify(db_session, token, now=T0, secret=SECRET, keyring=signing_ring(),
+                             viewer=verification.Viewer.public())
     assert ok.valid and ok.credential_type == "driving_licence" and ok.valid_until == date(2031, 5, 1)
 
     services.record_seizure(db_session, officer=OFFICER, id_number=record.citizen.id_number, reason="x", now=T0, notifier=NOTIFIER)
-    seized = verification.verify(db_session, token, now=T0, secret=SECRET,
+    assert services.unusable_ids(db_session) == services.Unusable(invalid=[], blocked=[licence.id])
+    seized = verification.verify(db_session, token, now=T0, secret=SECRET, keyring=signing_ring(),
                                  viewer=verification.Viewer(kind="officer", id=7, role="traffic"))
     assert not seized.valid and seized.reason == "licence_status" and "扣留" in seized.message
     assert seized.facts["licence_class"] == "C1" and seized.facts["record_status"] == "扣留"

@@ -6,7 +6,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from webapp import tokens
+from webapp.signing import keys
+from webapp.signing import rules as signing_rules
+from webapp.signing.keys import KeyRing
 from webapp.audit.models import AuditEvent
 from webapp.driving_licence import services as licences
 from webapp.errors import DomainError
@@ -16,9 +18,12 @@ from webapp.verification import rules, services
 from webapp.verification.services import Viewer
 from tests.conftest import make_notifier
 from tests.factories import CitizenFactory, LicenceFactory
-from tests.verification_support import FAKE_JPEG, make_api_key, make_certificate, make_officer, qr_text
+from tests.verification_support import (FAKE_JPEG, facts_token, make_api_key, make_certificate, make_officer,
+                                        signed_qr, signing_ring)
 
 SECRET = "test-secret-key"
+LICENCE_7 = signing_rules.CredentialFacts("driving_licence", 7, "张*", date(2031, 5, 1), licence_class="C1",
+                                          licence_status="正常")
 
 
 @pytest.fixture
@@ -32,8 +37,8 @@ def cert(db_session, citizen, clock):
 
 
 def verify(db_session, text, clock, viewer=None, context=None):
-    return services.verify(db_session, text, now=clock.now(), secret=SECRET, viewer=viewer or Viewer.public(),
-                           context=context)
+    return services.verify(db_session, text, now=clock.now(), secret=SECRET, keyring=signing_ring(),
+                           viewer=viewer or Viewer.public(), context=context)
 
 
 def audit_rows(db_session):
@@ -43,7 +48,7 @@ def audit_rows(db_session):
 
 def test_valid_certificate_for_a_railway_officer_shows_portrait_and_ticket_category(db_session, cert, clock):
     officer = make_officer(db_session, "railway")
-    result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock, Viewer.officer(officer), "entry")
+    result = verify(db_session, signed_qr(cert, clock.now()), clock, Viewer.officer(officer), "entry")
     assert result.valid and result.reason is None and result.message is None
     assert result.credential_type == "travel_id" and result.status == "valid"
     assert result.fields == rules.PHOTO_ID_FIELDS | {rules.TICKET_CATEGORY}
@@ -59,32 +64,32 @@ def test_ticket_category_counts_age_on_todays_beijing_date(db_session, clock):
     six = CitizenFactory(id_number=make_id_number("440106", date(2020, 11, 20), 123), birth_date=date(2020, 11, 20))
     five = CitizenFactory(id_number=make_id_number("440106", date(2020, 11, 21), 125), birth_date=date(2020, 11, 21))
     officer = Viewer.officer(make_officer(db_session, "railway"))
-    child = verify(db_session, qr_text(SECRET, make_certificate(db_session, six, clock.now()), clock.now()), clock, officer)
-    free = verify(db_session, qr_text(SECRET, make_certificate(db_session, five, clock.now()), clock.now()), clock, officer)
+    child = verify(db_session, signed_qr(make_certificate(db_session, six, clock.now()), clock.now()), clock, officer)
+    free = verify(db_session, signed_qr(make_certificate(db_session, five, clock.now()), clock.now()), clock, officer)
     assert (child.facts["ticket_category"].code, child.facts["ticket_category"].age) == ("child", 6)
     assert (free.facts["ticket_category"].code, free.facts["ticket_category"].age) == ("free", 5)
 
 
 def test_public_viewer_gets_no_portrait_and_no_ticket_category(db_session, cert, clock):
-    result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock)
+    result = verify(db_session, signed_qr(cert, clock.now()), clock)
     assert result.valid and result.fields == rules.PUBLIC_FIELDS
     assert result.holder.portrait is None and result.facts == {}
 
 
 def test_api_key_viewer_gets_the_standard_view(db_session, cert, clock):
     key, _raw = make_api_key(db_session, clock.now())
-    result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock, Viewer.api_key(key), "realname")
+    result = verify(db_session, signed_qr(cert, clock.now()), clock, Viewer.api_key(key), "realname")
     assert result.valid and result.fields == rules.IDENTITY_FIELDS and result.holder.portrait is None
 
 
 def test_token_is_accepted_within_its_window_plus_one_grace_window(db_session, cert, clock):
-    text = qr_text(SECRET, cert, clock.now())   # T0 is the first second of a window
+    text = signed_qr(cert, clock.now())   # T0 is the first second of a window
     clock.advance(seconds=119)
     assert verify(db_session, text, clock).valid
 
 
 def test_stale_screenshot_is_refused_and_logged_on_the_holders_record(db_session, cert, clock):
-    text = qr_text(SECRET, cert, clock.now())
+    text = signed_qr(cert, clock.now())
     clock.advance(seconds=121)
     result = verify(db_session, text, clock)
     assert not result.valid and result.reason == "stale" and "二维码已过期" in result.message
@@ -95,35 +100,38 @@ def test_stale_screenshot_is_refused_and_logged_on_the_holders_record(db_session
 
 @pytest.mark.parametrize(("mangle", "reason"), [
     (lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"), "bad_signature"),
-    (lambda t: t.replace("/v/T.", "/v/T.x"), "bad_signature"),
+    (lambda t: t[:60] + ("A" if t[60] != "A" else "B") + t[61:], "bad_signature"),
     (lambda t: "hello world", "malformed"),
     (lambda t: "", "malformed"),
     (lambda t: "http://evil.example/v/" + "A" * 500, "malformed"),
 ])
 def test_tampered_or_garbage_codes_are_refused_with_the_specific_reason(db_session, cert, clock, mangle, reason):
-    result = verify(db_session, mangle(qr_text(SECRET, cert, clock.now())), clock)
+    result = verify(db_session, mangle(signed_qr(cert, clock.now())), clock)
     assert (result.valid, result.reason, result.holder, result.credential_type) == (False, reason, None, None)
     assert audit_rows(db_session)[-1].citizen_id is None
 
 
-def test_token_signed_with_another_secret_is_a_bad_signature(db_session, cert, clock):
-    assert verify(db_session, qr_text("another-secret", cert, clock.now()), clock).reason == "bad_signature"
+def test_token_signed_with_a_key_that_is_not_published_is_a_bad_signature(db_session, cert, clock, tmp_path):
+    keys.init_keys(tmp_path, clock.now())
+    assert verify(db_session, signed_qr(cert, clock.now(), ring=KeyRing(tmp_path)), clock).reason == "bad_signature"
 
 
 def test_future_window_is_refused(db_session, cert, clock):
-    text = qr_text(SECRET, cert, clock.now() + timedelta(minutes=5))
+    text = signed_qr(cert, clock.now() + timedelta(minutes=5))
     assert verify(db_session, text, clock).reason == "future"
+    assert verify(db_session, signed_qr(cert, clock.now() + timedelta(minutes=1)), clock).valid  # a clock a window ahead
 
 
 def test_unknown_certificate_is_not_found(db_session, clock):
-    text = f"http://localhost/v/{tokens.issue(SECRET, 'travel_id', 'NoSuchCert123', clock.now())}"
+    gone = signing_rules.CredentialFacts("travel_id", 987_654, "张*", clock.now() + timedelta(hours=1), ticket=("full",))
+    text = f"http://localhost/v/{facts_token(gone, clock.now())}"
     result = verify(db_session, text, clock)
     assert (result.valid, result.reason, result.credential_type) == (False, "not_found", "travel_id")
 
 
 def test_certificate_is_expired_after_24_hours_even_with_a_fresh_token(db_session, cert, clock):
     clock.advance(hours=24)
-    result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock, Viewer.officer(make_officer(db_session, "railway")))
+    result = verify(db_session, signed_qr(cert, clock.now()), clock, Viewer.officer(make_officer(db_session, "railway")))
     assert (result.valid, result.reason, result.status) == (False, "expired", "expired")
     assert "有效期" in result.message
     assert result.holder.name == cert.citizen.name  # the officer still sees whose it was
@@ -131,19 +139,19 @@ def test_certificate_is_expired_after_24_hours_even_with_a_fresh_token(db_sessio
 
 def test_certificate_one_second_before_expiry_is_valid(db_session, cert, clock):
     clock.advance(hours=24, seconds=-1)
-    assert verify(db_session, qr_text(SECRET, cert, clock.now()), clock).valid
+    assert verify(db_session, signed_qr(cert, clock.now()), clock).valid
 
 
 def test_revoked_certificate_is_refused(db_session, citizen, clock):
     cert = make_certificate(db_session, citizen, clock.now(), status="revoked")
-    result = verify(db_session, qr_text(SECRET, cert, clock.now()), clock)
+    result = verify(db_session, signed_qr(cert, clock.now()), clock)
     assert (result.valid, result.reason) == (False, "revoked")
 
 
 def test_every_verification_is_audited_with_who_context_result_and_credential(db_session, cert, clock):
     officer = make_officer(db_session, "police")
     key, _ = make_api_key(db_session, clock.now())
-    text = qr_text(SECRET, cert, clock.now())
+    text = signed_qr(cert, clock.now())
     verify(db_session, text, clock, Viewer.officer(officer), "onboard")
     verify(db_session, text, clock, Viewer.api_key(key), "entry")
     verify(db_session, text, clock)
@@ -159,7 +167,7 @@ def test_every_verification_is_audited_with_who_context_result_and_credential(db
 
 def test_unknown_context_is_refused(db_session, cert, clock):
     with pytest.raises(DomainError) as exc:
-        verify(db_session, qr_text(SECRET, cert, clock.now()), clock, context="gate-7")
+        verify(db_session, signed_qr(cert, clock.now()), clock, context="gate-7")
     assert exc.value.code == "bad_context"
 
 
@@ -170,7 +178,7 @@ def test_a_licence_is_resolved_by_its_own_domain_with_the_record_for_traffic_pol
     licences.proven(db_session, application, clock.now(), None, notifier=make_notifier())
     record.status = "暂扣"
     db_session.flush()
-    text = tokens.issue(SECRET, "driving_licence", application.public_id, clock.now())
+    text = signed_qr(application, clock.now())
     traffic = Viewer.officer(make_officer(db_session, "traffic"))
     result = verify(db_session, text, clock, traffic, "roadside")
     assert (result.valid, result.reason, result.credential_type) == (False, "licence_status", "driving_licence")
@@ -181,21 +189,21 @@ def test_a_licence_is_resolved_by_its_own_domain_with_the_record_for_traffic_pol
 
 
 def test_a_licence_token_naming_no_e_licence_is_not_found(db_session, clock):
-    result = verify(db_session, tokens.issue(SECRET, "driving_licence", "Licence00001", clock.now()), clock)
+    result = verify(db_session, facts_token(LICENCE_7, clock.now()), clock)
     assert (result.valid, result.reason) == (False, "not_found")
 
 
 def test_checks_for_lists_the_holders_checks_with_role_labels_newest_first(db_session, cert, clock):
     officer = make_officer(db_session, "railway", username="wangwu")
     key, _ = make_api_key(db_session, clock.now())
-    text = qr_text(SECRET, cert, clock.now())
+    text = signed_qr(cert, clock.now())
     verify(db_session, text, clock, Viewer.officer(officer), "entry")
     clock.advance(seconds=10)
     verify(db_session, text, clock, Viewer.api_key(key), "exit")
     clock.advance(seconds=10)
     verify(db_session, text, clock)
     other = make_certificate(db_session, CitizenFactory(), clock.now())
-    verify(db_session, qr_text(SECRET, other, clock.now()), clock)
+    verify(db_session, signed_qr(other, clock.now()), clock)
 
     rows = services.checks_for(db_session, cert.citizen_id, clock.now() - timedelta(days=30))
     assert [(r.verifier, r.context_label, r.valid) for r in rows] == [

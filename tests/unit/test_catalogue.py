@@ -117,6 +117,7 @@ def test_script_has_no_unmarked_chinese(path):
 _NOT_FOR_PAGES = {  # the command line and its reports (Chinese only), place and registry data, operator warnings
     "webapp/cli.py", "webapp/queue_cli.py", "webapp/officer/cli.py", "webapp/notify/cli.py", "webapp/geo.py",
     "webapp/registry/services.py", "webapp/demo/data.py", "webapp/workdays.py", "webapp/proofing/tasks.py",
+    "webapp/signing/cli.py", "webapp/signing/keys.py",
 }
 _DATA_NAMES = {  # module constants whose Chinese is data: registry values, place names, the app's name
     "LICENCE_STATUS_NORMAL", "LICENCE_STATUSES", "PILOT_CITIES", "CITIES_2021_09", "_MUNICIPALITIES", "SEIZED",

@@ -276,11 +276,22 @@ def test_policy_raises_when_tolerance_is_out_of_range(tolerance):
         Policy.from_setting("blink,match", tolerance)
 
 
-def test_default_policy_matches_spec_when_built_from_default_setting():
+def test_default_policy_is_stronger_than_the_spec_minimum_when_built_from_default_setting():
     policy = Policy.from_setting(rules.DEFAULT_CHECKS_SETTING, rules.DEFAULT_TOLERANCE)
     assert policy == rules.DEFAULT_POLICY
-    assert policy.checks == {"blink", "colour", "match"}
+    assert policy.checks == {"blink", "turn", "colour", "reflection", "depth", "match"}
     assert policy.tolerance == 0.6
+
+
+def test_policy_raises_when_reflection_is_asked_without_colour():
+    with pytest.raises(ValueError, match="reflection needs colour"):
+        Policy.from_setting("blink,reflection,match")
+
+
+@pytest.mark.parametrize(("setting", "asks"), [("blink,match", False), ("blink,turn,match", True),
+                                               ("blink,depth,match", True), (rules.DEFAULT_CHECKS_SETTING, True)])
+def test_policy_asks_a_turn_when_turn_or_depth_is_on(setting, asks):
+    assert Policy.from_setting(setting).asks_turn is asks
 
 
 # --- Challenge plans ---------------------------------------------------------------------------------------
@@ -290,6 +301,7 @@ def test_plan_colours_are_a_permutation_when_made():
     assert plan.blinks == 1
     assert plan.turn is None
     assert plan.colour_frame_count == len(plan.shown_colours()) == 4 * rules.FRAMES_PER_COLOUR
+    assert len(plan.holds_ms) == 4 and set(plan.holds_ms) <= set(rules.HOLD_CHOICES_MS)
 
 
 def test_plans_vary_when_made_with_different_randomness():
@@ -301,11 +313,13 @@ def test_plan_asks_a_turn_only_when_policy_has_turn():
     policy = Policy.from_setting("blink,turn,match")
     turns = {rules.make_challenge_plan(random.Random(seed), policy).turn for seed in range(30)}
     assert turns == {"left", "right"}
-    assert rules.make_challenge_plan(random.Random(0), rules.DEFAULT_POLICY).turn is None
+    assert rules.make_challenge_plan(random.Random(0), Policy.from_setting("blink,colour,match")).turn is None
+    assert rules.make_challenge_plan(random.Random(0), rules.DEFAULT_POLICY).turn in ("left", "right")
 
 
 def test_plan_round_trips_when_serialised_to_json():
-    plan = ChallengePlan(colours=("blue", "red", "green", "yellow"), blinks=1, turn="left", frames_per_colour=3)
+    plan = ChallengePlan(colours=("blue", "red", "green", "yellow"), blinks=1, turn="left", frames_per_colour=3,
+                         holds_ms=(600, 700, 1000, 550))
     text = plan.to_json()
     assert ChallengePlan.from_json(text) == plan
     assert ChallengePlan.from_json(json.loads(text)) == plan
@@ -321,6 +335,9 @@ def test_plan_round_trips_when_serialised_to_json():
         '{"colours": ["red"], "turn": "up"}',
         '{"colours": ["red"], "frames_per_colour": 0}',
         '{"colours": ["red"], "blinks": -1}',
+        '{"colours": ["red"], "holds_ms": [600, 700]}',
+        '{"colours": ["red"], "holds_ms": 600}',
+        '{"colours": ["red"], "holds_ms": [0]}',
     ],
 )
 def test_plan_raises_when_json_is_invalid(bad):
@@ -347,6 +364,9 @@ REASONS = [
     "bad_frame",
     "expired",
     "used",
+    "flash_timing",
+    "light_implausible",
+    "flat_face",
 ]
 
 
@@ -378,3 +398,214 @@ def test_frame_limits_refuse_the_crafted_4096x3072_frames_of_issue_13():
     # 48 one-bit PNGs of this size (~1.5 KB each) cost 8-9 s of CPU to decode under the old 4096 px limit.
     assert 4096 > rules.MAX_FRAME_SIDE and 4096 * 3072 > rules.MAX_FRAME_PIXELS
     assert rules.MAX_FRAME_PIXELS <= 4 * rules.FRAME_WIDTH * 480  # at most twice the page's frame a side
+
+
+# --- Late reveal: the page's capture times against the server's reveals ------------------------------------------
+PLAN4 = ChallengePlan(colours=("red", "yellow", "blue", "green"), holds_ms=(600, 700, 800, 650))
+OFFSET = 5_000.0  # server clock minus page clock
+
+
+def session_times(plan: ChallengePlan = PLAN4, *, trip: float = 80.0, first_age: float = 2.0):
+    """What an honest page reports, and the server's reveals: each request answered mid-way."""
+    steps, reveals, frames = [], [], []
+    sent = 10_000.0
+    for hold in plan.holds_ms:
+        received = sent + trip
+        reveals.append(sent + trip / 2 + OFFSET)
+        painted = received + 5
+        steps.append(rules.FlashStep(sent, received, painted))
+        frames += [painted + first_age, painted + 150, painted + 300, painted + 450]
+        sent = painted + hold + 3
+    return reveals, steps, frames, frames[-1] + OFFSET + 500
+
+
+def test_flash_timeline_places_every_frame_when_an_honest_page_reports_its_times():
+    timeline = rules.flash_timeline(PLAN4, *session_times())
+    assert timeline.ok, timeline.problem
+    assert timeline.ages_ms[:4] == pytest.approx((2.0, 150.0, 300.0, 450.0))
+    assert [timeline.steady(i) for i in range(4)] == [False, False, True, True]
+    assert timeline.boundary(0) and not timeline.boundary(1)
+    assert timeline.offset_ms == pytest.approx(OFFSET)
+
+
+def test_flash_timeline_refuses_when_a_script_asked_for_every_colour_at_once():
+    reveals, steps, frames, submitted = session_times()
+    quick = [reveals[0] + 20 * k for k in range(4)]  # the server saw the four requests within 60 ms
+    timeline = rules.flash_timeline(PLAN4, quick, steps, frames, submitted)
+    assert timeline.problem and "asked for" in timeline.problem or "disagree" in timeline.problem
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("clock", "disagree"),
+        ("late_first", "first frame"),
+        ("after_step", "after the step ended"),
+        ("after_submit", "after the frames were received"),
+        ("not_increasing", "do not increase"),
+        ("missing_step", "steps revealed"),
+        ("painted_early", "painted before"),
+        ("nan", "finite"),
+    ],
+)
+def test_flash_timeline_names_the_problem_when_the_times_do_not_fit(change, expected):
+    reveals, steps, frames, submitted = session_times()
+    if change == "clock":  # the page claims step 3 was requested a second later than it was
+        steps[2] = rules.FlashStep(steps[2].sent_ms + 1000, steps[2].received_ms + 1000, steps[2].painted_ms + 1000)
+    elif change == "late_first":
+        frames[4] += rules.BOUNDARY_MS
+    elif change == "after_step":
+        frames[7] = steps[2].painted_ms + 1
+    elif change == "after_submit":
+        submitted = frames[-1] + OFFSET - 200
+    elif change == "not_increasing":
+        frames[2] = frames[1] - 1
+    elif change == "missing_step":
+        reveals = reveals[:3]
+    elif change == "painted_early":
+        steps[1] = rules.FlashStep(steps[1].sent_ms, steps[1].received_ms, steps[1].received_ms - 1)
+    elif change == "nan":
+        frames[3] = float("nan")
+    timeline = rules.flash_timeline(PLAN4, reveals, steps, frames, submitted)
+    assert not timeline.ok
+    assert expected in timeline.problem
+
+
+def test_flash_timeline_accepts_a_slow_network_when_the_offsets_agree():
+    assert rules.flash_timeline(PLAN4, *session_times(trip=1500.0)).ok
+
+
+def test_plan_step_tells_one_colour_and_its_hold_when_revealed():
+    assert PLAN4.step(1) == {"step": 1, "steps": 4, "colour": "yellow", "name": "黄", "rgb": [255, 255, 0],
+                             "hold_ms": 700}
+
+
+# --- Reflected light ---------------------------------------------------------------------------------------------
+def reflected(plan: ChallengePlan, gain: float, *, onset: float = 0.0, base=SKIN) -> list[tuple[float, ...]]:
+    """Region means of the 16 flash frames: each step's colour adds ``gain`` levels; the step's first frame shows
+    ``onset`` of the new light (0: a camera, 1: an injector that tints on the reveal)."""
+    out = []
+    for k, colour in enumerate(plan.colours):
+        previous = rules.COLOUR_RGB[plan.colours[k - 1]] if k else (255, 255, 255)
+        for j in range(4):
+            share = onset if j == 0 else 1.0
+            light = [share * c + (1 - share) * p for c, p in zip(rules.COLOUR_RGB[colour], previous)]
+            out.append(tuple(b * (1 + gain * v / 255 / 100) for b, v in zip(base, light)))
+    return out
+
+
+STEPS = [i // 4 for i in range(16)]
+TIMELINE = rules.FlashTimeline(ages_ms=(2.0, 150.0, 300.0, 450.0) * 4, offset_ms=0.0)
+SHOWN_STEADY = [c for c in PLAN4.colours for _ in range(2)]
+
+
+def steady(means):
+    return [m for i, m in enumerate(means) if TIMELINE.steady(i)]
+
+
+@pytest.mark.parametrize(("onset", "passes"), [(0.0, True), (0.3, True), (1.0, False)])
+def test_light_onset_passes_only_when_the_step_frame_shows_the_old_light(onset, passes):
+    value = rules.light_onset(reflected(PLAN4, 10.0, onset=onset), STEPS, TIMELINE)
+    assert value == pytest.approx(onset, abs=0.02)
+    assert (value <= rules.LIGHT_MAX_ONSET) is passes
+
+
+def test_background_ratio_is_small_when_the_background_is_far():
+    face = steady(reflected(PLAN4, 12.0))
+    wall = steady(reflected(PLAN4, 0.5, base=(60.0, 55.0, 50.0)))
+    assert rules.background_ratio(face, wall, SHOWN_STEADY) < 0.1
+
+
+@pytest.mark.parametrize("background", [(30.0, 28.0, 25.0), (220.0, 215.0, 210.0)], ids=["dark", "bright"])
+def test_background_ratio_is_near_one_when_the_whole_frame_is_tinted_alike(background):
+    face = steady(reflected(PLAN4, 12.0))
+    multiplied = steady(reflected(PLAN4, 12.0, base=background))
+    # blended toward the colour: the same levels added everywhere
+    blended = [tuple(w + (f - s) for w, f, s in zip(background, fm, SKIN)) for fm in face]
+    for wall in (multiplied, blended):
+        assert rules.background_ratio(face, wall, SHOWN_STEADY) > rules.LIGHT_MAX_BACKGROUND_RATIO
+
+
+def test_eye_ratio_is_above_one_only_when_a_catch_light_adds_the_screen_colour():
+    face = steady(reflected(PLAN4, 10.0))
+    diffuse = steady(reflected(PLAN4, 10.0, base=(70.0, 50.0, 40.0)))
+    catch = [tuple(v + 0.05 * c for v, c in zip(m, rules.COLOUR_RGB[colour]))
+             for m, colour in zip(diffuse, SHOWN_STEADY)]
+    assert rules.eye_ratio(face, diffuse, SHOWN_STEADY) == pytest.approx(1.0, abs=0.05)
+    assert rules.eye_ratio(face, catch, SHOWN_STEADY) > 1.3
+
+
+def test_light_passes_skips_what_was_not_measured():
+    assert rules.light_passes(0.0, None, None)
+    assert not rules.light_passes(0.0, 0.9, None)
+    assert not rules.light_passes(0.0, None, 0.2)  # eyes that do not follow the flash
+    assert not rules.light_passes(0.9, 0.0, 2.0)
+
+
+# --- Depth -------------------------------------------------------------------------------------------------------
+def face_points(seed: int = 0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(100, 300, (68, 2))
+    xy[36:42] = [150, 150] + rng.uniform(-10, 10, (6, 2))
+    xy[42:48] = [250, 150] + rng.uniform(-10, 10, (6, 2))
+    return xy, rng.uniform(0, 60, 68)  # positions, and depth towards the camera
+
+
+def project(xy, z, yaw: float, distance: float = 900.0):
+    import numpy as np
+
+    x, y = xy[:, 0] - 200, xy[:, 1] - 200
+    xr, zr = x * np.cos(yaw) + z * np.sin(yaw), -x * np.sin(yaw) + z * np.cos(yaw)
+    scale = distance / (distance - zr)
+    return np.stack([200 + xr * scale, 200 + y * scale], axis=1)
+
+
+def test_planar_residual_is_zero_when_a_flat_picture_is_tilted():
+    import numpy as np
+
+    xy, _ = face_points()
+    flat = np.zeros(68)
+    assert rules.planar_residual(project(xy, flat, 0.0), project(xy, flat, 0.5)) < 1e-6
+
+
+def test_planar_residual_is_large_when_a_face_with_depth_turns():
+    xy, z = face_points()
+    residual = rules.planar_residual(project(xy, z, 0.0), project(xy, z, 0.4))
+    assert residual > rules.DEPTH_MIN_RESIDUAL
+    assert rules.depth_passes(residual) and not rules.depth_passes(0.0)
+
+
+def test_the_app_default_is_the_rules_default_when_nothing_is_set(monkeypatch, tmp_path):
+    from webapp.config import from_environment
+
+    monkeypatch.delenv("SUISHEN_LIVENESS_CHECKS", raising=False)
+    assert from_environment(str(tmp_path))["SUISHEN_LIVENESS_CHECKS"] == rules.DEFAULT_CHECKS_SETTING
+
+
+# --- Failures per person and device (issue 16) ----------------------------------------------------------------
+@pytest.mark.parametrize("here, elsewhere, trusted, expected", [
+    (2, 0, False, None),
+    (3, 0, False, rules.FAILED_HERE),
+    (3, 0, True, rules.FAILED_HERE),       # the holder's own failures stop them too
+    (0, 9, True, None),                    # a stranger's never stop the holder's account or phone
+    (0, 2, False, None),
+    (0, 3, False, rules.FAILED_ELSEWHERE),  # ... but stop a new device: the cap across devices stays
+    (1, 2, False, rules.FAILED_ELSEWHERE),
+])
+def test_failure_refusal_when_counts_are_on_either_side_of_the_cap(here, elsewhere, trusted, expected):
+    count = rules.FailureCount(here=here, elsewhere=elsewhere, trusted=trusted)
+    assert rules.failure_refusal(count, 3) == expected
+    assert rules.failure_refusal(count, 0) is None  # no cap configured
+
+
+def test_failure_message_tells_only_this_partys_count_when_refused():
+    assert rules.failure_message(rules.FAILED_HERE, rules.FailureCount(here=3, elsewhere=7)).startswith("您已连续 3 次")
+    elsewhere = rules.failure_message(rules.FAILED_ELSEWHERE, rules.FailureCount(here=0, elsewhere=3))
+    assert "您已连续" not in elsewhere and "其他设备" in elsewhere
+
+
+def test_a_device_party_is_a_digest_of_its_cookie_when_stored():
+    party = rules.device_party("some-cookie-value-0123456789")
+    assert party.startswith(rules.PARTY_DEVICE) and "some-cookie" not in party and len(party) <= 64

@@ -1,7 +1,9 @@
+import re
 from datetime import date
 
 import pytest
 
+from webapp import normalise
 from webapp.registry import rules
 
 TODAY = date(2026, 11, 20)
@@ -96,3 +98,74 @@ def test_name_validation_when_input_varies(raw, ok):
     else:
         with pytest.raises(ValueError):
             rules.validate_name(raw)
+
+
+# --- Normalising before validation (issue 16): one set of functions behind every form, the import and services ---
+@pytest.mark.parametrize("typed", [
+    "11010519491231002X", "11010519491231002x", " 110105 19491231 002x ", "110105-19491231-002X",
+    "１１０１０５１９４９１２３１００２Ｘ", "１１０１０５　１９４９１２３１　００２ｘ", "110105–19491231—002X",
+    "1101 0519 4912 3100 2X",
+])
+def test_id_numbers_are_normalised_when_typed_with_separators_full_width_or_lower_case(typed):
+    assert normalise.normalise_id_number(typed) == VALID
+    assert rules.parse_resident_id(typed, TODAY).number == VALID
+
+
+@pytest.mark.parametrize("typed", ["13800138000", "138 0013 8000", "138-0013-8000", "+86 138 0013 8000",
+                                   "+86-13800138000", "0086 13800138000", "8613800138000", "１３８００１３８０００",
+                                   "(+86) 138 0013 8000", "１３８　００１３　８０００"])
+def test_phones_are_normalised_when_typed_loosely(typed):
+    assert rules.validate_phone(typed) == "13800138000"
+
+
+def test_the_sign_in_identifier_is_a_phone_or_an_id_number_when_normalised():
+    assert normalise.normalise_account(" +86 138-0013-8000 ") == "13800138000"
+    assert normalise.normalise_account("1101 0519 4912 3100 2x") == VALID
+
+
+@pytest.mark.parametrize("typed, name", [
+    ("𠮷田", "𠮷田"),                        # CJK extension B (U+20BB7): one character, accepted as it is
+    ("𪚥", "𪚥"),                             # extension B, U+2A6A5
+    ("王〇", "王〇"),                         # 〇 (U+3007) is used in names
+    ("阿依古丽·买买提", "阿依古丽·买买提"),
+    ("阿依古丽•买买提", "阿依古丽·买买提"),      # bullet
+    ("阿依古丽・买买提", "阿依古丽·买买提"),      # katakana middle dot (Japanese IME)
+    ("阿依古丽･买买提", "阿依古丽·买买提"),      # half-width katakana middle dot
+    ("阿依古丽.买买提", "阿依古丽·买买提"),      # a full stop typed for the dot
+    ("阿依古丽．买买提", "阿依古丽·买买提"),      # full-width full stop
+    ("阿依古丽 · 买买提", "阿依古丽·买买提"),    # spaces around the dot
+    ("阿依古丽‧买买提", "阿依古丽·买买提"),      # hyphenation point (Taiwanese IMEs)
+    (" 张 三 ", "张三"),
+    ("张　三", "张三"),                        # ideographic space
+    ("ＬＩ　Ｍｉｎｇ", "LI Ming"),
+])
+def test_names_are_accepted_and_normalised_when_the_id_system_would_hold_them(typed, name):
+    assert rules.validate_name(typed) == name
+
+
+@pytest.mark.parametrize("typed, fragment", [
+    ("", "请输入姓名"),
+    ("张3", "不能包含数字"),
+    ("张３", "不能包含数字"),
+    ("·买买提", "“·”只能用在两部分之间"),
+    ("买买提·", "“·”只能用在两部分之间"),
+    ("买买提··艾力", "“·”只能用在两部分之间"),
+    ("张😀", "不能包含“😀”"),
+    ("<script>", "不能包含“<”"),
+    ("田中さん", "不能包含“さ”"),
+    ("김철수", "不能包含“김”"),
+    ("张\ue000", "私用区"),
+    ("张" * 31, "最多 30 个字（现为 31 个）"),
+])
+def test_names_are_refused_with_what_is_wrong_when_the_id_system_would_not_hold_them(typed, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        rules.validate_name(typed)
+
+
+def test_thirty_extension_b_characters_are_one_name_of_thirty_when_counted():
+    assert rules.validate_name("𠮷" * 30) == "𠮷" * 30
+
+
+def test_two_spellings_are_the_same_name_when_only_the_dot_differs():
+    assert rules.same_name("阿依古丽•买买提", "阿依古丽·买买提")
+    assert not rules.same_name("张三", "张四")

@@ -5,16 +5,14 @@ from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from webapp.lazytext import _l
-from webapp.web.forms import REQUIRED, Form
+from webapp.normalise import normalise_account
+from webapp.web.forms import REQUIRED, Form, id_number_field, name_field, phone_field, sms_code_field
 
 
 class RegisterForm(Form):
-    name = StringField(_l("姓名"), validators=[DataRequired(REQUIRED), Length(max=30)],
-                       render_kw={"autocomplete": "name"})
-    id_number = StringField(_l("身份证号"), validators=[DataRequired(REQUIRED), Length(max=24)],
-                            render_kw={"autocomplete": "off", "inputmode": "text", "maxlength": 18})
-    phone = StringField(_l("手机号码"), validators=[DataRequired(REQUIRED), Length(max=20)],
-                        render_kw={"autocomplete": "tel", "inputmode": "tel"})
+    name = name_field()
+    id_number = id_number_field()
+    phone = phone_field()
     password = PasswordField(_l("密码"), validators=[DataRequired(REQUIRED), Length(max=64)],
                              render_kw={"autocomplete": "new-password"},
                              description=_l("至少 8 位，须同时包含字母和数字"))
@@ -25,8 +23,9 @@ class RegisterForm(Form):
 
 
 class LoginForm(Form):
-    account = StringField(_l("手机号或身份证号"), validators=[DataRequired(REQUIRED), Length(max=24)],
-                          render_kw={"autocomplete": "username"})
+    account = StringField(_l("手机号或身份证号"), validators=[DataRequired(REQUIRED), Length(max=64)],
+                          filters=[normalise_account],
+                          render_kw={"autocomplete": "username", "spellcheck": "false", "maxlength": 64})
     password = PasswordField(_l("密码"), validators=[DataRequired(REQUIRED), Length(max=64)],
                              render_kw={"autocomplete": "current-password"})
     submit = SubmitField(_l("登录"))
@@ -38,9 +37,7 @@ CODE_HINT = _l("短信中的 6 位数字验证码")
 class RealnameForm(Form):
     """实名认证: a code to the phone on file. ``send`` asks for a code, ``submit`` checks it."""
 
-    code = StringField(_l("短信验证码"), validators=[Length(max=6)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
-                       description=CODE_HINT)
+    code = sms_code_field(description=CODE_HINT)
     send = SubmitField(_l("获取验证码"))
     submit = SubmitField(_l("提交认证"))
 
@@ -48,11 +45,8 @@ class RealnameForm(Form):
 class ResetPasswordForm(Form):
     """忘记密码 (and the first password of a 面签 account): phone, SMS code, new password."""
 
-    phone = StringField(_l("手机号码"), validators=[DataRequired(REQUIRED), Length(max=20)],
-                        render_kw={"autocomplete": "tel", "inputmode": "tel"})
-    code = StringField(_l("短信验证码"), validators=[Length(max=6)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
-                       description=CODE_HINT)
+    phone = phone_field()
+    code = sms_code_field(description=CODE_HINT)
     password = PasswordField(_l("新密码"), validators=[Length(max=64)], render_kw={"autocomplete": "new-password"},
                              description=_l("至少 8 位，须同时包含字母和数字"))
     confirm = PasswordField(_l("确认新密码"), validators=[EqualTo("password", _l("两次输入的密码不一致。"))],
@@ -72,12 +66,9 @@ class IdCardForm(Form):
 class FaceToFaceForm(Form):
     """面签 at a police window: the officer has the person and the ID card in front of them."""
 
-    name = StringField(_l("姓名"), validators=[DataRequired(REQUIRED), Length(max=30)], render_kw={"autocomplete": "off"})
-    id_number = StringField(_l("身份证号"), validators=[DataRequired(REQUIRED), Length(max=24)],
-                            render_kw={"autocomplete": "off", "maxlength": 18})
-    phone = StringField(_l("手机号码"), validators=[DataRequired(REQUIRED), Length(max=20)],
-                        render_kw={"autocomplete": "off", "inputmode": "tel"},
-                        description=_l("申请人本人使用的手机号，登录账号和接收短信用"))
+    name = name_field(autocomplete="off")
+    id_number = id_number_field()
+    phone = phone_field(description=_l("申请人本人使用的手机号，登录账号和接收短信用"), autocomplete="off")
     checked = BooleanField(_l("已核对申请人本人与身份证原件、人口库照片一致"),
                            validators=[DataRequired(_l("请先核对申请人本人与身份证原件、人口库照片一致。"))])
     submit = SubmitField(_l("面签注册"))

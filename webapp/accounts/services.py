@@ -9,7 +9,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp import images
+from webapp import images, normalise
 from webapp.accounts import rules, throttle
 from webapp.accounts.models import IdentityReview, User
 from webapp.audit import services as audit
@@ -69,7 +69,7 @@ def authenticate(session: Session, *, account: str, password: str, now: datetime
     :raises BadCredentials: unknown account or wrong password (one message for both)
     :raises LoginLocked: too many failures in a row for this identifier, known or not (one message for both)
     """
-    account = (account or "").strip().upper()
+    account = normalise.normalise_account(account)
 
     def check() -> User:
         user = session.scalar(

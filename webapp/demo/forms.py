@@ -2,18 +2,17 @@ from __future__ import annotations
 
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import Length, Optional
 
 from webapp.lazytext import _l
-from webapp.web.forms import REQUIRED, Form
+from webapp.web.forms import Form, id_number_field, name_field, phone_field
 
 
 class EnrolForm(Form):
-    name = StringField(_l("姓名"), validators=[DataRequired(REQUIRED), Length(max=30)])
-    id_number = StringField(_l("身份证号"), validators=[Optional(), Length(max=24)],
-                            description=_l("建议留空，由系统生成一个演示号码；已在人口库中的号码不能登记"))
-    phone = StringField(_l("手机号码"), validators=[DataRequired(REQUIRED), Length(max=20)],
-                        render_kw={"inputmode": "tel"})
+    name = name_field()
+    id_number = id_number_field(required=False,
+                                description=_l("建议留空，由系统生成一个演示号码；已在人口库中的号码不能登记"))
+    phone = phone_field()
     address = StringField(_l("住址"), validators=[Optional(), Length(max=120)])
     portrait = FileField(_l("人像照片"), validators=[
         FileRequired(_l("请拍摄或选择一张本人正面照片。")),

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, session as web_session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import session as web_session
 
 from webapp.db import get_session
 from webapp.demo.forms import EnrolForm
 from webapp.errors import DomainError
 from webapp.extensions import limiter
+from webapp.lazytext import _l
 from webapp.proofing.services import prepare_portrait
 from webapp.registry import rules, services
 from webapp.timeutil import local_date
 from webapp.web import edge
-from webapp.lazytext import _l
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
 

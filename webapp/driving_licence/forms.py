@@ -6,7 +6,7 @@ from wtforms.validators import AnyOf, DataRequired, Length
 
 from webapp.driving_licence import rules
 from webapp.lazytext import _l
-from webapp.web.forms import REQUIRED, Form
+from webapp.web.forms import REQUIRED, Form, id_number_field
 
 PHOTO_CHOICES = [(rules.PHOTO_SYSTEM, _l("使用系统照片（公安人口库照片，推荐）")),
                  (rules.PHOTO_ALBUM, _l("从相册选择")),
@@ -32,7 +32,6 @@ class PhotoForm(Form):
 
 
 class SeizeForm(Form):
-    id_number = StringField(_l("驾驶证号（身份证号）"), validators=[DataRequired(REQUIRED), Length(max=24)],
-                            render_kw={"autocomplete": "off", "maxlength": 18})
+    id_number = id_number_field(_l("驾驶证号（身份证号）"))
     reason = StringField(_l("扣留依据（处罚决定书/强制措施凭证编号）"), validators=[DataRequired(REQUIRED), Length(max=200)])
     submit = SubmitField(_l("登记扣留"))

@@ -7,6 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import Base, UTCDateTime
 from webapp.registry.models import Citizen, LicenceRecord
+from webapp.registry.rules import mask_name
+from webapp.signing import rules as signing_rules
 
 # proofing: applied, waiting for 实人核验 · pending: waiting for a reviewer · active: issued
 # rejected: a reviewer refused it · invalidated: the record changed (re-apply) · abandoned: replaced by a new
@@ -63,3 +65,11 @@ class ElectronicLicence(Base):
     def snapshot(self) -> dict[str, object]:
         return {"licence_class": self.licence_class, "valid_from": self.valid_from,
                 "valid_until": self.valid_until, "issuing_authority": self.issuing_authority}
+
+    def token_facts(self, times: signing_rules.TokenTimes) -> signing_rules.CredentialFacts:
+        """What a signed token of this e-licence says (webapp.signing): its class, last valid day and record
+        status now."""
+        record = self.record
+        return signing_rules.CredentialFacts(signing_rules.DRIVING_LICENCE, self.id, mask_name(self.citizen.name),
+                                             record.valid_until, licence_class=record.licence_class,
+                                             licence_status=record.status)

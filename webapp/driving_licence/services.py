@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,18 +34,14 @@ from webapp.driving_licence.models import (
 )
 from webapp.errors import Conflict, DomainError, NotFound, TooSoon
 from webapp.lazytext import _l, joined
+from webapp.normalise import normalise_id_number
 from webapp.notify import services as notices
 from webapp.notify.models import Message
 from webapp.notify.notifier import Notifier
 from webapp.proofing import services as proofing
 from webapp.registry import services as registry
 from webapp.registry.models import Citizen, LicenceRecord
-from webapp.registry.rules import (
-    LICENCE_STATUS_NORMAL,
-    LICENCE_STATUSES,
-    licence_status_label,
-    normalise_id_number,
-)
+from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES, licence_status_label
 from webapp.timeutil import format_deadline, format_local, local_date
 
 #: The 实人核验 purpose of an application (proofing.services.consume checks it).
@@ -423,15 +419,9 @@ class Resolution:
     facts: dict[str, object]
 
 
-def resolve(session: Session, public_id: str, now: datetime) -> Resolution | None:
-    """Find an e-licence by public id (the QR token's) for a verifier; its state is read from current data
-    (:func:`state`), nothing is written."""
-    licence = session.scalar(select(ElectronicLicence).where(ElectronicLicence.public_id == public_id))
-    return _resolution(session, licence, now)
-
-
 def resolve_by_id(session: Session, licence_id: int, now: datetime) -> Resolution | None:
-    """The same by integer primary key (the barcode's numeric code carries it: tokens.issue_numeric)."""
+    """Find an e-licence by integer primary key (both codes carry it) for a verifier; its state is read from current
+    data (:func:`state`), nothing is written."""
     return _resolution(session, session.get(ElectronicLicence, licence_id), now)
 
 
@@ -446,3 +436,28 @@ def _resolution(session: Session, licence: ElectronicLicence | None, now: dateti
              "valid_from": record.valid_from.isoformat(),
              "valid_until": record.valid_until.isoformat() if record.valid_until else None}
     return Resolution(licence=licence, state=live, facts=facts)
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """E-licences an offline verifier must refuse, by row id (the signed status list)."""
+
+    invalid: list[int]     # invalidated, or the record's class, validity or authority changed: re-apply
+    blocked: list[int]     # the record's status is not 正常 (扣留, 暂扣, 吊销 …)
+
+
+def unusable_ids(session: Session) -> Unusable:
+    """Issued e-licences that cannot be used now, read without invalidating anything (a GET writes nothing):
+    a changed record counts as invalid here already, as :func:`state` reads it and the change's own step
+    (:func:`invalidate_changed`) writes it."""
+    record, lic = LicenceRecord.__table__.c, ElectronicLicence.__table__.c
+    changed = or_(*(lic[name].is_distinct_from(record[name]) for name in rules.SNAPSHOT_FIELDS))
+    not_normal = record.status != LICENCE_STATUS_NORMAL
+    rows = session.execute(
+        select(lic.id, lic.status, changed.label("changed"))
+        .join(LicenceRecord.__table__, record.id == lic.licence_record_id)
+        .where((lic.status == INVALIDATED) | ((lic.status == ACTIVE) & (changed | not_normal))))
+    invalid, blocked = [], []
+    for row in rows:
+        (invalid if row.status == INVALIDATED or row.changed else blocked).append(row.id)
+    return Unusable(invalid=invalid, blocked=blocked)

@@ -179,9 +179,8 @@ def token(public_id: str):
     body = {"state": live.code, "state_label": live.label, "usable": live.usable, "now": now.isoformat(),
             "message": services.status_reason(licence)}
     if live.usable:
-        secret = current_app.config["SECRET_KEY"]
-        body.update(codes.qr_fields(secret, current_app.config["BASE_URL"], "driving_licence", licence.public_id, now),
-                    **codes.barcode_fields(secret, "driving_licence", licence.id, now),
+        body.update(codes.qr_fields(licence, now),
+                    **codes.barcode_fields(current_app.config["SECRET_KEY"], "driving_licence", licence.id, now),
                     generated_at=to_local(now).strftime("%Y-%m-%d %H:%M:%S"))
     return jsonify(body)
 

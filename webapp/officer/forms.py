@@ -5,7 +5,7 @@ from wtforms.validators import DataRequired, Length
 
 from webapp.lazytext import _l
 from webapp.officer import rules
-from webapp.web.forms import REQUIRED, Form
+from webapp.web.forms import REQUIRED, Form, id_number_field, name_field
 
 
 class OfficerLoginForm(Form):
@@ -17,11 +17,8 @@ class OfficerLoginForm(Form):
 
 
 class PaperForm(Form):
-    name = StringField(_l("姓名"), validators=[DataRequired(REQUIRED), Length(max=30)],
-                       render_kw={"autocomplete": "off"})
-    id_number = StringField(_l("身份证号"), validators=[DataRequired(REQUIRED), Length(max=24)],
-                            render_kw={"autocomplete": "off", "maxlength": 18},
-                            description=_l("仅限居民身份证号码，须与旅客出示的身份证明材料核对一致"))
+    name = name_field(autocomplete="off")
+    id_number = id_number_field(description=_l("仅限居民身份证号码，须与旅客出示的身份证明材料核对一致"))
     issuing_station = StringField(_l("发证车站"), validators=[DataRequired(REQUIRED), Length(max=rules.STATION_MAX)],
                                   render_kw={"placeholder": _l("如：广州南站")})
     submit = SubmitField(_l("登记并打印"))

@@ -183,14 +183,15 @@ def record_paper(session: Session, *, officer: Officer, name: str, id_number: st
     :raises DomainError: the name does not match the registry, or no station
     """
     resident = registry_rules.parse_resident_id(id_number, local_date(now))
-    name = (name or "").strip()
     station = (station or "").strip()
-    if not registry_rules.NAME_PATTERN.match(name):
-        raise DomainError(_l("请输入正确的姓名。"), code="bad_name")
+    try:
+        name = registry_rules.validate_name(name)
+    except ValueError as exc:
+        raise DomainError(str(exc), code="bad_name") from None
     if not station:
         raise DomainError(_l("请填写发证车站。"), code="bad_station")
     citizen = registry.find_citizen(session, resident.number)
-    if citizen is not None and citizen.name != name:
+    if citizen is not None and not registry_rules.same_name(citizen.name, name):
         raise DomainError(_l("姓名与身份证号不一致，请核对证件。"), code="identity_mismatch")
     serial = f"{rules.PAPER_SERIAL_PREFIX}{to_local(now):%Y%m%d}{secrets.token_hex(4).upper()}"
     paper = PaperCertificate(serial=serial, name=name, id_number=resident.number,

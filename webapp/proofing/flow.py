@@ -14,12 +14,16 @@ whose POST (``proofing.start``) creates the challenge.
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 
-from flask import Response, current_app, redirect, render_template, request, url_for
+from flask import Response, current_app, g, redirect, render_template, request, url_for
 from flask import session as web_session
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
+from sqlalchemy import select
 
 from webapp import queue
 from webapp.db import get_session
@@ -27,6 +31,7 @@ from webapp.errors import DomainError
 from webapp.extensions import seconds_over_limit
 from webapp.lazytext import _l
 from webapp.proofing import rules, services
+from webapp.proofing.models import CONSUMED, PASSED, Challenge
 from webapp.proofing.rules import Policy
 from webapp.registry.models import Citizen
 from webapp.web import edge
@@ -42,6 +47,11 @@ SESSION_ID_KEY = "proofing_sid"
 PENDING_KEY = "proofing_pending"
 #: Stands for the public id in a pending start's next_url until the challenge exists.
 PUBLIC_ID_PLACEHOLDER = "__proofing_public_id__"
+#: A long-lived random cookie naming this browser, so that failed tries are counted per person and device
+#: (rules.failure_refusal): set when this browser first starts a challenge. 400 days is the longest Chrome keeps.
+DEVICE_COOKIE = "suishen_device"
+DEVICE_COOKIE_AGE = timedelta(days=400)
+_DEVICE_TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
 # What a calling view tells a citizen without a registry portrait (begin raises NoPortrait).
 NoPortrait = services.NoPortrait
 NO_PORTRAIT_MESSAGE = services.NO_PORTRAIT_MESSAGE
@@ -78,6 +88,37 @@ def owns(public_id: str) -> bool:
     return public_id in web_session.get(SESSION_KEY, [])
 
 
+def device_token() -> str:
+    """This browser's device cookie, or a new one that the proofing blueprint sets on the response."""
+    token = request.cookies.get(DEVICE_COOKIE, "")
+    if not _DEVICE_TOKEN.fullmatch(token):
+        token = g.get("new_device_token") or secrets.token_urlsafe(16)
+        g.new_device_token = token
+    return token
+
+
+def party_for(citizen_id: int) -> str:
+    """Whose try a new challenge for ``citizen_id`` is: the signed-in account when it is this citizen's, else this
+    browser (an account of someone else applying for a person, or nobody signed in)."""
+    user = current_user
+    if user.is_authenticated and not getattr(user, "is_officer", False) and user.citizen_id == citizen_id:
+        return rules.user_party(user.id)
+    return rules.device_party(device_token())
+
+
+def passed_later(challenge: Challenge) -> Challenge | None:
+    """A challenge this browser started after ``challenge`` (重新核验) for the same person and purpose that
+    passed: an earlier failure is then history, not something to redo."""
+    mine = web_session.get(SESSION_KEY, [])
+    later = mine[mine.index(challenge.public_id) + 1:] if challenge.public_id in mine else []
+    if not later:
+        return None
+    return get_session().scalar(
+        select(Challenge).where(Challenge.public_id.in_(later), Challenge.citizen_id == challenge.citizen_id,
+                                Challenge.purpose == challenge.purpose, Challenge.status.in_((PASSED, CONSUMED)))
+        .order_by(Challenge.id.desc()).limit(1))
+
+
 def begin(*, citizen: Citizen, purpose: str, next_url: str | Callable[[str], str], fallback_url: str | None,
           user_id: int | None = None) -> Response:
     """For calling views: start a challenge, give it to this browser, and go to the camera page. The calling view
@@ -101,7 +142,8 @@ def begin(*, citizen: Citizen, purpose: str, next_url: str | Callable[[str], str
         pending[token] = {"citizen_id": citizen.id, "purpose": purpose, "fallback_url": fallback_url,
                           "next_url": next_url(PUBLIC_ID_PLACEHOLDER) if callable(next_url) else next_url}
         web_session[PENDING_KEY] = dict(list(pending.items())[-3:])
-        return Response(render_template("proofing/start.html", token=token, fallback_url=safe(fallback_url)))
+        return Response(render_template("proofing/start.html", token=token, fallback_url=safe(fallback_url)),
+                        mimetype="text/html")
     return create(citizen=citizen, purpose=purpose, next_url=next_url, fallback_url=fallback_url, user_id=user_id)
 
 
@@ -115,7 +157,7 @@ def create(*, citizen: Citizen, purpose: str, next_url: str | Callable[[str], st
     try:
         challenge = services.start(get_session(), citizen=citizen, purpose=purpose, now=edge.now(), policy=policy(),
                                    next_url=next_url, fallback_url=fallback_url, user_id=user_id,
-                                   max_failures=max_failures())
+                                   max_failures=max_failures(), party=party_for(citizen.id))
     except services.TooManyFailures as exc:
         raise Refused(exc.user_message, 429, exc.code, fallback_url=fallback_url) from None
     remember(challenge.public_id)

@@ -50,10 +50,16 @@ class Challenge(Base):
     next_url: Mapped[str] = mapped_column(String(512))
     fallback_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
+    #: Whose try it is (rules.user_party / rules.device_party): failures are counted per party (issue 16). NULL for
+    #: challenges from before, and for callers that name none (counted as anonymous devices).
+    party: Mapped[str | None] = mapped_column(String(64), nullable=True)
     kept_frames: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     #: When the frames request handed it to the queue, and when a face worker started deciding it.
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     deciding_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: When the server revealed each flash step to the page (epoch ms, its clock; issue 15): the colours are told
+    #: one step at a time, and the decision checks the page's capture times against these.
+    reveals: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
 
     citizen: Mapped[Citizen] = relationship()
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
+import math
 import random
 import secrets
 import zipfile
@@ -21,12 +23,21 @@ from sqlalchemy.orm import Session
 from webapp import images
 from webapp.audit import services as audit
 from webapp.errors import DomainError, NotFound
+from webapp.lazytext import _l
 from webapp.proofing import engine, rules
-from webapp.proofing.models import (CONSUMED, DECIDING, EXPIRED, FAILED, ISSUED, PASSED, QUEUED, Challenge,
-                                    QueuedFrames)
+from webapp.proofing.models import (
+    CONSUMED,
+    DECIDING,
+    EXPIRED,
+    FAILED,
+    ISSUED,
+    PASSED,
+    QUEUED,
+    Challenge,
+    QueuedFrames,
+)
 from webapp.proofing.rules import ChallengePlan, Policy
 from webapp.registry.models import Citizen
-from webapp.lazytext import _l
 
 #: A passed challenge must be consumed by its caller within this time after the decision.
 CONSUME_WINDOW = timedelta(minutes=5)
@@ -98,13 +109,16 @@ class InvalidFrames(DomainError):
 
 
 class TooManyFailures(DomainError):
-    """The citizen failed this purpose too often lately: no new challenge (whoever asks for it)."""
+    """This party failed this purpose too often lately, or (a device not the holder's) the anonymous devices
+    together did: no new challenge. ``refusal`` says which (rules.FAILED_HERE / FAILED_ELSEWHERE)."""
 
     status = 429
     code = "too_many_failures"
 
-    def __init__(self) -> None:
-        super().__init__(TOO_MANY_FAILURES_MESSAGE)
+    def __init__(self, refusal: str = rules.FAILED_HERE) -> None:
+        super().__init__(TOO_MANY_FAILURES_MESSAGE if refusal == rules.FAILED_HERE
+                         else rules.FAILED_ELSEWHERE_MESSAGE)
+        self.refusal = refusal
 
 
 class NotProven(DomainError):
@@ -120,7 +134,8 @@ def _public_id() -> str:
 
 def start(session: Session, *, citizen: Citizen, purpose: str, now: datetime, policy: Policy,
           next_url: str | Callable[[str], str], fallback_url: str | None, user_id: int | None = None,
-          rng: random.Random | None = None, attempt: int = 1, max_failures: int = 0) -> Challenge:
+          rng: random.Random | None = None, attempt: int = 1, max_failures: int = 0,
+          party: str | None = None) -> Challenge:
     """Issue a new single-use challenge for ``citizen``.
 
     :param purpose: what the pass will be used for, e.g. ``"account_realperson"``; :func:`consume` checks it.
@@ -130,14 +145,18 @@ def start(session: Session, *, citizen: Citizen, purpose: str, now: datetime, po
     :param fallback_url: the calling flow's other way (window, paper route), offered after repeated failures.
     :param rng: ``random.SystemRandom()`` unless a test passes a seeded one.
     :param max_failures: SUISHEN_PROOFING_MAX_FAILURES; 0 = no cap. Counted per citizen and purpose across
-        challenges (:func:`recent_failures`), so a fresh challenge from the calling flow is refused as a retry is.
+        challenges (:func:`failure_count`), so a fresh challenge from the calling flow is refused as a retry is.
+    :param party: whose try this is (``rules.user_party`` / ``rules.device_party``); failures are counted per
+        party (rules.failure_refusal). None: every failure of the citizen and purpose counts as this caller's.
     :raises NoPortrait: the citizen has no registry portrait, so no face match could ever pass.
-    :raises TooManyFailures: ``max_failures`` failed attempts of this purpose in the window.
+    :raises TooManyFailures: ``max_failures`` failed attempts of this party (or of anonymous devices, for a
+        device that is not the holder's) and purpose in the window.
     """
     if citizen.portrait_encoding is None:
         raise NoPortrait()
-    if max_failures and recent_failures(session, citizen.id, purpose, now) >= max_failures:
-        raise TooManyFailures()
+    refusal = rules.failure_refusal(failure_count(session, citizen.id, purpose, now, party), max_failures)
+    if refusal is not None:
+        raise TooManyFailures(refusal)
     rng = rng or random.SystemRandom()
     plan = rules.make_challenge_plan(rng, policy)
     public_id = _public_id()
@@ -145,7 +164,7 @@ def start(session: Session, *, citizen: Citizen, purpose: str, now: datetime, po
         public_id=public_id, purpose=purpose, citizen_id=citizen.id, user_id=user_id, plan=plan.to_json(),
         checks=",".join(sorted(policy.checks)), status=ISSUED, issued_at=now,
         expires_at=now + rules.CHALLENGE_TTL, next_url=next_url(public_id) if callable(next_url) else next_url,
-        fallback_url=fallback_url, attempt=attempt,
+        fallback_url=fallback_url, attempt=attempt, party=party,
     )
     session.add(challenge)
     session.flush()
@@ -178,23 +197,107 @@ def _claim(session: Session, public_id: str, status: str) -> bool:
     return result.rowcount == 1
 
 
-def _zip_frames(blink: Sequence[bytes], colour: Sequence[bytes]) -> bytes:
+def _zip_frames(blink: Sequence[bytes], colour: Sequence[bytes], timing: dict | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for phase, frames in (("blink", blink), ("colour", colour)):
             for index, data in enumerate(frames, 1):
                 archive.writestr(f"{phase}/{index:03d}.img", data)
+        if timing is not None:
+            archive.writestr("timing.json", json.dumps(timing))
     return buffer.getvalue()
 
 
-def _unzip_frames(data: bytes) -> tuple[list[bytes], list[bytes]]:
+def _unzip_frames(data: bytes) -> tuple[list[bytes], list[bytes], dict | None]:
     phases: dict[str, list[bytes]] = {"blink": [], "colour": []}
+    timing = None
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for name in sorted(archive.namelist()):
             phase = name.split("/", 1)[0]
             if phase in phases:
                 phases[phase].append(archive.read(name))
-    return phases["blink"], phases["colour"]
+            elif name == "timing.json":
+                timing = json.loads(archive.read(name))
+    return phases["blink"], phases["colour"], timing
+
+
+# --- The flash, revealed step by step ------------------------------------------------------------------------
+#: Most bytes of the page's timing report (4 steps x 3 times + 16 frame times: ~0.5 KB).
+MAX_TIMING_BYTES = 4096
+
+
+class FlashStepRefused(DomainError):
+    status = 409
+    code = "flash_step"
+
+
+def reveal_step(session: Session, public_id: str, step: object, now: datetime) -> dict:
+    """Tell the page the colour of flash step ``step`` (and how long to hold it), and record when (issue 15).
+
+    The page learns each colour only when it must show it; the server keeps the instant of each reveal, and the
+    decision checks the page's capture times against them (:func:`rules.flash_timeline`). A step is revealed once,
+    in order; asking again for the last revealed one (a retried request) gets the same answer and keeps the first
+    instant.
+
+    :raises NotFound: unknown public id.
+    :raises DomainError: 400 ``bad_step`` when ``step`` is not a step number of the plan.
+    :raises FlashStepRefused: the challenge is not open, has no flash, or ``step`` is not the next one.
+    """
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < len(rules.COLOURS):
+        raise DomainError(_l("炫彩步骤无效，请重新核验。"), status=400, code="bad_step")
+    challenge = get(session, public_id)
+    if challenge.status != ISSUED or now > challenge.expires_at:
+        raise FlashStepRefused(_l("该核验已结束，请重新核验。"))
+    if "colour" not in challenge.check_set:
+        raise FlashStepRefused(_l("本次核验不含炫彩检测。"))
+    plan = ChallengePlan.from_json(challenge.plan)
+    reveals = list(challenge.reveals or [])
+    if step >= len(plan.colours):
+        raise DomainError(_l("炫彩步骤无效，请重新核验。"), status=400, code="bad_step")
+    if step == len(reveals):
+        reveals.append(now.timestamp() * 1000)
+        challenge.reveals = reveals  # a new list: the JSON column sees the change
+        session.flush()
+    elif step != len(reveals) - 1:
+        raise FlashStepRefused(_l("炫彩步骤顺序不对，请重新核验。"))
+    return plan.step(step)
+
+
+def parse_timing(raw: str | None) -> dict | None:
+    """The page's timing report (``{"steps": [[sent, received, painted], ...], "frames": [t, ...]}``, page clock, ms)
+    checked for shape only; None when absent. Whether the times fit is the decision's (:func:`rules.flash_timeline`).
+
+    :raises InvalidFrames: not JSON of that shape, or too long.
+    """
+    if raw is None or raw == "":
+        return None
+    message = _l("炫彩时间数据无效，请重新核验。")
+    if len(raw) > MAX_TIMING_BYTES:
+        raise InvalidFrames(message)
+    try:
+        timing = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidFrames(message) from exc
+    steps, frames = (timing.get("steps"), timing.get("frames")) if isinstance(timing, dict) else (None, None)
+    if (not isinstance(steps, list) or not isinstance(frames, list) or len(steps) > 16
+            or len(frames) > rules.MAX_FRAMES
+            or not all(isinstance(s, list) and len(s) == 3 for s in steps)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                       for v in [*frames, *(x for s in steps for x in s)])):
+        raise InvalidFrames(message)
+    return {"steps": steps, "frames": frames}
+
+
+def timeline(challenge: Challenge, timing: dict | None) -> rules.FlashTimeline:
+    """The colour frames of ``challenge`` placed on the steps the server revealed (rules.flash_timeline)."""
+    if timing is None:
+        return rules.FlashTimeline(problem="the page sent no capture times")
+    if challenge.queued_at is None:
+        return rules.FlashTimeline(problem="not submitted")
+    plan = ChallengePlan.from_json(challenge.plan)
+    steps = [rules.FlashStep(*map(float, step)) for step in timing["steps"]]
+    return rules.flash_timeline(plan, challenge.reveals or [], steps, [float(t) for t in timing["frames"]],
+                                challenge.queued_at.timestamp() * 1000)
 
 
 # --- The transient frames store ------------------------------------------------------------------------------
@@ -307,7 +410,7 @@ def _closed(reason: str):
 
 
 def enqueue(session: Session, public_id: str, *, blink_frames: list[bytes], colour_frames: list[bytes],
-            now: datetime, store, frames_ttl: timedelta) -> Submission:
+            now: datetime, store, frames_ttl: timedelta, timing: dict | None = None) -> Submission:
     """The frames request's share of a submission: cheap checks, claim the challenge, store the frames.
 
     A challenge is submitted at most once: it is claimed with an atomic ``UPDATE … WHERE status='issued'``
@@ -315,6 +418,7 @@ def enqueue(session: Session, public_id: str, *, blink_frames: list[bytes], colo
     submission after ``expires_at`` gets ``expired``, whatever happens to the decision later.
 
     :param store: the transient frames store (:func:`frame_store`).
+    :param timing: the page's capture times of the flash (:func:`parse_timing`), kept with the frames.
     :param frames_ttl: how long the frames may wait (the queue timeout); they are deleted by the decision.
     :raises NotFound: unknown public id.
     :raises InvalidFrames: no frames, too many, or a frame whose header the engine would refuse; nothing is
@@ -342,7 +446,7 @@ def enqueue(session: Session, public_id: str, *, blink_frames: list[bytes], colo
     session.refresh(challenge)
     challenge.queued_at = now
     session.flush()
-    store.put(session, challenge, _zip_frames(blink_frames, colour_frames), now + frames_ttl)
+    store.put(session, challenge, _zip_frames(blink_frames, colour_frames, timing), now + frames_ttl)
     session.flush()
     audit.record(session, "proofing.queued", now, subject_type="proofing_challenge", subject_id=challenge.id,
                  citizen_id=challenge.citizen_id, purpose=challenge.purpose, attempt=challenge.attempt)
@@ -382,10 +486,12 @@ def start_deciding(session: Session, challenge_id: int, now: datetime, *, store)
 
 
 def run_face_engine(blink_frames: list[bytes], colour_frames: list[bytes], plan: ChallengePlan,
-                    reference: bytes | None, policy: Policy) -> engine.Decision:
+                    reference: bytes | None, policy: Policy,
+                    flash: rules.FlashTimeline | None = None) -> engine.Decision:
     """The face engine (webapp/proofing/engine.py): decode the frames, then liveness and the face match against the
-    registry encoding (``reference``, float64 bytes; None: the citizen has none). Loads the face models on first
-    use, which only a deciding process does."""
+    registry encoding (``reference``, float64 bytes; None: the citizen has none), the colour frames placed on the
+    revealed flash steps by ``flash`` (:func:`timeline`). Loads the face models on first use, which only a
+    deciding process does."""
     try:
         blink = [engine.decode_frame(data) for data in blink_frames]
         colour = [engine.decode_frame(data) for data in colour_frames]
@@ -393,12 +499,13 @@ def run_face_engine(blink_frames: list[bytes], colour_frames: list[bytes], plan:
         return engine.Decision(passed=False, reason=rules.BAD_FRAME, scores={})
     if reference is None:
         return engine.Decision(passed=False, reason=NO_PORTRAIT, scores={})
-    return engine.decide(blink, colour, plan, np.frombuffer(reference, dtype=np.float64), policy)
+    return engine.decide(blink, colour, plan, np.frombuffer(reference, dtype=np.float64), policy, timeline=flash)
 
 
 #: What decides an attempt, as :func:`run_face_engine` does; tests of something else (a clock boundary, queue
 #: states) pass a stand-in engine named as such, so they do not run dlib.
-FaceEngine = Callable[[list[bytes], list[bytes], ChallengePlan, "bytes | None", Policy], engine.Decision]
+FaceEngine = Callable[[list[bytes], list[bytes], ChallengePlan, "bytes | None", Policy, "rules.FlashTimeline | None"],
+                      engine.Decision]
 
 
 def decide(session: Session, work: Work, *, now: datetime, policy: Policy, keep_frames: bool = False,
@@ -417,10 +524,11 @@ def decide(session: Session, work: Work, *, now: datetime, policy: Policy, keep_
     if work.frames is None:  # expired in the store: the person is not at fault
         decision = engine.Decision(passed=False, reason=SYSTEM_BUSY, scores={})
     else:
-        blink_frames, colour_frames = _unzip_frames(work.frames)
+        blink_frames, colour_frames, timing = _unzip_frames(work.frames)
         # The page ran the checks stored with the challenge; a setting changed in between must not fail it.
         decision = face_engine(blink_frames, colour_frames, ChallengePlan.from_json(challenge.plan), work.reference,
-                               dataclasses.replace(policy, checks=challenge.check_set))
+                               dataclasses.replace(policy, checks=challenge.check_set),
+                               timeline(challenge, timing) if colour_frames else None)
     result = session.execute(
         update(Challenge)
         .where(Challenge.id == challenge.id, Challenge.status == DECIDING,
@@ -485,7 +593,8 @@ def queue_position(session: Session, challenge: Challenge) -> int:
 
 
 def submit(session: Session, public_id: str, *, blink_frames: list[bytes], colour_frames: list[bytes],
-           now: datetime, policy: Policy, keep_frames: bool = False, face_engine: FaceEngine = run_face_engine):
+           now: datetime, policy: Policy, keep_frames: bool = False, face_engine: FaceEngine = run_face_engine,
+           timing: dict | None = None):
     """Queue and decide one attempt in this process, in one go (what a face worker does, without the queue):
     for callers and tests that want the decision of a challenge at once.
 
@@ -496,7 +605,7 @@ def submit(session: Session, public_id: str, *, blink_frames: list[bytes], colou
     """
     store = DatabaseFrames()
     submission = enqueue(session, public_id, blink_frames=blink_frames, colour_frames=colour_frames, now=now,
-                         store=store, frames_ttl=timedelta(minutes=5))
+                         store=store, frames_ttl=timedelta(minutes=5), timing=timing)
     if submission.decision is not None:
         return submission.decision
     work = start_deciding(session, submission.challenge.id, now, store=store)
@@ -532,28 +641,52 @@ def consume(session: Session, public_id: str, *, purpose: str, citizen_id: int, 
     raise NotProven(_l("实人核验结果已过期（须在 5 分钟内完成后续步骤），请重新核验。"), code="expired")
 
 
-def recent_failures(session: Session, citizen_id: int, purpose: str, now: datetime) -> int:
-    """Failed attempts of this citizen and purpose in the last :data:`FAILURE_WINDOW`, since their last pass,
-    across all their challenges (not counting ``system_busy`` ones)."""
+def _failures_since(session: Session, citizen_id: int, purpose: str, now: datetime) -> datetime:
+    """Failures count over the last :data:`FAILURE_WINDOW`, since the citizen's last pass of this purpose."""
     since = now - FAILURE_WINDOW
     last_pass = session.scalar(
         select(func.max(Challenge.decided_at)).where(
             Challenge.citizen_id == citizen_id, Challenge.purpose == purpose,
             Challenge.status.in_((PASSED, CONSUMED)), Challenge.decided_at >= since)
     )
-    if last_pass is not None:
-        since = last_pass
-    return session.scalar(
-        select(func.count()).select_from(Challenge).where(
+    return last_pass if last_pass is not None else since
+
+
+def failure_count(session: Session, citizen_id: int, purpose: str, now: datetime,
+                  party: str | None = None) -> rules.FailureCount:
+    """Failed attempts of this citizen and purpose in the last :data:`FAILURE_WINDOW`, since their last pass,
+    across all their challenges (not counting ``system_busy`` ones), seen from ``party``: its own, those of
+    anonymous devices other than it, and whether it is the holder's (a signed-in account of this citizen, or a
+    device where the citizen passed within rules.TRUSTED_DEVICE_MEMORY). ``party`` None: every failure is "here"."""
+    by_party = session.execute(
+        select(Challenge.party, func.count()).where(
             Challenge.citizen_id == citizen_id, Challenge.purpose == purpose, Challenge.status == FAILED,
-            Challenge.decided_at > since,
+            Challenge.decided_at > _failures_since(session, citizen_id, purpose, now),
             # A system failure (queue too slow, worker died) is not the person's failed try.
             Challenge.reason.is_distinct_from(SYSTEM_BUSY))
-    ) or 0
+        .group_by(Challenge.party)).all()
+    if party is None:
+        return rules.FailureCount(here=sum(n for _p, n in by_party))
+    here = sum(n for p, n in by_party if p == party)
+    # Another account is never another party of this citizen (one account per citizen): what is not this party
+    # and not an account is an anonymous device.
+    elsewhere = sum(n for p, n in by_party if p != party and not (p or "").startswith(rules.PARTY_USER))
+    trusted = party.startswith(rules.PARTY_USER) or session.scalar(
+        select(Challenge.id).where(
+            Challenge.citizen_id == citizen_id, Challenge.party == party,
+            Challenge.status.in_((PASSED, CONSUMED)),
+            Challenge.decided_at >= now - rules.TRUSTED_DEVICE_MEMORY).limit(1)) is not None
+    return rules.FailureCount(here=here, elsewhere=elsewhere, trusted=trusted)
+
+
+def recent_failures(session: Session, citizen_id: int, purpose: str, now: datetime,
+                    party: str | None = None) -> int:
+    """This party's failed attempts (:func:`failure_count`'s ``here``): what the person is told."""
+    return failure_count(session, citizen_id, purpose, now, party).here
 
 
 def retry(session: Session, public_id: str, *, now: datetime, policy: Policy, max_failures: int,
-          rng: random.Random | None = None) -> Challenge:
+          rng: random.Random | None = None, party: str | None = None) -> Challenge:
     """A new challenge for the same citizen, purpose and URLs as ``public_id``, with ``attempt + 1``.
 
     Where the old public id appears in ``next_url`` it is replaced by the new one.
@@ -573,4 +706,4 @@ def retry(session: Session, public_id: str, *, now: datetime, policy: Policy, ma
     return start(session, citizen=old.citizen, purpose=old.purpose, now=now, policy=policy,
                  next_url=lambda new_id: old.next_url.replace(old.public_id, new_id),
                  fallback_url=old.fallback_url, user_id=old.user_id, rng=rng, attempt=old.attempt + 1,
-                 max_failures=max_failures)
+                 max_failures=max_failures, party=party or old.party)

@@ -10,12 +10,11 @@ first (``flow.admit``): per-IP, per-session and per-citizen counts, the failure 
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask import session as web_session
 
 from webapp.db import get_session
@@ -38,6 +37,11 @@ bp = Blueprint("proofing", __name__, url_prefix="/proofing")
 FRAME_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 #: How often the camera page polls the status while queued or deciding, milliseconds.
 POLL_MS = 1000
+USED_UP_MESSAGE = _l("本次核验已完成并已使用。如需继续办理，请返回业务页面。")
+PASSED_LATER_MESSAGE = _l("这是之前未通过的一次核验；您随后已重新核验并通过，无需再次核验。")
+#: Flask-session key: where the calling flow's next_url led after a pass ({public id: path}), so the camera page of a
+#: used challenge, reached again with Back or an old link, goes there instead of saying the check is used up.
+OUTCOMES_KEY = "proofing_outcomes"
 
 
 _now = edge.now
@@ -56,6 +60,29 @@ def refused(exc: flow.Refused) -> Response:
     resp.status_code = exc.status
     if exc.retry_after is not None:
         resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
+
+
+@bp.after_app_request
+def _set_device_cookie(resp: Response) -> Response:
+    token = g.pop("new_device_token", None)
+    if token is not None:
+        resp.set_cookie(flow.DEVICE_COOKIE, token, max_age=int(flow.DEVICE_COOKIE_AGE.total_seconds()),
+                        httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return resp
+
+
+@bp.after_app_request
+def _remember_outcome(resp: Response) -> Response:
+    """Every calling flow names its challenge ``c`` in its next_url (``…/issue?c=<public id>``) and answers it
+    with a redirect to what the pass produced (the result page, the QR page, 我的). Remember that target for this
+    browser's own challenges: :func:`page` sends a used challenge there (Back from the result must not land on a
+    page saying 该核验已使用). Only the Flask session is written."""
+    public_id = request.args.get("c") if request.method == "GET" and request.blueprint != bp.name else None
+    if public_id and resp.status_code in (302, 303) and resp.location and flow.owns(public_id):
+        outcomes = {k: v for k, v in web_session.get(OUTCOMES_KEY, {}).items() if k != public_id}
+        outcomes[public_id] = resp.location
+        web_session[OUTCOMES_KEY] = dict(list(outcomes.items())[-flow.SESSION_REMEMBERS:])
     return resp
 
 
@@ -94,26 +121,33 @@ def page(public_id: str):
     now = _now()
     if challenge.status == PASSED and safe(challenge.next_url):
         return redirect(challenge.next_url)
-    failures = services.recent_failures(session, challenge.citizen_id, challenge.purpose, now)
+    outcome = web_session.get(OUTCOMES_KEY, {}).get(public_id)
+    if challenge.status == CONSUMED and safe(outcome):
+        return redirect(outcome)
+    count = services.failure_count(session, challenge.citizen_id, challenge.purpose, now, challenge.party)
+    refusal = rules.failure_refusal(count, flow.max_failures())
     plan = ChallengePlan.from_json(challenge.plan)
     open_ = challenge.status == ISSUED and now <= challenge.expires_at
     waiting = challenge.status in (QUEUED, DECIDING)  # reloaded while its decision is pending: poll it
     remaining = max(0, int((challenge.expires_at - now).total_seconds())) if open_ else 0
-    state_message = None
+    state_message = result_title = continue_url = None
     if not open_ and not waiting:
         state_message = {
             FAILED: services.reason_message(challenge.reason),
-            CONSUMED: rules.REASON_MESSAGES[rules.USED],
+            CONSUMED: USED_UP_MESSAGE,
             EXPIRED: rules.REASON_MESSAGES[rules.EXPIRED],
         }.get(challenge.status, rules.REASON_MESSAGES[rules.EXPIRED])
+        result_title = {FAILED: _l("核验未通过"), CONSUMED: _l("核验已完成")}.get(challenge.status, _l("核验已超时"))
+        later = flow.passed_later(challenge) if challenge.status != CONSUMED else None
+        if later is not None:  # Back past a failed try to a retry that passed: say so, offer the way on
+            state_message, continue_url = PASSED_LATER_MESSAGE, url_for("proofing.page", public_id=later.public_id)
     config = {
-        "plan": json.loads(challenge.plan),
+        # Not the colours: the page learns each one when it must show it (:func:`flash`).
+        "plan": {"blinks": plan.blinks, "turn": plan.turn, "steps": len(plan.colours)},
         "checks": sorted(challenge.check_set),
-        "colourRgb": {name: list(rgb) for name, rgb in rules.COLOUR_RGB.items()},
-        "colourNames": rules.COLOUR_NAMES,
         "turnNames": rules.TURN_NAMES,
-        "settleMs": int(rules.COLOUR_SETTLE.total_seconds() * 1000),
-        "framesPerColour": plan.frames_per_colour,
+        "captureAgesMs": list(rules.CAPTURE_AGES_MS[: plan.frames_per_colour]),
+        "flashUrl": url_for("proofing.flash", public_id=public_id),
         "minFrames": rules.MIN_FRAMES,
         "maxFrames": rules.MAX_FRAMES,
         "remainingSeconds": remaining,
@@ -123,8 +157,10 @@ def page(public_id: str):
     }
     return render_template(
         "proofing/page.html", challenge=challenge, config=config, open_=open_, waiting=waiting,
-        state_message=state_message,
-        failures=failures, max_failures=flow.max_failures(), fallback_url=safe(challenge.fallback_url),
+        state_message=state_message, result_title=result_title, continue_url=continue_url,
+        refusal=None if continue_url else refusal,
+        fallback_message=rules.failure_message(refusal, count) if refusal else "",
+        fallback_url=safe(challenge.fallback_url),
         colour_on="colour" in challenge.check_set, plan=plan,
     )
 
@@ -148,6 +184,23 @@ def _read_frames(field: str) -> list[bytes] | LazyText:
             return _l("收到空白画面，请重新核验。")
         frames.append(data)
     return frames
+
+
+@bp.post("/<public_id>/flash")
+def flash(public_id: str):
+    """The colour of the next flash step (JSON ``{"step": k}``), told only when the page must show it."""
+    if not flow.owns(public_id):
+        return _bad(_l("该核验不属于当前浏览器会话，请从业务页面重新发起核验。"), 403, "forbidden")
+    body = request.get_json(silent=True)
+    session = get_session()
+    try:
+        step = services.reveal_step(session, public_id, body.get("step") if isinstance(body, dict) else None,
+                                    _now())
+    except DomainError as exc:
+        session.rollback()
+        return _bad(exc.user_message, exc.status, exc.code)
+    edge.commit()
+    return jsonify(step)
 
 
 @bp.post("/<public_id>/frames")
@@ -183,8 +236,9 @@ def frames(public_id: str):
     config = current_app.config
     store = _frame_store()
     try:
+        timing = services.parse_timing(request.form.get("timing"))
         submission = services.enqueue(session, public_id, blink_frames=blink, colour_frames=colour, now=now,
-                                      store=store,
+                                      store=store, timing=timing,
                                       frames_ttl=timedelta(seconds=config["SUISHEN_PROOFING_QUEUE_TIMEOUT"]))
     except DomainError as exc:
         session.rollback()
@@ -259,8 +313,9 @@ def _state(challenge: Challenge) -> dict:
 
 def _decision_fields(challenge: Challenge, passed: bool, reason: str | None) -> dict:
     """The decision as the page acts on it (the fields of the synchronous answer before the queue)."""
-    failures = services.recent_failures(get_session(), challenge.citizen_id, challenge.purpose, _now())
-    show_fallback = failures >= flow.max_failures()
+    count = services.failure_count(get_session(), challenge.citizen_id, challenge.purpose, _now(), challenge.party)
+    refusal = rules.failure_refusal(count, flow.max_failures())
+    show_fallback = refusal is not None
     return {
         "passed": passed,
         "reason": reason,
@@ -269,7 +324,9 @@ def _decision_fields(challenge: Challenge, passed: bool, reason: str | None) -> 
         "retry_url": None if passed or show_fallback
         else url_for("proofing.retry", public_id=challenge.public_id),
         "fallback_url": safe(challenge.fallback_url) if show_fallback else None,
-        "failures": failures,
+        "fallback_message": rules.failure_message(refusal, count) if show_fallback else None,
+        # This party's own failures: what the person in front of the camera is told (never a stranger's).
+        "failures": count.here,
     }
 
 
@@ -279,7 +336,7 @@ def retry(public_id: str):
     flow.admit(old.citizen_id)
     try:
         challenge = services.retry(get_session(), public_id, now=_now(), policy=flow.policy(),
-                                   max_failures=flow.max_failures())
+                                   max_failures=flow.max_failures(), party=flow.party_for(old.citizen_id))
     except services.TooManyFailures as exc:
         raise flow.Refused(exc.user_message, 429, exc.code, fallback_url=old.fallback_url) from None
     edge.commit()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,10 +9,9 @@ from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
 
 from webapp.lazytext import _l
+from webapp.normalise import PHONE_PATTERN, name_problem, normalise_id_number, normalise_name, normalise_phone
 
 ID_NUMBER_LENGTH = 18
-NAME_PATTERN = re.compile(r"^[\u3400-\u9fff\u00b7\u2022A-Za-z][\u3400-\u9fff\u00b7\u2022A-Za-z ]{0,29}$")
-PHONE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
 SEX_LABELS = {"M": _l("男"), "F": _l("女")}
 # GB/T 2260 province-level codes (the first two digits of every resident ID number).
 PROVINCE_CODES = frozenset({
@@ -59,11 +57,6 @@ class ResidentId:
     @property
     def sex_label(self) -> str:
         return SEX_LABELS[self.sex]
-
-
-def normalise_id_number(raw: str) -> str:
-    # NFKC: a Chinese IME in full-width mode types "４４０１…Ｘ"; those are the same characters as ASCII digits/X.
-    return re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", raw or "")).upper()
 
 
 def parse_resident_id(raw: str, today: date) -> ResidentId:
@@ -113,19 +106,26 @@ def age_on(birth: date, day: date) -> int:
     return years
 
 
-def validate_name(raw: str) -> str:
-    name = (raw or "").strip()
-    if not NAME_PATTERN.fullmatch(name):
-        raise ValueError(_l("姓名应为 1–30 个汉字或字母（少数民族姓名可含“·”）。"))
+def validate_name(raw: str | None) -> str:
+    """The normalised name, or :class:`ValueError` with :func:`name_problem`'s message."""
+    name = normalise_name(raw)
+    problem = name_problem(name)
+    if problem:
+        raise ValueError(problem)
     return name
 
 
-def validate_phone(raw: str) -> str:
-    phone = re.sub(r"[\s-]", "", raw or "")
-    if phone.startswith("+86"):
-        phone = phone[3:]
+def same_name(a: str | None, b: str | None) -> bool:
+    """Whether two spellings are the same name once normalised (a registry row typed with "•" matches "·")."""
+    return normalise_name(a) == normalise_name(b)
+
+
+def validate_phone(raw: str | None) -> str:
+    phone = normalise_phone(raw)
+    if not phone:
+        raise ValueError(_l("请输入手机号码。"))
     if not PHONE_PATTERN.fullmatch(phone):
-        raise ValueError(_l("请输入 11 位中国大陆手机号码。"))
+        raise ValueError(_l("请输入 11 位中国大陆手机号码（1 开头）。"))
     return phone
 
 

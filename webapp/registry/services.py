@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from webapp.db import add_unique
 from webapp.errors import Conflict, DomainError, NotFound
 from webapp.lazytext import _l
+from webapp.normalise import normalise_id_number
 from webapp.registry import rules
 from webapp.registry.models import Citizen, LicenceRecord
 from webapp.timeutil import local_date
@@ -72,8 +73,8 @@ def check_identity(session: Session, id_number: str, name: str, now: datetime) -
     """
     resident = rules.parse_resident_id(id_number, local_date(now))
     citizen = find_citizen(session, resident.number)
-    if citizen is None or citizen.name != (name or "").strip():
-        raise IdentityMismatch(_l("姓名与身份证号不匹配，或未在人口库中查询到该身份信息，请核对后重新输入。"))
+    if citizen is None or not rules.same_name(citizen.name, name):
+        raise IdentityMismatch("姓名与身份证号不匹配，或未在人口库中查询到该身份信息，请核对后重新输入。")
     return citizen
 
 
@@ -184,7 +185,7 @@ def upsert_licence(session: Session, row: dict[str, str], now: datetime) -> tupl
 
     :raises BadRow: a field is invalid or the citizen is unknown
     """
-    number = rules.normalise_id_number(row.get("id_number", ""))
+    number = normalise_id_number(row.get("id_number", ""))
     citizen = find_citizen(session, number)
     if citizen is None:
         raise BadRow(f"身份证号 {number or '(空)'} 不在人口库中，请先导入该人员")

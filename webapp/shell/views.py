@@ -1,18 +1,27 @@
 """The app shell: home, service entries, PWA files, health check, display settings."""
 from __future__ import annotations
 
-from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template, request,
-                   send_from_directory, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from sqlalchemy import text
 
 from webapp import workdays
-from webapp.assets import SHELL_FILES
+from webapp.assets import SCAN_FILES, SCAN_MODULES, SHELL_FILES
 from webapp.db import get_session
+from webapp.lazytext import _l
 from webapp.timeutil import local_date
 from webapp.web import LARGE_TEXT_COOKIE, edge
 from webapp.web.forms import EmptyForm
 from webapp.web.urls import next_target
-from webapp.lazytext import _l
 
 bp = Blueprint("shell", __name__)
 
@@ -54,7 +63,13 @@ def service_worker():
     # Served from the root so its scope is the whole app; no-cache so a new version is picked up at once.
     version = current_app.config["ASSET_VERSION"]
     shell = [url_for("shell.offline")] + [url_for("static", filename=f, v=version) for f in SHELL_FILES]
-    body = render_template("shell/sw.js", version=version, shell=shell, offline_url=url_for("shell.offline"))
+    # The scan page asks for its files as the page names them (?v=) and, for the modules they import, without.
+    scan_files = ([url_for("static", filename=f, v=version) for f in SCAN_FILES]
+                  + [url_for("static", filename=f) for f in SCAN_MODULES])
+    body = render_template("shell/sw.js", version=version, shell=shell, offline_url=url_for("shell.offline"),
+                           scan_url=url_for("verification.scan"), scan_files=scan_files,
+                           trust_urls=[url_for("signing.jwks"), url_for("verification.status_list")],
+                           logout_url=url_for("officer.logout"))
     resp = Response(body, mimetype="text/javascript")
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["Service-Worker-Allowed"] = "/"

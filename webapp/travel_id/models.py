@@ -7,6 +7,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import Base, UTCDateTime
 from webapp.registry.models import Citizen
+from webapp.registry.rules import mask_name
+from webapp.signing import rules as signing_rules
+from webapp.travel_id import rules
 from webapp.travel_id.rules import MONTHLY_QUOTA
 
 
@@ -40,3 +43,10 @@ class TravelCertificate(Base):
     challenge_public_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     citizen: Mapped[Citizen] = relationship(lazy="joined")
+
+    def token_facts(self, times: signing_rules.TokenTimes) -> signing_rules.CredentialFacts:
+        """What a signed token of this certificate says (webapp.signing): its validity end and the ticket
+        category over the token's life."""
+        ticket, changes = rules.ticket_over(self.citizen.birth_date, times)
+        return signing_rules.CredentialFacts(signing_rules.TRAVEL_ID, self.id, mask_name(self.citizen.name),
+                                             self.expires_at, ticket=ticket, ticket_changes_at=changes)

@@ -6,11 +6,12 @@ month turns at 00:00 Beijing time on the 1st, whatever the server's own zone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from webapp.lazytext import _l
 from webapp.registry.rules import age_on
-from webapp.timeutil import to_local
+from webapp.signing.rules import TICKET_CODES, TokenTimes
+from webapp.timeutil import LOCAL_TZ, local_date, to_local
 
 MONTHLY_QUOTA = 3                        # successful applications per ID number per natural month
 VALIDITY = timedelta(hours=24)           # from issue
@@ -42,6 +43,18 @@ def state(status: str, expires: datetime, now: datetime) -> str:
 def needs_reverify(granted_at: datetime | None, now: datetime) -> bool:
     """True when the QR page was opened without a grant or the grant is 30 minutes old."""
     return granted_at is None or now - granted_at >= REVERIFY_AFTER
+
+
+REVERIFY_AFTER_30_MINUTES = _l("距上次实人核验已超过 30 分钟，为保障安全，请重新进行实人核验后出示（不占用申请次数）。")
+REVERIFY_IN_NEW_BROWSER = (_l("本浏览器还没有核验过您的身份（如换了手机或浏览器、退出了登录、清除了浏览数据），"
+                           "请先进行实人核验再查看（不占用申请次数）。"))
+
+
+def reverify_reason(granted_at: datetime | None, now: datetime) -> str | None:
+    """Why the QR page asks for 实人核验 again, in words for the person (None: it does not, the grant holds)."""
+    if granted_at is None:
+        return REVERIFY_IN_NEW_BROWSER
+    return REVERIFY_AFTER_30_MINUTES if needs_reverify(granted_at, now) else None
 
 
 def records_since(now: datetime) -> datetime:
@@ -102,3 +115,19 @@ def in_service_area(city: str | None, country_code: str | None, cities: frozense
     if country_code != "CN":
         return False
     return not cities or (city is not None and city in cities)
+
+
+def ticket_over(birth: date, times: TokenTimes) -> tuple[tuple[str, ...], datetime | None]:
+    """The ticket category by age on the travel date for every local date a signed token lives in (two at most):
+    one category, or the two and the midnight between them when a birthday changes it (what its claim says)."""
+    first = local_date(datetime.fromtimestamp(times.nbf, UTC))
+    last = local_date(datetime.fromtimestamp(times.exp, UTC))
+    before = ticket_category(birth, first).code
+    after = ticket_category(birth, last).code
+    if before == after:
+        return (before,), None
+    return (before, after), datetime.combine(last, time(0), LOCAL_TZ).astimezone(UTC)
+
+
+# The signed token carries the ticket category as a code of its own (webapp.signing.rules).
+assert set(TICKET_CODES) == {TICKET_FREE, TICKET_CHILD, TICKET_FULL}

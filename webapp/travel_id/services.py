@@ -11,13 +11,12 @@ from sqlalchemy.orm import Session
 from webapp import geo
 from webapp.audit import services as audit
 from webapp.errors import DomainError, NotFound, QuotaExceeded
+from webapp.lazytext import _l, joined
 from webapp.proofing import services as proofing
 from webapp.registry import services as registry
 from webapp.registry.models import Citizen
 from webapp.travel_id import rules
 from webapp.travel_id.models import TravelCertificate
-from webapp.lazytext import _l, joined
-
 
 #: The 实人核验 purposes: applying for a certificate, and viewing one again after 30 minutes (重新核验).
 PURPOSE_APPLY = "travel_id_apply"
@@ -157,3 +156,10 @@ def records(session: Session, citizen_id: int, now: datetime) -> list[TravelCert
         select(TravelCertificate).where(TravelCertificate.citizen_id == citizen_id,
                                         TravelCertificate.issued_at >= since)
         .order_by(TravelCertificate.issued_at.desc())))
+
+
+def withdrawn_ids(session: Session, now: datetime) -> list[int]:
+    """Row ids of certificates withdrawn (revoked) and not yet past their validity: what the signed status list
+    names (an expired one needs no entry: its tokens carry the validity end)."""
+    return list(session.scalars(select(TravelCertificate.id).where(
+        TravelCertificate.status == rules.STATUS_REVOKED, TravelCertificate.expires_at > now)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as web_session
 from flask_login import current_user
 
@@ -188,8 +188,7 @@ def token(public_id: str):
     body = {"state": state, "state_label": rules.STATUS_LABELS[state],
             "reverify_in": int((_granted_at(public_id) + rules.REVERIFY_AFTER - now).total_seconds())}
     if state == "valid":
-        body.update(codes.qr_fields(current_app.config["SECRET_KEY"], current_app.config["BASE_URL"], "travel_id",
-                                    cert.public_id, now))
+        body.update(codes.qr_fields(cert, now))
     return jsonify(body)
 
 
@@ -198,6 +197,11 @@ def token(public_id: str):
                     "POST starts it)")
 def reverify(public_id: str):
     cert = services.get(get_session(), public_id)
+    reason = rules.reverify_reason(_granted_at(public_id), _now())
+    if reason is None:  # still granted (back/forward to an old 重新核验 link, or a second tab): nothing to redo
+        return redirect(url_for("travel_id.show", public_id=public_id))
+    # Said on the page that follows (the start page or the camera page): why again, and that it costs no quota.
+    flash(reason, "info")
     try:
         response = proofing.begin(
             citizen=cert.citizen, purpose=services.PURPOSE_VIEW,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -12,8 +13,9 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 
+from webapp import signing
 from webapp.db import get_session
-from webapp.errors import ServiceUnavailable
+from webapp.errors import DomainError, ServiceUnavailable
 from webapp.extensions import csrf, limiter, seconds_blocked, seconds_over_limit
 from webapp.lazytext import _l, joined
 from webapp.officer import rules as officer_rules
@@ -22,7 +24,7 @@ from webapp.roles import SCAN_ROLES
 from webapp.timeutil import format_local
 from webapp.verification import rules, scan, services
 from webapp.web import edge
-from webapp.web.input_guard import checks_own_body
+from webapp.web.input_guard import checks_own_body, hostile_text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # No cookie-authenticated form can reach this API: it answers only application/json bodies (a cross-site page
@@ -201,9 +203,93 @@ def verify():
         return viewer
     result = services.verify(session, qr, now=edge.now(),
                              grace_windows=current_app.config["SUISHEN_QR_GRACE_WINDOWS"],
-                             secret=current_app.config["SECRET_KEY"], viewer=viewer, context=context)
+                             secret=current_app.config["SECRET_KEY"],
+                             keyring=signing.keyring(), viewer=viewer, context=context)
     edge.commit()
     resp = jsonify(to_json(result))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+OFFLINE_MAX_BODY = 32768   # 20 scans of a ~340-character QR text each, with room to spare
+_SCAN_FIELDS = {"id", "qr", "context", "scanned_at", "valid", "reason"}
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _offline_scan(item) -> services.OfflineScan | str:
+    """The scan an entry of the upload describes, or why it cannot be read (the upload is then refused whole:
+    the page makes every entry itself, so a malformed one is a bug or a forgery, never worth a retry)."""
+    if not isinstance(item, dict) or not _SCAN_FIELDS >= set(item) or not {"id", "qr", "scanned_at"} <= set(item):
+        return _l("每条记录须含 id、qr、scanned_at（可选 context、valid、reason），不含其他字段。")
+    scan_id, qr, scanned_at = item["id"], item["qr"], item["scanned_at"]
+    context, valid, reason = item.get("context"), item.get("valid", False), item.get("reason")
+    if not isinstance(scan_id, str) or not 1 <= len(scan_id) <= 64:
+        return _l("id 须为 1 至 64 个字符。")
+    if not isinstance(qr, str) or not qr.strip() or len(qr) > MAX_QR_LENGTH:
+        return _l("qr 须为扫描到的二维码内容。")
+    if not isinstance(valid, bool) or not (reason is None or (isinstance(reason, str) and len(reason) <= 32)):
+        return _l("valid 须为布尔值，reason 须为原因代码或 null。")
+    if context == "":
+        context = None
+    if context is not None and (not isinstance(context, str) or not rules.is_context(context)):
+        return _l("context 无效，可选值：%(values)s。", values=joined(rules.CONTEXT_LABELS))
+    try:
+        at = (datetime.fromisoformat(scanned_at.upper())
+              if isinstance(scanned_at, str) and _RFC3339.fullmatch(scanned_at) else None)
+    except ValueError:
+        at = None
+    if at is None:
+        return _l("scanned_at 须为带时区的 ISO-8601 时间。")
+    return services.OfflineScan(id=scan_id, qr=qr, context=context, scanned_at=at, valid=valid, reason=reason)
+
+
+@bp.post("/verify/offline")
+@checks_own_body("OFFLINE_MAX_BODY before parsing; a JSON object of fixed shape; an entry with a control character "
+                 "or a lone surrogate in its text is refused alone (bad_characters) before anything is written")
+@limiter.exempt  # counted below, in the same bucket as /verify
+def offline_scans():
+    """Scans an officer's page (or a gate) verified offline, uploaded when it is online again: each is logged at
+    the time it was made, so the holder's 核验记录 shows it. Answers which were recorded, which had been already,
+    and which were refused and why (those are never retried)."""
+    retry_after = seconds_over_limit(*_rate_bucket())
+    if retry_after is not None:
+        raise TooManyRequests(retry_after=retry_after)
+    if request.content_length is not None and request.content_length > OFFLINE_MAX_BODY:
+        return _error(413, "too_large", _l("请求体不能超过 %(limit)s 字节。", limit=OFFLINE_MAX_BODY))
+    request.max_content_length = OFFLINE_MAX_BODY
+    if request.mimetype != "application/json":
+        return _error(400, "wrong_content_type", _l("请求须为 JSON（Content-Type: application/json）。"))
+    data = request.get_json(silent=True)
+    items = data.get("scans") if isinstance(data, dict) and set(data) == {"scans"} else None
+    if not isinstance(items, list) or not 1 <= len(items) <= rules.OFFLINE_UPLOAD_MAX_SCANS:
+        return _error(400, "malformed_json",
+                      _l('请求体须为 {"scans": [...]}，含 1 至 %(max)s 条记录。', max=rules.OFFLINE_UPLOAD_MAX_SCANS))
+    scans = [_offline_scan(item) for item in items]
+    bad = next(((i, why) for i, why in enumerate(scans) if isinstance(why, str)), None)
+    if bad is not None:
+        return _error(400, "malformed_scan", _l("第 %(n)s 条记录：%(why)s", n=bad[0] + 1, why=bad[1]))
+    session = get_session()   # one transaction for the whole upload
+    viewer = _viewer()
+    if isinstance(viewer, Response):
+        return viewer
+    if viewer.kind == rules.VIEWER_PUBLIC:
+        return _error(401, "unauthorized", _l("上传离线核验记录须使用工作人员账号或 API 密钥。"),
+                      **{"WWW-Authenticate": 'Bearer realm="suishen"'})
+    now = edge.now()
+    recorded, duplicates, refused = [], [], []
+    for item in scans:
+        if any(hostile_text(text) for text in (item.id, item.qr, item.context or "", item.reason or "")):
+            refused.append({"id": None if hostile_text(item.id) else item.id, "error": "bad_characters",
+                            "message": "记录含无效字符（控制字符等），不予接收。"})
+            continue
+        try:
+            new = services.record_offline_scan(session, item, viewer=viewer, now=now, keyring=signing.keyring())
+        except DomainError as exc:
+            refused.append({"id": item.id, "error": exc.code, "message": exc.user_message})
+            continue
+        (recorded if new else duplicates).append(item.id)
+    edge.commit()
+    resp = jsonify({"recorded": recorded, "duplicates": duplicates, "refused": refused})
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

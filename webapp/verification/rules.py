@@ -1,6 +1,8 @@
 """What a verification answers and who sees what (SPEC §6). No I/O."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from webapp import roles
 from webapp.lazytext import _l
 
@@ -28,6 +30,19 @@ REASON_MESSAGES = {
     LICENCE_STATUS: _l("驾驶证状态异常，不能使用。"),
 }
 REASONS = tuple(REASON_MESSAGES)
+# Reasons only an offline check gives (the officer scan page offline, static/js/offline_verify.js); they reach the
+# server with the scans it uploads later and are shown in the holder's 核验记录.
+UNKNOWN_KEY = "unknown_key"
+STATUS_UNKNOWN = "status_unknown"
+OFFLINE_REASON_MESSAGES = {
+    UNKNOWN_KEY: _l("二维码的签名密钥不在已发布的密钥中，可能是伪造的二维码。"),
+    STATUS_UNKNOWN: _l("离线核验时证件状态列表过旧，无法确认。"),
+}
+# An offline scan is accepted for upload this long after it was made (a device offline over a weekend), and not
+# from further ahead than one window of clock skew.
+OFFLINE_UPLOAD_MAX_AGE = timedelta(days=7)
+OFFLINE_UPLOAD_MAX_AHEAD = timedelta(seconds=60)
+OFFLINE_UPLOAD_MAX_SCANS = 20   # per request: the page sends a longer queue in several
 
 # Where the check happens. Codes are the API's `context` values; labels are shown and logged.
 CONTEXTS = {
@@ -90,12 +105,21 @@ AUDIT_ACTION = "credential.verify"
 
 
 def reason_message(reason: str | None, status_label: str | None = None) -> str | None:
-    """The Chinese message of a reason; a licence status names the status (e.g. 驾驶证状态：暂扣)."""
+    """The message of a reason for people; a licence status names the status (e.g. 驾驶证状态：暂扣)."""
     if reason is None:
         return None
     if reason == LICENCE_STATUS and status_label:
         return _l("驾驶证状态：%(status)s，不能使用。", status=status_label)
-    return REASON_MESSAGES[reason]
+    return REASON_MESSAGES.get(reason) or OFFLINE_REASON_MESSAGES[reason]
+
+
+def offline_time_refusal(scanned_at: datetime, now: datetime) -> str | None:
+    """Why an uploaded offline scan's time cannot be taken (None when it can)."""
+    if scanned_at > now + OFFLINE_UPLOAD_MAX_AHEAD:
+        return _l("扫描时间晚于服务器当前时间，请校准设备时间。")
+    if scanned_at < now - OFFLINE_UPLOAD_MAX_AGE:
+        return _l("扫描时间早于 %(days)s 天前，不再接收。", days=OFFLINE_UPLOAD_MAX_AGE.days)
+    return None
 
 
 def is_context(code: str | None) -> bool:

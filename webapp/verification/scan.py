@@ -138,14 +138,13 @@ _TRAVEL_ROW = (
                 _CITIZEN.c.birth_date)
     .join(_CITIZEN, _CITIZEN.c.id == _CERT.c.citizen_id)
 )
-_TRAVEL_BY_PUBLIC_ID = DirectStatement(_TRAVEL_ROW.where(_CERT.c.public_id == bindparam("key")))
 _TRAVEL_BY_ID = DirectStatement(_TRAVEL_ROW.where(_CERT.c.id == bindparam("key")))
 
 
-def travel_row(session: Session, key: str | int, *, by_id: bool):
+def travel_row(session: Session, cert_id: int):
     """The certificate and its holder as one row (attributes: id, public_id, status, expires_at, citizen_id, name,
-    id_number, sex, birth_date), by the public id of a QR token or the integer id of a numeric code; or None."""
-    return (_TRAVEL_BY_ID if by_id else _TRAVEL_BY_PUBLIC_ID).first(session, {"key": key})
+    id_number, sex, birth_date), by the integer id the QR's signed token names; or None."""
+    return _TRAVEL_BY_ID.first(session, {"key": cert_id})
 
 
 _APPEND = DirectStatement(

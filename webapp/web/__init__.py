@@ -17,6 +17,7 @@ this package imports from no domain (``create_app`` wires the domain-specific pa
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from flask_login import current_user
 
 from webapp.web import auth, errors, i18n, input_guard
 
@@ -37,6 +38,13 @@ CSP = "; ".join([
 ])
 
 LARGE_TEXT_COOKIE = "large_text"
+#: Pages that hold nothing personal when nobody is signed in: they may be kept by the browser (and its back/forward
+#: cache) but are revalidated on every load ("private, no-cache"); everything else is no-store (issue 16 audit).
+PUBLIC_PAGES = frozenset({
+    "shell.home", "shell.warm_services", "shell.business_centre", "shell.coming", "travel_id.paper",
+    "accounts.login", "accounts.register", "officer.login",
+})
+PUBLIC_PAGE_CACHE = "private, no-cache"
 
 
 def init_app(app: Flask) -> None:
@@ -54,9 +62,14 @@ def init_app(app: Flask) -> None:
         resp.headers["Permissions-Policy"] = "camera=(self), geolocation=(self), microphone=()"
         if request.is_secure:
             resp.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        # Only static files may be cached; every page and API answer may carry personal data or a credential.
+        # Only static files and the public pages of an anonymous visitor may be kept; every other page and API
+        # answer may carry personal data or a credential.
         if request.endpoint != "static" and "Cache-Control" not in resp.headers:
-            resp.headers["Cache-Control"] = "no-store"
+            public = (request.method == "GET" and resp.status_code == 200 and request.endpoint in PUBLIC_PAGES
+                      and not current_user.is_authenticated)
+            resp.headers["Cache-Control"] = PUBLIC_PAGE_CACHE if public else "no-store"
+            if public:
+                resp.vary.add("Cookie")
         return resp
 
     @app.context_processor

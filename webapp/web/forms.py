@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
-from wtforms import SubmitField, TextAreaField
-from wtforms.validators import Length
+from wtforms import StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, StopValidation
 
+from webapp import normalise
 from webapp.lazytext import _l
 
 REQUIRED = _l("此项为必填项。")
@@ -45,3 +46,39 @@ class DecisionForm(Form):
     reason = TextAreaField(_l("不通过原因"), validators=[Length(max=500, message=_l("不通过原因最多 500 字。"))])
     approve = SubmitField(_l("审核通过"))
     reject = SubmitField(_l("不通过"))
+
+
+# The identity fields of every form, normalised by webapp/normalise.py before any validator runs (WTForms
+# filters): a pasted "4401 0619 8803 0712 35", full-width digits, a lower-case x, "+86 138-0013-8000" and the
+# middle-dot look-alikes of minority names all arrive clean. The browser's maxlength leaves room for the
+# separators (and counts 𠮷 as two): the server says what is wrong, the browser never cuts a paste short.
+def _valid_name(form, field) -> None:
+    problem = normalise.name_problem(field.data or "")
+    if problem:
+        raise StopValidation(problem)
+
+
+def name_field(label: str = _l("姓名"), **render_kw) -> StringField:
+    return StringField(label, validators=[DataRequired(REQUIRED), _valid_name], filters=[normalise.normalise_name],
+                       render_kw={"autocomplete": "name", "maxlength": 64, **render_kw})
+
+
+def id_number_field(label: str = _l("身份证号"), *, required: bool = True, description: str | None = None,
+                    **render_kw) -> StringField:
+    return StringField(label, validators=[DataRequired(REQUIRED) if required else Optional(), Length(max=64)],
+                       filters=[normalise.normalise_id_number], description=description,
+                       render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false",
+                                  "maxlength": 64, **render_kw})
+
+
+def phone_field(label: str = _l("手机号码"), *, description: str | None = None, **render_kw) -> StringField:
+    return StringField(label, validators=[DataRequired(REQUIRED), Length(max=32)],
+                       filters=[normalise.normalise_phone], description=description,
+                       render_kw={"autocomplete": "tel", "inputmode": "tel", "maxlength": 32, **render_kw})
+
+
+def sms_code_field(label: str = _l("短信验证码"), *, description: str | None = None) -> StringField:
+    # Six digits, pasted from the SMS as "123 456" or typed full-width: normalised like a number.
+    return StringField(label, validators=[Length(max=6, message=_l("验证码为 6 位数字。"))],
+                       filters=[normalise.normalise_number], description=description,
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 16})

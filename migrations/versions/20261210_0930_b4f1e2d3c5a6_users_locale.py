@@ -1,8 +1,8 @@
 """users.locale: the language a holder's SMS, messages and pushes are written in (issue 16, English)
 
 Revision ID: b4f1e2d3c5a6
-Revises: a7e3c91d2b04
-Create Date: 2026-12-10 09:00:00.000000
+Revises: b4f1d2c3e5a6
+Create Date: 2026-12-10 09:30:00.000000
 
 Review before committing: every migration must keep the previous release working (add NOT NULL columns
 with a temporary server_default; backfill with op.execute(SQL), never with app models).
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'b4f1e2d3c5a6'
-down_revision = 'a7e3c91d2b04'
+down_revision = 'b4f1d2c3e5a6'
 branch_labels = None
 depends_on = None
 
