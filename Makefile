@@ -23,7 +23,11 @@ CONSTRAINTS := constraints.txt
 LOCK_VENV := $(or $(TMPDIR),/tmp)/suishen-lock-venv
 PIP_TOOLS := pip-tools==7.4.1
 
-.PHONY: run test install install-dev browser migrate demo bench clean lock
+# The English catalogue: the .po is the source (committed), the .mo the app reads is compiled here (not committed:
+# one source of truth, nothing binary to merge). `make messages` after marking new text (webapp/web/i18n.py).
+CATALOGUE := webapp/translations/en/LC_MESSAGES/messages
+
+.PHONY: run test install install-dev browser migrate demo bench clean lock messages
 
 $(RUN_STAMP): requirements.txt $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,9 +43,21 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt $(CONSTRAINTS)
 	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -r requirements-dev.txt
 	touch $@
 
-install: $(RUN_STAMP)
+$(CATALOGUE).mo: $(CATALOGUE).po | $(RUN_STAMP)
+	$(BIN)/pybabel -q compile --statistics -d webapp/translations
 
-install-dev: $(DEV_STAMP)
+install: $(RUN_STAMP) $(CATALOGUE).mo
+
+install-dev: $(DEV_STAMP) $(CATALOGUE).mo
+
+# Every string marked for translation (templates, Python `_l`, scripts) into the .po; new ones come untranslated
+# and tests/unit/test_catalogue.py fails until each has its English.
+messages: $(RUN_STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l --add-location=file --sort-output --no-wrap \
+		-o webapp/translations/messages.pot .
+	$(BIN)/pybabel -q update --no-fuzzy-matching --no-wrap --ignore-obsolete -i webapp/translations/messages.pot \
+		-d webapp/translations
+	rm webapp/translations/messages.pot
 
 instance/secret_key: | $(RUN_STAMP)
 	mkdir -p instance
@@ -69,7 +85,7 @@ instance/signing_keys: | $(RUN_STAMP) instance/secret_key
 	$(BIN)/flask --app app keys init
 
 # The demo logins are printed last, right before the server starts.
-run: instance/vapid.env instance/signing_keys demo
+run: instance/vapid.env instance/signing_keys demo $(CATALOGUE).mo
 	SUISHEN_DEMO=1 $(BIN)/python scripts/serve.py --bind $(HOST):$(PORT)
 
 test: install-dev browser

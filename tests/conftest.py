@@ -298,6 +298,21 @@ def race(n: int, attempt) -> list[str]:
     return sorted(outcomes)
 
 
+def pytest_sessionstart(session):
+    """The English catalogue as `make install` compiles it (`pybabel compile`), when the .po is newer than the .mo:
+    the tests run the app as the build leaves it, also when pytest is run without make."""
+    from pathlib import Path
+
+    from babel.messages.frontend import CommandLineInterface
+
+    translations = Path(__file__).resolve().parents[1] / "webapp" / "translations"
+    for po in translations.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            CommandLineInterface().run(["pybabel", "-q", "compile", "-d", str(translations)])
+            return
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A failing test that started servers shows their logs: any fixture value (or element of a tuple value)

@@ -62,7 +62,8 @@ def create_app(
     app.extensions["face_engine"] = face_engine or proofing.run_face_engine
     # What services say to people goes through this one object; it sends after the commit, on the task queue.
     app.extensions["notifier"] = Notifier.from_config(app.config, sms_gateway=sms_gateway,
-                                                      accounts_of=accounts.user_ids_of, enqueue=notify_tasks.enqueue)
+                                                      accounts_of=accounts.user_ids_of, enqueue=notify_tasks.enqueue,
+                                                      locale_of=accounts.locale_of)
 
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -83,8 +84,8 @@ def create_app(
 
     from webapp.accounts.views import bp as accounts_bp
     from webapp.accounts.views import desk as account_desk_bp
-    from webapp.demo.views import bp as demo_bp
     from webapp.cli import db_cli, registry_cli, workdays_cli
+    from webapp.demo.views import bp as demo_bp
     from webapp.driving_licence.views import bp as licence_bp
     from webapp.notify.cli import push_cli, sms_cli
     from webapp.notify.views import bp as notify_bp

@@ -30,7 +30,8 @@ SHELL_FILES = ("css/app.css", "js/app.js", "icons/icon-192.png", "icons/icon-512
 # What the officer scan page needs offline (templates/verification/scan.html names these with ?v=), and the modules its
 # scripts import by relative URL (without ?v=). The service worker keeps them once an officer opened the page.
 SCAN_FILES = ("css/verify.css", "vendor/jsQR-1.4.0.js", "vendor/zxing-library-0.23.0.min.js", "js/scan.js")
-SCAN_MODULES = ("js/offline_verify.js", "vendor/tiny-cbor-0.3.6/cbor.js", "vendor/tiny-cbor-0.3.6/cbor_internal.js")
+SCAN_MODULES = ("js/i18n.js", "js/offline_verify.js", "vendor/tiny-cbor-0.3.6/cbor.js",
+                "vendor/tiny-cbor-0.3.6/cbor_internal.js")
 #: Cache-Control of a URL that names the current asset version: a year (RFC 9111's practical maximum), immutable.
 VERSIONED_CACHE = "public, max-age=31536000, immutable"
 #: ... and of any other static URL: may be stored, always revalidated (ETag / Last-Modified).

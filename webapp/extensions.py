@@ -14,9 +14,11 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
+from webapp.lazytext import _l
+
 login_manager = LoginManager()
 login_manager.login_view = "accounts.login"
-login_manager.login_message = "请先登录。"
+login_manager.login_message = _l("请先登录。")
 login_manager.login_message_category = "info"
 # "strong" would log a user out when the phone switches from Wi-Fi to mobile data.
 login_manager.session_protection = "basic"

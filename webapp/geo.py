@@ -35,8 +35,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-OUTSIDE_LABEL = "不在服务范围内（仅限中国境内）"
-AT_SEA_LABEL = "不在服务范围内（海上）"  # beyond the territorial sea: true whether the waters are China's or not
+from webapp.lazytext import _l
+
+OUTSIDE_LABEL = _l("不在服务范围内（仅限中国境内）")
+AT_SEA_LABEL = _l("不在服务范围内（海上）")  # beyond the territorial sea: true whether the waters are China's or not
 TERRITORIAL_SEA_M = 22_224  # 12 nautical miles (UNCLOS art. 3; 《中华人民共和国领海及毗连区法》第三条)
 COAST_M = 2_000  # a land cell next to the sea: a fix this close to a coastline polygon is on that coast
 _EARTH_RADIUS_M = 6_371_008.8
@@ -129,9 +131,9 @@ def parse_coordinates(lat: str | float | None, lon: str | float | None) -> tuple
     try:
         la, lo = float(lat), float(lon)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise BadCoordinates("未获取到定位") from None
+        raise BadCoordinates(_l("未获取到定位")) from None
     if not (-90 <= la <= 90 and -180 <= lo <= 180) or la != la or lo != lo:
-        raise BadCoordinates("定位坐标无效")
+        raise BadCoordinates(_l("定位坐标无效"))
     return la, lo
 
 

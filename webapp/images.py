@@ -6,6 +6,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from webapp.lazytext import _l
+
 
 def to_jpeg(array: np.ndarray, quality: int = 85) -> bytes:
     out = io.BytesIO()
@@ -23,7 +25,7 @@ def fit_width(array: np.ndarray, width: int) -> np.ndarray:
 
 # Photo uploads (licence portrait, ID card): what the browser may send, and how a stored JPEG is shown inline.
 UPLOAD_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
-BAD_TYPE_MESSAGE = "照片格式不支持，请使用 JPEG、PNG 或 WebP 图片。"
+BAD_TYPE_MESSAGE = _l("照片格式不支持，请使用 JPEG、PNG 或 WebP 图片。")
 
 
 def upload_type_ok(upload) -> bool:

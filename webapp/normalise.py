@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from webapp.lazytext import _l
+
 NAME_MAX = 30  # characters (code points): 𠮷 is one, although a browser's maxlength counts it as two
 PHONE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
 
@@ -78,17 +80,17 @@ def name_problem(name: str) -> str | None:
     """Why a normalised name (:func:`normalise_name`) is not one the ID system could hold, or None. Each refusal
     names what is wrong, so the person knows what to change."""
     if not name:
-        return "请输入姓名。"
+        return _l("请输入姓名。")
     if len(name) > NAME_MAX:
-        return f"姓名最多 {NAME_MAX} 个字（现为 {len(name)} 个）。"
+        return _l("姓名最多 %(max)s 个字（现为 %(count)s 个）。", max=NAME_MAX, count=len(name))
     if any(c.isdigit() for c in name):
-        return "姓名不能包含数字。"
+        return _l("姓名不能包含数字。")
     if name[0] == NAME_DOT or name[-1] == NAME_DOT or NAME_DOT * 2 in name:
-        return "姓名中的“·”只能用在两部分之间（如：阿依古丽·买买提），不能在开头、结尾或连续使用。"
+        return _l("姓名中的“·”只能用在两部分之间（如：阿依古丽·买买提），不能在开头、结尾或连续使用。")
     for char in name:
         if not (_is_han(char) or char == NAME_DOT or char == " " or ("A" <= char <= "Z") or ("a" <= char <= "z")):
             if 0xE000 <= ord(char) <= 0xF8FF or 0xF0000 <= ord(char):
-                return "姓名中有无法识别的字（私用区字符），请使用标准汉字输入；无法输入的生僻字请到窗口办理。"
+                return _l("姓名中有无法识别的字（私用区字符），请使用标准汉字输入；无法输入的生僻字请到窗口办理。")
             shown = char if char.isprintable() and not char.isspace() else f"U+{ord(char):04X}"
-            return f"姓名中不能包含“{shown}”：只能是汉字（含生僻字）、英文字母，少数民族姓名可含“·”。"
+            return _l("姓名中不能包含“%(char)s”：只能是汉字（含生僻字）、英文字母，少数民族姓名可含“·”。", char=shown)
     return None

@@ -4,6 +4,7 @@
 // getUserMedia, or when the camera is refused, the file input (capture=user) stays the way to take the photo.
 // The camera opens only on the user's gesture (choosing 拍摄照片, or 打开摄像头 when it is preselected), never just
 // because a page with the form loaded (the show page has it preselected under the licence).
+import { _ } from "./i18n.js";
 const JPEG_QUALITY = 0.92;
 const cameras = [];
 
@@ -36,7 +37,7 @@ function liveCamera(form) {
     starting = true;
     box.hidden = false;
     open.hidden = true;
-    status.textContent = "正在打开摄像头…";
+    status.textContent = _("正在打开摄像头…");
     try {
       stream = await navigator.mediaDevices.getUserMedia({
         video: { facingMode: "user", width: { ideal: 1280 }, height: { ideal: 960 } }, audio: false,
@@ -44,7 +45,7 @@ function liveCamera(form) {
     } catch (err) {
       stream = null;
       starting = false;
-      useFileInput("无法打开摄像头（请允许使用摄像头），也可以点击下方按钮拍摄或选择照片。");
+      useFileInput(_("无法打开摄像头（请允许使用摄像头），也可以点击下方按钮拍摄或选择照片。"));
       return;
     }
     starting = false;
@@ -56,7 +57,7 @@ function liveCamera(form) {
     video.hidden = false;
     preview.hidden = true;
     await video.play().catch(() => {});
-    status.textContent = "请正对镜头，准备好后点击“拍照”";
+    status.textContent = _("请正对镜头，准备好后点击“拍照”");
     take.hidden = false;
     retake.hidden = true;
   }
@@ -78,7 +79,7 @@ function liveCamera(form) {
     canvas.height = video.videoHeight;
     canvas.getContext("2d").drawImage(video, 0, 0);
     canvas.toBlob((blob) => {
-      if (!blob) { status.textContent = "拍照失败，请重试。"; return; }
+      if (!blob) { status.textContent = _("拍照失败，请重试。"); return; }
       const files = new DataTransfer();
       files.items.add(new File([blob], "camera.jpg", { type: "image/jpeg" }));
       input.files = files.files;
@@ -88,7 +89,7 @@ function liveCamera(form) {
       preview.hidden = false;
       video.hidden = true;
       stop();
-      status.textContent = `已拍照（${canvas.width}×${canvas.height}），提交后将检查照片是否符合要求。`;
+      status.textContent = _("已拍照（%(width)s×%(height)s），提交后将检查照片是否符合要求。", {width: canvas.width, height: canvas.height});
       take.hidden = true;
       retake.hidden = false;
     }, "image/jpeg", JPEG_QUALITY);
@@ -104,7 +105,7 @@ function liveCamera(form) {
   form.addEventListener("submit", (event) => {
     if (active() && !input.files.length) {
       event.preventDefault();
-      status.textContent = "请先点击“拍照”。";
+      status.textContent = _("请先点击“拍照”。");
       (stream ? take : input).focus();
     }
   });
@@ -115,7 +116,7 @@ function liveCamera(form) {
       box.hidden = false;   // a shot already taken stays shown
       if (byUser) { start(); return; }
       if (!stream && !input.files.length) {
-        status.textContent = "点击“打开摄像头”拍摄本人照片。";
+        status.textContent = _("点击“打开摄像头”拍摄本人照片。");
         open.hidden = false;
       }
     },

@@ -104,7 +104,7 @@ window.addEventListener("resize", fitBarcode);
 if (root) {
   const poller = startRotatingToken({
     url: root.dataset.tokenUrl, onAnswer, onTick, maxWaitSeconds: STATE_POLL_SECONDS,
-    onError: () => { countdown.textContent = "网络异常"; },
+    onError: () => { countdown.textContent = _("网络异常"); },
   });
   bindRefreshButton(document.getElementById("qr-refresh"), poller, document.getElementById("codes"));
 }

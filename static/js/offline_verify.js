@@ -3,6 +3,7 @@
 // status list (/status-list, IETF Token Status List in CWT form), both kept by the service worker. WebCrypto checks
 // the P-256 signature (COSE's r||s is the form it takes); the vendored tiny-cbor (npm @levischuck/tiny-cbor 0.3.6,
 // MIT, unmodified) reads and writes CBOR. Nothing here is sent anywhere; the page queues what it verified.
+import { _ } from "./i18n.js";
 import { CBORTag, decodeCBOR, encodeCBOR } from "../vendor/tiny-cbor-0.3.6/cbor.js";
 
 // Claim keys (RFC 8392; draft-ietf-oauth-status-list; our private claim), as webapp/signing/rules.py names them.
@@ -10,23 +11,23 @@ const ISS = 1, EXP = 4, NBF = 5, IAT = 6, STATUS = 65535, STATUS_LIST = 65533, C
 const ALG = 1, KID = 4, ES256 = -7, SIGN1 = 18;
 const SKEW_S = 60;                    // one window of clock skew, as the server allows
 const KINDS = { 1: "travel_id", 2: "driving_licence" };
-export const KIND_LABELS = { travel_id: "电子临时乘车身份证明", driving_licence: "电子驾驶证" };
+export const KIND_LABELS = { travel_id: _("电子临时乘车身份证明"), driving_licence: _("电子驾驶证") };
 const TICKETS = {
-  0: "免费乘车儿童（不满 6 周岁，不单独占用席位）",
-  1: "儿童优惠票（6 周岁至不满 14 周岁）",
-  2: "全价票（14 周岁及以上）",
+  0: _("免费乘车儿童（不满 6 周岁，不单独占用席位）"),
+  1: _("儿童优惠票（6 周岁至不满 14 周岁）"),
+  2: _("全价票（14 周岁及以上）"),
 };
 // Reason codes are the API's (stale, bad_signature, …) plus two that only an offline check has.
 export const MESSAGES = {
-  malformed: "无法识别的二维码，请扫描随身证页面上的二维码。",
-  bad_signature: "二维码签名无效，可能被篡改或伪造。",
-  unknown_key: "二维码的签名密钥不在已发布的密钥中，可能是伪造的二维码。",
-  stale: "二维码已过期，请让持证人刷新二维码后重新出示（截图无效）。",
-  future: "二维码时间异常，请核对本机时间，或让持证人刷新二维码后重试。",
-  expired: "证件已过有效期。",
-  revoked: "证件已作废。",
-  licence_status: "驾驶证状态异常（扣留、暂扣、吊销等），不能使用。",
-  status_unknown: "本机保存的证件状态列表过旧或缺失，无法确认证件是否已被作废，请联网后核验或人工核验。",
+  malformed: _("无法识别的二维码，请扫描随身证页面上的二维码。"),
+  bad_signature: _("二维码签名无效，可能被篡改或伪造。"),
+  unknown_key: _("二维码的签名密钥不在已发布的密钥中，可能是伪造的二维码。"),
+  stale: _("二维码已过期，请让持证人刷新二维码后重新出示（截图无效）。"),
+  future: _("二维码时间异常，请核对本机时间，或让持证人刷新二维码后重试。"),
+  expired: _("证件已过有效期。"),
+  revoked: _("证件已作废。"),
+  licence_status: _("驾驶证状态异常（扣留、暂扣、吊销等），不能使用。"),
+  status_unknown: _("本机保存的证件状态列表过旧或缺失，无法确认证件是否已被作废，请联网后核验或人工核验。"),
 };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -136,7 +137,7 @@ function factsOf(claims, nowS) {
   } else {
     // A licence is valid through its last day (Beijing): the end is the next midnight there.
     facts.endS = until === null ? null : (until + 1) * 86400 - 8 * 3600;
-    facts.validUntilText = until === null ? "长期" : beijing(until * 86400, true).slice(0, 10);
+    facts.validUntilText = until === null ? _("长期") : beijing(until * 86400, true).slice(0, 10);
     [facts.licenceClass, facts.licenceStatus] = details;
   }
   return facts;
@@ -150,7 +151,7 @@ export async function verifyOffline(text, trust, nowMs, statusMaxAgeS) {
   const fresh = Boolean(trust.status) && nowS - trust.status.iat <= statusMaxAgeS;
   const answer = (verdict, reason, facts = null) => ({
     verdict, reason, facts, statusAt,
-    message: verdict === "valid" ? `有效（离线核验，状态更新于 ${statusAt}）` : MESSAGES[reason],
+    message: verdict === "valid" ? _("有效（离线核验，状态更新于 %(at)s）", {at: statusAt}) : MESSAGES[reason],
   });
   let parts;
   try {

@@ -1,6 +1,7 @@
 // 实人核验 page: camera → prompts (face, blink, turn) → colour flash → frames to the server, which queues the
 // decision; the page then polls its status (排队中，前面还有 N 人 / 正在核验) until it is decided.
 // Data comes from data-* attributes (CSP: script-src 'self', no inline script).
+import { _ } from "./i18n.js";
 
 const root = document.getElementById("proofing");
 const FPS = 8;
@@ -24,15 +25,15 @@ function cameraErrorMessage(error) {
   switch (error && error.name) {
     case "NotAllowedError":
     case "SecurityError":
-      return "无法使用摄像头：您拒绝了摄像头权限。请点击地址栏左侧的锁形图标（或在浏览器“网站设置”中）允许本网站使用摄像头，然后刷新本页重试。";
+      return _("无法使用摄像头：您拒绝了摄像头权限。请点击地址栏左侧的锁形图标（或在浏览器“网站设置”中）允许本网站使用摄像头，然后刷新本页重试。");
     case "NotFoundError":
     case "OverconstrainedError":
-      return "未找到可用的前置摄像头。请使用带摄像头的手机进行核验，或改用其他方式办理。";
+      return _("未找到可用的前置摄像头。请使用带摄像头的手机进行核验，或改用其他方式办理。");
     case "NotReadableError":
     case "AbortError":
-      return "摄像头正被其他应用占用。请关闭正在使用摄像头的应用后刷新本页重试。";
+      return _("摄像头正被其他应用占用。请关闭正在使用摄像头的应用后刷新本页重试。");
     default:
-      return "无法打开摄像头。请确认浏览器已允许使用摄像头，然后刷新本页重试。";
+      return _("无法打开摄像头。请确认浏览器已允许使用摄像头，然后刷新本页重试。");
   }
 }
 
@@ -65,10 +66,10 @@ function init() {
   const fallback = el("proofing-fallback");
   const oval = root.querySelector(".proofing__oval");
 
-  const steps = ["请将面部置于框内", "请眨眨眼"];
-  if (plan.turn) steps.push(`请${cfg.turnNames[plan.turn]}转头`);
-  if (colourOn) steps.push("炫彩检测");
-  steps.push("正在核验");
+  const steps = [_("请将面部置于框内"), _("请眨眨眼")];
+  if (plan.turn) steps.push(_("请%(direction)s转头", {direction: cfg.turnNames[plan.turn]}));
+  if (colourOn) steps.push(_("炫彩检测"));
+  steps.push(_("正在核验"));
 
   let stream = null;
   const canvas = document.createElement("canvas");
@@ -85,7 +86,7 @@ function init() {
   function say(text, step) {
     prompt.textContent = text;
     if (step !== undefined) {
-      stepText.textContent = `第 ${step + 1} 步，共 ${steps.length} 步`;
+      stepText.textContent = _("第 %(step)s 步，共 %(total)s 步", {step: step + 1, total: steps.length});
       progress.value = Math.round((step / steps.length) * 100);
     }
   }
@@ -139,7 +140,7 @@ function init() {
       }
       const [r, g, b] = shown.rgb;
       flash.style.backgroundColor = `rgb(${r}, ${g}, ${b})`;
-      flashText.textContent = `请保持不动（${shown.name}）`;
+      flashText.textContent = _("请保持不动（%(colour)s）", {colour: shown.name});
       flash.hidden = false;
       const painted = clock();
       timing.steps.push([sent, received, painted]);
@@ -170,8 +171,8 @@ function init() {
   async function run() {
     startButton.disabled = true;
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      fail("当前浏览器无法使用摄像头。请使用手机系统浏览器或微信等最新版本打开本页（需 HTTPS）。", {
-        allowRetry: false, title: "无法使用摄像头" });
+      fail(_("当前浏览器无法使用摄像头。请使用手机系统浏览器或微信等最新版本打开本页（需 HTTPS）。"), {
+        allowRetry: false, title: _("无法使用摄像头") });
       return;
     }
     try {
@@ -185,7 +186,7 @@ function init() {
       await video.play().catch(() => {});
       await waitForVideo();
     } catch (error) {
-      fail(cameraErrorMessage(error), { allowRetry: false, title: "无法使用摄像头" });
+      fail(cameraErrorMessage(error), { allowRetry: false, title: _("无法使用摄像头") });
       return;
     }
 
@@ -198,15 +199,15 @@ function init() {
       const colour = [];
       const timing = { steps: [], frames: [] };
       const interval = 1000 / FPS;
-      say("请眨眨眼", 1);
+      say(_("请眨眨眼"), 1);
       await capture(Math.round(((plan.turn ? BLINK_MS_WITH_TURN : BLINK_MS) / 1000) * FPS), interval, blink);
       if (plan.turn) {
-        say(`请${cfg.turnNames[plan.turn]}转头，再转回正面`, 2);
+        say(_("请%(direction)s转头，再转回正面", {direction: cfg.turnNames[plan.turn]}), 2);
         await capture(Math.round((TURN_MS / 1000) * FPS), interval, blink);
       }
 
       if (colourOn) {
-        say("请保持不动，屏幕将闪烁颜色", steps.indexOf("炫彩检测"));
+        say(_("请保持不动，屏幕将闪烁颜色"), steps.indexOf(_("炫彩检测")));
         const pending = [];
         await flashSteps(pending, timing);
         flash.hidden = true;
@@ -214,7 +215,7 @@ function init() {
       }
 
       stopCamera();
-      say("正在核验…", steps.length - 1);
+      say(_("正在核验…"), steps.length - 1);
       const body = new FormData();
       blink.forEach((blob, i) => body.append("blink", blob, `blink-${i + 1}.jpg`));
       colour.forEach((blob, i) => body.append("colour", blob, `colour-${i + 1}.jpg`));
@@ -234,10 +235,10 @@ function init() {
       if ((response.status === 200 || response.status === 202) && data && data.status) {
         await wait(data);
       } else {
-        fail((data && data.message) || "网络或服务异常，核验未完成，请重试。");
+        fail((data && data.message) || _("网络或服务异常，核验未完成，请重试。"));
       }
     } catch (error) {
-      fail((error && error.refused && error.message) || "采集画面时出错，请保持网络畅通、不要离开本页，然后重新核验。");
+      fail((error && error.refused && error.message) || _("采集画面时出错，请保持网络畅通、不要离开本页，然后重新核验。"));
     }
   }
 
@@ -281,13 +282,13 @@ function makeWaiter(cfg, parts = {}) {
 
   function decided(data) {
     if (data.passed && data.next_url) {
-      show("核验通过，正在跳转…");
+      show(_("核验通过，正在跳转…"));
       // Replace, not push: the camera page of a used challenge has nothing to show again, so Back from what the
       // pass led to goes to the page before 实人核验 (issue 16).
       window.location.replace(data.next_url);
       return;
     }
-    fail(data.message || "核验未通过，请重试。", {
+    fail(data.message || _("核验未通过，请重试。"), {
       retryUrl: data.retry_url,
       fallbackUrl: data.fallback_url,
       fallbackMessage: data.fallback_message,
@@ -299,11 +300,11 @@ function makeWaiter(cfg, parts = {}) {
     if (data.status === "queued") {
       const ahead = Number(data.position) || 0;
       const seconds = Number(data.wait_seconds) || 0;
-      show(ahead > 0 ? `排队中，前面还有 ${ahead} 人` : "排队中，马上轮到您");
-      note.textContent = seconds > 0 ? `预计约 ${seconds} 秒，请不要离开本页。` : "请不要离开本页，结果出来后会自动继续。";
+      show(ahead > 0 ? _("排队中，前面还有 %(ahead)s 人", {ahead}) : _("排队中，马上轮到您"));
+      note.textContent = seconds > 0 ? _("预计约 %(seconds)s 秒，请不要离开本页。", {seconds}) : _("请不要离开本页，结果出来后会自动继续。");
     } else {
-      show("正在核验…");
-      note.textContent = "请不要离开本页，结果出来后会自动继续。";
+      show(_("正在核验…"));
+      note.textContent = _("请不要离开本页，结果出来后会自动继续。");
     }
   }
 
@@ -314,9 +315,9 @@ function makeWaiter(cfg, parts = {}) {
     let misses = 0;
     while (!data || data.status !== "decided") {
       if (data) describe(data);
-      else show("正在获取核验进度…");
+      else show(_("正在获取核验进度…"));
       if (performance.now() - started > POLL_GIVE_UP_MS) {
-        fail("核验结果迟迟未返回，请重新核验。", { allowRetry: true });
+        fail(_("核验结果迟迟未返回，请重新核验。"), { allowRetry: true });
         return;
       }
       await sleep((data && data.poll_ms) || POLL_MS);
@@ -324,14 +325,14 @@ function makeWaiter(cfg, parts = {}) {
         const response = await fetch(statusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
         const body = await response.json();
         if (!response.ok) {
-          fail(body.message || "无法获取核验结果，请重新核验。", { allowRetry: false });
+          fail(body.message || _("无法获取核验结果，请重新核验。"), { allowRetry: false });
           return;
         }
         data = body;
         misses = 0;
       } catch {
         misses += 1;
-        note.textContent = `网络不稳定，正在重试（第 ${misses} 次）…`;
+        note.textContent = _("网络不稳定，正在重试（第 %(misses)s 次）…", {misses});
       }
     }
     decided(data);

@@ -1,6 +1,7 @@
 // Shared by the credential pages (travel ID QR, e-licence): poll a no-store token endpoint when the current 60 s
 // window ends (the answer's refresh_in), at the latest every `maxWaitSeconds`, and on demand (刷新). `onAnswer`
 // gets (response, body) of every poll; `onTick` runs every 250 ms; `onError` when the network fails.
+import { _ } from "./i18n.js";
 export function startRotatingToken({ url, onAnswer, onTick = () => {}, onError = () => {}, maxWaitSeconds = Infinity }) {
   let nextPoll = 0;   // performance.now() ms of the next poll
   let inflight = null;
@@ -60,11 +61,11 @@ export function bindRefreshButton(button, poller, codes) {
     clearTimeout(restore);
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
-    button.textContent = "正在刷新…";
+    button.textContent = _("正在刷新…");
     const ok = await poller.refresh();
     button.disabled = false;
     button.removeAttribute("aria-busy");
-    const words = ok ? `已刷新 ${timeFormat.format(new Date())}` : "刷新失败，请检查网络后重试";
+    const words = ok ? _("已刷新 %(time)s", {time: timeFormat.format(new Date())}) : _("刷新失败，请检查网络后重试");
     button.textContent = words;
     button.dataset.refreshed = ok ? "ok" : "failed";
     status.textContent = words;

@@ -10,6 +10,7 @@
 // Two vendored decoders (static/vendor/) read each camera frame: jsQR the QR, ZXing's Code128 reader the
 // e-licence's barcode. ZXing's QR reader was faster (1-2 ms a 640 px frame against jsQR's 5-16 ms in Chromium) but
 // missed 5-10 % of clean, still QR codes of our URL form that jsQR read every time, so the QR stays with jsQR.
+import { _ } from "./i18n.js";
 import { loadTrust, statusTime, verifyOffline } from "./offline_verify.js";
 
 const root = document.getElementById("scan");
@@ -33,7 +34,14 @@ const LICENCE_CODE = /^\d{22}$/;  // tokens.issue_numeric: any other Code128 is 
 const qrFrame = grabber();
 const barFrame = grabber();
 const barReader = ZX ? new ZX.Code128Reader() : null;
-const READY = "请将二维码或条形码放入框内";
+const READY = _("请将二维码或条形码放入框内");
+// The licence record's status as the page shows it: the API gives the registry's own word (a code to programs),
+// as registry.rules.LICENCE_STATUS_LABELS does for the pages.
+const RECORD_STATUS_LABELS = {
+  "正常": _("正常"), "扣留": _("扣留"), "扣押": _("扣押"), "暂扣": _("暂扣"), "吊销": _("吊销"), "撤销": _("撤销"),
+  "注销": _("注销"), "逾期未换证": _("逾期未换证"), "逾期未体检": _("逾期未体检"), "逾期未审验": _("逾期未审验"),
+  "公告停止使用": _("公告停止使用"),
+};
 let stream = null;
 let paused = false;              // true while a result is shown or a request is in flight
 let lastText = "";
@@ -49,7 +57,7 @@ function render(kind, body) {
   const mark = el("verdict-mark");
   const reason = el("verdict-reason");
   const details = el("verdict-body");
-  mark.textContent = { valid: "有效", invalid: "无效", unknown: "状态无法确认" }[kind];
+  mark.textContent = { valid: _("有效"), invalid: _("无效"), unknown: _("状态无法确认") }[kind];
   mark.classList.toggle("verdict__mark--phrase", Boolean(body.offline) && kind !== "valid");
   if (body.offline) {
     mark.textContent = body.offline.mark;
@@ -77,14 +85,14 @@ function render(kind, body) {
     show(el("verdict-id-dt"), Boolean(cred.holder.id_number_masked));
     el("verdict-status").textContent = detail.status_label || cred.status || "";
     el("verdict-status").classList.toggle("verdict__bad", kind !== "valid");
-    const until = detail.valid_until_text || ("valid_until" in cred ? cred.valid_until || "长期" : "");
+    const until = detail.valid_until_text || ("valid_until" in cred ? cred.valid_until || _("长期") : "");
     el("verdict-until").textContent = until;
     const portrait = el("verdict-portrait");
     if (detail.portrait) { portrait.src = detail.portrait; } else { portrait.removeAttribute("src"); }
     show(portrait, Boolean(detail.portrait));
     const ticket = detail.ticket_category;
     el("verdict-ticket").textContent = !ticket ? "" : ticket.age === undefined ? ticket.label
-      : `${ticket.label} · 今日 ${ticket.age} 周岁`;
+      : _("%(label)s · 今日 %(age)s 周岁", {label: ticket.label, age: ticket.age});
     el("verdict-class").textContent = detail.licence_class || "";
     show(el("verdict-class"), Boolean(detail.licence_class));
     show(el("verdict-class-dt"), Boolean(detail.licence_class));
@@ -105,18 +113,18 @@ function renderLicence(licence, hasUntil) {
   show(el("verdict-until"), !licence && hasUntil);
   if (!licence) return;
   el("licence-class").textContent = licence.licence_class;
-  el("licence-validity").textContent = `${licence.valid_from} 至 ${licence.valid_until || "长期"}`;
+  el("licence-validity").textContent = _("%(from)s 至 %(until)s", {from: licence.valid_from, until: licence.valid_until || _("长期")});
   el("licence-authority").textContent = licence.issuing_authority;
   el("licence-file").textContent = licence.file_number;
-  el("licence-points").textContent = `${licence.points} 分（记分周期 12 分）`;
+  el("licence-points").textContent = _("%(points)s 分（记分周期 12 分）", {points: licence.points});
   const status = el("licence-status");
-  status.textContent = licence.record_status;
+  status.textContent = RECORD_STATUS_LABELS[licence.record_status] || licence.record_status;
   status.classList.toggle("verdict__bad", licence.record_status !== "正常");
 }
 
 async function verify(text) {
   paused = true;
-  setStatus("正在核验…");
+  setStatus(_("正在核验…"));
   const context = contextSelect.value || null;
   let resp;
   try {
@@ -141,24 +149,24 @@ async function verify(text) {
   } else if (resp.status === 401 || resp.status === 403) {
     window.location.reload();    // session ended: the page sends the officer to sign in again
   } else {
-    render("invalid", { message: body.message || "核验失败，请重试。" });
+    render("invalid", { message: body.message || _("核验失败，请重试。") });
   }
-  setStatus(stream ? "已暂停扫描" : "摄像头不可用，请手工输入");
+  setStatus(stream ? _("已暂停扫描") : _("摄像头不可用，请手工输入"));
 }
 
 // --- Offline: verify here, queue, upload -------------------------------------------------------------------------
 const STATUS_MAX_AGE_S = Number(root.dataset.statusMaxAge) || 3600;
 const QUEUE_KEY = "suishen.offline-scans";
 const SHORT_REASONS = {
-  malformed: "无法识别", bad_signature: "签名无效", unknown_key: "签名密钥未知", stale: "二维码已过期",
-  future: "二维码时间异常", expired: "证件已过有效期", revoked: "证件已作废", licence_status: "驾驶证状态异常",
+  malformed: _("无法识别"), bad_signature: _("签名无效"), unknown_key: _("签名密钥未知"), stale: _("二维码已过期"),
+  future: _("二维码时间异常"), expired: _("证件已过有效期"), revoked: _("证件已作废"), licence_status: _("驾驶证状态异常"),
 };
 let trust = null;
 
 async function refreshTrust() {
   trust = await loadTrust(root.dataset.jwks, root.dataset.statusList);
   const at = statusTime(trust.status);
-  el("scan-trust").textContent = at ? `本机证件状态列表更新于 ${at}` : "本机尚无证件状态列表（联网打开本页后自动获取）";
+  el("scan-trust").textContent = at ? _("本机证件状态列表更新于 %(at)s", {at}) : _("本机尚无证件状态列表（联网打开本页后自动获取）");
 }
 
 function queued() {
@@ -168,14 +176,14 @@ function queued() {
 function setQueued(scans) {
   sessionStorage.setItem(QUEUE_KEY, JSON.stringify(scans));
   const pending = el("scan-pending");
-  pending.textContent = scans.length ? `离线核验 ${scans.length} 条待上传：联网后自动上传，请勿关闭此页面。` : "";
+  pending.textContent = scans.length ? _("离线核验 %(count)s 条待上传：联网后自动上传，请勿关闭此页面。", {count: scans.length}) : "";
   show(pending, scans.length > 0);
 }
 
 async function verifyHere(text, context) {
   if (LICENCE_CODE.test(text.replace(/[\s-]/g, ""))) {
-    render("unknown", { message: "条形码只能联网核验：请扫描二维码，或联网后重试。" });
-    setStatus(stream ? "已暂停扫描" : "摄像头不可用，请手工输入");
+    render("unknown", { message: _("条形码只能联网核验：请扫描二维码，或联网后重试。") });
+    setStatus(stream ? _("已暂停扫描") : _("摄像头不可用，请手工输入"));
     return;
   }
   if (!trust || !trust.status) await refreshTrust();
@@ -184,18 +192,18 @@ async function verifyHere(text, context) {
                             valid: result.verdict === "valid", reason: result.reason }]);
   const facts = result.facts;
   const offline = result.verdict === "valid"
-    ? { mark: "有效", sub: `（离线核验，状态更新于 ${result.statusAt}）` }
-    : { mark: result.verdict === "unknown" ? "无法确认" : `无效：${SHORT_REASONS[result.reason]}` };
+    ? { mark: _("有效"), sub: _("（离线核验，状态更新于 %(at)s）", {at: result.statusAt}) }
+    : { mark: result.verdict === "unknown" ? _("无法确认") : _("无效：%(reason)s", {reason: SHORT_REASONS[result.reason]}) };
   const body = { offline, message: result.message, credential: null };
   if (facts) {
     body.credential = { type: facts.kind, holder: { name: facts.name } };
     body.detail = { credential_label: facts.label, valid_until_text: facts.validUntilText,
-                    status_label: result.verdict === "valid" ? "有效（离线核验）" : "" };
+                    status_label: result.verdict === "valid" ? _("有效（离线核验）") : "" };
     if (facts.ticket) body.detail.ticket_category = { label: facts.ticket };
     if (facts.licenceClass) body.detail.licence_class = facts.licenceClass;
   }
   render(result.verdict, body);
-  setStatus(stream ? "已暂停扫描" : "摄像头不可用，请手工输入");
+  setStatus(stream ? _("已暂停扫描") : _("摄像头不可用，请手工输入"));
 }
 
 let uploading = false;
@@ -308,7 +316,7 @@ function tick() {
 async function startCamera() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia
       || typeof window.jsQR !== "function" || !ZX) {
-    setStatus("此浏览器无法使用摄像头，请手工输入");
+    setStatus(_("此浏览器无法使用摄像头，请手工输入"));
     return;
   }
   try {
@@ -318,7 +326,7 @@ async function startCamera() {
     });
   } catch (err) {
     stream = null;
-    setStatus("无法打开摄像头（请允许使用摄像头），可手工输入");
+    setStatus(_("无法打开摄像头（请允许使用摄像头），可手工输入"));
     return;
   }
   video.srcObject = stream;
@@ -338,7 +346,7 @@ el("verdict-next").addEventListener("click", () => {
   show(verdict, false);
   paused = false;
   lastText = "";
-  setStatus(stream ? READY : "摄像头不可用，请手工输入");
+  setStatus(stream ? READY : _("摄像头不可用，请手工输入"));
 });
 
 manual.addEventListener("submit", (event) => {

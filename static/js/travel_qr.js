@@ -42,12 +42,12 @@ function onTick(now) {
   }
   countdown.textContent = String(Math.max(0, Math.ceil((deadline - now) / 1000)));
   const minutes = Math.ceil((reverifyAt - now) / 60000);
-  note.textContent = `为保障安全，${minutes} 分钟后需重新进行实人核验（不占用申请次数）。`;
+  note.textContent = _("为保障安全，%(minutes)s 分钟后需重新进行实人核验（不占用申请次数）。", {minutes});
 }
 
 if (img) {
   const poller = startRotatingToken({
-    url: card.dataset.tokenUrl, onAnswer, onTick, onError: () => { countdown.textContent = "网络异常"; },
+    url: card.dataset.tokenUrl, onAnswer, onTick, onError: () => { countdown.textContent = _("网络异常"); },
   });
   bindRefreshButton(refreshBtn, poller, img);
 }

@@ -28,6 +28,9 @@ class User(UserMixin, Base):
     # Written into the Flask session at login and compared on every request: raising it (logout, password reset,
     # 面签) ends every session opened before, on every device, whatever the cookie still says (SPEC 8).
     session_generation: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # The language the holder last chose or signed in with ("en"; None = zh-CN, the default): SMS, in-app
+    # messages and pushes sent to them later are written in it.
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     citizen: Mapped[Citizen] = relationship(lazy="joined")
 

@@ -7,15 +7,17 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from webapp.lazytext import _l
+
 # Identity assurance of an account (SPEC 5.1).
 LEVEL_UNVERIFIED = "unverified"  # registered, identity not yet proven
 LEVEL_REALNAME = "realname"      # 实名认证: phone on file confirmed by SMS; limited functions
 LEVEL_REALPERSON = "realperson"  # 实人认证: liveness + face match, or 面签 at a window; full account
 LEVELS = (LEVEL_UNVERIFIED, LEVEL_REALNAME, LEVEL_REALPERSON)
 LEVEL_LABELS = {
-    LEVEL_UNVERIFIED: "未认证",
-    LEVEL_REALNAME: "实名认证（功能受限）",
-    LEVEL_REALPERSON: "实人认证",
+    LEVEL_UNVERIFIED: _l("未认证"),
+    LEVEL_REALNAME: _l("实名认证（功能受限）"),
+    LEVEL_REALPERSON: _l("实人认证"),
 }
 
 PASSWORD_MIN = 8
@@ -27,11 +29,11 @@ REGISTER_RATE_LIMIT = "10 per hour"
 def password_problem(password: str) -> str | None:
     """Why a password is not acceptable, or None."""
     if len(password) < PASSWORD_MIN:
-        return f"密码至少 {PASSWORD_MIN} 位。"
+        return _l("密码至少 %(n)s 位。", n=PASSWORD_MIN)
     if len(password) > PASSWORD_MAX:
-        return f"密码最多 {PASSWORD_MAX} 位。"
+        return _l("密码最多 %(n)s 位。", n=PASSWORD_MAX)
     if not (re.search(r"[A-Za-z]", password) and re.search(r"\d", password)):
-        return "密码须同时包含字母和数字。"
+        return _l("密码须同时包含字母和数字。")
     return None
 
 
@@ -47,7 +49,7 @@ BY_FACE_TO_FACE = "face_to_face"    # 面签 at a police window
 
 # What a limited (实名) account may not do until it passes 实人认证 (SPEC 5.1).
 FULL_ONLY_FUNCTIONS = {
-    "licence": "电子驾驶证申领和出示",
+    "licence": _l("电子驾驶证申领和出示"),
 }
 
 # Manual identity review of the ID card photos.
@@ -64,21 +66,21 @@ def realname_refusal(level: str, account_phone: str, phone_on_file: str) -> str 
     """Why 实名认证 by SMS cannot start, or None. The code goes to the phone on file (预留手机号), which must be
     the account's own phone."""
     if level != LEVEL_UNVERIFIED:
-        return "您的账号已完成认证。"
+        return _l("您的账号已完成认证。")
     if not phone_on_file:
-        return "公安机关未登记您的预留手机号，无法通过短信认证。请上传身份证照片人工审核或到窗口面签。"
+        return _l("公安机关未登记您的预留手机号，无法通过短信认证。请上传身份证照片人工审核或到窗口面签。")
     if account_phone != phone_on_file:
-        return ("注册手机号与您在公安机关登记的预留手机号不一致，无法通过短信认证。"
-                "请使用预留手机号注册，或到公安交管窗口办理面签。")
+        return _l("注册手机号与您在公安机关登记的预留手机号不一致，无法通过短信认证。"
+                  "请使用预留手机号注册，或到公安交管窗口办理面签。")
     return None
 
 
 def id_card_refusal(level: str) -> str | None:
     """Only a 实名 (limited) account uploads its ID card: the SMS step proved the phone first."""
     if level == LEVEL_REALPERSON:
-        return "您的账号已完成实人认证。"
+        return _l("您的账号已完成实人认证。")
     if level != LEVEL_REALNAME:
-        return "请先完成实名认证（短信验证预留手机号），再上传身份证照片。"
+        return _l("请先完成实名认证（短信验证预留手机号），再上传身份证照片。")
     return None
 
 
@@ -127,4 +129,4 @@ def lock_left(locked_until: datetime | None, now: datetime) -> timedelta:
 def locked_message(left: timedelta) -> str:
     """One sentence for every identifier, known or not: whole minutes, rounded up."""
     minutes = max(1, math.ceil(left.total_seconds() / 60))
-    return f"登录失败次数过多，请 {minutes} 分钟后再试。"
+    return _l("登录失败次数过多，请 %(minutes)s 分钟后再试。", minutes=minutes)

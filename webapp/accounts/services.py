@@ -15,6 +15,7 @@ from webapp.accounts.models import IdentityReview, User
 from webapp.audit import services as audit
 from webapp.db import add_unique
 from webapp.errors import Conflict, DomainError, NotFound
+from webapp.lazytext import DEFAULT_LOCALE, _l
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
 from webapp.notify.notifier import Notifier
@@ -34,8 +35,9 @@ class BadCredentials(DomainError):
 
 
 def register(session: Session, *, phone: str, password: str, name: str, id_number: str,
-             now: datetime) -> User:
-    """Create an unverified account for a registry citizen.
+             now: datetime, locale: str | None = None) -> User:
+    """Create an unverified account for a registry citizen; ``locale``: the language they registered in (their
+    SMS and messages are written in it).
 
     :raises InvalidIdNumber: the ID number is invalid (checked first)
     :raises IdentityMismatch: name and number do not match the registry
@@ -47,21 +49,22 @@ def register(session: Session, *, phone: str, password: str, name: str, id_numbe
     if problem:
         raise DomainError(problem, code="weak_password")
     if session.scalar(select(User.id).where(User.citizen_id == citizen.id)) is not None:
-        raise Conflict("该身份证号已注册账号，请直接登录。")
+        raise Conflict(_l("该身份证号已注册账号，请直接登录。"))
     if session.scalar(select(User.id).where(User.phone == phone)) is not None:
-        raise Conflict("该手机号已注册，请直接登录或更换手机号。")
+        raise Conflict(_l("该手机号已注册，请直接登录或更换手机号。"))
     user = User(phone=phone, password_hash=generate_password_hash(password), citizen=citizen,
-                level=rules.LEVEL_UNVERIFIED, created_at=now)
+                level=rules.LEVEL_UNVERIFIED, created_at=now, locale=locale)
     # A concurrent double-submit gets past the checks above; the unique constraints decide.
-    add_unique(session, user, "该手机号或身份证号已注册，请直接登录。")
+    add_unique(session, user, _l("该手机号或身份证号已注册，请直接登录。"))
     audit.record(session, "account.register", now, actor_type="user", actor_id=user.id,
                  subject_type="user", subject_id=user.id, citizen_id=citizen.id)
     return user
 
 
 def authenticate(session: Session, *, account: str, password: str, now: datetime,
-                 policy: rules.ThrottlePolicy = rules.ThrottlePolicy()) -> User:
-    """Sign in with phone number or ID number, under the per-identifier throttle (throttle.guarded).
+                 policy: rules.ThrottlePolicy = rules.ThrottlePolicy(), locale: str | None = None) -> User:
+    """Sign in with phone number or ID number, under the per-identifier throttle (throttle.guarded); ``locale``:
+    the language signed in with, kept for the SMS and messages sent to them later.
 
     :raises BadCredentials: unknown account or wrong password (one message for both)
     :raises LoginLocked: too many failures in a row for this identifier, known or not (one message for both)
@@ -78,16 +81,18 @@ def authenticate(session: Session, *, account: str, password: str, now: datetime
             check_password_hash(_DUMMY_HASH, password or "")
             # Recorded as for an account (the same work), with no account and not what was typed.
             audit.record(session, "account.login_failed", now, actor_type="user", unknown_account=True)
-            raise BadCredentials("账号或密码错误。")
+            raise BadCredentials(_l("账号或密码错误。"))
         if not check_password_hash(user.password_hash, password or ""):
             audit.record(session, "account.login_failed", now, actor_type="user", actor_id=user.id,
                          citizen_id=user.citizen_id)
-            raise BadCredentials("账号或密码错误。")
+            raise BadCredentials(_l("账号或密码错误。"))
         return user
 
     user = throttle.guarded(session, rules.throttle_key("citizen", account), policy=policy, now=now, check=check,
                             refused=BadCredentials)
     user.last_login_at = now
+    if locale is not None:
+        remember_locale(session, user, locale)
     audit.record(session, "account.login", now, actor_type="user", actor_id=user.id,
                  citizen_id=user.citizen_id)
     return user
@@ -96,6 +101,17 @@ def authenticate(session: Session, *, account: str, password: str, now: datetime
 def user_ids_of(session: Session, citizen_id: int) -> list[int]:
     """The accounts of a citizen (the Notifier pushes to their browsers)."""
     return list(session.scalars(select(User.id).where(User.citizen_id == citizen_id)))
+
+
+def locale_of(session: Session, citizen_id: int) -> str | None:
+    """The language the citizen's account keeps (None: never chosen, zh-CN); the Notifier writes in it."""
+    return session.scalar(select(User.locale).where(User.citizen_id == citizen_id, User.locale.is_not(None)).limit(1))
+
+
+def remember_locale(session: Session, user: User, locale: str) -> None:
+    """The language later SMS, messages and pushes to this holder are written in."""
+    user.locale = locale
+    session.flush()
 
 
 def end_sessions(session: Session, principal, now: datetime, *, why: str) -> None:
@@ -181,7 +197,7 @@ def reset_password(session: Session, *, phone: str, code: str, password: str, no
     notifier.check_code(session, phone=phone, purpose=sms_rules.PURPOSE_RESET, code=code, now=now)
     user = session.scalar(select(User).where(User.phone == phone))
     if user is None:  # a code exists only for a registered phone; the account was removed since
-        raise notices.BadCode("验证码无效，请重新获取。")
+        raise notices.BadCode(_l("验证码无效，请重新获取。"))
     user.password_hash = generate_password_hash(password)
     audit.record(session, "account.password_set", now, actor_type="user", actor_id=user.id,
                  subject_type="user", subject_id=user.id, citizen_id=user.citizen_id)
@@ -194,11 +210,12 @@ def reset_password(session: Session, *, phone: str, code: str, password: str, no
 # --- 实人认证 by manual review of the ID card ---------------------------------------------------------------
 def _id_card_image(data: bytes, side: str) -> np.ndarray:
     if len(data) > rules.ID_CARD_MAX_BYTES:
-        raise DomainError(f"{side}照片超过 10 MB，请压缩后重新上传。", code="too_large")
+        raise DomainError(_l("%(side)s照片超过 10 MB，请压缩后重新上传。", side=side), code="too_large")
     try:
         return engine.decode_portrait(data)
     except engine.PortraitError:
-        raise DomainError(f"{side}照片无法识别，请上传 JPEG、PNG 或 WebP 格式的清晰照片。", code="bad_image") from None
+        raise DomainError(_l("%(side)s照片无法识别，请上传 JPEG、PNG 或 WebP 格式的清晰照片。", side=side),
+                          code="bad_image") from None
 
 
 def submit_id_card(session: Session, user: User, *, front: bytes, back: bytes, now: datetime) -> IdentityReview:
@@ -210,8 +227,8 @@ def submit_id_card(session: Session, user: User, *, front: bytes, back: bytes, n
     refusal = rules.id_card_refusal(user.level)
     if refusal:
         raise DomainError(refusal, code="id_card_refused")
-    front_image = _id_card_image(front, "人像面")
-    back_image = _id_card_image(back, "国徽面")
+    front_image = _id_card_image(front, _l("人像面"))
+    back_image = _id_card_image(back, _l("国徽面"))
     distance = None
     if user.citizen.portrait_encoding is not None:
         try:
@@ -223,7 +240,7 @@ def submit_id_card(session: Session, user: User, *, front: bytes, back: bytes, n
         front=images.to_jpeg(images.fit_width(front_image, rules.ID_CARD_STORED_WIDTH)),
         back=images.to_jpeg(images.fit_width(back_image, rules.ID_CARD_STORED_WIDTH)),
         face_distance=distance, submitted_at=now, due_at=review_due(now))
-    add_unique(session, review, "您已提交身份证照片，正在审核中，请耐心等待。")
+    add_unique(session, review, _l("您已提交身份证照片，正在审核中，请耐心等待。"))
     audit.record(session, "account.id_card_submitted", now, actor_type="user", actor_id=user.id,
                  subject_type="identity_review", subject_id=review.id, citizen_id=user.citizen_id)
     return review
@@ -248,10 +265,10 @@ def decide_identity_review(session: Session, public_id: str, *, approve: bool, r
     """
     review = session.scalar(select(IdentityReview).where(IdentityReview.public_id == public_id))
     if review is None:
-        raise NotFound("未找到该审核申请。")
+        raise NotFound(_l("未找到该审核申请。"))
     reason = (reason or "").strip()
     if not approve and not reason:
-        raise DomainError("请填写不通过的原因，申请人将收到该原因。", code="reason_required")
+        raise DomainError(_l("请填写不通过的原因，申请人将收到该原因。"), code="reason_required")
     status = rules.REVIEW_APPROVED if approve else rules.REVIEW_REJECTED
     # One atomic transition: two reviewers deciding at once cannot both win.
     claimed = session.execute(
@@ -259,14 +276,14 @@ def decide_identity_review(session: Session, public_id: str, *, approve: bool, r
         .values(status=status, decided_at=now, reviewer_id=reviewer.id, reason=reason or None)
         .execution_options(synchronize_session=False)).rowcount
     if claimed != 1:
-        raise Conflict("该申请已被审核。")
+        raise Conflict(_l("该申请已被审核。"))
     session.refresh(review)
     user = review.user
     if approve:
         set_level(session, user, rules.LEVEL_REALPERSON, now, how=rules.BY_ID_CARD)
-        body = "您提交的身份证照片已审核通过，账号已完成实人认证，可使用全部功能。"
+        body = _l("您提交的身份证照片已审核通过，账号已完成实人认证，可使用全部功能。")
     else:
-        body = f"您提交的身份证照片未通过审核：{reason}。请重新上传或到公安交管窗口面签。"
+        body = _l("您提交的身份证照片未通过审核：%(reason)s。请重新上传或到公安交管窗口面签。", reason=reason)
     notifier.notify(session, user.citizen, body, now, url="/account/", purpose="identity_review", user_id=user.id)
     audit.record(session, "account.id_card_review", now, actor_type="officer", actor_id=reviewer.id,
                  subject_type="identity_review", subject_id=review.id, citizen_id=user.citizen_id,
@@ -288,20 +305,23 @@ def face_to_face(session: Session, *, officer, id_number: str, name: str, phone:
     user = session.scalar(select(User).where(User.citizen_id == citizen.id))
     other = session.scalar(select(User).where(User.phone == phone))
     if other is not None and (user is None or other.id != user.id):
-        raise Conflict("该手机号已被其他账号使用，请申请人更换手机号。")
+        raise Conflict(_l("该手机号已被其他账号使用，请申请人更换手机号。"))
     created = user is None
     if created:
         user = User(phone=phone, password_hash=rules.UNUSABLE_PASSWORD, citizen=citizen,
                     level=rules.LEVEL_UNVERIFIED, created_at=now)
-        add_unique(session, user, "该申请人刚刚完成了注册，请刷新后重试。")
+        add_unique(session, user, _l("该申请人刚刚完成了注册，请刷新后重试。"))
     set_level(session, user, rules.LEVEL_REALPERSON, now, how=rules.BY_FACE_TO_FACE)
     if not created:
         # The holder proved who they are at the window: whoever else was signed in to this account is not.
         end_sessions(session, user, now, why="face_to_face")
     audit.record(session, "account.face_to_face", now, actor_type="officer", actor_id=officer.id,
                  subject_type="user", subject_id=user.id, citizen_id=citizen.id, created=created)
-    body = "您已在公安交管窗口完成面签，账号已实人认证。"
     if created:
-        body += f"请在随身证登录页点击“忘记密码”，用本手机号 {registry_rules.mask_phone(phone)} 获取验证码设置登录密码。"
-    notifier.send_sms(session, phone, f"【随身证】{body}", "face_to_face", now)
+        body = _l("您已在公安交管窗口完成面签，账号已实人认证。请在随身证登录页点击“忘记密码”，用本手机号 %(phone)s "
+                  "获取验证码设置登录密码。", phone=registry_rules.mask_phone(phone))
+    else:
+        body = _l("您已在公安交管窗口完成面签，账号已实人认证。")
+    # In the holder's language (zh-CN for a new account), not the officer's.
+    notifier.send_sms(session, phone, sms_rules.signed(body, user.locale or DEFAULT_LOCALE), "face_to_face", now)
     return user, created

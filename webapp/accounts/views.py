@@ -5,19 +5,28 @@ from flask_login import current_user
 
 from webapp import images
 from webapp.accounts import rules, services
-from webapp.accounts.forms import FaceToFaceForm, IdCardForm, LoginForm, RealnameForm, RegisterForm, ResetPasswordForm
+from webapp.accounts.forms import (
+    FaceToFaceForm,
+    IdCardForm,
+    LoginForm,
+    RealnameForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
 from webapp.db import get_session
 from webapp.errors import DomainError
-from webapp.extensions import limiter
+from webapp.extensions import csrf, limiter
+from webapp.lazytext import _l
 from webapp.notify import rules as sms_rules
 from webapp.notify import services as notices
 from webapp.proofing import flow as proofing
 from webapp.registry.rules import InvalidIdNumber, mask_phone
 from webapp.roles import ROLE_POLICE, ROLE_REVIEWER, ROLE_TRAFFIC
 from webapp.timeutil import format_deadline, format_local
-from webapp.web import auth, edge
+from webapp.web import auth, edge, i18n
 from webapp.web.auth import officer_required
 from webapp.web.forms import DecisionForm, EmptyForm
+from webapp.web.i18n import current_locale
 from webapp.web.review import decision
 from webapp.web.urls import next_target
 
@@ -33,7 +42,8 @@ def register():
         session = get_session()
         try:
             user = services.register(session, phone=form.phone.data, password=form.password.data,
-                                     name=form.name.data, id_number=form.id_number.data, now=_now())
+                                     name=form.name.data, id_number=form.id_number.data, now=_now(),
+                                     locale=current_locale())
         except InvalidIdNumber as exc:
             form.id_number.errors.append(str(exc))
         except ValueError as exc:  # phone format
@@ -44,7 +54,7 @@ def register():
         else:
             edge.commit()
             auth.start_session(user)
-            flash("注册成功。完成实人核验后可使用全部功能。", "success")
+            flash(_l("注册成功。完成实人核验后可使用全部功能。"), "success")
             return redirect(next_target(url_for("shell.home")))
     status = 400 if form.is_submitted() else 200
     return render_template("accounts/register.html", form=form), status
@@ -58,8 +68,9 @@ def login():
     if form.validate_on_submit():
         done, refusal = auth.sign_in(
             lambda: services.authenticate(get_session(), account=form.account.data, password=form.password.data,
-                                          now=_now(), policy=rules.ThrottlePolicy.from_config(current_app.config)),
-            fresh_session=False, message=lambda _user: "登录成功。", default_target=url_for("shell.home"))
+                                          now=_now(), policy=rules.ThrottlePolicy.from_config(current_app.config),
+                                          locale=current_locale()),
+            fresh_session=False, message=lambda _user: _l("登录成功。"), default_target=url_for("shell.home"))
         if done:
             return done
         form.form_errors.append(refusal.user_message)
@@ -70,6 +81,24 @@ def login():
 @bp.post("/logout")
 def logout():
     return auth.sign_out(url_for("shell.home"), services.end_sessions)
+
+
+@bp.post("/language")
+@csrf.exempt  # works on every page, cached (offline) and public ones included, without starting a session
+def set_language():
+    """The language switch on every page: this browser keeps the language (a cookie); a signed-in holder's
+    account keeps it too, for the SMS and messages sent to them later. Then back to the page it was pressed on.
+
+    No CSRF token: it changes a cookie and, for a signed-in holder, the language of later messages; a cross-site
+    post carries no session cookie (SameSite=Lax), so it can change at most the cookie."""
+    resp = redirect(next_target(url_for("shell.home")), code=303)
+    locale = i18n.locale_of_tag(request.form.get("lang"))
+    if locale is None:
+        return resp
+    if current_user.is_authenticated and not current_user.is_officer:
+        services.remember_locale(get_session(), current_user, locale)
+        edge.commit()
+    return i18n.remember(resp, locale)
 
 
 @bp.get("/")
@@ -88,7 +117,7 @@ def profile():
 @auth.citizen_required
 def verify():
     if current_user.level == rules.LEVEL_REALPERSON:
-        flash("您的账号已完成实人认证。", "info")
+        flash(_l("您的账号已完成实人认证。"), "info")
         return redirect(url_for("accounts.profile"))
     if current_user.citizen.portrait_encoding is None:
         flash(proofing.NO_PORTRAIT_MESSAGE, "warning")
@@ -115,7 +144,7 @@ def verify_done():
         flash(exc.user_message, "danger")
         return redirect(url_for("accounts.profile"))
     edge.commit()
-    flash("实人认证成功，您现在可以使用全部功能。", "success")
+    flash(_l("实人认证成功，您现在可以使用全部功能。"), "success")
     return redirect(url_for("accounts.profile"))
 
 
@@ -152,7 +181,8 @@ def realname():
         session = get_session()
         if form.send.data:
             error = _code_sent(lambda: services.send_realname_code(session, user, _now(), edge.notifier()),
-                               f"验证码已发送至 {mask_phone(user.phone)}，{_code_minutes()} 分钟内有效。")
+                               _l("验证码已发送至 %(phone)s，%(minutes)s 分钟内有效。", phone=mask_phone(user.phone),
+                                  minutes=_code_minutes()))
             if error:
                 form.code.errors.append(error)
             else:
@@ -165,7 +195,7 @@ def realname():
                 form.code.errors.append(exc.user_message)
             else:
                 edge.commit()
-                flash("实名认证成功。账号功能受限，完成实人认证后可使用全部功能。", "success")
+                flash(_l("实名认证成功。账号功能受限，完成实人认证后可使用全部功能。"), "success")
                 return redirect(url_for("accounts.profile"))
     status = 400 if form.is_submitted() else 200
     wait = 0 if refusal else edge.notifier().cooldown_left(get_session(), phone=user.phone,
@@ -186,7 +216,8 @@ def reset_password():
             error = None
             try:
                 error = _code_sent(lambda: services.send_reset_code(session, form.phone.data, _now(), edge.notifier()),
-                                   f"如该手机号已注册，验证码已发送，{_code_minutes()} 分钟内有效。")
+                                   _l("如该手机号已注册，验证码已发送，%(minutes)s 分钟内有效。",
+                                      minutes=_code_minutes()))
             except ValueError as exc:
                 session.rollback()
                 error = str(exc)
@@ -195,7 +226,7 @@ def reset_password():
             else:
                 wait = edge.notifier().code_policy.resend_cooldown.total_seconds()
         elif not form.code.data or not form.password.data:
-            form.form_errors.append("请填写短信验证码和新密码。")
+            form.form_errors.append(_l("请填写短信验证码和新密码。"))
         else:
             try:
                 services.reset_password(session, phone=form.phone.data, code=form.code.data,
@@ -207,7 +238,7 @@ def reset_password():
                 (form.password if exc.code == "weak_password" else form.code).errors.append(exc.user_message)
             else:
                 edge.commit()
-                flash("密码已设置，请使用新密码登录。", "success")
+                flash(_l("密码已设置，请使用新密码登录。"), "success")
                 return redirect(url_for("accounts.login"))
     status = 400 if form.is_submitted() and (form.errors or form.form_errors) else 200
     return render_template("accounts/reset_password.html", form=form, wait=int(wait)), status
@@ -236,7 +267,7 @@ def id_card():
             status = form.refused(session, exc)
         else:
             edge.commit()
-            flash("身份证照片已提交，审核结果将通过短信和消息通知您。", "success")
+            flash(_l("身份证照片已提交，审核结果将通过短信和消息通知您。"), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/id_card.html", form=form, refusal=refusal, review=review), status
 
@@ -259,8 +290,8 @@ def _reviews_page(form: DecisionForm, status: int = 200):
              "submitted": format_local(r.submitted_at), "due": format_deadline(r.due_at),
              "late": now >= r.due_at,
              "hint": None if r.face_distance is None else (
-                 "人像面照片与人口库照片相似" if r.face_distance <= tolerance
-                 else "人像面照片与人口库照片差异较大，请仔细核对")}
+                 _l("人像面照片与人口库照片相似") if r.face_distance <= tolerance
+                 else _l("人像面照片与人口库照片差异较大，请仔细核对"))}
             for r in services.identity_review_queue(get_session())]
     return render_template("accounts/reviews.html", rows=rows, form=form), status
 
@@ -272,7 +303,8 @@ def decide(public_id: str):
         lambda session, approve, reason: services.decide_identity_review(
             session, public_id, approve=approve, reason=reason, reviewer=current_user, now=_now(),
             notifier=edge.notifier()),
-        _reviews_page, done=("已审核通过，账号已实人认证。", "已退回，申请人将收到不通过原因。"), back="account_desk.reviews")
+        _reviews_page, done=(_l("已审核通过，账号已实人认证。"), _l("已退回，申请人将收到不通过原因。")),
+        back="account_desk.reviews")
 
 
 @desk.route("/face-to-face", methods=["GET", "POST"])
@@ -298,7 +330,10 @@ def face_to_face():
             status = form.refused(session, exc)
         else:
             edge.commit()
-            flash(f"面签完成：{user.citizen.name}（{mask_phone(user.phone)}）的账号已实人认证。"
-                  + ("已发送短信提示其设置登录密码。" if created else ""), "success")
+            done = (_l("面签完成：%(name)s（%(phone)s）的账号已实人认证。已发送短信提示其设置登录密码。", name=user.citizen.name,
+                       phone=mask_phone(user.phone)) if created else
+                    _l("面签完成：%(name)s（%(phone)s）的账号已实人认证。", name=user.citizen.name,
+                       phone=mask_phone(user.phone)))
+            flash(done, "success")
             return redirect(url_for("account_desk.face_to_face"))
     return render_template("accounts/face_to_face.html", form=form), status

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, session as web_session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import session as web_session
 
 from webapp.db import get_session
 from webapp.demo.forms import EnrolForm
 from webapp.errors import DomainError
 from webapp.extensions import limiter
+from webapp.lazytext import _l
 from webapp.proofing.services import prepare_portrait
 from webapp.registry import rules, services
 from webapp.timeutil import local_date
@@ -58,7 +60,7 @@ def enrol():
             form.form_errors.append(str(exc))
         else:
             edge.commit()
-            flash("已登记到演示人口库。", "success")
+            flash(_l("已登记到演示人口库。"), "success")
             # Only this browser may see the full number it just enrolled.
             web_session["enrolled_citizen"] = citizen.id
             return redirect(url_for("demo.enrolled"))

@@ -12,23 +12,24 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Mapping
 
-from webapp.registry.rules import LICENCE_CLASSES, LICENCE_STATUS_NORMAL, LICENCE_STATUSES
+from webapp.lazytext import LazyText, _l, joined
+from webapp.registry.rules import LICENCE_CLASSES, LICENCE_STATUS_NORMAL, LICENCE_STATUSES, licence_status_label
 from webapp.timeutil import to_local
 from webapp.workdays import is_workday, review_due  # noqa: F401 - part of this module's rules
 
 # --- Eligibility ----------------------------------------------------------------------------------------
 # What each blocking status means for the holder and what to do (the refusal names both).
 STATUS_ADVICE: Mapping[str, str] = {
-    "扣留": "驾驶证已被公安交管部门扣留，请按处罚决定接受处理，待驾驶证返还后再申领。",
-    "扣押": "驾驶证已被依法扣押，请到扣押机关接受处理，待驾驶证返还后再申领。",
-    "暂扣": "驾驶证处于暂扣期，暂扣期满并返还驾驶证后可申领。",
-    "吊销": "驾驶证已被吊销，不能申领电子驾驶证。吊销期满后可重新考领驾驶证。",
-    "撤销": "驾驶证已被撤销，不能申领电子驾驶证。如有疑问请到车管所咨询。",
-    "注销": "驾驶证已注销，不能申领电子驾驶证。如需驾驶，请到车管所办理恢复驾驶资格或重新考领。",
-    "逾期未换证": "驾驶证已超过有效期未换证，请先到车管所或通过“业务中心 → 驾驶证有效期满换证”办理换证。",
-    "逾期未体检": "驾驶证逾期未提交身体条件证明，请先到体检机构体检并提交身体条件证明。",
-    "逾期未审验": "驾驶证逾期未审验，请先到车管所办理审验（或参加满分学习）。",
-    "公告停止使用": "驾驶证已被公告停止使用，请到车管所办理相关业务后再申领。",
+    "扣留": _l("驾驶证已被公安交管部门扣留，请按处罚决定接受处理，待驾驶证返还后再申领。"),
+    "扣押": _l("驾驶证已被依法扣押，请到扣押机关接受处理，待驾驶证返还后再申领。"),
+    "暂扣": _l("驾驶证处于暂扣期，暂扣期满并返还驾驶证后可申领。"),
+    "吊销": _l("驾驶证已被吊销，不能申领电子驾驶证。吊销期满后可重新考领驾驶证。"),
+    "撤销": _l("驾驶证已被撤销，不能申领电子驾驶证。如有疑问请到车管所咨询。"),
+    "注销": _l("驾驶证已注销，不能申领电子驾驶证。如需驾驶，请到车管所办理恢复驾驶资格或重新考领。"),
+    "逾期未换证": _l("驾驶证已超过有效期未换证，请先到车管所或通过“业务中心 → 驾驶证有效期满换证”办理换证。"),
+    "逾期未体检": _l("驾驶证逾期未提交身体条件证明，请先到体检机构体检并提交身体条件证明。"),
+    "逾期未审验": _l("驾驶证逾期未审验，请先到车管所办理审验（或参加满分学习）。"),
+    "公告停止使用": _l("驾驶证已被公告停止使用，请到车管所办理相关业务后再申领。"),
 }
 BLOCKING_STATUSES = tuple(s for s in LICENCE_STATUSES if s != LICENCE_STATUS_NORMAL)
 assert set(STATUS_ADVICE) == set(BLOCKING_STATUSES), "every blocking status needs its advice"
@@ -68,19 +69,22 @@ def eligibility(record: RecordFacts | None, today: date, cities: frozenset[str] 
     :param cities: enabled cities (``enabled_cities``), None = nationwide
     """
     if record is None:
-        return Refusal(NO_RECORD, "未查询到您名下的机动车驾驶证信息。如已取得驾驶证，请到车管所核实驾驶人信息。")
+        return Refusal(NO_RECORD, _l("未查询到您名下的机动车驾驶证信息。如已取得驾驶证，请到车管所核实驾驶人信息。"))
     if record.status != LICENCE_STATUS_NORMAL:
-        advice = STATUS_ADVICE.get(record.status, "请到车管所咨询处理。")
-        return Refusal(BAD_STATUS, f"驾驶证状态为“{record.status}”，暂不能申领电子驾驶证。{advice}")
+        advice = STATUS_ADVICE.get(record.status, _l("请到车管所咨询处理。"))
+        return Refusal(BAD_STATUS, _l("驾驶证状态为“%(status)s”，暂不能申领电子驾驶证。%(advice)s",
+                                      status=licence_status_label(record.status), advice=advice))
     if today < record.valid_from:
-        return Refusal(NOT_YET_VALID, f"驾驶证自 {record.valid_from:%Y-%m-%d} 起有效，请在生效后申领。")
+        return Refusal(NOT_YET_VALID, _l("驾驶证自 %(date)s 起有效，请在生效后申领。",
+                                         date=record.valid_from.strftime("%Y-%m-%d")))
     if record.valid_until is not None and today > record.valid_until:
-        return Refusal(EXPIRED, f"驾驶证已于 {record.valid_until:%Y-%m-%d} 超过有效期，请先办理有效期满换证，"
-                                "换证后再申领电子驾驶证。")
+        return Refusal(EXPIRED, _l("驾驶证已于 %(date)s 超过有效期，请先办理有效期满换证，换证后再申领电子驾驶证。",
+                                   date=record.valid_until.strftime("%Y-%m-%d")))
     if not in_region(record.issuing_authority, cities):
         city = licence_city(record.issuing_authority) or record.issuing_authority
-        return Refusal(OUTSIDE_REGION, f"您的驾驶证核发地（{city}）暂未开通电子驾驶证，开通后即可申领。"
-                                       "开通城市：" + "、".join(sorted(cities or ())) + "。")
+        # City names stay Chinese in every language (place names).
+        return Refusal(OUTSIDE_REGION, _l("您的驾驶证核发地（%(city)s）暂未开通电子驾驶证，开通后即可申领。开通城市：%(cities)s。",
+                                          city=city, cities="、".join(sorted(cities or ()))))
     return None
 
 
@@ -146,7 +150,7 @@ PHOTO_SYSTEM = "system"  # the registry portrait on file
 PHOTO_ALBUM = "album"    # an uploaded picture
 PHOTO_CAMERA = "camera"  # a shot taken with the phone camera
 PHOTO_SOURCES = (PHOTO_SYSTEM, PHOTO_ALBUM, PHOTO_CAMERA)
-PHOTO_SOURCE_LABELS = {PHOTO_SYSTEM: "系统照片", PHOTO_ALBUM: "相册照片", PHOTO_CAMERA: "拍摄照片"}
+PHOTO_SOURCE_LABELS = {PHOTO_SYSTEM: _l("系统照片"), PHOTO_ALBUM: _l("相册照片"), PHOTO_CAMERA: _l("拍摄照片")}
 PHOTO_REPLACE_MONTHS = 6
 
 
@@ -171,8 +175,8 @@ def photo_replaceable_from(source: str, photo_changed_at: datetime | None, issue
 # A renewal changes the validity, a class change (增驾/降级) the class, a transfer (转籍) the issuing authority:
 # each makes the e-licence stale (SPEC §5.3), and the holder must re-apply.
 SNAPSHOT_FIELDS = ("licence_class", "valid_from", "valid_until", "issuing_authority")
-FIELD_LABELS = {"licence_class": "准驾车型", "valid_from": "有效期", "valid_until": "有效期",
-                "issuing_authority": "发证机关"}
+FIELD_LABELS = {"licence_class": _l("准驾车型"), "valid_from": _l("有效期"), "valid_until": _l("有效期"),
+                "issuing_authority": _l("发证机关")}
 
 
 def changed_fields(snapshot: Mapping[str, object], record: Mapping[str, object]) -> list[str]:
@@ -180,9 +184,9 @@ def changed_fields(snapshot: Mapping[str, object], record: Mapping[str, object])
     return [name for name in SNAPSHOT_FIELDS if snapshot.get(name) != record.get(name)]
 
 
-def invalidation_message(fields: list[str]) -> str:
-    what = "、".join(dict.fromkeys(FIELD_LABELS[f] for f in fields))
-    return f"驾驶证{what}已变更，原电子驾驶证已失效，请重新申领。"
+def invalidation_message(fields: list[str]) -> LazyText:
+    labels = dict.fromkeys(FIELD_LABELS[f] for f in fields)  # 有效期 once for both of its dates
+    return _l("驾驶证%(what)s已变更，原电子驾驶证已失效，请重新申领。", what=joined(labels))
 
 
 # --- Portrait format (32 × 22 mm, "1 inch small") --------------------------------------------------------
@@ -204,16 +208,16 @@ BACKGROUND_MAX_STD = 30.0     # plain: little texture
 MIN_COLOURFULNESS = 6.0       # mean |R-G|+|G-B| of the face; a black-and-white photo is ~0
 
 CHECK_MESSAGES = {
-    "bad_image": "无法识别该图片，请上传 JPEG、PNG 或 WebP 格式的照片。",
-    "too_large": "照片文件过大，请上传 10 MB 以内的照片。",
-    "no_face": "照片中未检测到人脸，请上传本人正面免冠照片。",
-    "several_faces": "照片中有多个人，请上传仅有本人的单人照片。",
-    "not_same_person": "照片与公安人口库中的本人照片不一致，请上传本人照片。",
-    "proportions": "头部在照片中的位置或比例不符合 32×22 mm 证件照要求（头部高 19–22 mm、宽 14–16 mm，"
-                   "头顶和两侧须留出背景），请正对镜头、与镜头保持适当距离后重拍。",
-    "resolution": "照片分辨率过低，头部区域不足以制作证件照，请使用更清晰的照片。",
-    "background": "照片背景须为浅色纯色（建议白色），请在浅色墙面前重拍。",
-    "colour": "照片须为彩色照片，不能使用黑白照片。",
+    "bad_image": _l("无法识别该图片，请上传 JPEG、PNG 或 WebP 格式的照片。"),
+    "too_large": _l("照片文件过大，请上传 10 MB 以内的照片。"),
+    "no_face": _l("照片中未检测到人脸，请上传本人正面免冠照片。"),
+    "several_faces": _l("照片中有多个人，请上传仅有本人的单人照片。"),
+    "not_same_person": _l("照片与公安人口库中的本人照片不一致，请上传本人照片。"),
+    "proportions": _l("头部在照片中的位置或比例不符合 32×22 mm 证件照要求（头部高 19–22 mm、宽 14–16 mm，"
+                   "头顶和两侧须留出背景），请正对镜头、与镜头保持适当距离后重拍。"),
+    "resolution": _l("照片分辨率过低，头部区域不足以制作证件照，请使用更清晰的照片。"),
+    "background": _l("照片背景须为浅色纯色（建议白色），请在浅色墙面前重拍。"),
+    "colour": _l("照片须为彩色照片，不能使用黑白照片。"),
 }
 
 
@@ -257,23 +261,23 @@ def plan_crop(image_size: tuple[int, int], chin_y: float, brow_y: float, jaw_lef
 
 # 准驾车型代号规定 (GA/T 驾驶证式样, abridged): printed on the back page.
 CLASS_RULES = {
-    "A1": "大型客车，准驾 A3、B1、B2、C1、C2、C3、C4、M",
-    "A2": "重型牵引挂车，准驾 B1、B2、C1、C2、C3、C4、C6、M",
-    "A3": "城市公交车，准驾 C1、C2、C3、C4",
-    "B1": "中型客车，准驾 C1、C2、C3、C4、M",
-    "B2": "大型货车，准驾 C1、C2、C3、C4、M",
-    "C1": "小型汽车，准驾 C2、C3",
-    "C2": "小型自动挡汽车",
-    "C3": "低速载货汽车，准驾 C4",
-    "C4": "三轮汽车",
-    "C5": "残疾人专用小型自动挡载客汽车",
-    "C6": "轻型牵引挂车",
-    "D": "普通三轮摩托车，准驾 E、F",
-    "E": "普通二轮摩托车，准驾 F",
-    "F": "轻便摩托车",
-    "M": "轮式专用机械车",
-    "N": "无轨电车",
-    "P": "有轨电车",
+    "A1": _l("大型客车，准驾 A3、B1、B2、C1、C2、C3、C4、M"),
+    "A2": _l("重型牵引挂车，准驾 B1、B2、C1、C2、C3、C4、C6、M"),
+    "A3": _l("城市公交车，准驾 C1、C2、C3、C4"),
+    "B1": _l("中型客车，准驾 C1、C2、C3、C4、M"),
+    "B2": _l("大型货车，准驾 C1、C2、C3、C4、M"),
+    "C1": _l("小型汽车，准驾 C2、C3"),
+    "C2": _l("小型自动挡汽车"),
+    "C3": _l("低速载货汽车，准驾 C4"),
+    "C4": _l("三轮汽车"),
+    "C5": _l("残疾人专用小型自动挡载客汽车"),
+    "C6": _l("轻型牵引挂车"),
+    "D": _l("普通三轮摩托车，准驾 E、F"),
+    "E": _l("普通二轮摩托车，准驾 F"),
+    "F": _l("轻便摩托车"),
+    "M": _l("轮式专用机械车"),
+    "N": _l("无轨电车"),
+    "P": _l("有轨电车"),
 }
 assert set(CLASS_RULES) == set(LICENCE_CLASSES)
 

@@ -22,17 +22,26 @@ from sqlalchemy.orm import Session
 
 from webapp.audit import services as audit
 from webapp.driving_licence import photo, rules
-from webapp.driving_licence.models import (ABANDONED, ACTIVE, INVALIDATED, OPEN_STATUSES, PENDING, PROOFING,
-                                           REJECTED, ElectronicLicence)
+from webapp.driving_licence.models import (
+    ABANDONED,
+    ACTIVE,
+    INVALIDATED,
+    OPEN_STATUSES,
+    PENDING,
+    PROOFING,
+    REJECTED,
+    ElectronicLicence,
+)
 from webapp.errors import Conflict, DomainError, NotFound, TooSoon
+from webapp.lazytext import _l, joined
+from webapp.normalise import normalise_id_number
 from webapp.notify import services as notices
 from webapp.notify.models import Message
 from webapp.notify.notifier import Notifier
 from webapp.proofing import services as proofing
 from webapp.registry import services as registry
 from webapp.registry.models import Citizen, LicenceRecord
-from webapp.normalise import normalise_id_number
-from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES
+from webapp.registry.rules import LICENCE_STATUS_NORMAL, LICENCE_STATUSES, licence_status_label
 from webapp.timeutil import format_deadline, format_local, local_date
 
 #: The 实人核验 purpose of an application (proofing.services.consume checks it).
@@ -53,7 +62,7 @@ class PhotoRejected(DomainError):
     code = "photo_rejected"
 
     def __init__(self, messages: list[str]) -> None:
-        super().__init__("；".join(messages))
+        super().__init__(joined(messages, _l("；")))
         self.messages = messages
 
 
@@ -111,13 +120,13 @@ def apply(session: Session, *, citizen: Citizen, user_id: int | None, photo_sour
     """
     record = check_eligible(session, citizen, now, cities)
     if photo_source not in rules.PHOTO_SOURCES:
-        raise DomainError("照片来源无效。")
+        raise DomainError(_l("照片来源无效。"))
     if photo_source == rules.PHOTO_SYSTEM:
         if citizen.portrait is None:
-            raise DomainError("人口库中没有您的照片，请选择相册照片或拍摄照片。", code="no_portrait")
+            raise DomainError(_l("人口库中没有您的照片，请选择相册照片或拍摄照片。"), code="no_portrait")
         photo = citizen.portrait
     if photo is None:
-        raise DomainError("请选择照片。", code="no_photo")
+        raise DomainError(_l("请选择照片。"), code="no_photo")
     for existing in list(session.scalars(select(ElectronicLicence).where(
             ElectronicLicence.citizen_id == citizen.id, ElectronicLicence.status.in_(OPEN_STATUSES)))):
         if existing.status == PROOFING:
@@ -125,9 +134,9 @@ def apply(session: Session, *, citizen: Citizen, user_id: int | None, photo_sour
         elif existing.status == ACTIVE and _changed(existing):
             _invalidate(session, existing, now, notifier)  # its record changed by a route that did not say so
         elif existing.status == ACTIVE:
-            raise Conflict("您已领取电子驾驶证，无需重复申领。", code="already_active")
+            raise Conflict(_l("您已领取电子驾驶证，无需重复申领。"), code="already_active")
         else:
-            raise Conflict("您的申请正在审核中，请耐心等待审核结果。", code="under_review")
+            raise Conflict(_l("您的申请正在审核中，请耐心等待审核结果。"), code="under_review")
     session.flush()
     application = ElectronicLicence(
         public_id=secrets.token_urlsafe(12), citizen=citizen, record=record, user_id=user_id, status=PROOFING,
@@ -138,7 +147,7 @@ def apply(session: Session, *, citizen: Citizen, user_id: int | None, photo_sour
             session.flush()
     except IntegrityError:
         # Two applications at once: the partial unique index lets one open application per citizen through.
-        raise Conflict("您有一个正在进行的申请，请稍后刷新页面查看。", code="concurrent") from None
+        raise Conflict(_l("您有一个正在进行的申请，请稍后刷新页面查看。"), code="concurrent") from None
     audit.record(session, "licence.apply", now, actor_type="user", actor_id=user_id,
                  subject_type="electronic_licence", subject_id=application.id, citizen_id=citizen.id,
                  photo_source=photo_source)
@@ -159,7 +168,7 @@ def proven(session: Session, application: ElectronicLicence, now: datetime,
     :raises Conflict: the application is not waiting for 实人核验
     """
     if application.status != PROOFING:
-        raise Conflict("该申请已处理，请返回“我的驾驶证”查看。", code="not_proofing")
+        raise Conflict(_l("该申请已处理，请返回“我的驾驶证”查看。"), code="not_proofing")
     check_eligible(session, application.citizen, now, cities)
     if application.photo_source == rules.PHOTO_SYSTEM:
         _issue(session, application, now, notifier)
@@ -169,7 +178,7 @@ def proven(session: Session, application: ElectronicLicence, now: datetime,
         audit.record(session, "licence.queue", now, subject_type="electronic_licence", subject_id=application.id,
                      citizen_id=application.citizen_id, due=application.review_due_at.isoformat())
         _tell(notifier, session, application.citizen, now,
-              f"您的电子驾驶证申领已提交审核，预计 {format_deadline(application.review_due_at)} 前完成。")
+              _l("您的电子驾驶证申领已提交审核，预计 %(due)s 前完成。", due=format_deadline(application.review_due_at)))
     session.flush()
     return application
 
@@ -184,7 +193,7 @@ def issue_after_proofing(session: Session, citizen: Citizen, challenge_public_id
     """
     application = pending_application(session, citizen.id)
     if application is None:
-        raise DomainError("申请已失效，请重新申领。", code="no_pending_application")
+        raise DomainError(_l("申请已失效，请重新申领。"), code="no_pending_application")
     proofing.consume(session, challenge_public_id, purpose=PURPOSE_APPLY, citizen_id=citizen.id, now=now)
     return proven(session, application, now, cities, notifier)
 
@@ -197,7 +206,7 @@ def _issue(session: Session, application: ElectronicLicence, now: datetime, noti
         application.photo_changed_at = now
     audit.record(session, "licence.issue", now, subject_type="electronic_licence", subject_id=application.id,
                  citizen_id=application.citizen_id, photo_source=application.photo_source)
-    _tell(notifier, session, application.citizen, now, "您的电子驾驶证已申领成功，可在“我的驾驶证”中出示使用。")
+    _tell(notifier, session, application.citizen, now, _l("您的电子驾驶证已申领成功，可在“我的驾驶证”中出示使用。"))
 
 
 def current(session: Session, citizen_id: int) -> ElectronicLicence | None:
@@ -210,7 +219,7 @@ def current(session: Session, citizen_id: int) -> ElectronicLicence | None:
 def get(session: Session, public_id: str) -> ElectronicLicence:
     found = session.scalar(select(ElectronicLicence).where(ElectronicLicence.public_id == public_id))
     if found is None:
-        raise NotFound("未找到该电子驾驶证。")
+        raise NotFound(_l("未找到该电子驾驶证。"))
     return found
 
 
@@ -223,10 +232,10 @@ def _invalidate(session: Session, licence: ElectronicLicence, now: datetime, not
     changed = _changed(licence)
     licence.status = INVALIDATED
     licence.decided_at = now
-    licence.status_reason = rules.invalidation_message(changed)
     audit.record(session, "licence.invalidate", now, subject_type="electronic_licence", subject_id=licence.id,
                  citizen_id=licence.citizen_id, fields=changed)
-    _tell(notifier, session, licence.citizen, now, licence.status_reason)
+    # Kept as the holder was told, in their language.
+    licence.status_reason = _tell(notifier, session, licence.citizen, now, rules.invalidation_message(changed)).body
 
 
 def invalidate_changed(session: Session, records: list[LicenceRecord], now: datetime,
@@ -276,19 +285,19 @@ def state(licence: ElectronicLicence, now: datetime) -> LicenceState:
     """Live state, from current data: the e-licence's own status first (and whether its record changed since it
     was issued), then the record's status, then the validity dates."""
     if licence.status == INVALIDATED or (licence.status == ACTIVE and _changed(licence)):
-        return LicenceState(False, INVALIDATED, "已失效")
+        return LicenceState(False, INVALIDATED, _l("已失效"))
     if licence.status != ACTIVE:
-        return LicenceState(False, licence.status, {PENDING: "审核中", REJECTED: "未通过审核",
-                                                    PROOFING: "待核验"}.get(licence.status, licence.status))
+        return LicenceState(False, licence.status, {PENDING: _l("审核中"), REJECTED: _l("未通过审核"),
+                                                    PROOFING: _l("待核验")}.get(licence.status, licence.status))
     record = licence.record
     if record.status != LICENCE_STATUS_NORMAL:
-        return LicenceState(False, record.status, record.status)
+        return LicenceState(False, record.status, licence_status_label(record.status))
     today = local_date(now)
     if today < record.valid_from:
-        return LicenceState(False, "not_yet_valid", "未生效")
+        return LicenceState(False, "not_yet_valid", _l("未生效"))
     if record.valid_until is not None and today > record.valid_until:
-        return LicenceState(False, "expired", "已过有效期")
-    return LicenceState(True, "valid", LICENCE_STATUS_NORMAL)
+        return LicenceState(False, "expired", _l("已过有效期"))
+    return LicenceState(True, "valid", licence_status_label(LICENCE_STATUS_NORMAL))
 
 
 def photo_replaceable_from(licence: ElectronicLicence) -> datetime:
@@ -303,11 +312,12 @@ def check_photo_replaceable(licence: ElectronicLicence, now: datetime) -> None:
     :raises TooSoon: within 6 months of the last camera/album photo or replacement
     """
     if licence.status != ACTIVE:
-        raise Conflict("电子驾驶证当前不可用，不能更换照片。", code="not_active")
+        raise Conflict(_l("电子驾驶证当前不可用，不能更换照片。"), code="not_active")
     allowed = photo_replaceable_from(licence)
     if now < allowed:
-        raise TooSoon(f"距上次使用拍摄或相册照片不足 {rules.PHOTO_REPLACE_MONTHS} 个月，"
-                      f"{format_local(allowed, '%Y-%m-%d %H:%M')} 后可更换照片。", retry_after=allowed - now)
+        raise TooSoon(_l("距上次使用拍摄或相册照片不足 %(months)s 个月，%(date)s 后可更换照片。",
+                         months=rules.PHOTO_REPLACE_MONTHS, date=format_local(allowed, "%Y-%m-%d %H:%M")),
+                      retry_after=allowed - now)
 
 
 def replace_photo(session: Session, licence: ElectronicLicence, *, source: str, photo: bytes, now: datetime,
@@ -319,7 +329,7 @@ def replace_photo(session: Session, licence: ElectronicLicence, *, source: str, 
     """
     check_photo_replaceable(licence, now)
     if source not in (rules.PHOTO_ALBUM, rules.PHOTO_CAMERA):
-        raise DomainError("请选择相册照片或拍摄照片。")
+        raise DomainError(_l("请选择相册照片或拍摄照片。"))
     licence.photo = photo
     licence.photo_source = source
     licence.photo_changed_at = now
@@ -341,17 +351,18 @@ def record_seizure(session: Session, *, officer, id_number: str, reason: str, no
     number = normalise_id_number(id_number)
     record = session.scalar(select(LicenceRecord).join(Citizen).where(Citizen.id_number == number))
     if record is None:
-        raise NotFound("未查询到该驾驶证（驾驶证号即身份证号）。")
+        raise NotFound(_l("未查询到该驾驶证（驾驶证号即身份证号）。"))
     if record.status != LICENCE_STATUS_NORMAL:
-        raise Conflict(f"该驾驶证当前状态为“{record.status}”，无需重复登记。", code="not_normal")
+        raise Conflict(_l("该驾驶证当前状态为“%(status)s”，无需重复登记。", status=licence_status_label(record.status)),
+                       code="not_normal")
     previous = record.status
     record.status = SEIZED
     record.updated_at = now
     audit.record(session, "licence.seize", now, actor_type="officer", actor_id=officer.id,
                  subject_type="licence_record", subject_id=record.id, citizen_id=record.citizen_id,
                  previous=previous, reason=(reason or "").strip()[:200], role=officer.role)
-    _tell(notifier, session, record.citizen, now, "您的机动车驾驶证已被公安交管部门扣留，电子驾驶证暂停使用。"
-                                                 "请按处罚决定书接受处理。")
+    _tell(notifier, session, record.citizen, now, _l("您的机动车驾驶证已被公安交管部门扣留，电子驾驶证暂停使用。"
+                                                    "请按处罚决定书接受处理。"))
     session.flush()
     return record
 
@@ -371,17 +382,18 @@ def decide(session: Session, public_id: str, *, approve: bool, reason: str, revi
     """
     application = get(session, public_id)
     if application.status != PENDING:
-        raise Conflict("该申请不在待审核状态。", code="not_pending")
+        raise Conflict(_l("该申请不在待审核状态。"), code="not_pending")
     reason = (reason or "").strip()
     if approve:
         _issue(session, application, now, notifier)
     else:
         if not reason:
-            raise DomainError("请填写不通过的原因。", code="reason_required")
+            raise DomainError(_l("请填写不通过的原因。"), code="reason_required")
         application.status = REJECTED
         application.decided_at = now
         application.status_reason = reason[:500]
-        _tell(notifier, session, application.citizen, now, f"您的电子驾驶证申领未通过审核：{reason}。请修改后重新申领。")
+        _tell(notifier, session, application.citizen, now,
+              _l("您的电子驾驶证申领未通过审核：%(reason)s。请修改后重新申领。", reason=reason))
     audit.record(session, "licence.review", now, actor_type="officer", actor_id=reviewer.id,
                  subject_type="electronic_licence", subject_id=application.id, citizen_id=application.citizen_id,
                  approved=approve, reason=reason or None, late=now > application.review_due_at)

@@ -2,7 +2,7 @@
 rotating QR and Code128), photo replacement, the traffic officer's 扣留 and the reviewer's queue."""
 from __future__ import annotations
 
-from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for)
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp import codes, images
@@ -12,8 +12,9 @@ from webapp.driving_licence.forms import PHOTO_CHOICES, ApplyForm, PhotoForm, Se
 from webapp.driving_licence.models import ACTIVE, INVALIDATED, PENDING, ElectronicLicence
 from webapp.errors import DomainError, NotFound, TooSoon
 from webapp.extensions import limiter
+from webapp.lazytext import _l
 from webapp.proofing import flow as proofing
-from webapp.registry.rules import SEX_LABELS
+from webapp.registry.rules import SEX_LABELS, licence_status_label
 from webapp.roles import ROLE_REVIEWER, ROLE_TRAFFIC
 from webapp.timeutil import format_deadline, format_local, to_local
 from webapp.web import edge
@@ -22,7 +23,7 @@ from webapp.web.forms import DecisionForm
 from webapp.web.review import decision
 
 bp = Blueprint("driving_licence", __name__, url_prefix="/licence")
-CITIZENS_ONLY = "请使用个人账号办理驾驶证业务。"  # what an officer session is told on a citizen page
+CITIZENS_ONLY = _l("请使用个人账号办理驾驶证业务。")  # what an officer session is told on a citizen page
 
 APPLY_RATE_LIMIT = "10 per minute;30 per hour"
 _now = edge.now
@@ -37,7 +38,7 @@ def _own(public_id: str) -> ElectronicLicence:
     user = current_citizen(CITIZENS_ONLY)
     licence = services.get(get_session(), public_id)
     if licence.citizen_id != user.citizen_id:
-        raise NotFound("未找到该电子驾驶证。")
+        raise NotFound(_l("未找到该电子驾驶证。"))
     return licence
 
 
@@ -46,7 +47,7 @@ def _uploaded(form) -> bytes | DomainError:
     source = form.photo_source.data
     upload = (form.album if source == rules.PHOTO_ALBUM else form.camera).data
     if upload is None or not getattr(upload, "filename", ""):
-        return DomainError("请选择或拍摄一张照片。", code="no_photo")
+        return DomainError(_l("请选择或拍摄一张照片。"), code="no_photo")
     if not images.upload_type_ok(upload):
         return DomainError(images.BAD_TYPE_MESSAGE, code="bad_type")
     try:
@@ -129,9 +130,9 @@ def issue():
                                                 _cities(), edge.notifier())
     edge.commit()
     if application.status == ACTIVE:
-        flash("电子驾驶证申领成功。", "success")
+        flash(_l("电子驾驶证申领成功。"), "success")
         return redirect(url_for("driving_licence.show", public_id=application.public_id))
-    flash("申请已提交审核。", "info")
+    flash(_l("申请已提交审核。"), "info")
     return redirect(url_for("driving_licence.index"))
 
 
@@ -143,7 +144,8 @@ def _show_context(licence: ElectronicLicence) -> dict:
         "licence": licence, "record": record, "citizen": citizen, "sex": SEX_LABELS.get(citizen.sex, ""),
         "live": services.state(licence, now),
         "photo": images.jpeg_data_uri(licence.photo),
-        "valid_until": f"{record.valid_until:%Y-%m-%d}" if record.valid_until else "长期",
+        "valid_until": f"{record.valid_until:%Y-%m-%d}" if record.valid_until else _l("长期"),
+        "record_status": licence_status_label(record.status),
         "class_rules": rules.class_rules(record.licence_class),
         "replace_from": services.photo_replaceable_from(licence),
         "replace_from_text": format_local(services.photo_replaceable_from(licence), "%Y-%m-%d %H:%M"),
@@ -190,7 +192,7 @@ def replace_photo(public_id: str):
     licence = _own(public_id)
     form = PhotoForm()
     if not form.validate_on_submit():
-        return _photo_refused(licence, ["请选择照片来源并上传照片。"], 400)
+        return _photo_refused(licence, [_l("请选择照片来源并上传照片。")], 400)
     try:
         # Before reading and face-checking an upload that could not be used anyway.
         services.check_photo_replaceable(licence, _now())
@@ -210,7 +212,7 @@ def replace_photo(public_id: str):
         session.rollback()
         return _photo_refused(licence, [exc.user_message], exc.status)
     edge.commit()
-    flash("照片已更换。", "success")
+    flash(_l("照片已更换。"), "success")
     return redirect(url_for("driving_licence.show", public_id=public_id))
 
 
@@ -239,7 +241,8 @@ def seize():
             form.refused(session, exc)   # answered 400 below, as every refused submission of this form
         else:
             edge.commit()
-            flash(f"已登记扣留：{record.citizen.name}（档案编号 {record.file_number}）。", "success")
+            flash(_l("已登记扣留：%(name)s（档案编号 %(file_number)s）。", name=record.citizen.name,
+                     file_number=record.file_number), "success")
             return redirect(url_for("driving_licence.seize"))
     return render_template("driving_licence/seize.html", form=form), 400 if form.is_submitted() else 200
 
@@ -265,4 +268,4 @@ def decide(public_id: str):
         lambda session, approve, reason: services.decide(session, public_id, approve=approve, reason=reason,
                                                          reviewer=current_user, now=_now(),
                                                          notifier=edge.notifier()),
-        _review_page, done=("已审核通过。", "已退回申请。"), back="driving_licence.review_queue")
+        _review_page, done=(_l("已审核通过。"), _l("已退回申请。")), back="driving_licence.review_queue")

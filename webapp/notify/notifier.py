@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from webapp.lazytext import DEFAULT_LOCALE, render
 from webapp.notify import gateway as gateways
 from webapp.notify import rules, services
 from webapp.notify.models import Message, PushSubscription, SmsCode, SmsMessage
@@ -30,22 +31,30 @@ PENDING = "suishen.pending_notices"
 Notice = tuple
 
 
+def _no_locale(session: Session, citizen_id: int) -> str | None:
+    return None
+
+
 class Notifier:
     """:param accounts_of: ``(session, citizen_id) -> [user id, …]``, the accounts whose browsers get a push (the
         accounts domain's lookup: notify itself knows no accounts)
     :param enqueue: takes the notices of one commit and puts them on the task queue
+    :param locale_of: ``(session, citizen_id) -> locale or None``, the language the citizen's account keeps (the
+        accounts domain's too): a notice is written in it, zh-CN when there is none, whoever caused it
     """
 
     def __init__(self, *, sms_gateway: gateways.SmsGateway, web_push: gateways.WebPush,
                  code_policy: rules.CodePolicy, secret: str,
                  accounts_of: Callable[[Session, int], Sequence[int]],
-                 enqueue: Callable[[list[Notice]], None]) -> None:
+                 enqueue: Callable[[list[Notice]], None],
+                 locale_of: Callable[[Session, int], str | None] = _no_locale) -> None:
         self.sms_gateway = sms_gateway
         self.web_push = web_push
         self.code_policy = code_policy
         self._secret = secret
         self._accounts_of = accounts_of
         self._enqueue = enqueue
+        self._locale_of = locale_of
 
     @classmethod
     def from_config(cls, config, *, sms_gateway: gateways.SmsGateway | None = None, **wiring) -> Notifier:
@@ -56,11 +65,13 @@ class Notifier:
     def notify(self, session: Session, citizen: Citizen, body: str, now: datetime, *, url: str | None = None,
                purpose: str = "notice", user_id: int | None = None) -> Message:
         """One notice to a citizen: an in-app message, an SMS to the phone on file, and Web Push to every browser
-        of their account that allowed it (``user_id``: that account only). Sent after the commit."""
-        message = Message(citizen_id=citizen.id, phone=citizen.phone or "", body=body, url=url, created_at=now)
+        of their account that allowed it (``user_id``: that account only). Sent after the commit. ``body`` (a lazy
+        text, webapp/lazytext.py) is written in the language of the citizen's account."""
+        text = render(body, self._locale_of(session, citizen.id) or DEFAULT_LOCALE)
+        message = Message(citizen_id=citizen.id, phone=citizen.phone or "", body=text, url=url, created_at=now)
         session.add(message)
         if citizen.phone:
-            self.send_sms(session, citizen.phone, f"【随身证】{body}", purpose, now)
+            self.send_sms(session, citizen.phone, rules.signed(text), purpose, now)
         user_ids = [user_id] if user_id else list(self._accounts_of(session, citizen.id))
         session.flush()
         for sub_id in session.scalars(select(PushSubscription.id).where(PushSubscription.user_id.in_(user_ids))):
@@ -70,8 +81,9 @@ class Notifier:
     def send_sms(self, session: Session, phone: str, body: str, purpose: str, now: datetime) -> SmsMessage:
         """Record a message in ``sms_messages`` (the outbox of the embedded gateway, the log of a real one); a real
         provider gets it from the task queue after the commit (``notify.sms``, retried on a provider error), so a
-        slow provider never holds a request and a rolled-back request sends nothing."""
-        message = SmsMessage(phone=phone, body=body, purpose=purpose, created_at=now, gateway=self.sms_gateway.name)
+        slow provider never holds a request and a rolled-back request sends nothing. A lazy ``body`` is written in
+        the request's language (the caller renders one for someone else: ``rules.signed(body, locale)``)."""
+        message = SmsMessage(phone=phone, body=render(body), purpose=purpose, created_at=now, gateway=self.sms_gateway.name)
         session.add(message)
         session.flush()
         if not isinstance(self.sms_gateway, gateways.OutboxGateway):
@@ -86,7 +98,7 @@ class Notifier:
         """
         code, body = services.request_code(session, phone=phone, purpose=purpose, policy=self.code_policy,
                                            secret=self._secret, now=now, deliver=deliver)
-        self.send_sms(session, phone, body, purpose, now)
+        self.send_sms(session, phone, rules.signed(body), purpose, now)  # for whoever asked: the request's language
         return code
 
     def check_code(self, session: Session, *, phone: str, purpose: str, code: str, now: datetime) -> None:

@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from webapp.lazytext import _l, render
+
 CODE_LENGTH = 6
 
 PURPOSE_REALNAME = "realname"          # 实名认证: prove the phone on file belongs to the account holder
 PURPOSE_RESET = "reset_password"       # 忘记密码 / 面签 accounts set their first password
 PURPOSES = (PURPOSE_REALNAME, PURPOSE_RESET)
-PURPOSE_LABELS = {PURPOSE_REALNAME: "实名认证", PURPOSE_RESET: "设置登录密码"}
+SMS_SIGNATURE = "【随身证】"  # the sender's name before every SMS, the same in every language
+PURPOSE_LABELS = {PURPOSE_REALNAME: _l("实名认证"), PURPOSE_RESET: _l("设置登录密码")}
 
 _CODE_RE = re.compile(r"^[0-9]{6}$")
 
@@ -54,15 +57,15 @@ def send_refusal(policy: CodePolicy, now: datetime, sent_at: list[datetime]) -> 
         return None
     wait = resend_wait(policy, now, max(sent_at))
     if wait:
-        return SendRefusal("too_soon", f"验证码已发送，请 {whole_seconds(wait)} 秒后再重新获取。", wait)
+        return SendRefusal("too_soon", _l("验证码已发送，请 %(seconds)s 秒后再重新获取。", seconds=whole_seconds(wait)), wait)
     hour = sorted(t for t in sent_at if now - t < timedelta(hours=1))
     if len(hour) >= policy.max_per_hour:
         wait = hour[0] + timedelta(hours=1) - now
-        return SendRefusal("quota_exceeded", "获取验证码过于频繁，请 1 小时后再试。", wait)
+        return SendRefusal("quota_exceeded", _l("获取验证码过于频繁，请 1 小时后再试。"), wait)
     day = sorted(t for t in sent_at if now - t < timedelta(days=1))
     if len(day) >= policy.max_per_day:
         wait = day[0] + timedelta(days=1) - now
-        return SendRefusal("quota_exceeded", "今日获取验证码次数已达上限，请明天再试。", wait)
+        return SendRefusal("quota_exceeded", _l("今日获取验证码次数已达上限，请明天再试。"), wait)
     return None
 
 
@@ -110,14 +113,20 @@ def no_account_text(purpose: str) -> str:
     """What a phone without an account gets instead of a code (忘记密码): the same SMS traffic and the same
     answers as a registered phone, so neither the page nor its timing tells who has an account; only the phone's
     owner learns it."""
-    return (f"【随身证】有人使用本手机号申请{PURPOSE_LABELS[purpose]}，但本手机号未注册随身证账号。"
-            "如非本人操作，请忽略本短信。")
+    return _l("有人使用本手机号申请%(purpose)s，但本手机号未注册随身证账号。如非本人操作，请忽略本短信。",
+              purpose=PURPOSE_LABELS[purpose])
+
+
+def signed(body: str, locale: str | None = None) -> str:
+    """An SMS as it is sent, written in ``locale`` (None: the request's language): the sender's signature (the app's
+    name, the same in every language) before the text."""
+    return SMS_SIGNATURE + render(body, locale)
 
 
 def code_text(code: str, purpose: str, ttl: timedelta) -> str:
     minutes = int(ttl.total_seconds() // 60)
-    return (f"【随身证】您正在进行{PURPOSE_LABELS[purpose]}，验证码 {code}，{minutes} 分钟内有效。"
-            "工作人员不会向您索要验证码，请勿泄露。")
+    return _l("您正在进行%(purpose)s，验证码 %(code)s，%(minutes)s 分钟内有效。工作人员不会向您索要验证码，"
+              "请勿泄露。", purpose=PURPOSE_LABELS[purpose], code=code, minutes=minutes)
 
 
 
@@ -137,7 +146,7 @@ _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
-BAD_PUSH_ENDPOINT = "推送订阅无效：只接受浏览器推送服务的 HTTPS 地址。请在浏览器中关闭后重新开启消息推送。"
+BAD_PUSH_ENDPOINT = _l("推送订阅无效：只接受浏览器推送服务的 HTTPS 地址。请在浏览器中关闭后重新开启消息推送。")
 
 
 class BadPushEndpoint(ValueError):

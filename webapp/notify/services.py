@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from webapp.audit import services as audit
 from webapp.errors import DomainError, QuotaExceeded, TooSoon
+from webapp.lazytext import _l
 from webapp.notify import rules
 from webapp.notify.models import Message, PushSubscription, SmsCode, SmsMessage
 
@@ -77,21 +78,22 @@ def consume_code(session: Session, *, phone: str, purpose: str, code: str, polic
                                                SmsCode.used_at.is_(None))
                          .order_by(SmsCode.created_at.desc(), SmsCode.id.desc()).limit(1))
     if row is None:
-        raise BadCode("验证码无效，请先获取验证码。")
+        raise BadCode(_l("验证码无效，请先获取验证码。"))
     if now >= row.expires_at:
-        raise BadCode("验证码已过期，请重新获取。")
+        raise BadCode(_l("验证码已过期，请重新获取。"))
     if row.attempts >= policy.max_attempts:
-        raise BadCode("验证码错误次数过多，请重新获取。")
+        raise BadCode(_l("验证码错误次数过多，请重新获取。"))
     if not rules.well_formed(code) or not secrets.compare_digest(
             row.digest, rules.code_digest(rules.code_key(secret), phone, purpose, code)):
         left = policy.max_attempts - row.attempts - 1
         # Counted in the database, so parallel guesses cannot share one attempt.
         session.execute(update(SmsCode).where(SmsCode.id == row.id).values(attempts=SmsCode.attempts + 1))
-        raise BadCode(f"验证码错误，还可尝试 {left} 次。" if left > 0 else "验证码错误次数过多，请重新获取。")
+        raise BadCode(_l("验证码错误，还可尝试 %(left)s 次。", left=left) if left > 0
+                      else _l("验证码错误次数过多，请重新获取。"))
     claimed = session.execute(update(SmsCode).where(SmsCode.id == row.id, SmsCode.used_at.is_(None))
                               .values(used_at=now)).rowcount
     if claimed != 1:  # a concurrent request used it first
-        raise BadCode("验证码已使用，请重新获取。")
+        raise BadCode(_l("验证码已使用，请重新获取。"))
 
 
 # --- In-app messages and Web Push ------------------------------------------------------------------------------
@@ -124,7 +126,7 @@ def subscribe(session: Session, user_id: int, *, endpoint: str, p256dh: str, aut
     :raises DomainError: an endpoint this server will not send to, or keys of the wrong shape (nothing written)
     """
     if not (20 <= len(p256dh) <= 200 and 8 <= len(auth) <= 64):
-        raise DomainError("推送订阅无效：密钥格式不正确。请在浏览器中关闭后重新开启消息推送。",
+        raise DomainError(_l("推送订阅无效：密钥格式不正确。请在浏览器中关闭后重新开启消息推送。"),
                           code="bad_subscription")
     try:
         check_endpoint(endpoint)

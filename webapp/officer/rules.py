@@ -5,6 +5,7 @@ import hashlib
 import re
 
 from webapp.accounts.rules import password_problem as _citizen_password_problem
+from webapp.lazytext import _l
 
 OFFICER_PASSWORD_MIN = 10
 LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
@@ -26,13 +27,13 @@ PAPER_SERIAL_PREFIX = "ZM"
 def officer_password_problem(password: str) -> str | None:
     """Why an officer password is too weak (stricter than a citizen's: at least 10 characters), or None."""
     if len(password) < OFFICER_PASSWORD_MIN:
-        return f"密码至少 {OFFICER_PASSWORD_MIN} 位。"
+        return _l("密码至少 %(n)s 位。", n=OFFICER_PASSWORD_MIN)
     return _citizen_password_problem(password)
 
 
 def username_problem(username: str) -> str | None:
     if not _USERNAME_RE.match(username or ""):
-        return "用户名须为 3–32 位小写字母、数字、点、下划线或连字符，并以字母开头。"
+        return _l("用户名须为 3–32 位小写字母、数字、点、下划线或连字符，并以字母开头。")
     return None
 
 

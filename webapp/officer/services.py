@@ -15,6 +15,7 @@ from webapp.accounts import throttle
 from webapp.audit import services as audit
 from webapp.db import add_unique
 from webapp.errors import DomainError, NotFound
+from webapp.lazytext import _l
 from webapp.officer import rules
 from webapp.officer.models import ApiKey, Officer, PaperCertificate
 from webapp.registry import rules as registry_rules
@@ -41,13 +42,13 @@ def create_officer(session: Session, *, username: str, password: str, role: str,
     if problem:
         raise DomainError(problem, code="bad_username")
     if role not in roles.ROLES:
-        raise DomainError(f"角色须为 {' / '.join(roles.ROLES)} 之一。", code="bad_role")
+        raise DomainError(_l("角色须为 %(roles)s 之一。", roles=" / ".join(roles.ROLES)), code="bad_role")
     problem = rules.officer_password_problem(password)
     if problem:
         raise DomainError(problem, code="weak_password")
     officer = Officer(username=username, password_hash=generate_password_hash(password), role=role,
                       active=True, created_at=now)
-    add_unique(session, officer, f"用户名 {username} 已存在。")
+    add_unique(session, officer, _l("用户名 %(username)s 已存在。", username=username))
     audit.record(session, "officer.create", now, subject_type="officer", subject_id=officer.id, role=role)
     return officer
 
@@ -67,10 +68,10 @@ def authenticate(session: Session, *, username: str, password: str, now: datetim
             check_password_hash(_DUMMY_HASH, password or "")
             # Recorded as for an officer (the same work), with no account and not what was typed.
             audit.record(session, "officer.login_failed", now, actor_type="officer", unknown_account=True)
-            raise BadCredentials("用户名或密码错误。")
+            raise BadCredentials(_l("用户名或密码错误。"))
         if not check_password_hash(officer.password_hash, password or ""):
             audit.record(session, "officer.login_failed", now, actor_type="officer", actor_id=officer.id)
-            raise BadCredentials("用户名或密码错误。")
+            raise BadCredentials(_l("用户名或密码错误。"))
         return officer
 
     officer = throttle.guarded(session, account_rules.throttle_key("officer", username), policy=policy, now=now,
@@ -90,9 +91,9 @@ def create_api_key(session: Session, *, name: str, scope: str, now: datetime) ->
     """A new key; returns (row, the raw key). The raw key is shown once and never stored."""
     name = (name or "").strip()
     if not name or len(name) > 64:
-        raise DomainError("名称须为 1–64 个字符。", code="bad_name")
+        raise DomainError(_l("名称须为 1–64 个字符。"), code="bad_name")
     if scope not in rules.SCOPES:
-        raise DomainError(f"范围须为 {' / '.join(rules.SCOPES)} 之一。", code="bad_scope")
+        raise DomainError(_l("范围须为 %(scopes)s 之一。", scopes=" / ".join(rules.SCOPES)), code="bad_scope")
     raw = rules.API_KEY_PREFIX + secrets.token_urlsafe(rules.API_KEY_BYTES)
     key = ApiKey(name=name, key_hash=rules.hash_api_key(raw), prefix=rules.display_prefix(raw), scope=scope,
                  created_at=now)
@@ -109,10 +110,10 @@ def find_api_key(session: Session, raw: str, *, scope: str) -> ApiKey:
     """
     raw = (raw or "").strip()
     if not rules.looks_like_api_key(raw):
-        raise BadApiKey("API 密钥无效。")
+        raise BadApiKey(_l("API 密钥无效。"))
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == rules.hash_api_key(raw)))
     if key is None or key.revoked or key.scope != scope:
-        raise BadApiKey("API 密钥无效。")
+        raise BadApiKey(_l("API 密钥无效。"))
     return key
 
 
@@ -168,7 +169,7 @@ class ApiKeyCache:
 def revoke_api_key(session: Session, prefix: str, now: datetime) -> ApiKey:
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)))
     if key is None:
-        raise NotFound("没有该前缀的有效密钥。")
+        raise NotFound(_l("没有该前缀的有效密钥。"))
     key.revoked_at = now
     audit.record(session, "apikey.revoke", now, subject_type="api_key", subject_id=key.id)
     return key
@@ -188,10 +189,10 @@ def record_paper(session: Session, *, officer: Officer, name: str, id_number: st
     except ValueError as exc:
         raise DomainError(str(exc), code="bad_name") from None
     if not station:
-        raise DomainError("请填写发证车站。", code="bad_station")
+        raise DomainError(_l("请填写发证车站。"), code="bad_station")
     citizen = registry.find_citizen(session, resident.number)
     if citizen is not None and not registry_rules.same_name(citizen.name, name):
-        raise DomainError("姓名与身份证号不一致，请核对证件。", code="identity_mismatch")
+        raise DomainError(_l("姓名与身份证号不一致，请核对证件。"), code="identity_mismatch")
     serial = f"{rules.PAPER_SERIAL_PREFIX}{to_local(now):%Y%m%d}{secrets.token_hex(4).upper()}"
     paper = PaperCertificate(serial=serial, name=name, id_number=resident.number,
                              citizen_id=citizen.id if citizen else None, issuing_station=station,
@@ -207,7 +208,7 @@ def record_paper(session: Session, *, officer: Officer, name: str, id_number: st
 def get_paper(session: Session, serial: str) -> PaperCertificate:
     paper = session.scalar(select(PaperCertificate).where(PaperCertificate.serial == serial))
     if paper is None:
-        raise NotFound("未找到该纸质证明。")
+        raise NotFound(_l("未找到该纸质证明。"))
     return paper
 
 

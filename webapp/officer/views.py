@@ -9,6 +9,7 @@ from webapp.accounts.rules import ThrottlePolicy
 from webapp.db import get_session
 from webapp.errors import DomainError
 from webapp.extensions import limiter
+from webapp.lazytext import _l
 from webapp.officer import rules, services
 from webapp.officer.forms import OfficerLoginForm, PaperForm
 from webapp.registry.rules import InvalidIdNumber
@@ -32,7 +33,7 @@ def login():
         done, refusal = sign_in(
             lambda: services.authenticate(get_session(), username=form.username.data, password=form.password.data,
                                           now=_now(), policy=ThrottlePolicy.from_config(current_app.config)),
-            fresh_session=True, message=lambda officer: f"已登录（{officer.role_label}）。",
+            fresh_session=True, message=lambda officer: _l("已登录（%(role)s）。", role=officer.role_label),
             default_target=url_for("officer.home"))
         if done:
             return done
@@ -57,13 +58,13 @@ def home():
 
 
 HOME_ENTRIES = (
-    ("verification.scan", "扫码核验", "核验电子临时乘车身份证明、电子驾驶证"),
-    ("officer.paper", "纸质临时乘车身份证明", "登记在公安制证窗口开具的纸质证明并打印"),
-    ("driving_licence.seize", "扣留驾驶证", "登记扣留，持证人的电子驾驶证立即显示扣留状态"),
-    ("account_desk.face_to_face", "面签注册", "为到窗口办理的申请人注册账号并完成实人认证"),
-    ("driving_licence.review_queue", "电子驾驶证审核", "审核使用相册或拍照照片的申领，1 个工作日内办结"),
-    ("account_desk.reviews", "身份证照片审核", "审核上传身份证照片申请实人认证的账号，1 个工作日内办结"),
-    ("notify.outbox", "短信发件箱", "查看系统发出的短信（内置短信网关）"),
+    ("verification.scan", _l("扫码核验"), _l("核验电子临时乘车身份证明、电子驾驶证")),
+    ("officer.paper", _l("纸质临时乘车身份证明"), _l("登记在公安制证窗口开具的纸质证明并打印")),
+    ("driving_licence.seize", _l("扣留驾驶证"), _l("登记扣留，持证人的电子驾驶证立即显示扣留状态")),
+    ("account_desk.face_to_face", _l("面签注册"), _l("为到窗口办理的申请人注册账号并完成实人认证")),
+    ("driving_licence.review_queue", _l("电子驾驶证审核"), _l("审核使用相册或拍照照片的申领，1 个工作日内办结")),
+    ("account_desk.reviews", _l("身份证照片审核"), _l("审核上传身份证照片申请实人认证的账号，1 个工作日内办结")),
+    ("notify.outbox", _l("短信发件箱"), _l("查看系统发出的短信（内置短信网关）")),
 )
 
 
@@ -85,7 +86,7 @@ def paper():
             (field.errors if field else form.form_errors).append(exc.user_message)
         else:
             edge.commit()
-            flash("已登记纸质临时乘车身份证明。", "success")
+            flash(_l("已登记纸质临时乘车身份证明。"), "success")
             return redirect(url_for("officer.paper_print", serial=record.serial))
     status = 400 if form.is_submitted() else 200
     return render_template("officer/paper.html", form=form), status
@@ -96,5 +97,6 @@ def paper():
 def paper_print(serial: str):
     record = services.get_paper(get_session(), serial)
     return render_template("officer/paper_print.html", paper=record,
-                           issued=format_local(record.issued_at, "%Y年%m月%d日 %H:%M"))
+                           # the date as the certificate writes it in each language
+                           issued=format_local(record.issued_at, str(_l("%Y年%m月%d日 %H:%M"))))
 

@@ -29,6 +29,7 @@ from webapp import queue
 from webapp.db import get_session
 from webapp.errors import DomainError
 from webapp.extensions import seconds_over_limit
+from webapp.lazytext import _l
 from webapp.proofing import rules, services
 from webapp.proofing.models import CONSUMED, PASSED, Challenge
 from webapp.proofing.rules import Policy
@@ -46,7 +47,6 @@ SESSION_ID_KEY = "proofing_sid"
 PENDING_KEY = "proofing_pending"
 #: Stands for the public id in a pending start's next_url until the challenge exists.
 PUBLIC_ID_PLACEHOLDER = "__proofing_public_id__"
-BUSY_MESSAGE = "当前核验人数较多，请约 {seconds} 秒后再试。"
 #: A long-lived random cookie naming this browser, so that failed tries are counted per person and device
 #: (rules.failure_refusal): set when this browser first starts a challenge. 400 days is the longest Chrome keeps.
 DEVICE_COOKIE = "suishen_device"
@@ -201,8 +201,9 @@ def admit(citizen_id: int) -> None:
                               config["SUISHEN_PROOFING_START_LIMIT_SESSION"],
                               config["SUISHEN_PROOFING_START_LIMIT_CITIZEN"])
     if retry_after is not None:
-        raise Refused("发起核验过于频繁，请稍后再试。", 429, "rate_limited", retry_after=retry_after)
+        raise Refused(_l("发起核验过于频繁，请稍后再试。"), 429, "rate_limited", retry_after=retry_after)
     wait = expected_wait()
     if wait > config["SUISHEN_PROOFING_MAX_WAIT"]:
         seconds = max(1, math.ceil(wait))
-        raise Refused(BUSY_MESSAGE.format(seconds=seconds), 503, "busy", retry_after=seconds)
+        raise Refused(_l("当前核验人数较多，请约 %(seconds)s 秒后再试。", seconds=seconds), 503, "busy",
+                      retry_after=seconds)

@@ -18,6 +18,8 @@ from datetime import timedelta
 
 import numpy as np
 
+from webapp.lazytext import _l
+
 # --- Reason codes (stored with each attempt; shown to the user through REASON_MESSAGES) -------------
 NO_FACE = "no_face"
 SEVERAL_FACES = "several_faces"
@@ -36,21 +38,21 @@ EXPIRED = "expired"
 USED = "used"
 
 REASON_MESSAGES: dict[str, str] = {
-    NO_FACE: "未检测到人脸，请将面部完整置于取景框内并正对镜头，然后重试。",
-    SEVERAL_FACES: "检测到多张人脸，请确保画面中只有您本人，然后重试。",
-    NOT_SAME_PERSON: "前后不是同一人，请由本人全程面对镜头完成核验。",
-    NO_BLINK: "未检测到眨眼，请正对镜头，听到提示后自然地眨一眨眼，然后重试。",
-    TOO_DARK: "光线太暗，请到光线充足的地方、避免背光，然后重试。",
-    COLOUR_MISMATCH: "炫彩校验未通过，请调高屏幕亮度、让面部靠近屏幕，闪光过程中保持不动，然后重试。",
-    NO_TURN: "未检测到转头，请按提示方向缓慢转头，再转回正面，然后重试。",
-    FACE_MISMATCH: "与登记照片不是同一人，请确认由本人进行核验；多次失败可改用其他方式办理。",
-    TOO_FEW_FRAMES: "采集的画面不足，请保持网络畅通、核验完成前不要离开页面，然后重试。",
-    BAD_FRAME: "图像无法识别，请重新拍摄。",
-    FLASH_TIMING: "炫彩过程中断或画面时间不一致，请在核验完成前保持本页在前台、网络畅通，然后重试。",
-    LIGHT_IMPLAUSIBLE: "屏幕反光不像真人面部，请让面部靠近屏幕（约一臂距离内）、避开强光，闪烁时保持不动，然后重试。",
-    FLAT_FACE: "未检测到立体人脸，请本人按提示缓慢转头，再转回正面，然后重试。",
-    EXPIRED: "核验已超时，请重新开始。",
-    USED: "该核验已使用，请重新发起核验。",
+    NO_FACE: _l("未检测到人脸，请将面部完整置于取景框内并正对镜头，然后重试。"),
+    SEVERAL_FACES: _l("检测到多张人脸，请确保画面中只有您本人，然后重试。"),
+    NOT_SAME_PERSON: _l("前后不是同一人，请由本人全程面对镜头完成核验。"),
+    NO_BLINK: _l("未检测到眨眼，请正对镜头，听到提示后自然地眨一眨眼，然后重试。"),
+    TOO_DARK: _l("光线太暗，请到光线充足的地方、避免背光，然后重试。"),
+    COLOUR_MISMATCH: _l("炫彩校验未通过，请调高屏幕亮度、让面部靠近屏幕，闪光过程中保持不动，然后重试。"),
+    NO_TURN: _l("未检测到转头，请按提示方向缓慢转头，再转回正面，然后重试。"),
+    FACE_MISMATCH: _l("与登记照片不是同一人，请确认由本人进行核验；多次失败可改用其他方式办理。"),
+    TOO_FEW_FRAMES: _l("采集的画面不足，请保持网络畅通、核验完成前不要离开页面，然后重试。"),
+    BAD_FRAME: _l("图像无法识别，请重新拍摄。"),
+    FLASH_TIMING: _l("炫彩过程中断或画面时间不一致，请在核验完成前保持本页在前台、网络畅通，然后重试。"),
+    LIGHT_IMPLAUSIBLE: _l("屏幕反光不像真人面部，请让面部靠近屏幕（约一臂距离内）、避开强光，闪烁时保持不动，然后重试。"),
+    FLAT_FACE: _l("未检测到立体人脸，请本人按提示缓慢转头，再转回正面，然后重试。"),
+    EXPIRED: _l("核验已超时，请重新开始。"),
+    USED: _l("该核验已使用，请重新发起核验。"),
 }
 
 # --- Challenge -----------------------------------------------------------------------------------
@@ -58,7 +60,7 @@ REASON_MESSAGES: dict[str, str] = {
 CHALLENGE_TTL = timedelta(seconds=60)
 #: Screen colours of the 炫彩 flash, and the RGB (0–255) the page must paint full-screen for each.
 COLOURS: tuple[str, ...] = ("red", "yellow", "blue", "green")
-COLOUR_NAMES: dict[str, str] = {"red": "红", "yellow": "黄", "blue": "蓝", "green": "绿"}
+COLOUR_NAMES: dict[str, str] = {"red": _l("红"), "yellow": _l("黄"), "blue": _l("蓝"), "green": _l("绿")}
 COLOUR_RGB: dict[str, tuple[int, int, int]] = {
     "red": (255, 0, 0),
     "yellow": (255, 255, 0),
@@ -76,7 +78,7 @@ HOLD_CHOICES_MS: tuple[int, ...] = tuple(range(550, 1001, 50))
 #: Blinks asked for by a challenge.
 BLINKS_ASKED = 1
 TURN_DIRECTIONS: tuple[str, ...] = ("left", "right")
-TURN_NAMES: dict[str, str] = {"left": "向左", "right": "向右"}
+TURN_NAMES: dict[str, str] = {"left": _l("向左"), "right": _l("向右")}
 
 # --- Frames (what the server accepts) ---------------------------------------------------------------
 #: Fewest blink-phase frames: ~1 s at 10 fps, the shortest span that can hold open → closed → open.
@@ -767,10 +769,9 @@ TRUSTED_DEVICE_MEMORY = timedelta(days=180)
 #: devices together did.
 FAILED_HERE = "here"
 FAILED_ELSEWHERE = "elsewhere"
-FAILED_HERE_MESSAGE = "您已连续 {failures} 次未通过人脸核验。可改用其他方式办理，或稍后再试。"
-FAILED_ELSEWHERE_MESSAGE = ("近 1 小时内，该身份信息在其他设备上未通过人脸核验的次数过多（并非本设备上的操作）。"
-                            "为保护您的身份，暂停在新设备上核验：请在曾经核验通过的设备上办理、登录本人账号后办理，"
-                            "或稍后再试、改用其他方式办理。")
+FAILED_ELSEWHERE_MESSAGE = _l("近 1 小时内，该身份信息在其他设备上未通过人脸核验的次数过多（并非本设备上的操作）。"
+                              "为保护您的身份，暂停在新设备上核验：请在曾经核验通过的设备上办理、登录本人账号后办理，"
+                              "或稍后再试、改用其他方式办理。")
 
 
 def user_party(user_id: int) -> str:
@@ -809,4 +810,6 @@ def failure_refusal(count: FailureCount, max_failures: int) -> str | None:
 
 
 def failure_message(refusal: str, count: FailureCount) -> str:
-    return FAILED_HERE_MESSAGE.format(failures=count.here) if refusal == FAILED_HERE else FAILED_ELSEWHERE_MESSAGE
+    if refusal == FAILED_HERE:
+        return _l("您已连续 %(failures)s 次未通过人脸核验。可改用其他方式办理，或稍后再试。", failures=count.here)
+    return FAILED_ELSEWHERE_MESSAGE

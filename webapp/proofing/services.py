@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from webapp import images
 from webapp.audit import services as audit
 from webapp.errors import DomainError, NotFound
+from webapp.lazytext import _l
 from webapp.proofing import engine, rules
 from webapp.proofing.models import (
     CONSUMED,
@@ -47,14 +48,14 @@ PUBLIC_ID_BYTES = 32
 
 #: The citizen has no registry portrait to match against (not an engine reason: nothing was measured).
 NO_PORTRAIT = "no_portrait"
-NO_PORTRAIT_MESSAGE = "人口库中没有您的登记照片，无法进行人脸比对。请到窗口办理，或改用其他方式核验。"
+NO_PORTRAIT_MESSAGE = _l("人口库中没有您的登记照片，无法进行人脸比对。请到窗口办理，或改用其他方式核验。")
 
 
 #: The decision could not be made in time (queue too slow, worker killed): retryable, not the person's fault,
 #: so :func:`recent_failures` does not count it.
 SYSTEM_BUSY = "system_busy"
-SYSTEM_BUSY_MESSAGE = "系统繁忙，本次核验未能完成（不计入失败次数），请重新核验。"
-TOO_MANY_FAILURES_MESSAGE = "核验失败次数过多，请稍后再试或改用其他方式办理。"
+SYSTEM_BUSY_MESSAGE = _l("系统繁忙，本次核验未能完成（不计入失败次数），请重新核验。")
+TOO_MANY_FAILURES_MESSAGE = _l("核验失败次数过多，请稍后再试或改用其他方式办理。")
 
 
 #: Width of a registry portrait as stored: enough to compare a face by eye on the officer page; ~30 KB.
@@ -71,8 +72,8 @@ def prepare_portrait(data: bytes) -> tuple[bytes, bytes]:
         array = engine.decode_portrait(data)
         encoding = engine.encode_face(array)
     except engine.PortraitError as exc:
-        raise PortraitRefused({"no_face": "照片中未检测到人脸", "several_faces": "照片中有多张人脸"}
-                              .get(exc.code, "照片无法识别为 JPEG/PNG/WebP 图片")) from None
+        raise PortraitRefused({"no_face": _l("照片中未检测到人脸"), "several_faces": _l("照片中有多张人脸")}
+                              .get(exc.code, _l("照片无法识别为 JPEG/PNG/WebP 图片"))) from None
     jpeg = images.to_jpeg(images.fit_width(array, PORTRAIT_STORED_WIDTH))
     return jpeg, encoding.astype("float64").tobytes()
 
@@ -89,7 +90,7 @@ def reason_message(reason: str | None) -> str | None:
         return NO_PORTRAIT_MESSAGE
     if reason == SYSTEM_BUSY:
         return SYSTEM_BUSY_MESSAGE
-    return rules.REASON_MESSAGES.get(reason, "核验未通过，请重试。")
+    return rules.REASON_MESSAGES.get(reason, _l("核验未通过，请重试。"))
 
 
 class NoPortrait(DomainError):
@@ -177,7 +178,7 @@ def get(session: Session, public_id: str) -> Challenge:
     """:raises NotFound: no challenge has this public id."""
     challenge = session.scalar(select(Challenge).where(Challenge.public_id == public_id))
     if challenge is None:
-        raise NotFound("该核验不存在或已失效，请返回重新发起。")
+        raise NotFound(_l("该核验不存在或已失效，请返回重新发起。"))
     return challenge
 
 
@@ -243,22 +244,22 @@ def reveal_step(session: Session, public_id: str, step: object, now: datetime) -
     :raises FlashStepRefused: the challenge is not open, has no flash, or ``step`` is not the next one.
     """
     if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < len(rules.COLOURS):
-        raise DomainError("炫彩步骤无效，请重新核验。", status=400, code="bad_step")
+        raise DomainError(_l("炫彩步骤无效，请重新核验。"), status=400, code="bad_step")
     challenge = get(session, public_id)
     if challenge.status != ISSUED or now > challenge.expires_at:
-        raise FlashStepRefused("该核验已结束，请重新核验。")
+        raise FlashStepRefused(_l("该核验已结束，请重新核验。"))
     if "colour" not in challenge.check_set:
-        raise FlashStepRefused("本次核验不含炫彩检测。")
+        raise FlashStepRefused(_l("本次核验不含炫彩检测。"))
     plan = ChallengePlan.from_json(challenge.plan)
     reveals = list(challenge.reveals or [])
     if step >= len(plan.colours):
-        raise DomainError("炫彩步骤无效，请重新核验。", status=400, code="bad_step")
+        raise DomainError(_l("炫彩步骤无效，请重新核验。"), status=400, code="bad_step")
     if step == len(reveals):
         reveals.append(now.timestamp() * 1000)
         challenge.reveals = reveals  # a new list: the JSON column sees the change
         session.flush()
     elif step != len(reveals) - 1:
-        raise FlashStepRefused("炫彩步骤顺序不对，请重新核验。")
+        raise FlashStepRefused(_l("炫彩步骤顺序不对，请重新核验。"))
     return plan.step(step)
 
 
@@ -270,7 +271,7 @@ def parse_timing(raw: str | None) -> dict | None:
     """
     if raw is None or raw == "":
         return None
-    message = "炫彩时间数据无效，请重新核验。"
+    message = _l("炫彩时间数据无效，请重新核验。")
     if len(raw) > MAX_TIMING_BYTES:
         raise InvalidFrames(message)
     try:
@@ -379,18 +380,19 @@ def check_frame_headers(frames: Sequence[bytes]) -> None:
         try:
             info = engine.inspect_frame(data)
         except engine.FrameTooLarge as exc:
-            raise InvalidFrames(f"画面过大（最大 {longest}×{shortest} 像素、{rules.MAX_FRAME_BYTES // 1024} KB），"
-                                "请重新核验。") from exc
+            raise InvalidFrames(_l("画面过大（最大 %(longest)s×%(shortest)s 像素、%(kb)s KB），请重新核验。",
+                                   longest=longest, shortest=shortest, kb=rules.MAX_FRAME_BYTES // 1024)) from exc
         except engine.UnsupportedFormat as exc:
-            raise InvalidFrames("画面格式不支持，请使用摄像头拍摄的 JPEG、PNG 或 WebP 彩色图片。") from exc
+            raise InvalidFrames(_l("画面格式不支持，请使用摄像头拍摄的 JPEG、PNG 或 WebP 彩色图片。")) from exc
         except engine.BadFrame as exc:
             raise InvalidFrames(rules.REASON_MESSAGES[rules.BAD_FRAME]) from exc
         if info.format not in rules.UPLOAD_FORMATS or info.mode not in rules.UPLOAD_MODES:
-            raise InvalidFrames("画面格式不支持，请使用摄像头拍摄的 JPEG、PNG 或 WebP 彩色图片。")
+            raise InvalidFrames(_l("画面格式不支持，请使用摄像头拍摄的 JPEG、PNG 或 WebP 彩色图片。"))
         if max(info.width, info.height) > longest or min(info.width, info.height) > shortest:
-            raise InvalidFrames(f"画面尺寸过大（最大 {longest}×{shortest} 像素），请重新核验。")
+            raise InvalidFrames(_l("画面尺寸过大（最大 %(longest)s×%(shortest)s 像素），请重新核验。",
+                                   longest=longest, shortest=shortest))
         if min(info.width, info.height) < rules.MIN_UPLOAD_SIDE:
-            raise InvalidFrames(f"画面尺寸过小（至少 {rules.MIN_UPLOAD_SIDE} 像素），请重新核验。")
+            raise InvalidFrames(_l("画面尺寸过小（至少 %(n)s 像素），请重新核验。", n=rules.MIN_UPLOAD_SIDE))
 
 
 # --- Submission: claim, queue, decide --------------------------------------------------------------------------
@@ -435,9 +437,9 @@ def enqueue(session: Session, public_id: str, *, blink_frames: list[bytes], colo
             return Submission(challenge, _closed(rules.EXPIRED))
         return Submission(challenge, _used())
     if not blink_frames:
-        raise InvalidFrames("没有收到画面，请重新核验。")
+        raise InvalidFrames(_l("没有收到画面，请重新核验。"))
     if len(blink_frames) + len(colour_frames) > rules.MAX_FRAMES:
-        raise InvalidFrames(f"画面过多（最多 {rules.MAX_FRAMES} 帧），请重新核验。")
+        raise InvalidFrames(_l("画面过多（最多 %(n)s 帧），请重新核验。", n=rules.MAX_FRAMES))
     check_frame_headers([*blink_frames, *colour_frames])
     if not _claim(session, public_id, QUEUED):
         return Submission(challenge, _used())
@@ -631,12 +633,12 @@ def consume(session: Session, public_id: str, *, purpose: str, citizen_id: int, 
                      subject_id=challenge.id, citizen_id=citizen_id, purpose=purpose)
         return challenge
     if challenge is None or challenge.purpose != purpose or challenge.citizen_id != citizen_id:
-        raise NotProven("未找到与本业务对应的实人核验结果，请重新核验。")
+        raise NotProven(_l("未找到与本业务对应的实人核验结果，请重新核验。"))
     if challenge.status == CONSUMED:
-        raise NotProven("该实人核验结果已使用，请重新核验。", code="used")
+        raise NotProven(_l("该实人核验结果已使用，请重新核验。"), code="used")
     if challenge.status != PASSED:
-        raise NotProven("实人核验未通过，请重新核验。")
-    raise NotProven("实人核验结果已过期（须在 5 分钟内完成后续步骤），请重新核验。", code="expired")
+        raise NotProven(_l("实人核验未通过，请重新核验。"))
+    raise NotProven(_l("实人核验结果已过期（须在 5 分钟内完成后续步骤），请重新核验。"), code="expired")
 
 
 def _failures_since(session: Session, citizen_id: int, purpose: str, now: datetime) -> datetime:
@@ -694,9 +696,9 @@ def retry(session: Session, public_id: str, *, now: datetime, policy: Policy, ma
     """
     old = get(session, public_id)
     if old.status in (PASSED, CONSUMED):
-        raise DomainError("本次核验已通过，无需重新核验。", status=409, code="already_passed")
+        raise DomainError(_l("本次核验已通过，无需重新核验。"), status=409, code="already_passed")
     if old.status in (QUEUED, DECIDING):
-        raise DomainError("正在核验，请稍候。", status=409, code="deciding")
+        raise DomainError(_l("正在核验，请稍候。"), status=409, code="deciding")
     if old.status == ISSUED:
         # Abandoned mid-way: close it so it cannot be answered any more.
         _claim(session, public_id, EXPIRED)

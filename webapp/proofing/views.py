@@ -19,6 +19,7 @@ from flask import session as web_session
 
 from webapp.db import get_session
 from webapp.errors import DomainError, NotFound
+from webapp.lazytext import LazyText, _l
 from webapp.proofing import flow, rules, services, tasks
 from webapp.proofing.models import CONSUMED, DECIDING, EXPIRED, FAILED, ISSUED, PASSED, QUEUED, Challenge
 from webapp.proofing.rules import ChallengePlan
@@ -36,8 +37,8 @@ bp = Blueprint("proofing", __name__, url_prefix="/proofing")
 FRAME_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 #: How often the camera page polls the status while queued or deciding, milliseconds.
 POLL_MS = 1000
-USED_UP_MESSAGE = "本次核验已完成并已使用。如需继续办理，请返回业务页面。"
-PASSED_LATER_MESSAGE = "这是之前未通过的一次核验；您随后已重新核验并通过，无需再次核验。"
+USED_UP_MESSAGE = _l("本次核验已完成并已使用。如需继续办理，请返回业务页面。")
+PASSED_LATER_MESSAGE = _l("这是之前未通过的一次核验；您随后已重新核验并通过，无需再次核验。")
 #: Flask-session key: where the calling flow's next_url led after a pass ({public id: path}), so the camera page of a
 #: used challenge, reached again with Back or an old link, goes there instead of saying the check is used up.
 OUTCOMES_KEY = "proofing_outcomes"
@@ -87,7 +88,7 @@ def _remember_outcome(resp: Response) -> Response:
 
 def _own_challenge(public_id: str) -> Challenge:
     if not flow.owns(public_id):
-        raise DomainError("该核验不属于当前浏览器会话，请从业务页面重新发起核验。", status=403, code="forbidden")
+        raise DomainError(_l("该核验不属于当前浏览器会话，请从业务页面重新发起核验。"), status=403, code="forbidden")
     return services.get(get_session(), public_id)
 
 
@@ -98,10 +99,10 @@ def start():
     pending = dict(web_session.get(flow.PENDING_KEY, {}))
     item = pending.get(token) if isinstance(token, str) else None
     if not isinstance(item, dict):
-        raise DomainError("核验请求已失效，请返回业务页面重新发起。", status=400, code="no_pending_start")
+        raise DomainError(_l("核验请求已失效，请返回业务页面重新发起。"), status=400, code="no_pending_start")
     citizen = get_session().get(Citizen, item["citizen_id"])
     if citizen is None:
-        raise NotFound("该核验不存在或已失效，请返回重新发起。")
+        raise NotFound(_l("该核验不存在或已失效，请返回重新发起。"))
     if citizen.portrait_encoding is None:
         raise DomainError(services.NO_PORTRAIT_MESSAGE, status=409, code=services.NO_PORTRAIT)
     template = item["next_url"]
@@ -136,7 +137,7 @@ def page(public_id: str):
             CONSUMED: USED_UP_MESSAGE,
             EXPIRED: rules.REASON_MESSAGES[rules.EXPIRED],
         }.get(challenge.status, rules.REASON_MESSAGES[rules.EXPIRED])
-        result_title = {FAILED: "核验未通过", CONSUMED: "核验已完成"}.get(challenge.status, "核验已超时")
+        result_title = {FAILED: _l("核验未通过"), CONSUMED: _l("核验已完成")}.get(challenge.status, _l("核验已超时"))
         later = flow.passed_later(challenge) if challenge.status != CONSUMED else None
         if later is not None:  # Back past a failed try to a retry that passed: say so, offer the way on
             state_message, continue_url = PASSED_LATER_MESSAGE, url_for("proofing.page", public_id=later.public_id)
@@ -170,17 +171,17 @@ def _bad(message: str, status: int = 400, code: str = "bad_request") -> Response
     return resp
 
 
-def _read_frames(field: str) -> list[bytes] | str:
+def _read_frames(field: str) -> list[bytes] | LazyText:
     """The uploaded files of one field, or the message saying why they are not acceptable."""
     frames = []
     for upload in request.files.getlist(field):
         if (upload.mimetype or "").lower() not in FRAME_TYPES:
-            return "画面格式不支持，请使用 JPEG、PNG 或 WebP 图片。"
+            return _l("画面格式不支持，请使用 JPEG、PNG 或 WebP 图片。")
         data = upload.read(rules.MAX_FRAME_BYTES + 1)
         if len(data) > rules.MAX_FRAME_BYTES:
-            return f"单帧画面过大（最多 {rules.MAX_FRAME_BYTES // 1024} KB），请重新核验。"
+            return _l("单帧画面过大（最多 %(kb)s KB），请重新核验。", kb=rules.MAX_FRAME_BYTES // 1024)
         if not data:
-            return "收到空白画面，请重新核验。"
+            return _l("收到空白画面，请重新核验。")
         frames.append(data)
     return frames
 
@@ -189,7 +190,7 @@ def _read_frames(field: str) -> list[bytes] | str:
 def flash(public_id: str):
     """The colour of the next flash step (JSON ``{"step": k}``), told only when the page must show it."""
     if not flow.owns(public_id):
-        return _bad("该核验不属于当前浏览器会话，请从业务页面重新发起核验。", 403, "forbidden")
+        return _bad(_l("该核验不属于当前浏览器会话，请从业务页面重新发起核验。"), 403, "forbidden")
     body = request.get_json(silent=True)
     session = get_session()
     try:
@@ -208,28 +209,28 @@ def flash(public_id: str):
 def frames(public_id: str):
     """Cheap checks, claim, store the frames, enqueue the decision: 202 queued (200 when already decided)."""
     if not flow.owns(public_id):
-        return _bad("该核验不属于当前浏览器会话，请从业务页面重新发起核验。", 403, "forbidden")
+        return _bad(_l("该核验不属于当前浏览器会话，请从业务页面重新发起核验。"), 403, "forbidden")
     if request.mimetype != "multipart/form-data":
-        return _bad("请以 multipart/form-data 上传画面。", code="bad_content_type")
+        return _bad(_l("请以 multipart/form-data 上传画面。"), code="bad_content_type")
     session = get_session()
     challenge = services.get(session, public_id)
     # Counted per IP, browser session and citizen before the body is parsed (werkzeug parses it lazily).
     spec = current_app.config["SUISHEN_PROOFING_SUBMIT_LIMIT"]
     retry_after = flow.over_limits("proofing-submit", challenge.citizen_id, spec, spec, spec)
     if retry_after is not None:
-        resp = _bad("提交过于频繁，请稍后再试。", 429, "rate_limited")
+        resp = _bad(_l("提交过于频繁，请稍后再试。"), 429, "rate_limited")
         resp.headers["Retry-After"] = str(retry_after)
         return resp
     blink = _read_frames("blink")
-    if isinstance(blink, str):
+    if not isinstance(blink, list):
         return _bad(blink, code=rules.BAD_FRAME)
     colour = _read_frames("colour")
-    if isinstance(colour, str):
+    if not isinstance(colour, list):
         return _bad(colour, code=rules.BAD_FRAME)
     if not blink:
-        return _bad("没有收到画面，请重新核验。", code="no_frames")
+        return _bad(_l("没有收到画面，请重新核验。"), code="no_frames")
     if len(blink) + len(colour) > rules.MAX_FRAMES:
-        return _bad(f"画面过多（最多 {rules.MAX_FRAMES} 帧），请重新核验。", code="too_many_frames")
+        return _bad(_l("画面过多（最多 %(n)s 帧），请重新核验。", n=rules.MAX_FRAMES), code="too_many_frames")
 
     now = _now()
     config = current_app.config
@@ -276,7 +277,7 @@ def status(public_id: str):
     must never wait for ever, and the periodic sweep runs only once a minute. That is the one write of this GET.
     """
     if not flow.owns(public_id):
-        return _bad("该核验不属于当前浏览器会话，请从业务页面重新发起核验。", 403, "forbidden")
+        return _bad(_l("该核验不属于当前浏览器会话，请从业务页面重新发起核验。"), 403, "forbidden")
     session = get_session()
     challenge = services.get(session, public_id)
     if challenge.status in (QUEUED, DECIDING):
@@ -318,7 +319,7 @@ def _decision_fields(challenge: Challenge, passed: bool, reason: str | None) -> 
     return {
         "passed": passed,
         "reason": reason,
-        "message": "核验通过。" if passed else services.reason_message(reason),
+        "message": _l("核验通过。") if passed else services.reason_message(reason),
         "next_url": safe(challenge.next_url) if passed else None,
         "retry_url": None if passed or show_fallback
         else url_for("proofing.retry", public_id=challenge.public_id),

@@ -8,10 +8,11 @@ from datetime import date
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
 
+from webapp.lazytext import _l
 from webapp.normalise import PHONE_PATTERN, name_problem, normalise_id_number, normalise_name, normalise_phone
 
 ID_NUMBER_LENGTH = 18
-SEX_LABELS = {"M": "男", "F": "女"}
+SEX_LABELS = {"M": _l("男"), "F": _l("女")}
 # GB/T 2260 province-level codes (the first two digits of every resident ID number).
 PROVINCE_CODES = frozenset({
     "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
@@ -25,6 +26,20 @@ LICENCE_STATUSES = (
     LICENCE_STATUS_NORMAL, "扣留", "扣押", "暂扣", "吊销", "撤销", "注销",
     "逾期未换证", "逾期未体检", "逾期未审验", "公告停止使用",
 )
+#: How a page shows each status (the registry's own words are the data, and the zh-CN labels).
+LICENCE_STATUS_LABELS = {
+    "正常": _l("正常"), "扣留": _l("扣留"), "扣押": _l("扣押"), "暂扣": _l("暂扣"), "吊销": _l("吊销"),
+    "撤销": _l("撤销"), "注销": _l("注销"), "逾期未换证": _l("逾期未换证"), "逾期未体检": _l("逾期未体检"),
+    "逾期未审验": _l("逾期未审验"), "公告停止使用": _l("公告停止使用"),
+}
+assert set(LICENCE_STATUS_LABELS) == set(LICENCE_STATUSES)
+
+
+def licence_status_label(status: str):
+    """A record status as shown to people (in the request's language)."""
+    return LICENCE_STATUS_LABELS.get(status, status)
+
+
 LICENCE_CLASSES = ("A1", "A2", "A3", "B1", "B2", "C1", "C2", "C3", "C4", "C5", "C6", "D", "E", "F", "M", "N", "P")
 
 
@@ -53,26 +68,26 @@ def parse_resident_id(raw: str, today: date) -> ResidentId:
     """
     number = normalise_id_number(raw)
     if not number:
-        raise InvalidIdNumber("请输入身份证号。")
+        raise InvalidIdNumber(_l("请输入身份证号。"))
     if len(number) != ID_NUMBER_LENGTH:
-        raise InvalidIdNumber("身份证号应为 18 位（仅支持居民身份证）。")
+        raise InvalidIdNumber(_l("身份证号应为 18 位（仅支持居民身份证）。"))
     if not re.fullmatch(r"[0-9]{17}[0-9X]", number):  # ASCII only: \d would let other scripts' digits through
-        raise InvalidIdNumber("身份证号格式不正确：前 17 位应为数字，最后一位为数字或 X。")
+        raise InvalidIdNumber(_l("身份证号格式不正确：前 17 位应为数字，最后一位为数字或 X。"))
     try:
         birth = ric.get_birth_date(number)
     except stdnum_errors.ValidationError:
-        raise InvalidIdNumber("身份证号中的出生日期不正确。") from None
+        raise InvalidIdNumber(_l("身份证号中的出生日期不正确。")) from None
     if number[-1] != ric.calc_check_digit(number):
-        raise InvalidIdNumber("身份证号校验位不正确，请核对后重新输入。")
+        raise InvalidIdNumber(_l("身份证号校验位不正确，请核对后重新输入。"))
     if number[:2] not in PROVINCE_CODES:
-        raise InvalidIdNumber("身份证号前 6 位地区码不正确。")
+        raise InvalidIdNumber(_l("身份证号前 6 位地区码不正确。"))
     try:
         province = ric.get_birth_place(number).get("province")
     except stdnum_errors.ValidationError:
         # stdnum's county table is a snapshot; codes of merged or renamed counties stay valid on old cards.
         province = None
     if birth > today:
-        raise InvalidIdNumber("身份证号中的出生日期晚于今天。")
+        raise InvalidIdNumber(_l("身份证号中的出生日期晚于今天。"))
     sex = "M" if int(number[16]) % 2 == 1 else "F"
     return ResidentId(number=number, birth_date=birth, sex=sex, province=province)
 
@@ -108,9 +123,9 @@ def same_name(a: str | None, b: str | None) -> bool:
 def validate_phone(raw: str | None) -> str:
     phone = normalise_phone(raw)
     if not phone:
-        raise ValueError("请输入手机号码。")
+        raise ValueError(_l("请输入手机号码。"))
     if not PHONE_PATTERN.fullmatch(phone):
-        raise ValueError("请输入 11 位中国大陆手机号码（1 开头）。")
+        raise ValueError(_l("请输入 11 位中国大陆手机号码（1 开头）。"))
     return phone
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from webapp.db import add_unique
 from webapp.errors import Conflict, DomainError, NotFound
+from webapp.lazytext import _l
 from webapp.normalise import normalise_id_number
 from webapp.registry import rules
 from webapp.registry.models import Citizen, LicenceRecord
@@ -44,8 +45,8 @@ class AlreadyInRegistry(Conflict):
     code = "already_in_registry"
 
 
-ALREADY_IN_REGISTRY = ("该身份证号已在人口库中，演示登记只能新增人员，不能修改已有信息。"
-                       "请不填身份证号，由系统生成一个演示号码。")
+ALREADY_IN_REGISTRY = (_l("该身份证号已在人口库中，演示登记只能新增人员，不能修改已有信息。"
+                       "请不填身份证号，由系统生成一个演示号码。"))
 
 
 class BadRow(ValueError):
@@ -80,7 +81,7 @@ def check_identity(session: Session, id_number: str, name: str, now: datetime) -
 def get_citizen(session: Session, citizen_id: int) -> Citizen:
     citizen = session.get(Citizen, citizen_id)
     if citizen is None:
-        raise NotFound("未找到该人员信息。")
+        raise NotFound(_l("未找到该人员信息。"))
     return citizen
 
 
@@ -169,7 +170,7 @@ def _free_demo_number(session: Session) -> str:
                                       secrets.randbelow(999) + 1)
         if find_citizen(session, number) is None:
             return number
-    raise Conflict("暂时无法生成演示身份证号，请稍后重试。")
+    raise Conflict(_l("暂时无法生成演示身份证号，请稍后重试。"))
 
 
 def _parse_date(raw: str, label: str) -> date:

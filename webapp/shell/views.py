@@ -1,13 +1,23 @@
 """The app shell: home, service entries, PWA files, health check, display settings."""
 from __future__ import annotations
 
-from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template, request,
-                   send_from_directory, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from sqlalchemy import text
 
 from webapp import workdays
 from webapp.assets import SCAN_FILES, SCAN_MODULES, SHELL_FILES
 from webapp.db import get_session
+from webapp.lazytext import _l
 from webapp.timeutil import local_date
 from webapp.web import LARGE_TEXT_COOKIE, edge
 from webapp.web.forms import EmptyForm
@@ -35,9 +45,9 @@ def business_centre():
 
 @bp.get("/coming/<string:feature>")
 def coming(feature: str):
-    titles = {"travel-id": "临时乘车身份证明", "licence": "驾驶证电子版"}
+    titles = {"travel-id": _l("临时乘车身份证明"), "licence": _l("驾驶证电子版")}
     if feature not in titles:
-        return render_template("errors/404.html", title="页面不存在", message="您访问的页面不存在。"), 404
+        return render_template("errors/404.html", title=_l("页面不存在"), message=_l("您访问的页面不存在。")), 404
     return render_template("shell/coming.html", title=titles[feature])
 
 

@@ -20,6 +20,7 @@ from flask import Flask, current_app
 
 from webapp.config import PRODUCTION
 from webapp.errors import ServiceUnavailable
+from webapp.lazytext import _l
 from webapp.signing import credential_token, rules
 from webapp.signing.keys import KeyRing, NoSigningKey, signer_at
 
@@ -64,7 +65,7 @@ def make_token(credential, now: datetime) -> str:
                          grace_windows=config["SUISHEN_QR_GRACE_WINDOWS"])
     except NoSigningKey as exc:
         current_app.logger.error("%s", exc)
-        raise ServiceUnavailable("二维码暂时无法生成（签名密钥未配置），请稍后再试。") from None
+        raise ServiceUnavailable(_l("二维码暂时无法生成（签名密钥未配置），请稍后再试。")) from None
 
 
 def token_for(ring: KeyRing, credential, now: datetime, *, base_url: str,

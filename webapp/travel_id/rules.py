@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from webapp.lazytext import _l
 from webapp.registry.rules import age_on
 from webapp.signing.rules import TICKET_CODES, TokenTimes
 from webapp.timeutil import LOCAL_TZ, local_date, to_local
@@ -16,11 +17,11 @@ MONTHLY_QUOTA = 3                        # successful applications per ID number
 VALIDITY = timedelta(hours=24)           # from issue
 REVERIFY_AFTER = timedelta(minutes=30)   # on the QR page, then 实人核验 again (not counted)
 RECORDS_PERIOD_MONTHS = 1                # 申请记录 shows the last month
-PAPER_ROUTE = "请前往车站的公安制证窗口办理纸质临时乘车身份证明。"
+PAPER_ROUTE = _l("请前往车站的公安制证窗口办理纸质临时乘车身份证明。")
 
 STATUS_VALID = "valid"
 STATUS_REVOKED = "revoked"
-STATUS_LABELS = {"valid": "有效", "expired": "已过期", "revoked": "已作废"}
+STATUS_LABELS = {"valid": _l("有效"), "expired": _l("已过期"), "revoked": _l("已作废")}
 
 
 def month_key(instant: datetime) -> str:
@@ -44,9 +45,9 @@ def needs_reverify(granted_at: datetime | None, now: datetime) -> bool:
     return granted_at is None or now - granted_at >= REVERIFY_AFTER
 
 
-REVERIFY_AFTER_30_MINUTES = "距上次实人核验已超过 30 分钟，为保障安全，请重新进行实人核验后出示（不占用申请次数）。"
-REVERIFY_IN_NEW_BROWSER = ("本浏览器还没有核验过您的身份（如换了手机或浏览器、退出了登录、清除了浏览数据），"
-                           "请先进行实人核验再查看（不占用申请次数）。")
+REVERIFY_AFTER_30_MINUTES = _l("距上次实人核验已超过 30 分钟，为保障安全，请重新进行实人核验后出示（不占用申请次数）。")
+REVERIFY_IN_NEW_BROWSER = (_l("本浏览器还没有核验过您的身份（如换了手机或浏览器、退出了登录、清除了浏览数据），"
+                           "请先进行实人核验再查看（不占用申请次数）。"))
 
 
 def reverify_reason(granted_at: datetime | None, now: datetime) -> str | None:
@@ -77,9 +78,9 @@ TICKET_FREE = "free"
 TICKET_CHILD = "child"
 TICKET_FULL = "full"
 TICKET_LABELS = {
-    TICKET_FREE: "免费乘车儿童（不满 6 周岁，不单独占用席位；每名成年旅客可免费携带一名）",
-    TICKET_CHILD: "儿童优惠票（6 周岁至不满 14 周岁，票价及附加票价的 50%）",
-    TICKET_FULL: "全价票（14 周岁及以上）",
+    TICKET_FREE: _l("免费乘车儿童（不满 6 周岁，不单独占用席位；每名成年旅客可免费携带一名）"),
+    TICKET_CHILD: _l("儿童优惠票（6 周岁至不满 14 周岁，票价及附加票价的 50%）"),
+    TICKET_FULL: _l("全价票（14 周岁及以上）"),
 }
 
 

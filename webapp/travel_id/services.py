@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from webapp import geo
 from webapp.audit import services as audit
 from webapp.errors import DomainError, NotFound, QuotaExceeded
+from webapp.lazytext import _l, joined
 from webapp.proofing import services as proofing
 from webapp.registry import services as registry
 from webapp.registry.models import Citizen
 from webapp.travel_id import rules
 from webapp.travel_id.models import TravelCertificate
-
 
 #: The 实人核验 purposes: applying for a certificate, and viewing one again after 30 minutes (重新核验).
 PURPOSE_APPLY = "travel_id_apply"
@@ -39,7 +39,8 @@ def used_this_month(session: Session, citizen_id: int, now: datetime) -> int:
 
 
 def _quota_refusal() -> QuotaExceeded:
-    return QuotaExceeded(f"本月申请次数已达上限（每人每自然月 {rules.MONTHLY_QUOTA} 次）。{rules.PAPER_ROUTE}")
+    return QuotaExceeded(_l("本月申请次数已达上限（每人每自然月 %(quota)s 次）。%(paper)s", quota=rules.MONTHLY_QUOTA,
+                            paper=rules.PAPER_ROUTE))
 
 
 def locate(lat, lon, service_cities: frozenset[str]) -> geo.Place:
@@ -51,14 +52,16 @@ def locate(lat, lon, service_cities: frozenset[str]) -> geo.Place:
     try:
         la, lo = geo.parse_coordinates(lat, lon)
     except geo.BadCoordinates:
-        raise LocationRequired("申请需要开启定位权限。请在浏览器或系统设置中允许本网站使用位置信息，然后点击“重新定位”。") from None
+        raise LocationRequired(_l("申请需要开启定位权限。请在浏览器或系统设置中允许本网站使用位置信息，然后点击“重新定位”。")) from None
     place = geo.locate(la, lo)
     service_cities = frozenset(map(geo.short_name, service_cities))  # 广州市 in the setting means 广州 too
     if not place.in_china:
-        raise OutsideServiceArea(f"您当前所在地{place.label}。{rules.PAPER_ROUTE}")
+        raise OutsideServiceArea(_l("您当前所在地%(place)s。%(paper)s", place=place.label, paper=rules.PAPER_ROUTE))
     if not rules.in_service_area(place.city, place.country_code, service_cities):
-        where = "、".join(sorted(service_cities)) if service_cities else "中国境内（不含港澳台地区）"
-        raise OutsideServiceArea(f"您当前所在地（{place.label}）暂未开通此服务，目前仅在{where}提供。{rules.PAPER_ROUTE}")
+        # City names stay Chinese in every language (place names).
+        where = joined(sorted(service_cities)) if service_cities else _l("中国境内（不含港澳台地区）")
+        raise OutsideServiceArea(_l("您当前所在地（%(place)s）暂未开通此服务，目前仅在%(where)s提供。%(paper)s",
+                                    place=place.label, where=where, paper=rules.PAPER_ROUTE))
     return place
 
 
@@ -142,7 +145,7 @@ def grant_view(session: Session, public_id: str, challenge_public_id: str, now: 
 def get(session: Session, public_id: str) -> TravelCertificate:
     cert = session.scalar(select(TravelCertificate).where(TravelCertificate.public_id == public_id))
     if cert is None:
-        raise NotFound("未找到该临时乘车身份证明。")
+        raise NotFound(_l("未找到该临时乘车身份证明。"))
     return cert
 
 

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request,
-                   session as web_session, url_for)
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import session as web_session
 from flask_login import current_user
 
 from webapp import codes
 from webapp.db import get_session
 from webapp.errors import DomainError, Forbidden
 from webapp.extensions import limiter
+from webapp.lazytext import _l
 from webapp.proofing import flow as proofing
 from webapp.registry.rules import InvalidIdNumber, mask_id_number
 from webapp.timeutil import format_local
@@ -96,7 +97,7 @@ def apply():
             citizen=citizen, purpose=services.PURPOSE_APPLY, next_url=lambda c: url_for("travel_id.issue", c=c),
             fallback_url=url_for("travel_id.paper"), user_id=_user_id())
     except proofing.NoPortrait:
-        form.form_errors.append("人口库中没有您的人像照片，无法在线核验。" + rules.PAPER_ROUTE)
+        form.form_errors.append(_l("人口库中没有您的人像照片，无法在线核验。%(paper)s", paper=rules.PAPER_ROUTE))
         return render_template("travel_id/apply.html", form=form, locked=user is not None, paper=True), 409
     edge.commit()
     # Keyed by citizen, not by challenge: 重新核验 after a failed attempt gives the challenge a new id.
@@ -116,7 +117,7 @@ def _user_id() -> int | None:
 @edge.writes_on_get("the camera page's next step after a pass (a GET redirect) consumes the single-use pass")
 def issue():
     challenge_id = request.args.get("c", "")
-    expired = DomainError("申请已失效，请重新申请。", status=400, code="no_pending_application")
+    expired = DomainError(_l("申请已失效，请重新申请。"), status=400, code="no_pending_application")
     # This browser started the challenge (or its retry) and holds the application; the service proves it passed.
     if not proofing.owns(challenge_id):
         raise expired
@@ -180,7 +181,7 @@ def token(public_id: str):
     """What the QR page polls every 60 s (and on 刷新). Never cached (no-store, and the SW skips it)."""
     cert, ok = _viewable(public_id)
     if not ok:
-        return jsonify({"error": "reverify", "message": "已超过 30 分钟，请重新进行实人核验。",
+        return jsonify({"error": "reverify", "message": _l("已超过 30 分钟，请重新进行实人核验。"),
                         "reverify_url": url_for("travel_id.reverify", public_id=public_id)}), 403
     now = _now()
     state = rules.state(cert.status, cert.expires_at, now)
@@ -207,7 +208,7 @@ def reverify(public_id: str):
             next_url=lambda c: url_for("travel_id.granted", public_id=public_id, c=c),
             fallback_url=url_for("travel_id.paper"), user_id=_user_id())
     except proofing.NoPortrait:
-        raise DomainError("人口库中没有人像照片，无法在线核验。" + rules.PAPER_ROUTE, status=409) from None
+        raise DomainError(_l("人口库中没有人像照片，无法在线核验。%(paper)s", paper=rules.PAPER_ROUTE), status=409) from None
     edge.commit()
     return response
 
@@ -219,7 +220,7 @@ def granted(public_id: str):
     # The grant goes to the browser that showed its face, never to one that only has the link (copied, leaked in
     # a history or a referrer): that browser must pass 实人核验 itself.
     if not proofing.owns(challenge_id):
-        raise Forbidden("此链接只能在完成实人核验的浏览器中使用。请在本浏览器重新进行实人核验后查看乘车身份证明。")
+        raise Forbidden(_l("此链接只能在完成实人核验的浏览器中使用。请在本浏览器重新进行实人核验后查看乘车身份证明。"))
     now = _now()
     services.grant_view(get_session(), public_id, challenge_id, now)
     edge.commit()

@@ -17,6 +17,7 @@ from webapp import signing
 from webapp.db import get_session
 from webapp.errors import DomainError, ServiceUnavailable
 from webapp.extensions import csrf, limiter, seconds_blocked, seconds_over_limit
+from webapp.lazytext import _l, joined
 from webapp.officer import rules as officer_rules
 from webapp.officer import services as officer_services
 from webapp.roles import SCAN_ROLES
@@ -94,7 +95,7 @@ def _viewer() -> services.Viewer | Response:
     if header is not None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer":
-            return _error(401, "unauthorized", "请使用 Authorization: Bearer <API 密钥>。",
+            return _error(401, "unauthorized", _l("请使用 Authorization: Bearer <API 密钥>。"),
                           **{"WWW-Authenticate": 'Bearer realm="suishen"'})
         cache = current_app.extensions[API_KEY_CACHE]
         now = edge.now()
@@ -118,10 +119,10 @@ def _viewer() -> services.Viewer | Response:
         return services.Viewer.api_key(key)
     authenticated = current_user.is_authenticated
     if g.get("principal_unavailable"):
-        raise ServiceUnavailable("系统暂时无法连接数据库，当前无法确认状态，请稍后再试。")
+        raise ServiceUnavailable(_l("系统暂时无法连接数据库，当前无法确认状态，请稍后再试。"))
     if authenticated and getattr(current_user, "is_officer", False):
         if current_user.role not in SCAN_ROLES:
-            return _error(403, "forbidden", "您的角色无核验权限。")
+            return _error(403, "forbidden", _l("您的角色无核验权限。"))
         return services.Viewer.officer(current_user)
     return services.Viewer.public()
 
@@ -156,7 +157,7 @@ def to_json(result: services.VerificationResult) -> dict:
             "status_label": result.status_label,
             "valid_until_text": (format_local(result.valid_until, "%Y-%m-%d %H:%M")
                                  if isinstance(result.valid_until, datetime)
-                                 else str(result.valid_until or "长期")),
+                                 else str(result.valid_until or _l("长期"))),
             "sex": result.holder.sex_label,
             "age": result.holder.age,
             "portrait": result.holder.portrait,
@@ -180,22 +181,22 @@ def verify():
         raise TooManyRequests(retry_after=retry_after)
     limit = current_app.config["SUISHEN_API_MAX_BODY"]
     if request.content_length is not None and request.content_length > limit:
-        return _error(413, "too_large", f"请求体不能超过 {limit} 字节。")
+        return _error(413, "too_large", _l("请求体不能超过 %(limit)s 字节。", limit=limit))
     request.max_content_length = limit  # also bounds a chunked body without Content-Length
     if request.mimetype != "application/json":
-        return _error(400, "wrong_content_type", "请求须为 JSON（Content-Type: application/json）。")
+        return _error(400, "wrong_content_type", _l("请求须为 JSON（Content-Type: application/json）。"))
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return _error(400, "malformed_json", "请求体不是有效的 JSON 对象。")
+        return _error(400, "malformed_json", _l("请求体不是有效的 JSON 对象。"))
     qr, context = data.get("qr"), data.get("context")
     if not isinstance(qr, str) or not qr.strip():
-        return _error(400, "missing_qr", "缺少 qr 字段（扫描到的二维码内容）。")
+        return _error(400, "missing_qr", _l("缺少 qr 字段（扫描到的二维码内容）。"))
     if len(qr) > MAX_QR_LENGTH:
-        return _error(400, "qr_too_long", "qr 字段过长。")
+        return _error(400, "qr_too_long", _l("qr 字段过长。"))
     if context == "":
         context = None
     if context is not None and (not isinstance(context, str) or not rules.is_context(context)):
-        return _error(400, "bad_context", "context 无效，可选值：" + "、".join(rules.CONTEXT_LABELS) + "。")
+        return _error(400, "bad_context", _l("context 无效，可选值：%(values)s。", values=joined(rules.CONTEXT_LABELS)))
     session = scan.session()  # first, so the whole scan runs on it (autocommit on PostgreSQL)
     viewer = _viewer()
     if isinstance(viewer, Response):
@@ -219,26 +220,26 @@ def _offline_scan(item) -> services.OfflineScan | str:
     """The scan an entry of the upload describes, or why it cannot be read (the upload is then refused whole:
     the page makes every entry itself, so a malformed one is a bug or a forgery, never worth a retry)."""
     if not isinstance(item, dict) or not _SCAN_FIELDS >= set(item) or not {"id", "qr", "scanned_at"} <= set(item):
-        return "每条记录须含 id、qr、scanned_at（可选 context、valid、reason），不含其他字段。"
+        return _l("每条记录须含 id、qr、scanned_at（可选 context、valid、reason），不含其他字段。")
     scan_id, qr, scanned_at = item["id"], item["qr"], item["scanned_at"]
     context, valid, reason = item.get("context"), item.get("valid", False), item.get("reason")
     if not isinstance(scan_id, str) or not 1 <= len(scan_id) <= 64:
-        return "id 须为 1 至 64 个字符。"
+        return _l("id 须为 1 至 64 个字符。")
     if not isinstance(qr, str) or not qr.strip() or len(qr) > MAX_QR_LENGTH:
-        return "qr 须为扫描到的二维码内容。"
+        return _l("qr 须为扫描到的二维码内容。")
     if not isinstance(valid, bool) or not (reason is None or (isinstance(reason, str) and len(reason) <= 32)):
-        return "valid 须为布尔值，reason 须为原因代码或 null。"
+        return _l("valid 须为布尔值，reason 须为原因代码或 null。")
     if context == "":
         context = None
     if context is not None and (not isinstance(context, str) or not rules.is_context(context)):
-        return "context 无效，可选值：" + "、".join(rules.CONTEXT_LABELS) + "。"
+        return _l("context 无效，可选值：%(values)s。", values=joined(rules.CONTEXT_LABELS))
     try:
         at = (datetime.fromisoformat(scanned_at.upper())
               if isinstance(scanned_at, str) and _RFC3339.fullmatch(scanned_at) else None)
     except ValueError:
         at = None
     if at is None:
-        return "scanned_at 须为带时区的 ISO-8601 时间。"
+        return _l("scanned_at 须为带时区的 ISO-8601 时间。")
     return services.OfflineScan(id=scan_id, qr=qr, context=context, scanned_at=at, valid=valid, reason=reason)
 
 
@@ -254,25 +255,25 @@ def offline_scans():
     if retry_after is not None:
         raise TooManyRequests(retry_after=retry_after)
     if request.content_length is not None and request.content_length > OFFLINE_MAX_BODY:
-        return _error(413, "too_large", f"请求体不能超过 {OFFLINE_MAX_BODY} 字节。")
+        return _error(413, "too_large", _l("请求体不能超过 %(limit)s 字节。", limit=OFFLINE_MAX_BODY))
     request.max_content_length = OFFLINE_MAX_BODY
     if request.mimetype != "application/json":
-        return _error(400, "wrong_content_type", "请求须为 JSON（Content-Type: application/json）。")
+        return _error(400, "wrong_content_type", _l("请求须为 JSON（Content-Type: application/json）。"))
     data = request.get_json(silent=True)
     items = data.get("scans") if isinstance(data, dict) and set(data) == {"scans"} else None
     if not isinstance(items, list) or not 1 <= len(items) <= rules.OFFLINE_UPLOAD_MAX_SCANS:
         return _error(400, "malformed_json",
-                      f"请求体须为 {{\"scans\": [...]}}，含 1 至 {rules.OFFLINE_UPLOAD_MAX_SCANS} 条记录。")
+                      _l('请求体须为 {"scans": [...]}，含 1 至 %(max)s 条记录。', max=rules.OFFLINE_UPLOAD_MAX_SCANS))
     scans = [_offline_scan(item) for item in items]
     bad = next(((i, why) for i, why in enumerate(scans) if isinstance(why, str)), None)
     if bad is not None:
-        return _error(400, "malformed_scan", f"第 {bad[0] + 1} 条记录：{bad[1]}")
+        return _error(400, "malformed_scan", _l("第 %(n)s 条记录：%(why)s", n=bad[0] + 1, why=bad[1]))
     session = get_session()   # one transaction for the whole upload
     viewer = _viewer()
     if isinstance(viewer, Response):
         return viewer
     if viewer.kind == rules.VIEWER_PUBLIC:
-        return _error(401, "unauthorized", "上传离线核验记录须使用工作人员账号或 API 密钥。",
+        return _error(401, "unauthorized", _l("上传离线核验记录须使用工作人员账号或 API 密钥。"),
                       **{"WWW-Authenticate": 'Bearer realm="suishen"'})
     now = edge.now()
     recorded, duplicates, refused = [], [], []

@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from webapp import roles
+from webapp.lazytext import _l
 
 TRAVEL_ID = "travel_id"
 DRIVING_LICENCE = "driving_licence"
-CREDENTIAL_LABELS = {TRAVEL_ID: "电子临时乘车身份证明", DRIVING_LICENCE: "电子驾驶证"}
+CREDENTIAL_LABELS = {TRAVEL_ID: _l("电子临时乘车身份证明"), DRIVING_LICENCE: _l("电子驾驶证")}
 
 # Reason codes (stable API values) and what the verifier is told.
 STALE = "stale"
@@ -19,14 +20,14 @@ EXPIRED = "expired"
 REVOKED = "revoked"
 LICENCE_STATUS = "licence_status"  # the licence record is not 正常 (扣留, 吊销...); the label says which
 REASON_MESSAGES = {
-    STALE: "二维码已过期，请让持证人刷新二维码后重新出示（截图无效）。",
-    BAD_SIGNATURE: "二维码签名无效，可能被篡改或伪造。",
-    MALFORMED: "无法识别的二维码，请扫描随身证页面上的二维码。",
-    FUTURE: "二维码时间异常，请让持证人刷新二维码后重试。",
-    NOT_FOUND: "未找到该证件，请让持证人刷新二维码后重试。",
-    EXPIRED: "证件已过有效期，请持证人重新申请或前往车站公安制证窗口办理纸质证明。",
-    REVOKED: "证件已作废。",
-    LICENCE_STATUS: "驾驶证状态异常，不能使用。",
+    STALE: _l("二维码已过期，请让持证人刷新二维码后重新出示（截图无效）。"),
+    BAD_SIGNATURE: _l("二维码签名无效，可能被篡改或伪造。"),
+    MALFORMED: _l("无法识别的二维码，请扫描随身证页面上的二维码。"),
+    FUTURE: _l("二维码时间异常，请让持证人刷新二维码后重试。"),
+    NOT_FOUND: _l("未找到该证件，请让持证人刷新二维码后重试。"),
+    EXPIRED: _l("证件已过有效期，请持证人重新申请或前往车站公安制证窗口办理纸质证明。"),
+    REVOKED: _l("证件已作废。"),
+    LICENCE_STATUS: _l("驾驶证状态异常，不能使用。"),
 }
 REASONS = tuple(REASON_MESSAGES)
 # Reasons only an offline check gives (the officer scan page offline, static/js/offline_verify.js); they reach the
@@ -34,8 +35,8 @@ REASONS = tuple(REASON_MESSAGES)
 UNKNOWN_KEY = "unknown_key"
 STATUS_UNKNOWN = "status_unknown"
 OFFLINE_REASON_MESSAGES = {
-    UNKNOWN_KEY: "二维码的签名密钥不在已发布的密钥中，可能是伪造的二维码。",
-    STATUS_UNKNOWN: "离线核验时证件状态列表过旧，无法确认。",
+    UNKNOWN_KEY: _l("二维码的签名密钥不在已发布的密钥中，可能是伪造的二维码。"),
+    STATUS_UNKNOWN: _l("离线核验时证件状态列表过旧，无法确认。"),
 }
 # An offline scan is accepted for upload this long after it was made (a device offline over a weekend), and not
 # from further ahead than one window of clock skew.
@@ -46,16 +47,16 @@ OFFLINE_UPLOAD_MAX_SCANS = 20   # per request: the page sends a longer queue in 
 # Where the check happens. Codes are the API's `context` values; labels are shown and logged.
 CONTEXTS = {
     TRAVEL_ID: {
-        "ticketing": "售票/退票/改签",
-        "realname": "实名制核验",
-        "entry": "进站检票",
-        "exit": "出站检票",
-        "onboard": "车上验票",
+        "ticketing": _l("售票/退票/改签"),
+        "realname": _l("实名制核验"),
+        "entry": _l("进站检票"),
+        "exit": _l("出站检票"),
+        "onboard": _l("车上验票"),
     },
     DRIVING_LICENCE: {
-        "roadside": "路面查验",
-        "violation": "违法处理",
-        "accident": "事故处理",
+        "roadside": _l("路面查验"),
+        "violation": _l("违法处理"),
+        "accident": _l("事故处理"),
     },
 }
 CONTEXT_LABELS = {code: label for contexts in CONTEXTS.values() for code, label in contexts.items()}
@@ -64,7 +65,7 @@ CONTEXT_LABELS = {code: label for contexts in CONTEXTS.values() for code, label 
 VIEWER_PUBLIC = "public"
 VIEWER_OFFICER = "officer"
 VIEWER_APIKEY = "apikey"
-VIEWER_LABELS = {VIEWER_PUBLIC: "公众扫码", VIEWER_APIKEY: "第三方/闸机"}
+VIEWER_LABELS = {VIEWER_PUBLIC: _l("公众扫码"), VIEWER_APIKEY: _l("第三方/闸机")}
 
 # Who sees what (SPEC §6): the fields of an answer beyond the verdict (valid, reason, message, checked_at) and the
 # credential type, which every viewer gets. api.to_json renders exactly these; the scan page shows what it gets.
@@ -104,20 +105,20 @@ AUDIT_ACTION = "credential.verify"
 
 
 def reason_message(reason: str | None, status_label: str | None = None) -> str | None:
-    """The Chinese message of a reason; a licence status names the status (e.g. 驾驶证状态：暂扣)."""
+    """The message of a reason for people; a licence status names the status (e.g. 驾驶证状态：暂扣)."""
     if reason is None:
         return None
     if reason == LICENCE_STATUS and status_label:
-        return f"驾驶证状态：{status_label}，不能使用。"
+        return _l("驾驶证状态：%(status)s，不能使用。", status=status_label)
     return REASON_MESSAGES.get(reason) or OFFLINE_REASON_MESSAGES[reason]
 
 
 def offline_time_refusal(scanned_at: datetime, now: datetime) -> str | None:
     """Why an uploaded offline scan's time cannot be taken (None when it can)."""
     if scanned_at > now + OFFLINE_UPLOAD_MAX_AHEAD:
-        return "扫描时间晚于服务器当前时间，请校准设备时间。"
+        return _l("扫描时间晚于服务器当前时间，请校准设备时间。")
     if scanned_at < now - OFFLINE_UPLOAD_MAX_AGE:
-        return f"扫描时间早于 {OFFLINE_UPLOAD_MAX_AGE.days} 天前，不再接收。"
+        return _l("扫描时间早于 %(days)s 天前，不再接收。", days=OFFLINE_UPLOAD_MAX_AGE.days)
     return None
 
 
@@ -135,5 +136,5 @@ def visible_fields(viewer_kind: str, role: str | None, credential_type: str | No
 def verifier_label(actor_type: str, role: str | None) -> str:
     """Who checked, as the holder sees it: the role (铁路工作人员), 第三方/闸机 or 公众扫码."""
     if actor_type == VIEWER_OFFICER:
-        return roles.ROLE_LABELS.get(role or "", "工作人员")
-    return VIEWER_LABELS.get(actor_type, "其他")
+        return roles.ROLE_LABELS.get(role or "", _l("工作人员"))
+    return VIEWER_LABELS.get(actor_type, _l("其他"))

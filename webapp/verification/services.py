@@ -18,6 +18,7 @@ from webapp.audit import services as audit
 from webapp.audit.models import AuditEvent
 from webapp.driving_licence import services as licences
 from webapp.errors import DomainError
+from webapp.lazytext import _l
 from webapp.registry.models import Citizen
 from webapp.registry.rules import SEX_LABELS, age_on, mask_id_number, mask_name
 from webapp.signing import credential_token
@@ -184,7 +185,7 @@ def verify(session: Session, qr_text: str, *, now: datetime, secret: str, keyrin
     :raises DomainError: unknown context (code ``bad_context``)
     """
     if not rules.is_context(context):
-        raise DomainError("核验场景无效。", code="bad_context")
+        raise DomainError(_l("核验场景无效。"), code="bad_context")
     kind: str | None = None
     found: Resolved | None = None
     try:
@@ -267,7 +268,7 @@ def record_offline_scan(session: Session, item: OfflineScan, *, viewer: Viewer, 
     if refusal:
         raise DomainError(refusal, code="bad_time")
     if tokens.is_numeric(item.qr):
-        raise DomainError("条形码只能联网核验，不接收离线记录。", code="online_only")
+        raise DomainError(_l("条形码只能联网核验，不接收离线记录。"), code="online_only")
     if _already_recorded(session, item, viewer):
         return False
     kind: str | None = None

@@ -10,6 +10,7 @@ from webapp import signing
 from webapp.db import get_session
 from webapp.errors import ServiceUnavailable
 from webapp.extensions import limiter
+from webapp.lazytext import _l
 from webapp.officer.services import papers_for
 from webapp.roles import SCAN_ROLES
 from webapp.signing import keys
@@ -62,7 +63,7 @@ def scan():
 @citizen_required
 def records():
     """申请记录 of 温馨服务: the holder's travel IDs, paper certificates and who checked them, last month."""
-    current_citizen("请使用旅客账号查看申请记录。")
+    current_citizen(_l("请使用旅客账号查看申请记录。"))
     now = edge.now()
     session = get_session()
     certs = travel.records(session, current_user.citizen_id, now)
@@ -87,7 +88,7 @@ def status_list():
         key = signing.keyring().signer(now)
     except keys.NoSigningKey as exc:
         current_app.logger.error("%s", exc)
-        raise ServiceUnavailable("状态列表暂时无法生成（签名密钥未配置）。") from None
+        raise ServiceUnavailable(_l("状态列表暂时无法生成（签名密钥未配置）。")) from None
     body = signed_status_list.issue(key, services.status_states(get_session(), now), now,
                                     uri=signing.status_list_uri())
     resp = Response(body, mimetype=signing_rules.STATUS_LIST_TYPE)

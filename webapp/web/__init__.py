@@ -8,7 +8,8 @@
 - :mod:`.review` — a reviewer's decision POST;
 - :mod:`.input_guard` — hostile characters refused before any view, routes declaring what they check themselves;
 - :mod:`.errors` — error pages and JSON errors;
-- :mod:`.declare` — how a route declares something to the layer, next to the route.
+- :mod:`.declare` — how a route declares something to the layer, next to the route;
+- :mod:`.i18n` — the request's language (zh-CN or English), Flask-Babel, the scripts' translations.
 
 This module adds the security headers, the caching policy and the template globals. Domains import from here;
 this package imports from no domain (``create_app`` wires the domain-specific parts in: the loaders, the filters).
@@ -18,7 +19,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from flask_login import current_user
 
-from webapp.web import auth, errors, input_guard
+from webapp.web import auth, errors, i18n, input_guard
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -47,6 +48,7 @@ PUBLIC_PAGE_CACHE = "private, no-cache"
 
 
 def init_app(app: Flask) -> None:
+    i18n.init_app(app)
     input_guard.init_app(app)
     errors.register_error_handlers(app)
     auth.init_app(app)

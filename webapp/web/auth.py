@@ -27,14 +27,15 @@ from werkzeug.wrappers import Response
 from webapp.db import get_session
 from webapp.errors import DomainError, Forbidden, ServiceUnavailable
 from webapp.extensions import login_manager
+from webapp.lazytext import _l
 from webapp.web import edge
 from webapp.web.forms import EmptyForm
 from webapp.web.urls import next_target
 
 _LOADERS: dict[str, Callable[[int], object | None]] = {}
 GENERATION = "_generation"  # the Flask-session key of the account's session generation at sign-in
-CITIZEN_ONLY_MESSAGE = "工作人员账号不能办理个人业务，请退出后使用个人账号登录。"
-DATABASE_DOWN_MESSAGE = "系统暂时无法连接数据库，请稍后再试。"
+CITIZEN_ONLY_MESSAGE = _l("工作人员账号不能办理个人业务，请退出后使用个人账号登录。")
+DATABASE_DOWN_MESSAGE = _l("系统暂时无法连接数据库，请稍后再试。")
 
 
 def register_loader(prefix: str, loader: Callable[[int], object | None]) -> None:
@@ -84,7 +85,7 @@ def unauthorized():
     if g.get("principal_unavailable"):
         raise ServiceUnavailable(DATABASE_DOWN_MESSAGE)
     if request.path.startswith("/api/"):
-        raise DomainError("需要登录或 API 密钥。", status=401, code="unauthorized")
+        raise DomainError(_l("需要登录或 API 密钥。"), status=401, code="unauthorized")
     flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(url_for(login_manager.login_view, next=request.full_path.rstrip("?")))
 
@@ -134,11 +135,11 @@ def sign_out(target: str, end_sessions: Callable[..., None]) -> Response:
             edge.commit()
         logout_user()
         web_session.clear()
-        flash("已退出登录。", "info")
+        flash(_l("已退出登录。"), "info")
     return redirect(target)
 
 
-def current_citizen(message: str = "请使用个人账号办理。"):
+def current_citizen(message: str = _l("请使用个人账号办理。")):
     """The signed-in citizen's account for a citizen page (after login_required); an officer session gets 403
     with ``message`` (officers have no citizen record)."""
     if getattr(current_user, "is_officer", False):
@@ -181,11 +182,11 @@ def officer_required(*roles: str):
             if g.get("principal_unavailable"):
                 raise ServiceUnavailable(DATABASE_DOWN_MESSAGE)
             if not authenticated:
-                flash("请使用工作人员账号登录。", "info")
+                flash(_l("请使用工作人员账号登录。"), "info")
                 return redirect(url_for("officer.login", next=request.full_path.rstrip("?")))
             officer = current_officer()
             if officer is None or officer.role not in roles:
-                raise Forbidden("您的账号无权访问此页面。")
+                raise Forbidden(_l("您的账号无权访问此页面。"))
             return view(*args, **kwargs)
 
         wrapped.officer_roles = tuple(roles)

@@ -7,6 +7,7 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from webapp.errors import DomainError, TooSoon
+from webapp.lazytext import _l
 
 
 def wants_json() -> bool:
@@ -16,16 +17,16 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-# Chinese titles for the error pages; the page body says what to do next.
+# Titles of the error pages (in the request's language); the page body says what to do next.
 ERROR_TEXT = {
-    400: ("请求有误", "提交的内容无法处理，请返回上一页检查后重试。"),
-    403: ("无权访问", "您没有访问此页面的权限。如需办理，请使用有权限的账号登录。"),
-    404: ("页面不存在", "您访问的页面不存在或已失效。"),
-    405: ("请求方式不支持", "请返回上一页重试。"),
-    413: ("上传内容过大", "上传的文件或内容超过了大小限制，请压缩后重试。"),
-    429: ("操作过于频繁", "您的操作过于频繁，请稍后再试。"),
-    500: ("系统繁忙", "系统开小差了，请稍后再试。您的数据没有丢失。"),
-    503: ("状态暂时无法确认", "系统暂时无法连接数据库，当前无法确认状态，请稍后再试。"),
+    400: (_l("请求有误"), _l("提交的内容无法处理，请返回上一页检查后重试。")),
+    403: (_l("无权访问"), _l("您没有访问此页面的权限。如需办理，请使用有权限的账号登录。")),
+    404: (_l("页面不存在"), _l("您访问的页面不存在或已失效。")),
+    405: (_l("请求方式不支持"), _l("请返回上一页重试。")),
+    413: (_l("上传内容过大"), _l("上传的文件或内容超过了大小限制，请压缩后重试。")),
+    429: (_l("操作过于频繁"), _l("您的操作过于频繁，请稍后再试。")),
+    500: (_l("系统繁忙"), _l("系统开小差了，请稍后再试。您的数据没有丢失。")),
+    503: (_l("状态暂时无法确认"), _l("系统暂时无法连接数据库，当前无法确认状态，请稍后再试。")),
 }
 
 
@@ -58,7 +59,7 @@ def register_error_handlers(app: Flask) -> None:
                 413: "too_large", 429: "rate_limited"}.get(status, "error")
         message = ERROR_TEXT.get(status, ERROR_TEXT[400])[1]
         if status == 400 and exc.description and "CSRF" in str(exc.description):
-            message = "页面已过期或来源无法确认（CSRF 校验失败），请刷新页面后重新提交。"
+            message = _l("页面已过期或来源无法确认（CSRF 校验失败），请刷新页面后重新提交。")
         retry = None
         if status == 429:
             retry = 60

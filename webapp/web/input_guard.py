@@ -20,12 +20,13 @@ from typing import Any
 from flask import Flask, current_app, request
 
 from webapp.errors import DomainError
+from webapp.lazytext import _l
 from webapp.web.declare import route_declaration
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-MESSAGE = "提交的内容包含无效字符（如空字符、控制字符），请检查后重新输入。"
+MESSAGE = _l("提交的内容包含无效字符（如空字符、控制字符），请检查后重新输入。")
 
 
 class HostileInput(DomainError):

@@ -7,6 +7,7 @@ from flask import flash, redirect, url_for
 
 from webapp.db import get_session
 from webapp.errors import DomainError
+from webapp.lazytext import _l
 from webapp.web import edge
 from webapp.web.forms import DecisionForm
 
@@ -17,7 +18,7 @@ def decision(decide: Callable, page: Callable, *, done: tuple[str, str], back: s
     goes back to the queue with ``done`` = (approved, rejected) message."""
     form = DecisionForm()
     if not form.validate_on_submit():
-        flash(form.reason.errors[0] if form.reason.errors else "请求无效，请刷新后重试。", "danger")
+        flash(form.reason.errors[0] if form.reason.errors else _l("请求无效，请刷新后重试。"), "danger")
         return page(DecisionForm(), 400)
     session = get_session()
     approve = bool(form.approve.data)
