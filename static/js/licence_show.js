@@ -1,5 +1,6 @@
 // 电子驾驶证 出示: 正页/副页 tabs, the QR and Code128 refreshed with every 60 s token, the live state (polled every
 // 10 s, so a seizure turns the page red at once) and a ticking current time in Beijing time.
+import { _ } from "./i18n.js";
 import { bindRefreshButton, startRotatingToken } from "./rotating_token.js";
 
 const STATE_POLL_SECONDS = 10;

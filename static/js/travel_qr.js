@@ -1,5 +1,6 @@
 // QR page: a fresh signed token at every 60 s window (and on 刷新), a countdown, and 实人核验 again after
 // 30 minutes. Nothing here is cached: the token endpoint answers no-store.
+import { _ } from "./i18n.js";
 import { bindRefreshButton, startRotatingToken } from "./rotating_token.js";
 
 const card = document.getElementById("cert");

@@ -24,8 +24,7 @@ from tests.e2e.test_screens_browser import (
     review_queues,  # noqa: F401 - a fixture
 )
 from tests.testdata import SEQUENCES, needs_testdata
-from tests.verification_support import make_certificate, make_officer
-from webapp import tokens
+from tests.verification_support import make_certificate, make_officer, token_of
 from webapp.notify.models import Message
 from webapp.officer.models import PaperCertificate
 from webapp.registry.models import Citizen, LicenceRecord
@@ -210,7 +209,7 @@ def test_every_page_in_english_shows_no_chinese_but_names_and_places(browser, li
     suffix = "-large-text" if large else ""
     page, errors = open_page(browser, live_server, **SCREEN)
     use_english(page, live_server, large)
-    token = tokens.issue(live_server.app.config["SECRET_KEY"], "travel_id", holder_cert.public_id, live_clock.now())
+    token = token_of(live_server.app, holder_cert, live_clock.now())
     for path in (*PUBLIC_PAGES, f"/v/{token}", "/coming/licence"):
         page.goto(path)
         assert_english(page, words, path)

@@ -111,6 +111,9 @@ def test_script_has_no_unmarked_chinese(path):
     text = _SCRIPT_DATA.sub("", _MARKED_IN_SCRIPT.sub("", text))
     lines = [line.strip() for line in text.splitlines() if HAN.search(line)]
     assert not lines, f"unmarked Chinese in {path} (wrap it in _(), static/js/i18n.js): {lines}"
+    source = (ROOT / path).read_text(encoding="utf-8")
+    if _MARKED_IN_SCRIPT.search(_SCRIPT_COMMENT.sub("", source)) and path.name != "i18n.js":
+        assert 'import { _ } from "./i18n.js";' in source, f"{path} calls _() without importing it"
 
 
 # Python: a string with Chinese in it is text for people, to mark with _l(), unless it is data or for operators.
