@@ -97,6 +97,7 @@ bench: install-dev
 	$(BIN)/python bench/liveness.py
 	$(BIN)/python bench/frames_request.py
 	$(BIN)/python bench/liveness_endpoint.py 6 --workers 1 --preload-engine --env SUISHEN_QUEUE_URL=immediate://
+	$(BIN)/python bench/liveness_endpoint.py 6 --queue redis://127.0.0.1:6379/13
 	$(BIN)/python bench/liveness_eval.py
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/queue_latency.py

@@ -300,8 +300,19 @@ def distance_to(reference_encoding: bytes, encoding: np.ndarray) -> float:
     return float(np.linalg.norm(reference - np.asarray(encoding, dtype=np.float64)))
 
 
+def warm_headers() -> None:
+    """Load Pillow's readers of the accepted formats now, e.g. in the gunicorn master before it forks.
+
+    The first :func:`inspect_frame` in a process imports them (Pillow's ``preinit`` plus the WebP plugin, ~20 ms
+    of CPU, ~95 ms when the bytecode is not cached yet), which a fresh web worker's first 实人核验 upload paid.
+    """
+    Image.preinit()
+    from PIL import WebPImagePlugin  # noqa: F401 - registers the WebP reader (not part of preinit)
+
+
 def warm_up() -> float:
-    """Run the detector, both landmark models and the encoder once on a blank image; returns CPU seconds (~0.1).
+    """Decode a small JPEG, run the detector, both landmark models and the encoder once on a blank image; returns
+    CPU seconds (~0.1).
 
     The expensive part is loading the models: face_recognition loads dlib's four models when it is imported
     (~1.0-1.9 s of CPU on the bench machine), which this module does on first use (:func:`_models`) so that
@@ -313,6 +324,9 @@ def warm_up() -> float:
     """
     started = time.process_time()
     blank = np.zeros((120, 120, 3), np.uint8)
+    jpeg = io.BytesIO()
+    Image.fromarray(blank).save(jpeg, "JPEG")
+    decode_frame(jpeg.getvalue())  # the readers and libjpeg's first use (~5 ms of a first decision otherwise)
     api = _models()
     api.face_detector(blank, 0)
     rect = api.dlib.rectangle(20, 20, 100, 100)
