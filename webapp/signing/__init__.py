@@ -1,10 +1,9 @@
 """Credential tokens that any verifier can check offline with published keys (issue 17, SPEC §6 "Offline
 verification", docs/offline.md).
 
-Two entry points for the web layer:
-
-- :func:`make_token` — the token of a travel certificate or an e-licence now (what the QR's ``/v/<token>`` carries);
-- :func:`read_token` — a scanned token checked against the published keys and the clock.
+The entry point for the web layer is :func:`make_token`: the token of a travel certificate or an e-licence now (what
+the QR's ``/v/<token>`` carries). Verification reads a scanned token with ``credential_token.read``, given the key
+ring (:func:`keyring`).
 
 Beneath them: ``rules`` (claims, times, status packing; no I/O), ``keys`` (the key folder), ``credential_token``
 (COSE/CWT through the ``cwt`` library), ``status_list`` (the signed list), ``views`` (``/.well-known/jwks.json``),
@@ -78,11 +77,3 @@ def token_for(ring: KeyRing, credential, now: datetime, *, base_url: str,
     return credential_token.issue(ring.signer(now), credential.token_facts(times), times, issuer=base_url,
                                   status_uri=base_url + STATUS_LIST_PATH)
 
-
-def read_token(text: str, now: datetime, *, any_key_on_file: bool = False,
-               ring: KeyRing | None = None) -> credential_token.ReadToken:
-    """A scanned token (its URL or the bare token) whose signature and times checked out.
-
-    :raises webapp.tokens.TokenError: malformed, bad_signature, stale, future
-    """
-    return credential_token.read(ring or keyring(), text, now, any_key_on_file=any_key_on_file)

@@ -10,7 +10,7 @@ iss        1       BASE_URL
 exp        4       the end of the 60 s window it was made in, plus the grace windows
 nbf        5       the start of that window
 iat        6       the instant it was made
-cti        7       8 random bytes (an offline scan uploaded later is logged once per cti)
+cti        7       8 random bytes (a token's own id; an offline upload is logged once per scan id, not per cti)
 status     65535   {"status_list": {"idx": 2 × row id + kind bit, "uri": BASE_URL + "/status-list"}} (the IETF
                    Token Status List's reference; the index also names the credential to the online API)
 credential -65537  [kind, masked name, validity end, details] (one private claim: 5 bytes of key, not 5 per field)
