@@ -88,9 +88,15 @@ def remember(resp: Response, locale: str) -> Response:
 
 
 def _script_translations() -> dict[str, str]:
-    if current_locale() == DEFAULT_LOCALE:
+    """The scripts' messages in this request's language: made once per language (the catalogue does not change
+    while the app runs), not on every page."""
+    locale = current_locale()
+    if locale == DEFAULT_LOCALE:
         return {}
-    return {msgid: gettext(msgid) for msgid in script_messages()}
+    made = current_app.extensions.setdefault("script_translations", {})
+    if locale not in made:
+        made[locale] = {msgid: gettext(msgid) for msgid in script_messages()}
+    return made[locale]
 
 
 class JSONProvider(DefaultJSONProvider):
