@@ -196,10 +196,13 @@ def officer_required(*roles: str):
 
 
 def access_table(app: Flask | None = None) -> dict[str, tuple[str, ...]]:
-    """Every officer page of the app and the roles that may open it, as the routes declared them."""
+    """Every officer page of the app and the roles that may open it, as the routes declared them (read once: the
+    routes are all registered by ``create_app``, before anyone asks)."""
     app = app or current_app
-    return {endpoint: view.officer_roles for endpoint, view in app.view_functions.items()
-            if hasattr(view, "officer_roles")}
+    if "access_table" not in app.extensions:
+        app.extensions["access_table"] = {endpoint: view.officer_roles for endpoint, view in app.view_functions.items()
+                                          if hasattr(view, "officer_roles")}
+    return app.extensions["access_table"]
 
 
 def may_open(endpoints: Iterable[str], role: str) -> list[str]:
