@@ -114,4 +114,3 @@ def init_app(app: Flask) -> None:
         log.warning("static files served uncompressed: cannot build %s (%s)", app.instance_path, exc)
     app.wsgi_app = VersionedStatic(app.wsgi_app, root, version)
     app.jinja_env.globals["asset_url"] = asset_url
-    app.jinja_env.globals["asset_version"] = version
