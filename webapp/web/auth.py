@@ -139,9 +139,10 @@ def sign_out(target: str, end_sessions: Callable[..., None]) -> Response:
     return redirect(target)
 
 
-def current_citizen(message: str = _l("请使用个人账号办理。")):
+def current_citizen(message: str = CITIZEN_ONLY_MESSAGE):
     """The signed-in citizen's account for a citizen page (after login_required); an officer session gets 403
-    with ``message`` (officers have no citizen record)."""
+    with ``message`` (officers have no citizen record). Behind :func:`citizen_required` it only returns it: that
+    decorator has refused an officer already."""
     if getattr(current_user, "is_officer", False):
         raise Forbidden(message)
     return current_user
@@ -155,7 +156,7 @@ def citizen_required(view):
     @login_required
     @wraps(view)
     def wrapped(*args, **kwargs):
-        current_citizen(CITIZEN_ONLY_MESSAGE)
+        current_citizen()
         return view(*args, **kwargs)
 
     wrapped.citizen_only = True  # login_required's functools.wraps carries it to the registered view
