@@ -15,6 +15,7 @@ from webapp.web.auth import citizen_required, current_citizen, officer_required
 from webapp.web.forms import EmptyForm
 
 bp = Blueprint("notify", __name__)
+BAD_SUBSCRIPTION = _l("推送订阅无效。")
 
 
 @bp.get("/messages")
@@ -36,11 +37,11 @@ def messages():
 def _subscription_json() -> tuple[str, str, str]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise DomainError(_l("推送订阅无效。"), code="bad_subscription")
+        raise DomainError(BAD_SUBSCRIPTION, code="bad_subscription")
     keys = body.get("keys") if isinstance(body.get("keys"), dict) else {}
     endpoint, p256dh, auth = body.get("endpoint"), keys.get("p256dh"), keys.get("auth")
     if not all(isinstance(v, str) for v in (endpoint, p256dh, auth)):
-        raise DomainError(_l("推送订阅无效。"), code="bad_subscription")
+        raise DomainError(BAD_SUBSCRIPTION, code="bad_subscription")
     return endpoint, p256dh, auth
 
 
@@ -69,7 +70,7 @@ def unsubscribe():
     body = request.get_json(silent=True)
     endpoint = body.get("endpoint") if isinstance(body, dict) else None
     if not isinstance(endpoint, str):
-        raise DomainError(_l("推送订阅无效。"), code="bad_subscription")
+        raise DomainError(BAD_SUBSCRIPTION, code="bad_subscription")
     session = get_session()
     services.unsubscribe(session, user.id, endpoint)
     edge.commit()
