@@ -139,6 +139,7 @@ def _show_context(licence: ElectronicLicence) -> dict:
     now = _now()
     record = licence.record
     citizen = licence.citizen
+    replace_from = services.photo_replaceable_from(licence)
     return {
         "licence": licence, "record": record, "citizen": citizen, "sex": SEX_LABELS.get(citizen.sex, ""),
         "live": services.state(licence, now),
@@ -146,9 +147,8 @@ def _show_context(licence: ElectronicLicence) -> dict:
         "valid_until": f"{record.valid_until:%Y-%m-%d}" if record.valid_until else _l("长期"),
         "record_status": licence_status_label(record.status),
         "class_rules": rules.class_rules(record.licence_class),
-        "replace_from": services.photo_replaceable_from(licence),
-        "replace_from_text": format_local(services.photo_replaceable_from(licence), "%Y-%m-%d %H:%M"),
-        "can_replace": now >= services.photo_replaceable_from(licence),
+        "replace_from_text": format_local(replace_from, "%Y-%m-%d %H:%M"),
+        "can_replace": now >= replace_from,
         "photo_form": PhotoForm(), "photo_choices": PHOTO_CHOICES,
         "source_label": rules.PHOTO_SOURCE_LABELS[licence.photo_source],
     }
