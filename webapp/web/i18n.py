@@ -38,7 +38,7 @@ def select_locale() -> str | None:
     """The switch's cookie, else the browser's ``Accept-Language``, else zh-CN (outside a request: zh-CN)."""
     if not has_request_context():
         return None
-    chosen = _BY_TAG.get(request.cookies.get(COOKIE, ""))
+    chosen = locale_of_tag(request.cookies.get(COOKIE))
     if chosen:
         return chosen
     # The first language the browser prefers that this app speaks, by its primary tag: zh-TW, zh-HK and zh mean
