@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from flask import Flask, url_for
+from flask import Flask, current_app, url_for
 from whitenoise import WhiteNoise
 from whitenoise.compress import Compressor
 
@@ -99,6 +99,11 @@ class VersionedStatic(WhiteNoise):
         return super().__call__(environ, start_response)
 
 
+def asset_url(filename: str) -> str:
+    """The URL of a static file at the current version (``?v=``), which may be cached for a year."""
+    return url_for("static", filename=filename, v=current_app.config["ASSET_VERSION"])
+
+
 def init_app(app: Flask) -> None:
     version = compute_version(app.static_folder)
     app.config["ASSET_VERSION"] = version
@@ -108,9 +113,4 @@ def init_app(app: Flask) -> None:
     except OSError as exc:
         log.warning("static files served uncompressed: cannot build %s (%s)", app.instance_path, exc)
     app.wsgi_app = VersionedStatic(app.wsgi_app, root, version)
-
-    def asset_url(filename: str) -> str:
-        return url_for("static", filename=filename, v=version)
-
     app.jinja_env.globals["asset_url"] = asset_url
-    app.jinja_env.globals["asset_version"] = version

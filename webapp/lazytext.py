@@ -3,7 +3,7 @@
 ``_l("驾驶证自 %(date)s 起有效", date=…)`` marks a message for pybabel (keyword ``_l``) and returns a lazy text: it is
 translated each time it is shown, in the language of the request that shows it (a page, a flash, a JSON
 ``message``), or in the language :func:`render` names (an SMS in its recipient's language). The translator is
-installed by the web layer (:mod:`webapp.i18n`, Flask-Babel); without one (a script, a unit test) the text is the
+installed by the web layer (:mod:`webapp.web.i18n`, Flask-Babel); without one (a script, a unit test) the text is the
 Chinese source, which is also the zh-CN wording of the SPEC.
 
 A lazy text *is* a ``str``: its characters are the Chinese source text, so code that compares, searches, joins or

@@ -39,7 +39,7 @@ def enrol():
         data = form.portrait.data.read(services.MAX_PORTRAIT_BYTES + 1)
         try:
             citizen = services.enrol_demo_citizen(
-                session, id_number=(form.id_number.data or "").strip() or None, name=form.name.data,
+                session, id_number=form.id_number.data or None, name=form.name.data,
                 phone=form.phone.data, address=form.address.data or "演示地址", portrait=data, now=now,
                 prepare_portrait=prepare_portrait)
             if form.with_licence.data:

@@ -267,9 +267,8 @@ def import_records(session: Session, path: Path, now: datetime, notifier: Notifi
 
 def status_reason(licence: ElectronicLicence) -> str | None:
     """Why the e-licence is not usable, as its holder reads it (None when nothing is to be said)."""
-    if licence.status == ACTIVE and _changed(licence):
-        return rules.invalidation_message(_changed(licence))
-    return licence.status_reason
+    changed = _changed(licence) if licence.status == ACTIVE else None
+    return rules.invalidation_message(changed) if changed else licence.status_reason
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from webapp.web.forms import DecisionForm
 from webapp.web.review import decision
 
 bp = Blueprint("driving_licence", __name__, url_prefix="/licence")
-CITIZENS_ONLY = _l("请使用个人账号办理驾驶证业务。")  # what an officer session is told on a citizen page
 
 APPLY_RATE_LIMIT = "10 per minute;30 per hour"
 _now = edge.now
@@ -35,7 +34,7 @@ def _cities() -> frozenset[str] | None:
 
 def _own(public_id: str) -> ElectronicLicence:
     """The holder's own e-licence; anyone else's is 404 (its existence is not confirmed)."""
-    user = current_citizen(CITIZENS_ONLY)
+    user = current_citizen()
     licence = services.get(get_session(), public_id)
     if licence.citizen_id != user.citizen_id:
         raise NotFound(_l("未找到该电子驾驶证。"))
@@ -81,7 +80,7 @@ def _index_context(form: ApplyForm) -> dict:
 @citizen_required
 def index():
     """我的驾驶证: the e-licence, or why it cannot be applied for, or the application."""
-    user = current_citizen(CITIZENS_ONLY)
+    user = current_citizen()
     if not user.is_realperson:
         return render_template("driving_licence/need_verify.html")
     return render_template("driving_licence/index.html", **_index_context(ApplyForm()))
@@ -91,7 +90,7 @@ def index():
 @citizen_required
 @limiter.limit(APPLY_RATE_LIMIT)
 def apply():
-    user = current_citizen(CITIZENS_ONLY)
+    user = current_citizen()
     if not user.is_realperson:
         return render_template("driving_licence/need_verify.html"), 403
     form = ApplyForm()
@@ -125,7 +124,7 @@ def apply():
 @edge.writes_on_get("the camera page's next step after a pass (a GET redirect) consumes the single-use pass")
 @citizen_required
 def issue():
-    user = current_citizen(CITIZENS_ONLY)
+    user = current_citizen()
     application = services.issue_after_proofing(get_session(), user.citizen, request.args.get("c", ""), _now(),
                                                 _cities(), edge.notifier())
     edge.commit()
@@ -140,6 +139,7 @@ def _show_context(licence: ElectronicLicence) -> dict:
     now = _now()
     record = licence.record
     citizen = licence.citizen
+    replace_from = services.photo_replaceable_from(licence)
     return {
         "licence": licence, "record": record, "citizen": citizen, "sex": SEX_LABELS.get(citizen.sex, ""),
         "live": services.state(licence, now),
@@ -147,9 +147,8 @@ def _show_context(licence: ElectronicLicence) -> dict:
         "valid_until": f"{record.valid_until:%Y-%m-%d}" if record.valid_until else _l("长期"),
         "record_status": licence_status_label(record.status),
         "class_rules": rules.class_rules(record.licence_class),
-        "replace_from": services.photo_replaceable_from(licence),
-        "replace_from_text": format_local(services.photo_replaceable_from(licence), "%Y-%m-%d %H:%M"),
-        "can_replace": now >= services.photo_replaceable_from(licence),
+        "replace_from_text": format_local(replace_from, "%Y-%m-%d %H:%M"),
+        "can_replace": now >= replace_from,
         "photo_form": PhotoForm(), "photo_choices": PHOTO_CHOICES,
         "source_label": rules.PHOTO_SOURCE_LABELS[licence.photo_source],
     }

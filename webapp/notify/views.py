@@ -15,7 +15,7 @@ from webapp.web.auth import citizen_required, current_citizen, officer_required
 from webapp.web.forms import EmptyForm
 
 bp = Blueprint("notify", __name__)
-CITIZENS_ONLY = _l("请使用个人账号查看消息。")  # what an officer session is told on a citizen page
+BAD_SUBSCRIPTION = _l("推送订阅无效。")
 
 
 @bp.get("/messages")
@@ -23,7 +23,7 @@ CITIZENS_ONLY = _l("请使用个人账号查看消息。")  # what an officer se
 @citizen_required
 def messages():
     """消息: the newest first; opening the list marks them read."""
-    user = current_citizen(CITIZENS_ONLY)
+    user = current_citizen()
     session = get_session()
     rows = [{"body": m.body, "url": m.url, "at": format_local(m.created_at), "unread": m.read_at is None}
             for m in services.messages_for(session, user.citizen_id, 50)]
@@ -37,11 +37,11 @@ def messages():
 def _subscription_json() -> tuple[str, str, str]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise DomainError(_l("推送订阅无效。"), code="bad_subscription")
+        raise DomainError(BAD_SUBSCRIPTION, code="bad_subscription")
     keys = body.get("keys") if isinstance(body.get("keys"), dict) else {}
     endpoint, p256dh, auth = body.get("endpoint"), keys.get("p256dh"), keys.get("auth")
     if not all(isinstance(v, str) for v in (endpoint, p256dh, auth)):
-        raise DomainError(_l("推送订阅无效。"), code="bad_subscription")
+        raise DomainError(BAD_SUBSCRIPTION, code="bad_subscription")
     return endpoint, p256dh, auth
 
 
@@ -49,7 +49,7 @@ def _subscription_json() -> tuple[str, str, str]:
 @citizen_required
 def subscribe():
     """Keep the PushSubscription JSON the browser made (sent with the CSRF token in X-CSRFToken)."""
-    user = current_citizen(CITIZENS_ONLY)
+    user = current_citizen()
     endpoint, p256dh, auth = _subscription_json()
     session = get_session()
     try:
@@ -66,11 +66,11 @@ def subscribe():
 @bp.post("/messages/push/delete")
 @citizen_required
 def unsubscribe():
-    user = current_citizen(CITIZENS_ONLY)
+    user = current_citizen()
     body = request.get_json(silent=True)
     endpoint = body.get("endpoint") if isinstance(body, dict) else None
     if not isinstance(endpoint, str):
-        raise DomainError(_l("推送订阅无效。"), code="bad_subscription")
+        raise DomainError(BAD_SUBSCRIPTION, code="bad_subscription")
     session = get_session()
     services.unsubscribe(session, user.id, endpoint)
     edge.commit()

@@ -15,7 +15,7 @@ from flask import (
 from sqlalchemy import text
 
 from webapp import workdays
-from webapp.assets import SCAN_FILES, SCAN_MODULES, SHELL_FILES
+from webapp.assets import SCAN_FILES, SCAN_MODULES, SHELL_FILES, asset_url
 from webapp.db import get_session
 from webapp.lazytext import _l
 from webapp.timeutil import local_date
@@ -62,10 +62,9 @@ def offline():
 def service_worker():
     # Served from the root so its scope is the whole app; no-cache so a new version is picked up at once.
     version = current_app.config["ASSET_VERSION"]
-    shell = [url_for("shell.offline")] + [url_for("static", filename=f, v=version) for f in SHELL_FILES]
+    shell = [url_for("shell.offline")] + [asset_url(f) for f in SHELL_FILES]
     # The scan page asks for its files as the page names them (?v=) and, for the modules they import, without.
-    scan_files = ([url_for("static", filename=f, v=version) for f in SCAN_FILES]
-                  + [url_for("static", filename=f) for f in SCAN_MODULES])
+    scan_files = [asset_url(f) for f in SCAN_FILES] + [url_for("static", filename=f) for f in SCAN_MODULES]
     body = render_template("shell/sw.js", version=version, shell=shell, offline_url=url_for("shell.offline"),
                            scan_url=url_for("verification.scan"), scan_files=scan_files,
                            trust_urls=[url_for("signing.jwks"), url_for("verification.status_list")],

@@ -139,9 +139,10 @@ def sign_out(target: str, end_sessions: Callable[..., None]) -> Response:
     return redirect(target)
 
 
-def current_citizen(message: str = _l("请使用个人账号办理。")):
+def current_citizen(message: str = CITIZEN_ONLY_MESSAGE):
     """The signed-in citizen's account for a citizen page (after login_required); an officer session gets 403
-    with ``message`` (officers have no citizen record)."""
+    with ``message`` (officers have no citizen record). Behind :func:`citizen_required` it only returns it: that
+    decorator has refused an officer already."""
     if getattr(current_user, "is_officer", False):
         raise Forbidden(message)
     return current_user
@@ -155,7 +156,7 @@ def citizen_required(view):
     @login_required
     @wraps(view)
     def wrapped(*args, **kwargs):
-        current_citizen(CITIZEN_ONLY_MESSAGE)
+        current_citizen()
         return view(*args, **kwargs)
 
     wrapped.citizen_only = True  # login_required's functools.wraps carries it to the registered view
@@ -196,10 +197,13 @@ def officer_required(*roles: str):
 
 
 def access_table(app: Flask | None = None) -> dict[str, tuple[str, ...]]:
-    """Every officer page of the app and the roles that may open it, as the routes declared them."""
+    """Every officer page of the app and the roles that may open it, as the routes declared them (read once: the
+    routes are all registered by ``create_app``, before anyone asks)."""
     app = app or current_app
-    return {endpoint: view.officer_roles for endpoint, view in app.view_functions.items()
-            if hasattr(view, "officer_roles")}
+    if "access_table" not in app.extensions:
+        app.extensions["access_table"] = {endpoint: view.officer_roles for endpoint, view in app.view_functions.items()
+                                          if hasattr(view, "officer_roles")}
+    return app.extensions["access_table"]
 
 
 def may_open(endpoints: Iterable[str], role: str) -> list[str]:

@@ -7,13 +7,13 @@ Also the forms and fields more than one domain's pages use: the empty CSRF form,
 reviewer's decision."""
 from __future__ import annotations
 
-from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, StopValidation
 
 from webapp import normalise
 from webapp.lazytext import _l
+from webapp.web.i18n import current_locale
 
 REQUIRED = _l("此项为必填项。")
 
@@ -23,8 +23,7 @@ class Form(FlaskForm):
         locales = ("zh",)
 
         def get_translations(self, form):
-            locale = get_locale()
-            if locale is not None and locale.language == "en":
+            if current_locale() == "en":
                 return None  # WTForms' messages are written in English
             return super().get_translations(form)
 

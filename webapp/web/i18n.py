@@ -38,7 +38,7 @@ def select_locale() -> str | None:
     """The switch's cookie, else the browser's ``Accept-Language``, else zh-CN (outside a request: zh-CN)."""
     if not has_request_context():
         return None
-    chosen = _BY_TAG.get(request.cookies.get(COOKIE, ""))
+    chosen = locale_of_tag(request.cookies.get(COOKIE))
     if chosen:
         return chosen
     # The first language the browser prefers that this app speaks, by its primary tag: zh-TW, zh-HK and zh mean
@@ -88,9 +88,15 @@ def remember(resp: Response, locale: str) -> Response:
 
 
 def _script_translations() -> dict[str, str]:
-    if current_locale() == DEFAULT_LOCALE:
+    """The scripts' messages in this request's language: made once per language (the catalogue does not change
+    while the app runs), not on every page."""
+    locale = current_locale()
+    if locale == DEFAULT_LOCALE:
         return {}
-    return {msgid: gettext(msgid) for msgid in script_messages()}
+    made = current_app.extensions.setdefault("script_translations", {})
+    if locale not in made:
+        made[locale] = {msgid: gettext(msgid) for msgid in script_messages()}
+    return made[locale]
 
 
 class JSONProvider(DefaultJSONProvider):
