@@ -187,3 +187,17 @@ def test_scripts_get_the_translations_of_their_own_strings_only_in_english(clien
     en = client.get("/travel-id/").get_data(as_text=True)
     block = re.search(r'<script type="application/json" id="i18n-messages">(.*?)</script>', en, re.DOTALL).group(1)
     assert '"\\u6b63\\u5728\\u5b9a\\u4f4d\\u2026": "Locating\\u2026"' in block  # 正在定位… → Locating…
+
+
+def test_a_registry_mismatch_is_told_in_english(client, db_session):
+    citizen = CitizenFactory()
+    db_session.commit()
+    switch(client, "en")
+    page = client.get("/travel-id/")
+    resp = client.post("/travel-id/apply", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                                 "name": citizen.name + "错", "id_number": citizen.id_number,
+                                                 "latitude": "23.13", "longitude": "113.26"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "The name does not match the ID number, or this identity was not found" in html
+    assert "人口库" not in html

@@ -74,7 +74,7 @@ def check_identity(session: Session, id_number: str, name: str, now: datetime) -
     resident = rules.parse_resident_id(id_number, local_date(now))
     citizen = find_citizen(session, resident.number)
     if citizen is None or not rules.same_name(citizen.name, name):
-        raise IdentityMismatch("姓名与身份证号不匹配，或未在人口库中查询到该身份信息，请核对后重新输入。")
+        raise IdentityMismatch(_l("姓名与身份证号不匹配，或未在人口库中查询到该身份信息，请核对后重新输入。"))
     return citizen
 
 
@@ -91,7 +91,7 @@ def _prepared(data: bytes, prepare_portrait: PortraitPreparer) -> tuple[bytes, b
     :raises BadRow: too large, not an image, no face or several faces
     """
     if len(data) > MAX_PORTRAIT_BYTES:
-        raise BadRow("照片超过 5 MB")
+        raise BadRow(_l("照片超过 5 MB"))
     try:
         return prepare_portrait(data)
     except ValueError as exc:
