@@ -168,7 +168,6 @@ DEFAULTS = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": 3600,
     "WTF_I18N_ENABLED": False,  # WTForms' bundled zh catalogue or its English (webapp/web/forms.py)
-    "JSON_AS_ASCII": False,
 }
 
 
