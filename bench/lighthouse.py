@@ -27,11 +27,9 @@ import http.cookiejar
 import io
 import json
 import os
-import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,30 +42,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from http_load import free_port, load_average, machine  # noqa: E402  (bench/ is on the path as the script's folder)
+
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 CHROME_FLAGS = "--headless=new --no-sandbox --disable-gpu"
 DEMO_PHONE = "13800138001"
 DEMO_OFFICER = "demo-railway"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.platform()}"
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def find_lighthouse(named: str | None) -> list[str] | None:
@@ -248,7 +228,7 @@ def main() -> int:
         if args.serve:
             print(json.dumps({"base": base, "pages": pages}, ensure_ascii=False), flush=True)
             server.wait()
-        load_before = loadavg()
+        load_before = load_average()
         for name, path, cookie in pages:
             if path is None:  # a fresh token of the certificate, as the QR page shows it (valid 60 s)
                 request = urllib.request.Request(f"{base}/travel-id/{facts['cert']}/token",
@@ -265,7 +245,7 @@ def main() -> int:
                   f"bp {row['best-practices']:3} seo {row['seo']:3} CLS {row['cls']:.3f}  {row['final_url']}")
             for item in row["failing"]:
                 print("    " + item)
-        load_after = loadavg()
+        load_after = load_average()
     finally:
         server.terminate()
         server.wait(30)
