@@ -103,6 +103,8 @@ bench: install-dev
 	$(BIN)/python bench/queue_latency.py
 	$(BIN)/python bench/proofing_load.py --record
 	$(BIN)/python bench/offline.py --record
+	# Lighthouse is not installed by the project: $$LIGHTHOUSE or `npx --no-install lighthouse`, else it says so and skips.
+	$(BIN)/python bench/lighthouse.py --record
 
 # pip-compile keeps each pin that still fits the ranges (add a package, change a range: only that moves) unless
 # UPGRADE=1. pip and setuptools are pinned too (--allow-unsafe): setuptools' range is part of the face_recognition

@@ -82,6 +82,13 @@ def qr_fields(credential, now: datetime) -> dict:
     return {"token": value, "url": url, "qr": qr_svg(url), "refresh_in": round(tokens.seconds_left(now), 3)}
 
 
+def barcode_modules() -> int:
+    """The Code128's width in modules (quiet zones included): every numeric code has the same 22 digits, so the same
+    width; the show page sizes the barcode with it before the first code arrives (no layout shift)."""
+    digits = tokens.NUMERIC_ID_DIGITS + tokens.NUMERIC_WINDOW_DIGITS + tokens.NUMERIC_MAC_DIGITS + 1
+    return barcode_svg("0" * digits)[1]
+
+
 def barcode_fields(secret: str, kind: str, db_id: int, now: datetime) -> dict:
     """The numeric code of the window of ``now`` (it carries the integer id): as digits, grouped, and as Code128."""
     code = tokens.issue_numeric(secret, kind, db_id, now)

@@ -101,6 +101,7 @@ function showTab(tab) {
 
 for (const tab of document.querySelectorAll(".tabs__tab")) tab.addEventListener("click", () => showTab(tab));
 window.addEventListener("resize", fitBarcode);
+fitBarcode();  // data-modules comes with the page: the barcode has its final width before the first code
 
 if (root) {
   const poller = startRotatingToken({

@@ -33,6 +33,15 @@ def test_numeric_code_is_22_digits_that_code128_set_c_packs_when_issued():
     assert len(barcode.Code128(code).build()[0]) == 156
 
 
+@given(st.integers(1, 10**10 - 1), st.integers(0, 10**6))
+def test_the_barcode_width_the_show_page_is_rendered_with_is_every_code_s_width(db_id, minutes):
+    """The 正页 sizes its barcode from codes.barcode_modules() before the first code arrives (no layout shift)."""
+    from webapp import codes
+
+    code = numeric(db_id=db_id, at=T0 + timedelta(minutes=minutes))
+    assert codes.barcode_svg(code)[1] == codes.barcode_modules() == 156 + 2 * codes.BARCODE_QUIET
+
+
 def test_numeric_code_verifies_with_its_kind_and_id_when_fresh():
     claims = tokens.check_numeric(SECRET, numeric(db_id=987654321), T0 + timedelta(seconds=59))
     assert claims == tokens.TokenClaims(kind="driving_licence", db_id=987654321,

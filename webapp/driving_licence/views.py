@@ -151,6 +151,7 @@ def _show_context(licence: ElectronicLicence) -> dict:
         "can_replace": now >= replace_from,
         "photo_form": PhotoForm(), "photo_choices": PHOTO_CHOICES,
         "source_label": rules.PHOTO_SOURCE_LABELS[licence.photo_source],
+        "barcode_modules": codes.barcode_modules(),
     }
 
 
