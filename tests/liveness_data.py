@@ -243,11 +243,6 @@ def _shifted(field: np.ndarray, h: int, w: int) -> np.ndarray:
     return pad[:h, :w]
 
 
-def forward_points(points: np.ndarray, head: Head, pose: Pose, *, planar: bool = False) -> np.ndarray:
-    dx, dy = _displacement(head, pose, points[:, 0], points[:, 1], planar)
-    return points + np.stack([dx, dy], axis=1)
-
-
 def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
     flat = np.ascontiguousarray(image, dtype=np.float32).reshape(h * w, -1)

@@ -60,10 +60,7 @@ function init() {
   const stepText = el("proofing-step");
   const flash = el("proofing-flash");
   const flashText = el("proofing-flash-text");
-  const result = el("proofing-result");
   const message = el("proofing-message");
-  const retryForm = el("proofing-retry");
-  const fallback = el("proofing-fallback");
   const oval = root.querySelector(".proofing__oval");
 
   const steps = [_("请将面部置于框内"), _("请眨眨眼")];
@@ -91,21 +88,13 @@ function init() {
     }
   }
 
-  function fail(text, { retryUrl = null, fallbackUrl = null, fallbackMessage = null, allowRetry = true, title = null } = {}) {
+  function fail(text, { title = null, allowRetry = true, ...options } = {}) {
     stopCamera();
     if (title) el("proofing-result-title").textContent = title;
     flash.hidden = true;
     stage.hidden = true;
     intro.hidden = true;
-    message.textContent = text;
-    result.hidden = false;
-    if (retryUrl) retryForm.action = retryUrl;
-    retryForm.hidden = !allowRetry;
-    if (fallback && fallbackUrl) {
-      const why = document.getElementById("proofing-fallback-text");
-      if (why && fallbackMessage) why.textContent = fallbackMessage;
-      fallback.hidden = false;
-    }
+    showResult(text, { allowRetry, ...options });
     message.focus?.();
   }
 
@@ -246,6 +235,22 @@ function init() {
   startButton.addEventListener("click", run);
 }
 
+// The result card: the message, 重新核验 (posting to retryUrl when given) or not, and the fallback with why.
+function showResult(text, { retryUrl = null, fallbackUrl = null, fallbackMessage = null, allowRetry = false } = {}) {
+  const el = (id) => document.getElementById(id);
+  el("proofing-message").textContent = text;
+  const retryForm = el("proofing-retry");
+  if (retryUrl) retryForm.action = retryUrl;
+  retryForm.hidden = !allowRetry;
+  const fallback = el("proofing-fallback");
+  if (fallback && fallbackUrl) {
+    const why = el("proofing-fallback-text");
+    if (why && fallbackMessage) why.textContent = fallbackMessage;
+    fallback.hidden = false;
+  }
+  el("proofing-result").hidden = false;
+}
+
 // Shows the queued/deciding state in words and polls the status URL until the decision, then acts on it as the
 // synchronous answer was acted on: go on after a pass, else the message with 重新核验 or the fallback.
 function makeWaiter(cfg, parts = {}) {
@@ -262,22 +267,7 @@ function makeWaiter(cfg, parts = {}) {
 
   function fail(message, options = {}) {
     panel.hidden = true;
-    if (parts.fail) {
-      parts.fail(message, options);
-      return;
-    }
-    const result = el("proofing-result");
-    el("proofing-message").textContent = message;
-    const retryForm = el("proofing-retry");
-    if (options.retryUrl) retryForm.action = options.retryUrl;
-    retryForm.hidden = !options.allowRetry;
-    const fallback = el("proofing-fallback");
-    if (fallback && options.fallbackUrl) {
-      const why = el("proofing-fallback-text");
-      if (why && options.fallbackMessage) why.textContent = options.fallbackMessage;
-      fallback.hidden = false;
-    }
-    result.hidden = false;
+    (parts.fail || showResult)(message, options);
   }
 
   function decided(data) {

@@ -226,7 +226,7 @@ def test_a_dead_workers_challenge_is_swept_by_the_periodic_job(qapp, qdb, clock,
 
     challenge = row(qdb, public_id)
     assert challenge.reason == services.SYSTEM_BUSY and frames_waiting(qdb) == 0
-    assert services.recent_failures(qdb, challenge.citizen_id, challenge.purpose, clock.now()) == 0
+    assert services.failure_count(qdb, challenge.citizen_id, challenge.purpose, clock.now()).here == 0
     qdb.commit()
     assert status(client, public_id)["reason"] == services.SYSTEM_BUSY
 

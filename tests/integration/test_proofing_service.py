@@ -269,7 +269,7 @@ def failed(db_session, citizen, clock, **kwargs) -> Challenge:
     return challenge
 
 
-def test_recent_failures_count_only_this_purpose_since_the_last_pass(db_session, citizen, clock):
+def test_failures_count_only_this_purpose_since_the_last_pass(db_session, citizen, clock):
     failed(db_session, citizen, clock)
     clock.advance(seconds=1)
     passed(db_session, citizen, clock)
@@ -279,9 +279,9 @@ def test_recent_failures_count_only_this_purpose_since_the_last_pass(db_session,
     clock.advance(seconds=1)
     failed(db_session, citizen, clock)
 
-    assert services.recent_failures(db_session, citizen.id, PURPOSE, clock.now()) == 2
+    assert services.failure_count(db_session, citizen.id, PURPOSE, clock.now()).here == 2
     clock.advance(seconds=services.FAILURE_WINDOW.total_seconds() + 1)
-    assert services.recent_failures(db_session, citizen.id, PURPOSE, clock.now()) == 0
+    assert services.failure_count(db_session, citizen.id, PURPOSE, clock.now()).here == 0
 
 
 def test_retry_starts_the_next_attempt_with_the_new_id_in_next_url(db_session, citizen, clock):

@@ -686,13 +686,15 @@ def decide(
     full_scans = 0
     scale: float | None = None
     failure: str | None = None
-    held_box: tuple[Box, np.ndarray] | None = None  # the last detected box and its thumbnail then
+    held_patch: np.ndarray | None = None  # the previous frame's box's thumbnail when that box was detected
     held = 0
     for index, frame in enumerate(frames):
         found: list[Box] = []
-        if (scale is not None and held_box is not None and index not in anchors
-                and _patch_change(held_box[1], _patch(frame, held_box[0])) < HOLD_CHANGE):
-            found = [held_box[0]]  # the picture in the box has not changed since it was detected: no scan
+        # This frame's thumbnail in the previous frame's box (the box last detected): what the hold, the picture
+        # change and, when the box stays, the track compare; taken once.
+        here = _patch(frame, tracks[-1].box) if tracks else None
+        if scale is not None and index not in anchors and _patch_change(held_patch, here) < HOLD_CHANGE:
+            found = [tracks[-1].box]  # the picture in the box has not changed since it was detected: no scan
             held += 1
         elif scale is not None:
             found = _local_scan(frame, tracks[-1].box, scale)
@@ -707,7 +709,7 @@ def decide(
         if len(found) == 1 and tracks:
             # The picture change is measured in one window (the previous box) on both frames: comparing each
             # frame's own box would count the detector's box steps (up to ~10 % of the width) as changes.
-            change = _patch_change(tracks[-1].patch, _patch(frame, tracks[-1].box))
+            change = _patch_change(tracks[-1].patch, here)
             if whole is None and max(_jump(tracks[-1].box, found[0]), change / PATCH_CHANGE) > 1.0:
                 # A break in the track (the face moved far, or the picture there changed): whoever else came
                 # into the picture with it is looked for in the whole frame too.
@@ -725,9 +727,10 @@ def decide(
                 failure = rules.NO_FACE
             break
         box = found[0]
-        tracks.append(_Track(box=box, patch=_patch(frame, box), change=change))
-        if held_box is None or box != held_box[0]:
-            held_box = (box, tracks[-1].patch)
+        previous = tracks[-1].box if tracks else None
+        tracks.append(_Track(box=box, patch=here if box == previous else _patch(frame, box), change=change))
+        if box != previous:
+            held_patch = tracks[-1].patch
         width = _box_width(box)
         if scale is None or not TRACK_RESCALE[0] <= width * scale / TRACK_FACE_PX <= TRACK_RESCALE[1]:
             scale = _track_scale(width)

@@ -67,10 +67,6 @@ class Challenge(Base):
     def check_set(self) -> frozenset[str]:
         return frozenset(name for name in self.checks.split(",") if name)
 
-    @property
-    def is_open(self) -> bool:
-        return self.status == ISSUED
-
 
 class QueuedFrames(Base):
     """The frames of a queued challenge, waiting for a face worker (the transient store without Redis).

@@ -52,7 +52,7 @@ NO_PORTRAIT_MESSAGE = _l("人口库中没有您的登记照片，无法进行人
 
 
 #: The decision could not be made in time (queue too slow, worker killed): retryable, not the person's fault,
-#: so :func:`recent_failures` does not count it.
+#: so :func:`failure_count` does not count it.
 SYSTEM_BUSY = "system_busy"
 SYSTEM_BUSY_MESSAGE = _l("系统繁忙，本次核验未能完成（不计入失败次数），请重新核验。")
 TOO_MANY_FAILURES_MESSAGE = _l("核验失败次数过多，请稍后再试或改用其他方式办理。")
@@ -677,12 +677,6 @@ def failure_count(session: Session, citizen_id: int, purpose: str, now: datetime
             Challenge.status.in_((PASSED, CONSUMED)),
             Challenge.decided_at >= now - rules.TRUSTED_DEVICE_MEMORY).limit(1)) is not None
     return rules.FailureCount(here=here, elsewhere=elsewhere, trusted=trusted)
-
-
-def recent_failures(session: Session, citizen_id: int, purpose: str, now: datetime,
-                    party: str | None = None) -> int:
-    """This party's failed attempts (:func:`failure_count`'s ``here``): what the person is told."""
-    return failure_count(session, citizen_id, purpose, now, party).here
 
 
 def retry(session: Session, public_id: str, *, now: datetime, policy: Policy, max_failures: int,

@@ -129,7 +129,6 @@ def page(public_id: str):
     plan = ChallengePlan.from_json(challenge.plan)
     open_ = challenge.status == ISSUED and now <= challenge.expires_at
     waiting = challenge.status in (QUEUED, DECIDING)  # reloaded while its decision is pending: poll it
-    remaining = max(0, int((challenge.expires_at - now).total_seconds())) if open_ else 0
     state_message = result_title = continue_url = None
     if not open_ and not waiting:
         state_message = {
@@ -148,12 +147,8 @@ def page(public_id: str):
         "turnNames": rules.TURN_NAMES,
         "captureAgesMs": list(rules.CAPTURE_AGES_MS[: plan.frames_per_colour]),
         "flashUrl": url_for("proofing.flash", public_id=public_id),
-        "minFrames": rules.MIN_FRAMES,
-        "maxFrames": rules.MAX_FRAMES,
-        "remainingSeconds": remaining,
         "framesUrl": url_for("proofing.frames", public_id=public_id),
         "statusUrl": url_for("proofing.status", public_id=public_id),
-        "maxFailures": flow.max_failures(),
     }
     return render_template(
         "proofing/page.html", challenge=challenge, config=config, open_=open_, waiting=waiting,
