@@ -166,7 +166,7 @@ def main() -> None:
                     log_text = (Path(tmp) / "gunicorn.log").read_text()
                     raise SystemExit("gunicorn did not start:\n" + log_text[-3000:])
                 time.sleep(0.2)
-            workers = _children(proc.pid)
+            workers = web = _children(proc.pid)
             if face is not None:  # the consumer forks its face worker (and a helper) after warming the engine
                 seen, stable = [], 0
                 while stable < 5:
@@ -176,7 +176,7 @@ def main() -> None:
                     stable = stable + 1 if now and now == seen else 0
                     seen = now
                     time.sleep(0.2)
-                workers += seen
+                workers = web + seen
             import face_recognition
             import numpy as np
             from PIL import Image
@@ -217,6 +217,7 @@ def main() -> None:
                 # One decision's cost: the face worker's and the web worker's CPU together (one process when the
                 # job runs in the web worker); keyed by the process that spent most.
                 worker = max(spent, key=spent.get)
+                split = "  web " + "+".join(f"{spent[w] * 1000:.0f}" for w in workers[:len(web)]) if face else ""
                 spent[worker] = sum(spent.values()) if face is not None else spent[worker]
                 result = "pass" if body.get("passed") else body.get("reason", "?")
                 from sqlalchemy import create_engine, text
@@ -231,7 +232,7 @@ def main() -> None:
                 by_worker.setdefault(worker, []).append(spent[worker])
                 print(f"{n:>3}{answer.status_code:>6}{result:>8}{worker:>8}{spent[worker] * 1000:>15.0f}"
                       f"{spent[worker] / one_encoding:>13.1f}{engine_cpu:>15.0f}{wall * 1000:>9.0f}"
-                      f"{_threads(worker):>9}")
+                      f"{_threads(worker):>9}{split}")
             firsts = [spent[0] for spent in by_worker.values()]
             later = [x for spent in by_worker.values() for x in spent[1:]]
             print("first decision of each worker: " + ", ".join(f"{x * 1000:.0f} ms" for x in firsts)
