@@ -1,10 +1,10 @@
 """gunicorn settings for one machine (make run) and for each host behind nginx.
 
-Face decisions are CPU-bound (~0.5-1 s of CPU each): sync workers, one per core plus one, so a burst of
-实人核验 submissions cannot starve every page worker for long. Size separately, or move decisions to a job
-queue, when a deployment needs it (README, "Beyond one machine"). Verifications and QR refreshes are mostly CPU
-too (~1.6 ms per scan and ~4 ms per QR refresh, including PostgreSQL's and Redis' share): on the 2-core bench
-machine 4 and 5 workers verified no faster than 3, and 2 were slower (bench/RESULTS.md).
+Web workers never decide 实人核验: they read frame headers, claim the challenge and queue it for the face workers
+(`flask --app app queue worker`, README "Beyond one machine"), so a burst of applicants does not hold a page worker.
+Sync workers, one per core plus one: verifications and QR refreshes are mostly CPU (~1.6 ms per scan and ~4 ms per
+QR refresh, including PostgreSQL's and Redis' share): on the 2-core bench machine 4 and 5 workers verified no
+faster than 3, and 2 were slower (bench/RESULTS.md).
 """
 import multiprocessing
 import os
@@ -23,5 +23,6 @@ max_requests_jitter = 2000
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-# Load the app (and face_recognition's models) once in the master; workers share the pages copy-on-write.
+# Load the app once in the master (wsgi.py also loads the place-name boundaries and Pillow's image readers there);
+# the workers share those pages copy-on-write. The face models are loaded by the face workers, not here.
 preload_app = True
