@@ -186,8 +186,8 @@ def test_scan_page_offers_the_contexts_of_the_role_and_loads_only_same_origin_sc
     for label in ("售票/退票/改签", "实名制核验", "进站检票", "出站检票", "车上验票"):
         assert label in page
     assert "路面查验" not in page
-    assert re.search(r'<script src="/static/vendor/jsQR-1\.4\.0\.js\?v=\w+"></script>', page)
-    assert re.search(r'<script src="/static/vendor/zxing-library-0\.23\.0\.min\.js\?v=\w+"></script>', page)
+    assert re.search(r'<script defer src="/static/vendor/jsQR-1\.4\.0\.js\?v=\w+"></script>', page)
+    assert re.search(r'<script defer src="/static/vendor/zxing-library-0\.23\.0\.min\.js\?v=\w+"></script>', page)
     assert 'data-api="/api/v1/verify"' in page
     assert "<style" not in page and "onclick" not in page and "style=" not in page
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
