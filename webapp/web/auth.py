@@ -139,12 +139,12 @@ def sign_out(target: str, end_sessions: Callable[..., None]) -> Response:
     return redirect(target)
 
 
-def current_citizen(message: str = CITIZEN_ONLY_MESSAGE):
+def current_citizen():
     """The signed-in citizen's account for a citizen page (after login_required); an officer session gets 403
-    with ``message`` (officers have no citizen record). Behind :func:`citizen_required` it only returns it: that
-    decorator has refused an officer already."""
+    (officers have no citizen record). Behind :func:`citizen_required` it only returns it: that decorator has
+    refused an officer already."""
     if getattr(current_user, "is_officer", False):
-        raise Forbidden(message)
+        raise Forbidden(CITIZEN_ONLY_MESSAGE)
     return current_user
 
 
