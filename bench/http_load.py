@@ -111,13 +111,17 @@ def seed(url: str, base_url: str) -> dict:
         return {"cert": cert.public_id, "key": raw}
 
 
-def grant_cookie(cert_public_id: str) -> str:
-    """A signed session cookie that says this browser passed 实人核验 for the certificate just now."""
+def grant_cookie(cert_public_id: str, *, app=None, cookie: str | None = None) -> str:
+    """A signed session cookie that says this browser passed 实人核验 for the certificate just now (what a pass
+    writes): a new session signed with the bench's SECRET, or ``cookie``, a session of ``app``'s, with the grant."""
     from webapp import create_app
+    from webapp.travel_id.views import GRANTS
 
-    app = create_app({"SUISHEN_ENV": "testing", "SECRET_KEY": SECRET, "DATABASE_URL": "sqlite://"})
+    app = app or create_app({"SUISHEN_ENV": "testing", "SECRET_KEY": SECRET, "DATABASE_URL": "sqlite://"})
     serializer = app.session_interface.get_signing_serializer(app)
-    return serializer.dumps({"travel_id_grants": {cert_public_id: datetime.now(timezone.utc).isoformat()}})
+    data = serializer.loads(cookie) if cookie else {}
+    data[GRANTS] = {cert_public_id: datetime.now(timezone.utc).isoformat()}
+    return serializer.dumps(data)
 
 
 def gunicorn_settings(env: dict) -> str:

@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from http_load import free_port, load_average, machine  # noqa: E402  (bench/ is on the path as the script's folder)
+from http_load import free_port, grant_cookie, load_average, machine  # noqa: E402  (bench/ is on the path as the script's folder)
 
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 CHROME_FLAGS = "--headless=new --no-sandbox --disable-gpu"
@@ -139,16 +139,6 @@ def session_cookie(jar) -> str:
     return next(c.value for c in jar if c.name == "session")
 
 
-def with_grant(app, cookie: str, cert_id: str) -> str:
-    """The session cookie with this browser's 实人核验 grant for the certificate (what a pass writes)."""
-    from webapp.travel_id.views import GRANTS
-
-    serializer = app.session_interface.get_signing_serializer(app)
-    data = serializer.loads(cookie)
-    data[GRANTS] = {cert_id: datetime.now(timezone.utc).isoformat()}
-    return serializer.dumps(data)
-
-
 def run_lighthouse(command: list[str], url: str, cookie: str | None, out: Path, chrome: str) -> dict:
     headers = out.with_suffix(".headers.json")
     # zh-CN: the app's default language and its users' (headless Chromium would ask for English).
@@ -216,7 +206,7 @@ def main() -> int:
             "account": DEMO_PHONE, "password": facts["citizen_password"]}))
         officer = session_cookie(sign_in(base, "/officer/login", {
             "username": DEMO_OFFICER, "password": facts["officer_password"]}))
-        granted = with_grant(facts["app"], citizen, facts["cert"])
+        granted = grant_cookie(facts["cert"], app=facts["app"], cookie=citizen)
         pages = [
             ("home", "/", None),
             ("travel-ID apply", "/travel-id/", None),
