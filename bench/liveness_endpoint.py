@@ -199,6 +199,9 @@ def main() -> None:
             print(f"{'#':>3}{'HTTP':>6}{'result':>8}{'worker':>8}{'worker CPU ms':>15}{'x encodings':>13}"
                   f"{'engine cpu_ms':>15}{'wall ms':>9}{'threads':>9}")
             by_worker: dict[int, list[float]] = {}
+            from sqlalchemy import create_engine, text
+
+            database = create_engine(url)  # each decision's scores, as the worker stored them
             for n in range(1, args.decisions + 1):
                 session, public_id, csrf = _challenge(base, citizen)
                 before = {w: _cpu(w) for w in workers}
@@ -217,22 +220,21 @@ def main() -> None:
                 # One decision's cost: the face worker's and the web worker's CPU together (one process when the
                 # job runs in the web worker); keyed by the process that spent most.
                 worker = max(spent, key=spent.get)
-                split = "  web " + "+".join(f"{spent[w] * 1000:.0f}" for w in workers[:len(web)]) if face else ""
-                spent[worker] = sum(spent.values()) if face is not None else spent[worker]
+                split = ""
+                if face is not None:
+                    split = "  web " + "+".join(f"{spent[w] * 1000:.0f}" for w in web)
+                    spent[worker] = sum(spent.values())
                 result = "pass" if body.get("passed") else body.get("reason", "?")
-                from sqlalchemy import create_engine, text
-
-                eng = create_engine(url)
-                with eng.connect() as conn:
+                with database.connect() as conn:
                     scores = conn.execute(text("SELECT scores FROM proofing_challenges WHERE public_id = :p"),
                                           {"p": public_id}).scalar()
-                eng.dispose()
                 engine_cpu = (json.loads(scores) if isinstance(scores, str) else scores or {}).get("cpu_ms")
                 engine_cpu = float("nan") if engine_cpu is None else engine_cpu
                 by_worker.setdefault(worker, []).append(spent[worker])
                 print(f"{n:>3}{answer.status_code:>6}{result:>8}{worker:>8}{spent[worker] * 1000:>15.0f}"
                       f"{spent[worker] / one_encoding:>13.1f}{engine_cpu:>15.0f}{wall * 1000:>9.0f}"
                       f"{_threads(worker):>9}{split}")
+            database.dispose()
             firsts = [spent[0] for spent in by_worker.values()]
             later = [x for spent in by_worker.values() for x in spent[1:]]
             print("first decision of each worker: " + ", ".join(f"{x * 1000:.0f} ms" for x in firsts)
